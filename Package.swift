@@ -1,0 +1,78 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "boxbench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "boxbench", targets: ["boxbench"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // Everything between clone and exec, plus raw syscalls Glibc does not expose.
+        .target(name: "CShim", linkerSettings: [.linkedLibrary("seccomp")]),
+        .systemLibrary(
+            name: "CLibvirt", pkgConfig: "libvirt",
+            providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(
+            name: "CSeccomp", pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .target(name: "Probes"),
+        .target(name: "Results"),
+        .target(name: "Stats"),
+        .target(name: "Reports", dependencies: ["Results", "Stats"]),
+        .target(
+            name: "Containers",
+            dependencies: [
+                "CShim", "CSeccomp", "Probes",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Images",
+            dependencies: [
+                "CArchive", "CShim",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Machines",
+            dependencies: [
+                "CLibvirt", "CShim", "Probes",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "Suites",
+            dependencies: [
+                "Probes", "Results", "Containers", "Images", "Machines",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "boxbench",
+            dependencies: [
+                "Probes", "Results", "Stats", "Reports", "Containers", "Images", "Machines", "Suites",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(name: "ContainersTests", dependencies: ["Containers", "CShim"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images"]),
+        .testTarget(name: "MachinesTests", dependencies: ["Machines", "CLibvirt"]),
+        .testTarget(name: "SuitesTests", dependencies: ["Suites"]),
+        .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
