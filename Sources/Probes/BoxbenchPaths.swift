@@ -1,0 +1,38 @@
+import Foundation
+
+/// Where boxbench keeps things on a host; each root can be moved with an environment variable.
+public struct BoxbenchPaths: Sendable {
+    /// Downloaded or derived artifacts that can be rebuilt: guest kernel, workload kit, guest images.
+    public var cache: String
+    /// Durable state: the image store, the embedded libvirt root (its capability cache).
+    public var state: String
+    /// Per-run volatile state: container roots, locks; must be on a tmpfs-like fs that dies with the boot.
+    public var run: String
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        cache = environment["BOXBENCH_CACHE"] ?? "/var/cache/boxbench"
+        state = environment["BOXBENCH_STATE"] ?? "/var/lib/boxbench"
+        run = environment["BOXBENCH_RUN"] ?? "/run/boxbench"
+    }
+
+    /// Debian cloud kernel unpacked by scripts/setup: `vmlinuz`, `modules/`, `version`.
+    public var kernelDir: String { cache + "/kernel/current" }
+    public var kernelImage: String { kernelDir + "/vmlinuz" }
+    public var kernelModules: String { kernelDir + "/modules" }
+    /// Static binaries built by scripts/setup: `boxbench-init` (guest PID 1) and `bbwork` (workloads).
+    public var kitDir: String { ProcessInfo.processInfo.environment["BOXBENCH_KIT"] ?? cache + "/kit" }
+    public var guestInit: String { kitDir + "/boxbench-init" }
+    public var workloadBinary: String { kitDir + "/bbwork" }
+    /// Guest artifacts (initramfs, disk images) cached by image digest + kernel version.
+    public var guestArtifacts: String { cache + "/guests" }
+    /// OCI image-layout store.
+    public var imageStore: String { state + "/images" }
+    /// Unpacked layers, one directory per diff_id, shared as overlay lowerdirs.
+    public var layerCache: String { state + "/layers" }
+    /// Root of libvirt's embedded driver; kept short (UNIX socket paths ≤ 108 bytes).
+    public var libvirtEmbedRoot: String { state + "/libvirt" }
+    /// Container runtime state (one directory per container id).
+    public var containers: String { run + "/containers" }
+    /// Doctor's cached slow probes, keyed by host boot id.
+    public var doctorCache: String { cache + "/doctor.json" }
+}
