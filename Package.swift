@@ -26,7 +26,7 @@ let package = Package(
         .systemLibrary(
             name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
-        .target(name: "Probes"),
+        .target(name: "Probes", dependencies: ["CShim"]),
         .target(name: "Results"),
         .target(name: "Stats"),
         .target(name: "Reports", dependencies: ["Results", "Stats"]),

@@ -1,5 +1,116 @@
 #ifndef BOXBENCH_CSHIM_H
 #define BOXBENCH_CSHIM_H
 #include <stdint.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+/* ---- small syscall wrappers Glibc does not expose to Swift ---- */
+
+/* statfs(2) f_type of a path, or -1 with errno set. */
+long cshim_statfs_magic(const char *path);
+/* Copy a seccomp filter context out as classic BPF (struct sock_filter array); caller frees *out. */
+int cshim_seccomp_export(void *scmp_ctx, void **out, size_t *out_len);
+/* kill(2) through a pidfd-free path; sends sig to every pid listed in a cgroup.procs file. */
+int cshim_kill_cgroup_procs(const char *procs_path, int sig);
+/* Become a child subreaper so orphans (QEMU, container grandchildren) are reaped by us, not PID 1. */
+int cshim_set_child_subreaper(void);
+/* wait4(2) with rusage: returns pid, fills status and maxrss (KiB), user/sys µs. */
+pid_t cshim_wait4(pid_t pid, int *status, int options, long *maxrss_kb, long *utime_us, long *stime_us);
+/* Plain fork+exec of a host program for the native arm: argv/envp NULL-terminated, stdio fds dup'ed in. */
+int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
+pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
+                         int err_fd, const char *cgroup_procs_paths, int *err_out);
+
+/* ---- container process creation: everything between clone and exec ---- */
+
+struct cshim_mount {
+    const char *source;
+    const char *target;   /* absolute path inside the new root, resolved against rootfs before pivot */
+    const char *fstype;
+    unsigned long flags;  /* MS_* */
+    const char *data;
+    int propagation;      /* extra MS_PRIVATE/MS_SLAVE/MS_SHARED applied after mounting, or 0 */
+    int is_file;          /* bind of a file: the target is created as an empty file */
+};
+
+struct cshim_rlimit {
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+};
+
+struct cshim_container_config {
+    char *const *argv;
+    char *const *envp;
+    const char *path_env;  /* PATH used to resolve argv[0] when it has no slash */
+    const char *cwd;
+    uint32_t uid;
+    uint32_t gid;
+    const uint32_t *additional_gids;
+    size_t n_additional_gids;
+    int umask;             /* -1: leave */
+
+    int namespaces;        /* CLONE_NEW* flags */
+    const char *hostname;  /* NULL: leave */
+    const char *domainname;
+
+    const char *rootfs;    /* absolute host path of the root */
+    int rootfs_readonly;
+    /* If lowerdirs is set, an overlay is mounted on rootfs inside the new mount namespace. */
+    const char *overlay_lowerdirs; /* colon-separated, top-most first */
+    const char *overlay_upperdir;
+    const char *overlay_workdir;
+
+    const struct cshim_mount *mounts;
+    size_t n_mounts;
+    int create_default_devices;   /* null zero full random urandom tty + /dev symlinks */
+    char *const *masked_paths;
+    size_t n_masked_paths;
+    char *const *readonly_paths;
+    size_t n_readonly_paths;
+
+    uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+    int no_new_privileges;
+    const void *seccomp_filter;   /* struct sock_filter[], or NULL */
+    size_t seccomp_filter_len;    /* bytes */
+    const struct cshim_rlimit *rlimits;
+    size_t n_rlimits;
+    int oom_score_adj;            /* INT32_MIN: leave */
+
+    const char *uid_map;          /* written by the parent when CLONE_NEWUSER is requested */
+    const char *gid_map;
+    /* newline-separated cgroup.procs paths the parent writes the child's pid into before release */
+    const char *cgroup_procs_paths;
+    int cgroup_fd;                /* v2 directory fd for clone3 CLONE_INTO_CGROUP, or -1 */
+
+    int stdin_fd, stdout_fd, stderr_fd;  /* -1: /dev/null */
+    /* create/start split: if set, the child reports "ready" and opens this FIFO for writing (blocks until
+       `start` opens it for reading) before exec. */
+    const char *exec_fifo;
+    /* in-process variant: if >= 0 the child blocks reading one byte from this fd before exec. */
+    int start_fd;
+};
+
+/* Steps a child can fail at, reported to the parent with errno. */
+enum cshim_step {
+    CSHIM_STEP_NONE = 0,
+    CSHIM_STEP_CLONE, CSHIM_STEP_SYNC, CSHIM_STEP_ID_MAPS, CSHIM_STEP_CGROUP, CSHIM_STEP_SETSID,
+    CSHIM_STEP_HOSTNAME, CSHIM_STEP_MOUNT_PRIVATE, CSHIM_STEP_MOUNT_ROOTFS, CSHIM_STEP_MOUNT,
+    CSHIM_STEP_DEVICES, CSHIM_STEP_PIVOT_ROOT, CSHIM_STEP_MASKED_PATHS, CSHIM_STEP_READONLY_PATHS,
+    CSHIM_STEP_ROOT_READONLY, CSHIM_STEP_CGROUP_NS, CSHIM_STEP_RLIMITS, CSHIM_STEP_CWD, CSHIM_STEP_IDS,
+    CSHIM_STEP_CAPABILITIES, CSHIM_STEP_NO_NEW_PRIVS, CSHIM_STEP_SECCOMP, CSHIM_STEP_STDIO,
+    CSHIM_STEP_WAIT_START, CSHIM_STEP_EXEC, CSHIM_STEP_OOM_SCORE
+};
+
+struct cshim_spawn_error {
+    int step;               /* enum cshim_step */
+    int err;                /* errno */
+    char detail[240];       /* path or argument the step was working on */
+};
+
+/* Returns the child's host pid, or -1 with *error filled. On success the child has exec'd (or, with
+   exec_fifo/start_fd, is waiting before exec with everything else set up). */
+pid_t cshim_container_spawn(const struct cshim_container_config *config, struct cshim_spawn_error *error);
+const char *cshim_step_name(int step);
+
 #endif

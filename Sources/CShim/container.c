@@ -1,0 +1,487 @@
+#define _GNU_SOURCE
+#include "cshim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
+
+/*
+ * The child runs between clone and exec in a copy of a multi-threaded process: it must not allocate,
+ * lock or call into Swift. Everything here uses the stack, raw syscalls and async-signal-safe libc.
+ */
+
+static const char *const step_names[] = {
+    "none", "clone", "sync with parent", "write uid/gid maps", "join cgroup", "setsid",
+    "sethostname", "make mounts private", "mount rootfs", "mount", "create devices", "pivot_root",
+    "mask paths", "read-only paths", "remount root read-only", "unshare cgroup namespace", "setrlimit",
+    "chdir", "set uid/gid", "set capabilities", "set no_new_privs", "load seccomp filter",
+    "set up stdio", "wait for start", "execve", "oom_score_adj",
+};
+
+const char *cshim_step_name(int step) {
+    if (step < 0 || (size_t)step >= sizeof step_names / sizeof step_names[0]) return "unknown";
+    return step_names[step];
+}
+
+struct child_ctx {
+    const struct cshim_container_config *cfg;
+    int report_fd; /* CLOEXEC: EOF at exec means success */
+    int go_fd;     /* parent writes one byte once maps and cgroups are in place */
+};
+
+static size_t str_len(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+
+static int join_path(char *out, size_t cap, const char *a, const char *b) {
+    size_t la = str_len(a), lb = str_len(b);
+    if (la + lb + 2 > cap) { errno = ENAMETOOLONG; return -1; }
+    memcpy(out, a, la);
+    size_t o = la;
+    if (o > 0 && out[o - 1] == '/') o--;
+    if (lb == 0 || b[0] != '/') out[o++] = '/';
+    memcpy(out + o, b, lb);
+    out[o + lb] = 0;
+    return 0;
+}
+
+static void report(int fd, int step, int err, const char *detail) {
+    struct cshim_spawn_error e;
+    memset(&e, 0, sizeof e);
+    e.step = step;
+    e.err = err;
+    if (detail) {
+        size_t n = str_len(detail);
+        if (n >= sizeof e.detail) n = sizeof e.detail - 1;
+        memcpy(e.detail, detail, n);
+    }
+    ssize_t w;
+    do { w = write(fd, &e, sizeof e); } while (w < 0 && errno == EINTR);
+}
+
+static __attribute__((noreturn)) void fail(struct child_ctx *c, int step, const char *detail) {
+    report(c->report_fd, step, errno, detail);
+    _exit(127);
+}
+
+/* mkdir -p, used for mount targets inside the rootfs before pivot. */
+static int mkdir_p(const char *path, mode_t mode) {
+    char buf[PATH_MAX];
+    size_t n = str_len(path);
+    if (n >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char saved = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
+            buf[i] = saved;
+        }
+    }
+    return 0;
+}
+
+static int touch(const char *path) {
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return errno == EEXIST ? 0 : -1;
+    close(fd);
+    return 0;
+}
+
+/* Mounts `m` at rootfs+target; bind mounts with MS_RDONLY need a second remount to take effect. */
+static int do_mount(const char *rootfs, const struct cshim_mount *m, char *target, size_t cap) {
+    if (join_path(target, cap, rootfs, m->target) != 0) return -1;
+    if (m->is_file) {
+        char parent[PATH_MAX];
+        size_t n = str_len(target);
+        memcpy(parent, target, n + 1);
+        while (n > 0 && parent[n - 1] != '/') n--;
+        if (n > 1) parent[n - 1] = 0;
+        if (mkdir_p(parent, 0755) != 0 || touch(target) != 0) return -1;
+    } else if (mkdir_p(target, 0755) != 0) {
+        return -1;
+    }
+    unsigned long flags = m->flags;
+    if (mount(m->source, target, m->fstype, flags & ~(unsigned long)MS_RDONLY | ((flags & MS_BIND) ? 0 : (flags & MS_RDONLY)), m->data) != 0)
+        return -1;
+    if ((flags & MS_BIND) && (flags & MS_RDONLY)) {
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL) != 0)
+            return -1;
+    }
+    if (m->propagation && mount(NULL, target, NULL, (unsigned long)m->propagation, NULL) != 0) return -1;
+    return 0;
+}
+
+static int create_devices(const char *rootfs, int in_userns, char *scratch, size_t cap) {
+    static const struct { const char *name; unsigned maj, min; } devs[] = {
+        {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+        {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+    };
+    for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
+        if (join_path(scratch, cap, rootfs, devs[i].name) != 0) return -1;
+        if (!in_userns) {
+            unlink(scratch);
+            if (mknod(scratch, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) != 0) return -1;
+            if (chmod(scratch, 0666) != 0) return -1;
+        } else {
+            /* mknod is refused in a user namespace: bind the host node instead (as rootless runc does). */
+            if (touch(scratch) != 0) return -1;
+            if (mount(devs[i].name, scratch, NULL, MS_BIND, NULL) != 0) return -1;
+        }
+    }
+    static const struct { const char *target, *link; } links[] = {
+        {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+        {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
+        {"pts/ptmx", "/dev/ptmx"}, {"/proc/kcore", "/dev/core"},
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        if (join_path(scratch, cap, rootfs, links[i].link) != 0) return -1;
+        if (symlink(links[i].target, scratch) != 0 && errno != EEXIST) return -1;
+    }
+    return 0;
+}
+
+static int mask_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(st.st_mode)) return mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k");
+    if (mount("/dev/null", path, NULL, MS_BIND, NULL) != 0) return errno == ENOENT ? 0 : -1;
+    return 0;
+}
+
+static int readonly_path(const char *path) {
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) return errno == ENOENT ? 0 : -1;
+    return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+static int set_capabilities(const struct cshim_container_config *cfg) {
+    for (int cap = 0; cap <= 63; cap++) {
+        if (!(cfg->cap_bounding & (1ULL << cap))) {
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+        }
+    }
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    data[0].effective = (uint32_t)cfg->cap_effective;
+    data[1].effective = (uint32_t)(cfg->cap_effective >> 32);
+    data[0].permitted = (uint32_t)cfg->cap_permitted;
+    data[1].permitted = (uint32_t)(cfg->cap_permitted >> 32);
+    data[0].inheritable = (uint32_t)cfg->cap_inheritable;
+    data[1].inheritable = (uint32_t)(cfg->cap_inheritable >> 32);
+    if (syscall(SYS_capset, &hdr, data) != 0) return -1;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+    for (int cap = 0; cap <= 63; cap++) {
+        if (cfg->cap_ambient & (1ULL << cap)) {
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int load_seccomp(const struct cshim_container_config *cfg) {
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(cfg->seccomp_filter_len / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)cfg->seccomp_filter;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
+/* execvpe with the container's PATH, without allocating. */
+static void exec_in_path(const struct cshim_container_config *cfg) {
+    const char *file = cfg->argv[0];
+    if (strchr(file, '/')) {
+        execve(file, cfg->argv, cfg->envp);
+        return;
+    }
+    const char *path = cfg->path_env ? cfg->path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    int saved = ENOENT;
+    char buf[PATH_MAX];
+    for (const char *p = path;; ) {
+        const char *end = strchr(p, ':');
+        size_t dl = end ? (size_t)(end - p) : str_len(p);
+        size_t fl = str_len(file);
+        if (dl + fl + 2 < sizeof buf) {
+            memcpy(buf, p, dl);
+            size_t o = dl;
+            if (o == 0) buf[o++] = '.';
+            buf[o++] = '/';
+            memcpy(buf + o, file, fl + 1);
+            execve(buf, cfg->argv, cfg->envp);
+            if (errno != ENOENT && errno != ENOTDIR) saved = errno;
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    errno = saved;
+}
+
+static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
+    const struct cshim_container_config *cfg = c->cfg;
+    char scratch[PATH_MAX];
+
+    /* Block until the parent has written id maps and placed us in the cgroup. */
+    char go;
+    ssize_t n;
+    do { n = read(c->go_fd, &go, 1); } while (n < 0 && errno == EINTR);
+    if (n != 1) fail(c, CSHIM_STEP_SYNC, "parent went away");
+    close(c->go_fd);
+
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+
+    if (setsid() < 0) fail(c, CSHIM_STEP_SETSID, NULL);
+    if (cfg->namespaces & CLONE_NEWUSER) {
+        if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) fail(c, CSHIM_STEP_IDS, "become root in user namespace");
+    }
+    /* Entering the cgroup namespace after joining the cgroup makes the container's group its root. */
+    if (cfg->namespaces & CLONE_NEWCGROUP) {
+        if (unshare(CLONE_NEWCGROUP) != 0) fail(c, CSHIM_STEP_CGROUP_NS, NULL);
+    }
+    if (cfg->hostname && (cfg->namespaces & CLONE_NEWUTS)) {
+        if (sethostname(cfg->hostname, str_len(cfg->hostname)) != 0) fail(c, CSHIM_STEP_HOSTNAME, cfg->hostname);
+    }
+    if (cfg->domainname && (cfg->namespaces & CLONE_NEWUTS)) {
+        if (setdomainname(cfg->domainname, str_len(cfg->domainname)) != 0) fail(c, CSHIM_STEP_HOSTNAME, cfg->domainname);
+    }
+
+    if (cfg->namespaces & CLONE_NEWNS) {
+        /* Nothing we mount may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) fail(c, CSHIM_STEP_MOUNT_PRIVATE, "/");
+        if (cfg->overlay_lowerdirs) {
+            char data[PATH_MAX * 4];
+            size_t o = 0;
+            const char *parts[] = {"lowerdir=", cfg->overlay_lowerdirs, ",upperdir=", cfg->overlay_upperdir,
+                                   ",workdir=", cfg->overlay_workdir};
+            size_t np = cfg->overlay_upperdir ? 6 : 2;
+            for (size_t i = 0; i < np; i++) {
+                size_t l = str_len(parts[i]);
+                if (o + l + 1 >= sizeof data) { errno = E2BIG; fail(c, CSHIM_STEP_MOUNT_ROOTFS, "overlay options"); }
+                memcpy(data + o, parts[i], l);
+                o += l;
+            }
+            data[o] = 0;
+            if (mount("overlay", cfg->rootfs, "overlay", 0, data) != 0) fail(c, CSHIM_STEP_MOUNT_ROOTFS, cfg->rootfs);
+        } else {
+            /* pivot_root needs the new root to be a mount point. */
+            if (mount(cfg->rootfs, cfg->rootfs, NULL, MS_BIND | MS_REC, NULL) != 0)
+                fail(c, CSHIM_STEP_MOUNT_ROOTFS, cfg->rootfs);
+        }
+        for (size_t i = 0; i < cfg->n_mounts; i++) {
+            if (do_mount(cfg->rootfs, &cfg->mounts[i], scratch, sizeof scratch) != 0)
+                fail(c, CSHIM_STEP_MOUNT, cfg->mounts[i].target);
+        }
+        if (cfg->create_default_devices) {
+            if (create_devices(cfg->rootfs, (cfg->namespaces & CLONE_NEWUSER) != 0, scratch, sizeof scratch) != 0)
+                fail(c, CSHIM_STEP_DEVICES, scratch);
+        }
+        if (chdir(cfg->rootfs) != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
+        /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new. */
+        if (syscall(SYS_pivot_root, ".", ".") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
+        if (umount2(".", MNT_DETACH) != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, "detach old root");
+        if (chdir("/") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, "/");
+        for (size_t i = 0; i < cfg->n_readonly_paths; i++) {
+            if (readonly_path(cfg->readonly_paths[i]) != 0) fail(c, CSHIM_STEP_READONLY_PATHS, cfg->readonly_paths[i]);
+        }
+        for (size_t i = 0; i < cfg->n_masked_paths; i++) {
+            if (mask_path(cfg->masked_paths[i]) != 0) fail(c, CSHIM_STEP_MASKED_PATHS, cfg->masked_paths[i]);
+        }
+        if (cfg->rootfs_readonly) {
+            if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0) fail(c, CSHIM_STEP_ROOT_READONLY, "/");
+        }
+    } else if (cfg->rootfs) {
+        if (chroot(cfg->rootfs) != 0 || chdir("/") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
+    }
+
+    for (size_t i = 0; i < cfg->n_rlimits; i++) {
+        struct rlimit rl = {(rlim_t)cfg->rlimits[i].soft, (rlim_t)cfg->rlimits[i].hard};
+        if (setrlimit(cfg->rlimits[i].resource, &rl) != 0) fail(c, CSHIM_STEP_RLIMITS, NULL);
+    }
+    if (cfg->oom_score_adj != INT32_MIN) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        char num[16];
+        int v = cfg->oom_score_adj, neg = v < 0, len = 0;
+        unsigned u = neg ? (unsigned)(-v) : (unsigned)v;
+        char tmp[16]; int t = 0;
+        do { tmp[t++] = (char)('0' + u % 10); u /= 10; } while (u);
+        if (neg) num[len++] = '-';
+        while (t) num[len++] = tmp[--t];
+        if (fd < 0 || write(fd, num, (size_t)len) < 0) fail(c, CSHIM_STEP_OOM_SCORE, NULL);
+        close(fd);
+    }
+    if (cfg->umask >= 0) umask((mode_t)cfg->umask);
+
+    /* Keep capabilities across the uid change; the exact set is applied right after. */
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(c, CSHIM_STEP_CAPABILITIES, "keepcaps");
+    int seccomp_loaded = 0;
+    if (cfg->seccomp_filter && !cfg->no_new_privileges) {
+        /* Without no_new_privs the filter needs CAP_SYS_ADMIN, which we may be about to drop. */
+        if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
+        seccomp_loaded = 1;
+    }
+    if (setgroups(cfg->n_additional_gids, (const gid_t *)cfg->additional_gids) != 0 && errno != EPERM)
+        fail(c, CSHIM_STEP_IDS, "setgroups");
+    if (setresgid(cfg->gid, cfg->gid, cfg->gid) != 0) fail(c, CSHIM_STEP_IDS, "setgid");
+    if (setresuid(cfg->uid, cfg->uid, cfg->uid) != 0) fail(c, CSHIM_STEP_IDS, "setuid");
+    if (set_capabilities(cfg) != 0) fail(c, CSHIM_STEP_CAPABILITIES, NULL);
+    if (cfg->cwd && chdir(cfg->cwd) != 0) fail(c, CSHIM_STEP_CWD, cfg->cwd);
+    if (cfg->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, CSHIM_STEP_NO_NEW_PRIVS, NULL);
+
+    int fds[3] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd};
+    int devnull = -1;
+    for (int i = 0; i < 3; i++) {
+        int fd = fds[i];
+        if (fd < 0) {
+            if (devnull < 0) devnull = open("/dev/null", O_RDWR);
+            fd = devnull;
+        }
+        if (fd >= 0 && dup2(fd, i) < 0) fail(c, CSHIM_STEP_STDIO, NULL);
+    }
+
+    if (cfg->exec_fifo || cfg->start_fd >= 0) {
+        /* Created: tell the parent setup is done, then wait for `start`. */
+        report(c->report_fd, CSHIM_STEP_NONE, 0, NULL);
+        if (cfg->exec_fifo) {
+            int ff = open(cfg->exec_fifo, O_WRONLY | O_CLOEXEC);
+            if (ff < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
+            if (write(ff, "0", 1) != 1) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
+            close(ff);
+        } else {
+            char b;
+            do { n = read(cfg->start_fd, &b, 1); } while (n < 0 && errno == EINTR);
+            if (n != 1) fail(c, CSHIM_STEP_WAIT_START, "start fd closed");
+            close(cfg->start_fd);
+        }
+    }
+
+    if (seccomp_loaded == 0 && cfg->seccomp_filter) {
+        if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
+    }
+    exec_in_path(cfg);
+    fail(c, CSHIM_STEP_EXEC, cfg->argv[0]);
+}
+
+static int write_file(const char *path, const char *data) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = str_len(data);
+    ssize_t w = write(fd, data, len);
+    int e = errno;
+    close(fd);
+    if (w != (ssize_t)len) { errno = w < 0 ? e : EIO; return -1; }
+    return 0;
+}
+
+static pid_t clone_child(const struct cshim_container_config *cfg, int flags) {
+    /* clone3 can place the child straight into a v2 cgroup; plain clone is the fallback. */
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = (uint64_t)flags;
+    args.exit_signal = SIGCHLD;
+    if (cfg->cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cfg->cgroup_fd;
+    }
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG || (errno == EINVAL && cfg->cgroup_fd < 0))) {
+        pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, 0, 0, 0);
+    }
+    return (pid_t)pid;
+}
+
+pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct cshim_spawn_error *error) {
+    memset(error, 0, sizeof *error);
+    int report_pipe[2], go_pipe[2];
+    if (pipe2(report_pipe, O_CLOEXEC) != 0) {
+        error->step = CSHIM_STEP_CLONE; error->err = errno; return -1;
+    }
+    if (pipe2(go_pipe, O_CLOEXEC) != 0) {
+        error->step = CSHIM_STEP_CLONE; error->err = errno;
+        close(report_pipe[0]); close(report_pipe[1]); return -1;
+    }
+    /* The cgroup namespace is entered by the child after it joined its cgroup. */
+    int flags = cfg->namespaces & ~CLONE_NEWCGROUP;
+    pid_t pid = clone_child(cfg, flags);
+    if (pid < 0) {
+        error->step = CSHIM_STEP_CLONE; error->err = errno;
+        close(report_pipe[0]); close(report_pipe[1]); close(go_pipe[0]); close(go_pipe[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(report_pipe[0]);
+        close(go_pipe[1]);
+        struct child_ctx c = {cfg, report_pipe[1], go_pipe[0]};
+        child_main(&c);
+    }
+    close(report_pipe[1]);
+    close(go_pipe[0]);
+
+    int step = 0, err = 0;
+    char detail[240] = {0};
+    char path[64];
+    if (cfg->namespaces & CLONE_NEWUSER) {
+        if (cfg->gid_map) {
+            snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
+            write_file(path, "deny"); /* required before gid_map when unprivileged; harmless as root */
+            snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+            if (write_file(path, cfg->gid_map) != 0) { step = CSHIM_STEP_ID_MAPS; err = errno; snprintf(detail, sizeof detail, "%s", path); }
+        }
+        if (!step && cfg->uid_map) {
+            snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+            if (write_file(path, cfg->uid_map) != 0) { step = CSHIM_STEP_ID_MAPS; err = errno; snprintf(detail, sizeof detail, "%s", path); }
+        }
+    }
+    if (!step) {
+        const char *bad = NULL;
+        size_t bad_len = 0;
+        int rc = cshim_join_cgroups(pid, cfg->cgroup_procs_paths, &bad, &bad_len);
+        if (rc < 0) {
+            step = CSHIM_STEP_CGROUP; err = -rc;
+            if (bad) snprintf(detail, sizeof detail, "%.*s", (int)bad_len, bad);
+        }
+    }
+    if (step) {
+        kill(pid, SIGKILL);
+        close(go_pipe[1]);
+        close(report_pipe[0]);
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        error->step = step; error->err = err;
+        memcpy(error->detail, detail, sizeof error->detail);
+        return -1;
+    }
+    ssize_t w;
+    do { w = write(go_pipe[1], "g", 1); } while (w < 0 && errno == EINTR);
+    close(go_pipe[1]);
+
+    struct cshim_spawn_error child_err;
+    ssize_t n;
+    do { n = read(report_pipe[0], &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
+    close(report_pipe[0]);
+    if (n == (ssize_t)sizeof child_err && child_err.step != CSHIM_STEP_NONE) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        *error = child_err;
+        return -1;
+    }
+    /* n == 0: exec closed the CLOEXEC pipe. A NONE record: created and waiting for start. */
+    return pid;
+}

@@ -1,0 +1,173 @@
+#define _GNU_SOURCE
+#include "cshim.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+long cshim_statfs_magic(const char *path) {
+    struct statfs s;
+    if (statfs(path, &s) != 0) return -1;
+    return (long)s.f_type;
+}
+
+int cshim_seccomp_export(void *scmp_ctx, void **out, size_t *out_len) {
+    /* libseccomp 2.5 only exports to an fd: use an anonymous memory file. */
+    int fd = memfd_create("boxbench-seccomp", MFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    int rc = seccomp_export_bpf((scmp_filter_ctx)scmp_ctx, fd);
+    if (rc < 0) { close(fd); return rc; }
+    off_t len = lseek(fd, 0, SEEK_END);
+    if (len <= 0) { close(fd); return -EINVAL; }
+    void *buf = malloc((size_t)len);
+    if (!buf) { close(fd); return -ENOMEM; }
+    ssize_t n = pread(fd, buf, (size_t)len, 0);
+    close(fd);
+    if (n != len) { free(buf); return -EIO; }
+    *out = buf;
+    *out_len = (size_t)len;
+    return 0;
+}
+
+int cshim_kill_cgroup_procs(const char *procs_path, int sig) {
+    int fd = open(procs_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    char buf[65536];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) return -errno;
+    buf[n] = 0;
+    int killed = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, "\n", &save); tok; tok = strtok_r(NULL, "\n", &save)) {
+        pid_t pid = (pid_t)atol(tok);
+        if (pid > 0 && kill(pid, sig) == 0) killed++;
+    }
+    return killed;
+}
+
+int cshim_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : -errno;
+}
+
+pid_t cshim_wait4(pid_t pid, int *status, int options, long *maxrss_kb, long *utime_us, long *stime_us) {
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    pid_t r;
+    do {
+        r = wait4(pid, status, options, &ru);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        if (maxrss_kb) *maxrss_kb = ru.ru_maxrss;
+        if (utime_us) *utime_us = ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec;
+        if (stime_us) *stime_us = ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec;
+    }
+    return r;
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Writes "<pid>" into each listed cgroup.procs file; returns 0 or -errno with the failing path in *bad. */
+int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len) {
+    if (!paths) return 0;
+    char num[24];
+    int len = 0;
+    { /* itoa without stdio so it is safe anywhere */
+        char tmp[24];
+        int t = 0;
+        unsigned long v = (unsigned long)pid;
+        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
+        while (t) num[len++] = tmp[--t];
+    }
+    const char *p = paths;
+    while (*p) {
+        const char *end = strchr(p, '\n');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen > 0) {
+            char path[4096];
+            if (plen >= sizeof path) return -ENAMETOOLONG;
+            memcpy(path, p, plen);
+            path[plen] = 0;
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write_all(fd, num, (size_t)len) != 0) {
+                int e = errno;
+                if (fd >= 0) close(fd);
+                if (bad) { *bad = p; *bad_len = plen; }
+                return -e;
+            }
+            close(fd);
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
+                         int err_fd, const char *cgroup_procs_paths, int *err_out) {
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) != 0) { *err_out = errno; return -1; }
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) != 0) { *err_out = errno; close(sync[0]); close(sync[1]); return -1; }
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) { *err_out = errno; close(sync[0]); close(sync[1]); close(go[0]); close(go[1]); return -1; }
+    if (pid == 0) {
+        close(sync[0]);
+        close(go[1]);
+        char b;
+        /* Wait until the parent has placed us in the accounting cgroup, so the workload is counted whole. */
+        while (read(go[0], &b, 1) < 0 && errno == EINTR) {}
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        if (in_fd >= 0 && dup2(in_fd, 0) < 0) goto fail;
+        if (out_fd >= 0 && dup2(out_fd, 1) < 0) goto fail;
+        if (err_fd >= 0 && dup2(err_fd, 2) < 0) goto fail;
+        execve(path, argv, envp);
+    fail: {
+        int e = errno;
+        (void)!write(sync[1], &e, sizeof e);
+        _exit(127);
+    }
+    }
+    close(sync[1]);
+    close(go[0]);
+    int jrc = cshim_join_cgroups(pid, cgroup_procs_paths, NULL, NULL);
+    (void)!write(go[1], "g", 1);
+    close(go[1]);
+    int e = 0;
+    ssize_t n;
+    do { n = read(sync[0], &e, sizeof e); } while (n < 0 && errno == EINTR);
+    close(sync[0]);
+    if (n == (ssize_t)sizeof e) {
+        int st;
+        waitpid(pid, &st, 0);
+        *err_out = e;
+        return -1;
+    }
+    if (jrc < 0) { *err_out = 0; } /* accounting is best effort; the caller sees the cgroup stay empty */
+    return pid;
+}
