@@ -171,3 +171,11 @@ pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[
     if (jrc < 0) { *err_out = 0; } /* accounting is best effort; the caller sees the cgroup stay empty */
     return pid;
 }
+
+int cshim_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int cshim_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}

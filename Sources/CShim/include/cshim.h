@@ -16,6 +16,10 @@ int cshim_kill_cgroup_procs(const char *procs_path, int sig);
 int cshim_set_child_subreaper(void);
 /* wait4(2) with rusage: returns pid, fills status and maxrss (KiB), user/sys µs. */
 pid_t cshim_wait4(pid_t pid, int *status, int options, long *maxrss_kb, long *utime_us, long *stime_us);
+/* pidfd_open(2): a pollable handle that becomes readable when the process exits. */
+int cshim_pidfd_open(pid_t pid);
+/* pipe2(O_CLOEXEC): no fd may leak into a container or a peer runtime. */
+int cshim_pipe_cloexec(int fds[2]);
 /* Plain fork+exec of a host program for the native arm: argv/envp NULL-terminated, stdio fds dup'ed in. */
 int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
 pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,

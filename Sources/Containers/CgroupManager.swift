@@ -1,0 +1,281 @@
+import CShim
+import Probes
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+public struct CgroupError: Error, CustomStringConvertible {
+    public var operation: String
+    public var path: String
+    public var errno: Int32
+    public var description: String {
+        "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}
+
+/// Limits applied to a group; nil leaves the kernel default.
+public struct CgroupLimits: Sendable, Equatable {
+    public var memoryBytes: Int64?
+    public var cpuQuotaMicros: Int64?
+    public var cpuPeriodMicros: UInt64?
+    public var cpuShares: UInt64?
+    public var pidsMax: Int64?
+    public init(
+        memoryBytes: Int64? = nil, cpuQuotaMicros: Int64? = nil, cpuPeriodMicros: UInt64? = nil,
+        cpuShares: UInt64? = nil, pidsMax: Int64? = nil
+    ) {
+        self.memoryBytes = memoryBytes
+        self.cpuQuotaMicros = cpuQuotaMicros
+        self.cpuPeriodMicros = cpuPeriodMicros
+        self.cpuShares = cpuShares
+        self.pidsMax = pidsMax
+    }
+
+    public init(_ r: RuntimeSpec.Resources?) {
+        self.init(
+            memoryBytes: r?.memory?.limit, cpuQuotaMicros: r?.cpu?.quota, cpuPeriodMicros: r?.cpu?.period,
+            cpuShares: r?.cpu?.shares, pidsMax: r?.pids?.limit)
+    }
+}
+
+public struct CgroupStats: Sendable, Equatable {
+    public var memory: CgroupMemoryStats?
+    public var cpu: CgroupCPUStats?
+    public var pids: UInt64?
+}
+
+/// One container's cgroup across whatever hierarchies the host has (youki's shape).
+public protocol CgroupManager: Sendable {
+    /// The group's name below each hierarchy root, e.g. "boxbench/c1".
+    var name: String { get }
+    /// cgroup.procs files a new process is written into, one per hierarchy.
+    var procsPaths: [String] { get }
+    func create() throws(CgroupError)
+    func apply(_ limits: CgroupLimits) throws(CgroupError)
+    func stats() -> CgroupStats
+    /// SIGKILL every member until the group is empty.
+    func killAll()
+    /// Removes the group's directories; the group must be empty (call killAll first).
+    func remove() throws(CgroupError)
+}
+
+/// Picks the implementation for the detected layout.
+public func makeCgroupManager(name: String, layout: CgroupLayout = CgroupLayout.detect()) -> any CgroupManager {
+    switch layout.mode {
+    case .v2: CgroupV2Manager(name: name, root: layout.unifiedMountPoint ?? "/sys/fs/cgroup")
+    case .v1, .hybrid, .none: CgroupV1Manager(name: name, layout: layout)
+    }
+}
+
+// MARK: - file helpers
+
+func writeCgroupFile(_ path: String, _ value: String) throws(CgroupError) {
+    let fd = open(path, O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw CgroupError(operation: "open", path: path, errno: errno) }
+    defer { close(fd) }
+    let n = value.withCString { write(fd, $0, strlen($0)) }
+    if n < 0 { throw CgroupError(operation: "write \"\(value)\" to", path: path, errno: errno) }
+}
+
+func makeDirectory(_ path: String) throws(CgroupError) {
+    if mkdir(path, 0o755) != 0 && errno != EEXIST { throw CgroupError(operation: "mkdir", path: path, errno: errno) }
+}
+
+/// rmdir with retries: a just-killed task can keep the group busy for a moment.
+func removeDirectory(_ path: String) throws(CgroupError) {
+    for attempt in 0..<200 {
+        if rmdir(path) == 0 || errno == ENOENT { return }
+        let e = errno
+        if e != EBUSY || attempt == 199 { throw CgroupError(operation: "rmdir", path: path, errno: e) }
+        usleep(5000)
+    }
+}
+
+func memberPids(_ procsPath: String) -> [pid_t] {
+    ((try? readTextFile(procsPath)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+}
+
+// MARK: - v1 (and hybrid: controllers live on v1)
+
+public final class CgroupV1Manager: CgroupManager {
+    public let name: String
+    /// controller → group directory
+    let dirs: [(controller: String, path: String)]
+    /// A hybrid host's v2 mount: we join it too so the group is visible there (no controllers to apply).
+    let unifiedDir: String?
+
+    static let controllers = ["memory", "cpu", "cpuacct", "pids", "devices", "freezer"]
+
+    public init(name: String, layout: CgroupLayout) {
+        self.name = name
+        var seen = Set<String>()
+        var dirs: [(String, String)] = []
+        for c in Self.controllers {
+            guard let mount = layout.v1MountPoint(for: c) else { continue }
+            let path = "\(mount)/\(name)"
+            if seen.insert(path).inserted { dirs.append((c, path)) }
+        }
+        self.dirs = dirs
+        self.unifiedDir = layout.mode == .hybrid ? layout.unifiedMountPoint.map { "\($0)/\(name)" } : nil
+    }
+
+    func dir(_ controller: String) -> String? { dirs.first { $0.controller == controller }?.path }
+    var allDirs: [String] { dirs.map(\.path) + (unifiedDir.map { [$0] } ?? []) }
+
+    public var procsPaths: [String] { allDirs.map { $0 + "/cgroup.procs" } }
+
+    public func create() throws(CgroupError) {
+        for path in allDirs {
+            // Parents (e.g. /sys/fs/cgroup/memory/boxbench) are shared by every container.
+            var prefix = ""
+            for part in path.split(separator: "/") {
+                prefix += "/\(part)"
+                if prefix.count <= 15 { continue }  // below /sys/fs/cgroup: already exists
+                try makeDirectory(prefix)
+            }
+        }
+        // v1 memory stats are per group unless hierarchy is on; make OOM kill the task, not pause it.
+        if let mem = dir("memory") { try? writeCgroupFile(mem + "/memory.oom_control", "0") }
+    }
+
+    public func apply(_ limits: CgroupLimits) throws(CgroupError) {
+        if let mem = dir("memory"), let limit = limits.memoryBytes, limit > 0 {
+            try writeCgroupFile(mem + "/memory.limit_in_bytes", String(limit))
+            // Without this a limited group can swap instead of being OOM-killed (hosts with swap).
+            try? writeCgroupFile(mem + "/memory.memsw.limit_in_bytes", String(limit))
+        }
+        if let cpu = dir("cpu") {
+            if let period = limits.cpuPeriodMicros { try writeCgroupFile(cpu + "/cpu.cfs_period_us", String(period)) }
+            if let quota = limits.cpuQuotaMicros { try writeCgroupFile(cpu + "/cpu.cfs_quota_us", String(quota)) }
+            if let shares = limits.cpuShares { try writeCgroupFile(cpu + "/cpu.shares", String(shares)) }
+        }
+        if let pids = dir("pids"), let max = limits.pidsMax {
+            try writeCgroupFile(pids + "/pids.max", max > 0 ? String(max) : "max")
+        }
+    }
+
+    public func stats() -> CgroupStats {
+        var s = CgroupStats()
+        if let mem = dir("memory") {
+            s.memory = try? CgroupMemoryStats.v1(
+                usage: (try? readTextFile(mem + "/memory.usage_in_bytes")) ?? "0",
+                maxUsage: try? readTextFile(mem + "/memory.max_usage_in_bytes"),
+                stat: (try? readTextFile(mem + "/memory.stat")) ?? "",
+                oomControl: try? readTextFile(mem + "/memory.oom_control"))
+        }
+        if let acct = dir("cpuacct"), let usage = try? readTextFile(acct + "/cpuacct.usage") {
+            s.cpu = try? CgroupCPUStats.v1(usage: usage)
+        }
+        if let pids = dir("pids"), let text = try? readTextFile(pids + "/pids.current") {
+            s.pids = (try? parseCgroupValue(text, file: "pids.current")) ?? nil
+        }
+        return s
+    }
+
+    public func killAll() {
+        // Freeze first so a fork bomb cannot outrun the kill loop.
+        let freezer = dir("freezer")
+        if let freezer { try? writeCgroupFile(freezer + "/freezer.state", "FROZEN") }
+        for _ in 0..<400 {
+            var any = false
+            for procs in procsPaths {
+                for pid in memberPids(procs) {
+                    any = true
+                    kill(pid, SIGKILL)
+                }
+            }
+            if !any { break }
+            if let freezer { try? writeCgroupFile(freezer + "/freezer.state", "THAWED") }
+            usleep(2000)
+        }
+        if let freezer { try? writeCgroupFile(freezer + "/freezer.state", "THAWED") }
+    }
+
+    public func remove() throws(CgroupError) {
+        var firstError: CgroupError?
+        for path in allDirs {
+            do { try removeDirectory(path) } catch { firstError = firstError ?? error }
+        }
+        if let firstError { throw firstError }
+    }
+}
+
+// MARK: - v2
+
+public final class CgroupV2Manager: CgroupManager {
+    public let name: String
+    let root: String
+    var path: String { "\(root)/\(name)" }
+
+    public init(name: String, root: String) {
+        self.name = name
+        self.root = root
+    }
+
+    public var procsPaths: [String] { [path + "/cgroup.procs"] }
+
+    public func create() throws(CgroupError) {
+        var prefix = root
+        let parts = name.split(separator: "/")
+        for part in parts {
+            // Controllers must be enabled in every ancestor's subtree_control before the leaf can use them.
+            let available = ((try? readTextFile(prefix + "/cgroup.controllers")) ?? "")
+                .split(whereSeparator: { $0 == " " || $0 == "\n" })
+            for c in ["memory", "cpu", "pids"] where available.contains(Substring(c)) {
+                try? writeCgroupFile(prefix + "/cgroup.subtree_control", "+\(c)")
+            }
+            prefix += "/\(part)"
+            try makeDirectory(prefix)
+        }
+    }
+
+    public func apply(_ limits: CgroupLimits) throws(CgroupError) {
+        if let limit = limits.memoryBytes, limit > 0 {
+            try writeCgroupFile(path + "/memory.max", String(limit))
+            try? writeCgroupFile(path + "/memory.swap.max", "0")
+        }
+        if limits.cpuQuotaMicros != nil || limits.cpuPeriodMicros != nil {
+            let quota = limits.cpuQuotaMicros.map { $0 > 0 ? String($0) : "max" } ?? "max"
+            try writeCgroupFile(path + "/cpu.max", "\(quota) \(limits.cpuPeriodMicros ?? 100_000)")
+        }
+        if let shares = limits.cpuShares {
+            try writeCgroupFile(path + "/cpu.weight", String(Self.weight(fromShares: shares)))
+        }
+        if let max = limits.pidsMax { try writeCgroupFile(path + "/pids.max", max > 0 ? String(max) : "max") }
+    }
+
+    /// runc's conversion of v1 cpu.shares [2, 262144] to v2 cpu.weight [1, 10000].
+    public static func weight(fromShares shares: UInt64) -> UInt64 {
+        shares == 0 ? 100 : 1 + ((min(max(shares, 2), 262_144) - 2) * 9999) / 262_142
+    }
+
+    public func stats() -> CgroupStats {
+        var s = CgroupStats()
+        s.memory = try? CgroupMemoryStats.v2(
+            current: (try? readTextFile(path + "/memory.current")) ?? "0",
+            peak: try? readTextFile(path + "/memory.peak"), stat: (try? readTextFile(path + "/memory.stat")) ?? "",
+            events: try? readTextFile(path + "/memory.events"))
+        if let text = try? readTextFile(path + "/cpu.stat") { s.cpu = try? CgroupCPUStats.v2(cpuStat: text) }
+        if let text = try? readTextFile(path + "/pids.current") {
+            s.pids = (try? parseCgroupValue(text, file: "pids.current")) ?? nil
+        }
+        return s
+    }
+
+    public func killAll() {
+        // cgroup.kill (5.14+) kills atomically, fork bombs included.
+        if (try? writeCgroupFile(path + "/cgroup.kill", "1")) != nil {
+            for _ in 0..<400 where !memberPids(path + "/cgroup.procs").isEmpty { usleep(2000) }
+            return
+        }
+        for _ in 0..<400 {
+            let pids = memberPids(path + "/cgroup.procs")
+            if pids.isEmpty { break }
+            pids.forEach { kill($0, SIGKILL) }
+            usleep(2000)
+        }
+    }
+
+    public func remove() throws(CgroupError) { try removeDirectory(path) }
+}

@@ -1,0 +1,455 @@
+import CShim
+import Foundation
+import Logging
+import Probes
+
+/// Layers mounted as the container's root: lowerdirs top-most first; upper/work nil ⇒ per-container dirs.
+public struct OverlayRootfs: Sendable, Equatable {
+    public var lowerDirs: [String]
+    public var upperDir: String?
+    public var workDir: String?
+    public init(lowerDirs: [String], upperDir: String? = nil, workDir: String? = nil) {
+        self.lowerDirs = lowerDirs
+        self.upperDir = upperDir
+        self.workDir = workDir
+    }
+}
+
+/// Where the container's stdio goes.
+public enum ContainerIO: Sendable {
+    /// Pipes read by the runtime; output returned in the result with the first byte's timestamp.
+    case capture
+    /// The given host fds are handed to the container as 0, 1, 2 (-1 ⇒ /dev/null).
+    case inherit(stdin: Int32, stdout: Int32, stderr: Int32)
+}
+
+public struct ContainerRequest: Sendable {
+    public var id: String
+    public var bundle: String
+    public var spec: RuntimeSpec
+    public var overlay: OverlayRootfs?
+    public var io: ContainerIO
+    public var timeout: Duration?
+    /// Extra limits on top of `linux.resources` (the harness sets them per suite).
+    public var limitsOverride: CgroupLimits?
+
+    public init(
+        id: String, bundle: String, spec: RuntimeSpec, overlay: OverlayRootfs? = nil, io: ContainerIO = .capture,
+        timeout: Duration? = nil, limitsOverride: CgroupLimits? = nil
+    ) {
+        self.id = id
+        self.bundle = bundle
+        self.spec = spec
+        self.overlay = overlay
+        self.io = io
+        self.timeout = timeout
+        self.limitsOverride = limitsOverride
+    }
+}
+
+public enum ContainerExit: Sendable, Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// Shell convention: 128 + signal.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let c): c
+        case .signaled(let s): 128 + s
+        }
+    }
+}
+
+public struct ContainerResult: Sendable {
+    public var exit: ContainerExit
+    public var oomKilled: Bool
+    public var timedOut: Bool
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    /// Host monotonic ns from the launch call.
+    public var createdNs: UInt64
+    public var firstOutputNs: UInt64?
+    public var exitNs: UInt64
+    public var stats: CgroupStats
+    public var maxRSSKilobytes: Int
+
+    public var status: String {
+        if timedOut { return "timeout" }
+        if oomKilled { return "oom-killed" }
+        switch exit {
+        case .exited(let c): return "exited \(c)"
+        case .signaled(let s): return "killed by signal \(s)"
+        }
+    }
+}
+
+public struct ContainerError: Error, CustomStringConvertible {
+    public var id: String
+    public var operation: String
+    public var detail: String
+    public var errno: Int32?
+    public init(id: String, operation: String, detail: String, errno: Int32? = nil) {
+        self.id = id
+        self.operation = operation
+        self.detail = detail
+        self.errno = errno
+    }
+    public var description: String {
+        var s = "container \(id): \(operation)"
+        if !detail.isEmpty { s += " \(detail)" }
+        if let errno { s += ": \(String(cString: strerror(errno))) (errno \(errno))" }
+        return s
+    }
+}
+
+/// boxbench's own OCI runtime: spec → cgroup → clone (C) → wait, and teardown on every path.
+public final class ContainerRuntime: Sendable {
+    public let stateRoot: String
+    let layout: CgroupLayout
+    let logger: Logger?
+    let filterCache = FilterCache()
+
+    public init(stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil) {
+        self.stateRoot = stateRoot
+        self.layout = layout
+        self.logger = logger
+    }
+
+    /// Runs a container to completion (or timeout) and tears everything down.
+    public func run(_ request: ContainerRequest) throws(ContainerError) -> ContainerResult {
+        let t0 = monotonicNanos()
+        let created = try create(request, launchedAt: t0, waitForStart: false)
+        return created.wait(timeout: request.timeout)
+    }
+
+    /// Sets everything up; with `waitForStart` the process waits before exec until `start()`.
+    public func create(_ request: ContainerRequest, launchedAt t0: UInt64 = monotonicNanos(), waitForStart: Bool) throws(
+        ContainerError
+    ) -> CreatedContainer {
+        let id = request.id
+        guard Self.isValidID(id) else {
+            throw ContainerError(id: id, operation: "validate id", detail: "must be [A-Za-z0-9_.-]{1,64}")
+        }
+        let stateDir = "\(stateRoot)/\(id)"
+        do {
+            try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
+        } catch {
+            throw ContainerError(id: id, operation: "create state root", detail: stateRoot, errno: errno)
+        }
+        if mkdir(stateDir, 0o700) != 0 {
+            throw ContainerError(
+                id: id, operation: "create state dir", detail: errno == EEXIST ? "\(stateDir) (id in use)" : stateDir,
+                errno: errno)
+        }
+        let cleanup = Teardown(id: id, stateDir: stateDir)
+        do {
+            let container = try createInside(request, stateDir: stateDir, t0: t0, waitForStart: waitForStart, cleanup: cleanup)
+            return container
+        } catch {
+            cleanup.run()
+            throw error
+        }
+    }
+
+    private func createInside(
+        _ request: ContainerRequest, stateDir: String, t0: UInt64, waitForStart: Bool, cleanup: Teardown
+    ) throws(ContainerError) -> CreatedContainer {
+        let id = request.id
+        let spec = request.spec
+        guard let process = spec.process, let root = spec.root else {
+            throw ContainerError(id: id, operation: "validate spec", detail: "process and root are required")
+        }
+        let rootPath = root.path.hasPrefix("/") ? root.path : "\(request.bundle)/\(root.path)"
+        var overlayLower: String?
+        var overlayUpper: String?
+        var overlayWork: String?
+        if let overlay = request.overlay {
+            guard !overlay.lowerDirs.isEmpty else {
+                throw ContainerError(id: id, operation: "mount overlay", detail: "no lower layers")
+            }
+            overlayLower = overlay.lowerDirs.joined(separator: ":")
+            overlayUpper = overlay.upperDir ?? "\(stateDir)/upper"
+            overlayWork = overlay.workDir ?? "\(stateDir)/work"
+            for dir in [overlayUpper!, overlayWork!] where mkdir(dir, 0o755) != 0 && errno != EEXIST {
+                throw ContainerError(id: id, operation: "create overlay dir", detail: dir, errno: errno)
+            }
+            if mkdir(rootPath, 0o755) != 0 && errno != EEXIST {
+                throw ContainerError(id: id, operation: "create rootfs mount point", detail: rootPath, errno: errno)
+            }
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: rootPath, isDirectory: &isDir), isDir.boolValue else {
+            throw ContainerError(id: id, operation: "find rootfs", detail: rootPath, errno: ENOENT)
+        }
+
+        // cgroup
+        let cgroupName = Self.cgroupName(spec: spec, id: id)
+        let cgroup = makeCgroupManager(name: cgroupName, layout: layout)
+        do {
+            try cgroup.create()
+            cleanup.cgroup = cgroup
+            try cgroup.apply(request.limitsOverride ?? CgroupLimits(spec.linux?.resources))
+        } catch {
+            throw ContainerError(id: id, operation: "cgroup", detail: error.description)
+        }
+
+        let filter: SeccompFilter?
+        if let seccomp = spec.linux?.seccomp {
+            do { filter = try filterCache.filter(for: seccomp) } catch {
+                throw ContainerError(id: id, operation: "compile seccomp", detail: error.description)
+            }
+        } else {
+            filter = nil
+        }
+
+        // stdio
+        var parentEnds: [Int32] = []
+        var childEnds: [Int32] = []
+        var stdinFd: Int32 = -1
+        var stdoutFd: Int32 = -1
+        var stderrFd: Int32 = -1
+        switch request.io {
+        case .capture:
+            for _ in 0..<2 {
+                var fds: [Int32] = [0, 0]
+                guard cshim_pipe_cloexec(&fds) == 0 else {
+                    (parentEnds + childEnds).forEach { close($0) }
+                    throw ContainerError(id: id, operation: "pipe", detail: "", errno: errno)
+                }
+                parentEnds.append(fds[0])
+                childEnds.append(fds[1])
+            }
+            stdoutFd = childEnds[0]
+            stderrFd = childEnds[1]
+        case .inherit(let i, let o, let e):
+            stdinFd = i
+            stdoutFd = o
+            stderrFd = e
+        }
+        var startPipe: [Int32] = [-1, -1]
+        if waitForStart {
+            guard cshim_pipe_cloexec(&startPipe) == 0 else {
+                (parentEnds + childEnds).forEach { close($0) }
+                throw ContainerError(id: id, operation: "pipe", detail: "start gate", errno: errno)
+            }
+        }
+
+        let namespaces = (spec.linux?.namespaces ?? []).reduce(Int32(0)) { acc, ns in
+            acc | (NamespaceKind(rawValue: ns.type)?.cloneFlag ?? 0)
+        }
+        let caps = process.capabilities
+        let env = process.env ?? []
+        let pathEnv = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        let mounts = try translateMounts(spec.mounts ?? [], bundle: request.bundle, id: id)
+        let hasDevTmpfs = (spec.mounts ?? []).contains { $0.destination == "/dev" }
+
+        var strings = CStringArena()
+        defer { strings.free() }
+        let argv = strings.array(process.args)
+        let envp = strings.array(env)
+        let masked = strings.array(spec.linux?.maskedPaths ?? [])
+        let readonly = strings.array(spec.linux?.readonlyPaths ?? [])
+        let gids = process.user.additionalGids ?? []
+        let rlimits = (process.rlimits ?? []).compactMap { r in
+            Rlimits.number(r.type).map { cshim_rlimit(resource: $0, soft: r.soft, hard: r.hard) }
+        }
+        let cmounts = mounts.map { m in
+            cshim_mount(
+                source: strings.string(m.source), target: strings.string(m.target), fstype: strings.string(m.fstype),
+                flags: m.flags, data: strings.string(m.data), propagation: m.propagation, is_file: m.isFile ? 1 : 0)
+        }
+        func idMap(_ maps: [RuntimeSpec.IDMapping]?) -> String? {
+            guard let maps, !maps.isEmpty else { return nil }
+            return maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+        }
+
+        var config = cshim_container_config()
+        config.argv = argv
+        config.envp = envp
+        config.path_env = strings.string(pathEnv)
+        config.cwd = strings.string(process.cwd)
+        config.uid = process.user.uid
+        config.gid = process.user.gid
+        config.n_additional_gids = gids.count
+        config.umask = process.user.umask.map { Int32($0) } ?? -1
+        config.namespaces = namespaces
+        config.hostname = strings.string(spec.hostname)
+        config.domainname = strings.string(spec.domainname)
+        config.rootfs = strings.string(rootPath)
+        config.rootfs_readonly = root.readonly == true ? 1 : 0
+        config.overlay_lowerdirs = strings.string(overlayLower)
+        config.overlay_upperdir = strings.string(overlayUpper)
+        config.overlay_workdir = strings.string(overlayWork)
+        config.n_mounts = cmounts.count
+        config.create_default_devices = hasDevTmpfs ? 1 : 0
+        config.masked_paths = masked
+        config.n_masked_paths = spec.linux?.maskedPaths?.count ?? 0
+        config.readonly_paths = readonly
+        config.n_readonly_paths = spec.linux?.readonlyPaths?.count ?? 0
+        config.cap_bounding = Capability.mask(caps?.bounding)
+        config.cap_effective = Capability.mask(caps?.effective)
+        config.cap_permitted = Capability.mask(caps?.permitted)
+        config.cap_inheritable = Capability.mask(caps?.inheritable)
+        config.cap_ambient = Capability.mask(caps?.ambient)
+        config.no_new_privileges = process.noNewPrivileges == true ? 1 : 0
+        config.n_rlimits = rlimits.count
+        config.oom_score_adj = process.oomScoreAdj.map { Int32($0) } ?? Int32.min
+        config.uid_map = strings.string(idMap(spec.linux?.uidMappings))
+        config.gid_map = strings.string(idMap(spec.linux?.gidMappings))
+        config.cgroup_procs_paths = strings.string(cgroup.procsPaths.joined(separator: "\n"))
+        config.cgroup_fd = -1
+        config.stdin_fd = stdinFd
+        config.stdout_fd = stdoutFd
+        config.stderr_fd = stderrFd
+        config.exec_fifo = nil
+        config.start_fd = startPipe[0]
+
+        var spawnError = cshim_spawn_error()
+        let pid: pid_t = gids.withUnsafeBufferPointer { gidBuf in
+            rlimits.withUnsafeBufferPointer { rlBuf in
+                cmounts.withUnsafeBufferPointer { mBuf in
+                    (filter?.bytes ?? []).withUnsafeBytes { bpf in
+                        config.additional_gids = gidBuf.baseAddress
+                        config.rlimits = rlBuf.baseAddress
+                        config.mounts = mBuf.baseAddress
+                        config.seccomp_filter = filter == nil ? nil : bpf.baseAddress
+                        config.seccomp_filter_len = filter == nil ? 0 : bpf.count
+                        return cshim_container_spawn(&config, &spawnError)
+                    }
+                }
+            }
+        }
+        childEnds.forEach { close($0) }
+        if startPipe[0] >= 0 { close(startPipe[0]) }
+        if pid < 0 {
+            parentEnds.forEach { close($0) }
+            if startPipe[1] >= 0 { close(startPipe[1]) }
+            let detail = withUnsafeBytes(of: spawnError.detail) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw ContainerError(
+                id: id, operation: String(cString: cshim_step_name(spawnError.step)), detail: detail,
+                errno: spawnError.err)
+        }
+        let createdNs = monotonicNanos() - t0
+        cleanup.pid = pid
+        logger?.debug("container created", metadata: ["id": "\(id)", "pid": "\(pid)", "cgroup": "\(cgroupName)"])
+        return CreatedContainer(
+            id: id, pid: pid, cgroup: cgroup, t0: t0, createdNs: createdNs,
+            outputFds: parentEnds, startFd: startPipe[1], teardown: cleanup)
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64 && id != "." && id != ".."
+            && id.utf8.allSatisfy { c in
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
+                    || c == 0x2E
+            }
+    }
+
+    static func cgroupName(spec: RuntimeSpec, id: String) -> String {
+        if let path = spec.linux?.cgroupsPath, !path.isEmpty, !path.contains(":"), !path.split(separator: "/").contains("..") {
+            return path.split(separator: "/").joined(separator: "/")
+        }
+        return "boxbench/\(id)"
+    }
+
+    struct TranslatedMount {
+        var source: String?
+        var target: String
+        var fstype: String?
+        var flags: UInt
+        var data: String?
+        var propagation: Int32
+        var isFile: Bool
+    }
+
+    func translateMounts(_ mounts: [RuntimeSpec.Mount], bundle: String, id: String) throws(ContainerError)
+        -> [TranslatedMount]
+    {
+        var out: [TranslatedMount] = []
+        for (i, m) in mounts.enumerated() {
+            let opts = MountOptions(m.options ?? [])
+            var type = m.type
+            var source = m.source
+            var isFile = false
+            let isBind = opts.flags & UInt(MS_BIND) != 0 || type == "bind"
+            if type == "cgroup" || type == "cgroup2" {
+                throw ContainerError(id: id, operation: "mounts[\(i)]", detail: "type \(type!) is not supported")
+            }
+            if isBind {
+                type = nil
+                if let s = source, !s.hasPrefix("/") { source = "\(bundle)/\(s)" }
+                var st = stat()
+                guard let s = source, stat(s, &st) == 0 else {
+                    throw ContainerError(id: id, operation: "mounts[\(i)] bind source", detail: source ?? "(none)", errno: errno)
+                }
+                isFile = (st.st_mode & S_IFMT) != S_IFDIR
+            }
+            out.append(
+                TranslatedMount(
+                    source: source ?? type, target: m.destination, fstype: type,
+                    flags: opts.flags | (isBind ? UInt(MS_BIND) : 0), data: opts.data.isEmpty ? nil : opts.data,
+                    propagation: opts.propagation, isFile: isFile))
+        }
+        return out
+    }
+
+    // MARK: - cancellation (SIGINT, SIGTERM)
+
+    /// Kills and tears down every container this process created and has not cleaned up yet.
+    public static func cancelAll() {
+        for teardown in Teardown.registry.all() {
+            teardown.cgroup?.killAll()
+            teardown.run()
+        }
+    }
+}
+
+/// Caches compiled seccomp programs per profile: compiling costs ~1 ms, loading is free.
+final class FilterCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cache: [RuntimeSpec.Seccomp: SeccompFilter] = [:]
+    func filter(for spec: RuntimeSpec.Seccomp) throws(SeccompError) -> SeccompFilter {
+        lock.lock()
+        if let f = cache[spec] {
+            lock.unlock()
+            return f
+        }
+        lock.unlock()
+        let f = try SeccompProfile.compile(spec)
+        lock.lock()
+        cache[spec] = f
+        lock.unlock()
+        return f
+    }
+}
+
+
+/// C strings that must outlive one spawn call.
+struct CStringArena {
+    private var owned: [UnsafeMutablePointer<CChar>] = []
+    private var arrays: [UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>] = []
+
+    mutating func string(_ s: String?) -> UnsafePointer<CChar>? {
+        guard let s else { return nil }
+        let p = strdup(s)!
+        owned.append(p)
+        return UnsafePointer(p)
+    }
+
+    mutating func array(_ list: [String]) -> UnsafePointer<UnsafeMutablePointer<CChar>?> {
+        let a = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: list.count + 1)
+        for (i, s) in list.enumerated() {
+            let p = strdup(s)!
+            owned.append(p)
+            a[i] = p
+        }
+        a[list.count] = nil
+        arrays.append(a)
+        return UnsafePointer(a)
+    }
+
+    func free() {
+        owned.forEach { Glibc.free($0) }
+        arrays.forEach { $0.deallocate() }
+    }
+}

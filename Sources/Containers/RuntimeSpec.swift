@@ -1,0 +1,396 @@
+import Foundation
+
+/// The subset of the OCI runtime-spec (config.json) boxbench's runtime implements.
+/// Field names mirror the spec; anything else that reaches the loader is rejected by `SpecValidator`.
+public struct RuntimeSpec: Codable, Sendable, Equatable {
+    public var ociVersion: String
+    public var process: Process?
+    public var root: Root?
+    public var hostname: String?
+    public var domainname: String?
+    public var mounts: [Mount]?
+    public var hooks: Hooks?
+    public var annotations: [String: String]?
+    public var linux: Linux?
+
+    public struct Process: Codable, Sendable, Equatable {
+        public var terminal: Bool?
+        public var user: User
+        public var args: [String]
+        public var env: [String]?
+        public var cwd: String
+        public var capabilities: Capabilities?
+        public var rlimits: [Rlimit]?
+        public var noNewPrivileges: Bool?
+        public var oomScoreAdj: Int?
+        public var apparmorProfile: String?
+        public var selinuxLabel: String?
+    }
+
+    public struct User: Codable, Sendable, Equatable {
+        public var uid: UInt32
+        public var gid: UInt32
+        public var umask: UInt32?
+        public var additionalGids: [UInt32]?
+    }
+
+    public struct Capabilities: Codable, Sendable, Equatable {
+        public var bounding: [String]?
+        public var effective: [String]?
+        public var inheritable: [String]?
+        public var permitted: [String]?
+        public var ambient: [String]?
+    }
+
+    public struct Rlimit: Codable, Sendable, Equatable {
+        public var type: String
+        public var hard: UInt64
+        public var soft: UInt64
+    }
+
+    public struct Root: Codable, Sendable, Equatable {
+        public var path: String
+        public var readonly: Bool?
+    }
+
+    public struct Mount: Codable, Sendable, Equatable {
+        public var destination: String
+        public var type: String?
+        public var source: String?
+        public var options: [String]?
+    }
+
+    public struct Hook: Codable, Sendable, Equatable {
+        public var path: String
+        public var args: [String]?
+        public var env: [String]?
+        public var timeout: Int?
+    }
+
+    public struct Hooks: Codable, Sendable, Equatable {
+        public var prestart: [Hook]?
+        public var createRuntime: [Hook]?
+        public var createContainer: [Hook]?
+        public var startContainer: [Hook]?
+        public var poststart: [Hook]?
+        public var poststop: [Hook]?
+    }
+
+    public struct Linux: Codable, Sendable, Equatable {
+        public var namespaces: [Namespace]?
+        public var uidMappings: [IDMapping]?
+        public var gidMappings: [IDMapping]?
+        public var resources: Resources?
+        public var cgroupsPath: String?
+        public var seccomp: Seccomp?
+        public var maskedPaths: [String]?
+        public var readonlyPaths: [String]?
+        public var rootfsPropagation: String?
+        public var sysctl: [String: String]?
+        public var devices: [Device]?
+        public var mountLabel: String?
+    }
+
+    public struct Namespace: Codable, Sendable, Equatable {
+        public var type: String
+        public var path: String?
+    }
+
+    public struct IDMapping: Codable, Sendable, Equatable {
+        public var containerID: UInt32
+        public var hostID: UInt32
+        public var size: UInt32
+    }
+
+    public struct Device: Codable, Sendable, Equatable {
+        public var type: String
+        public var path: String
+        public var major: Int64?
+        public var minor: Int64?
+    }
+
+    public struct Resources: Codable, Sendable, Equatable {
+        public var memory: Memory?
+        public var cpu: CPU?
+        public var pids: Pids?
+        public var devices: [DeviceRule]?
+
+        public struct Memory: Codable, Sendable, Equatable {
+            public var limit: Int64?
+            public var reservation: Int64?
+            public var swap: Int64?
+        }
+        public struct CPU: Codable, Sendable, Equatable {
+            public var shares: UInt64?
+            public var quota: Int64?
+            public var period: UInt64?
+        }
+        public struct Pids: Codable, Sendable, Equatable {
+            public var limit: Int64
+        }
+        public struct DeviceRule: Codable, Sendable, Equatable {
+            public var allow: Bool
+            public var type: String?
+            public var major: Int64?
+            public var minor: Int64?
+            public var access: String?
+        }
+    }
+
+    public struct Seccomp: Codable, Sendable, Hashable {
+        public var defaultAction: String
+        public var defaultErrnoRet: UInt32?
+        public var architectures: [String]?
+        public var flags: [String]?
+        public var syscalls: [Syscall]?
+
+        public struct Syscall: Codable, Sendable, Hashable {
+            public var names: [String]
+            public var action: String
+            public var errnoRet: UInt32?
+            public var args: [Arg]?
+        }
+        public struct Arg: Codable, Sendable, Hashable {
+            public var index: UInt32
+            public var value: UInt64
+            public var valueTwo: UInt64?
+            public var op: String
+        }
+    }
+}
+
+public struct SpecError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var field: String
+    public var reason: String
+    public init(file: String, field: String, reason: String) {
+        self.file = file
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String {
+        field.isEmpty ? "\(file): \(reason)" : "\(file): \(field): \(reason)"
+    }
+}
+
+/// Rejects fields boxbench does not implement, naming them: a silently ignored field could weaken isolation.
+enum SpecValidator {
+    /// Known keys per object path; `*` is any key (maps), `[]` an array element.
+    static let known: [String: Set<String>] = [
+        "": ["ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux"],
+        "process": [
+            "terminal", "user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges", "oomScoreAdj",
+            "apparmorProfile", "selinuxLabel",
+        ],
+        "process.user": ["uid", "gid", "umask", "additionalGids"],
+        "process.capabilities": ["bounding", "effective", "inheritable", "permitted", "ambient"],
+        "process.rlimits[]": ["type", "hard", "soft"],
+        "root": ["path", "readonly"],
+        "mounts[]": ["destination", "type", "source", "options"],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "hooks.*[]": ["path", "args", "env", "timeout"],
+        "annotations": ["*"],
+        "linux": [
+            "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "seccomp", "maskedPaths",
+            "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "mountLabel",
+        ],
+        "linux.namespaces[]": ["type", "path"],
+        "linux.uidMappings[]": ["containerID", "hostID", "size"],
+        "linux.gidMappings[]": ["containerID", "hostID", "size"],
+        "linux.devices[]": ["type", "path", "major", "minor", "fileMode", "uid", "gid"],
+        "linux.resources": ["memory", "cpu", "pids", "devices"],
+        "linux.resources.memory": ["limit", "reservation", "swap", "disableOOMKiller"],
+        "linux.resources.cpu": ["shares", "quota", "period"],
+        "linux.resources.pids": ["limit"],
+        "linux.resources.devices[]": ["allow", "type", "major", "minor", "access"],
+        "linux.seccomp": ["defaultAction", "defaultErrnoRet", "architectures", "flags", "syscalls"],
+        "linux.seccomp.syscalls[]": ["names", "action", "errnoRet", "args"],
+        "linux.seccomp.syscalls[].args[]": ["index", "value", "valueTwo", "op"],
+        "linux.sysctl": ["*"],
+    ]
+
+    static func checkKeys(_ value: Any, path: String, file: String) throws(SpecError) {
+        if let dict = value as? [String: Any] {
+            let allowed = known[genericPath(path)]
+            for (key, child) in dict {
+                let childPath = path.isEmpty ? key : "\(path).\(key)"
+                if let allowed, !allowed.contains("*"), !allowed.contains(key) {
+                    throw SpecError(file: file, field: childPath, reason: "unsupported field (boxbench does not implement it)")
+                }
+                if allowed?.contains("*") == true { continue }
+                try checkKeys(child, path: childPath, file: file)
+            }
+        } else if let array = value as? [Any] {
+            for (i, element) in array.enumerated() where element is [String: Any] {
+                do {
+                    try checkKeys(element, path: path + "[]", file: file)
+                } catch {
+                    throw SpecError(
+                        file: file, field: error.field.replacingOccurrences(of: path + "[]", with: "\(path)[\(i)]"),
+                        reason: error.reason)
+                }
+            }
+        }
+    }
+
+    /// hooks.prestart[] → hooks.*[] so every hook list shares one key set.
+    static func genericPath(_ path: String) -> String {
+        if path.hasPrefix("hooks.") && path.hasSuffix("[]") { return "hooks.*[]" }
+        return path
+    }
+}
+
+extension RuntimeSpec {
+    /// Loads and validates a bundle's config.json; errors name the file and the field.
+    public static func load(bundle: String) throws(SpecError) -> RuntimeSpec {
+        let file = bundle + "/config.json"
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw SpecError(file: file, field: "", reason: "cannot read: \(String(cString: strerror(errno)))")
+        }
+        return try parse(data, file: file)
+    }
+
+    public static func parse(_ data: Data, file: String) throws(SpecError) -> RuntimeSpec {
+        let tree: Any
+        do {
+            tree = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw SpecError(file: file, field: "", reason: "not valid JSON (\(error.localizedDescription))")
+        }
+        guard tree is [String: Any] else { throw SpecError(file: file, field: "", reason: "top level is not an object") }
+        try SpecValidator.checkKeys(tree, path: "", file: file)
+        let spec: RuntimeSpec
+        do {
+            spec = try JSONDecoder().decode(RuntimeSpec.self, from: data)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw SpecError(file: file, field: fieldPath(ctx.codingPath + [key]), reason: "required field missing")
+        } catch let DecodingError.typeMismatch(type, ctx) {
+            throw SpecError(file: file, field: fieldPath(ctx.codingPath), reason: "expected \(type)")
+        } catch let DecodingError.valueNotFound(type, ctx) {
+            throw SpecError(file: file, field: fieldPath(ctx.codingPath), reason: "expected \(type), found null")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw SpecError(file: file, field: fieldPath(ctx.codingPath), reason: ctx.debugDescription)
+        } catch {
+            throw SpecError(file: file, field: "", reason: "\(error)")
+        }
+        try spec.validateSemantics(file: file)
+        return spec
+    }
+
+    static func fieldPath(_ path: [any CodingKey]) -> String {
+        var out = ""
+        for key in path {
+            if let i = key.intValue {
+                out += "[\(i)]"
+            } else {
+                out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return out
+    }
+
+    /// Values that parse but that boxbench cannot honour.
+    func validateSemantics(file: String) throws(SpecError) {
+        guard let process else { throw SpecError(file: file, field: "process", reason: "required to run a container") }
+        if process.args.isEmpty { throw SpecError(file: file, field: "process.args", reason: "must not be empty") }
+        if process.terminal == true {
+            throw SpecError(file: file, field: "process.terminal", reason: "true is not supported (no console socket)")
+        }
+        if let p = process.apparmorProfile, !p.isEmpty {
+            throw SpecError(file: file, field: "process.apparmorProfile", reason: "AppArmor is not supported")
+        }
+        if let l = process.selinuxLabel, !l.isEmpty {
+            throw SpecError(file: file, field: "process.selinuxLabel", reason: "SELinux is not supported")
+        }
+        if !process.cwd.hasPrefix("/") { throw SpecError(file: file, field: "process.cwd", reason: "must be absolute") }
+        if let caps = process.capabilities {
+            let sets: [(String, [String]?)] = [
+                ("bounding", caps.bounding), ("effective", caps.effective), ("inheritable", caps.inheritable),
+                ("permitted", caps.permitted), ("ambient", caps.ambient),
+            ]
+            for (set, names) in sets {
+                for cap in names ?? [] where Capability.bit(cap) == nil {
+                    throw SpecError(file: file, field: "process.capabilities.\(set)", reason: "unknown capability \(cap)")
+                }
+            }
+        }
+        for (i, r) in (process.rlimits ?? []).enumerated() where Rlimits.number(r.type) == nil {
+            throw SpecError(file: file, field: "process.rlimits[\(i)].type", reason: "unknown rlimit \(r.type)")
+        }
+        guard let root else { throw SpecError(file: file, field: "root", reason: "required") }
+        if root.path.isEmpty { throw SpecError(file: file, field: "root.path", reason: "must not be empty") }
+        for (i, m) in (mounts ?? []).enumerated() {
+            if !m.destination.hasPrefix("/") {
+                throw SpecError(file: file, field: "mounts[\(i)].destination", reason: "must be absolute")
+            }
+            if m.destination.split(separator: "/").contains("..") {
+                throw SpecError(file: file, field: "mounts[\(i)].destination", reason: "must not contain ..")
+            }
+            for option in m.options ?? [] where !MountOptions.isKnown(option) {
+                throw SpecError(file: file, field: "mounts[\(i)].options", reason: "unsupported option \(option)")
+            }
+        }
+        guard let linux else { return }
+        for (i, ns) in (linux.namespaces ?? []).enumerated() {
+            guard NamespaceKind(rawValue: ns.type) != nil else {
+                throw SpecError(file: file, field: "linux.namespaces[\(i)].type", reason: "unknown namespace \(ns.type)")
+            }
+            if let p = ns.path, !p.isEmpty {
+                throw SpecError(
+                    file: file, field: "linux.namespaces[\(i)].path", reason: "joining an existing namespace is not supported")
+            }
+        }
+        if let d = linux.devices, !d.isEmpty {
+            throw SpecError(file: file, field: "linux.devices", reason: "extra device nodes are not supported")
+        }
+        if let s = linux.sysctl, !s.isEmpty {
+            throw SpecError(file: file, field: "linux.sysctl", reason: "sysctls are not supported")
+        }
+        if let l = linux.mountLabel, !l.isEmpty {
+            throw SpecError(file: file, field: "linux.mountLabel", reason: "SELinux is not supported")
+        }
+        if let p = linux.rootfsPropagation, !["", "private", "rprivate", "slave", "rslave"].contains(p) {
+            throw SpecError(file: file, field: "linux.rootfsPropagation", reason: "\(p) is not supported")
+        }
+        let hasUserNS = linux.namespaces?.contains { $0.type == "user" } ?? false
+        if hasUserNS && (linux.uidMappings ?? []).isEmpty {
+            throw SpecError(file: file, field: "linux.uidMappings", reason: "required with a user namespace")
+        }
+        if let mem = linux.resources?.memory, let limit = mem.limit, limit > 0, limit < 4096 * 16 {
+            throw SpecError(file: file, field: "linux.resources.memory.limit", reason: "\(limit) bytes is too small")
+        }
+        if let seccomp = linux.seccomp {
+            guard SeccompAction.parse(seccomp.defaultAction, errno: seccomp.defaultErrnoRet) != nil else {
+                throw SpecError(file: file, field: "linux.seccomp.defaultAction", reason: "unknown action \(seccomp.defaultAction)")
+            }
+            if let flags = seccomp.flags, !flags.isEmpty {
+                throw SpecError(file: file, field: "linux.seccomp.flags", reason: "seccomp flags are not supported")
+            }
+            for (i, rule) in (seccomp.syscalls ?? []).enumerated() {
+                guard SeccompAction.parse(rule.action, errno: rule.errnoRet) != nil else {
+                    throw SpecError(file: file, field: "linux.seccomp.syscalls[\(i)].action", reason: "unknown action \(rule.action)")
+                }
+                for (j, arg) in (rule.args ?? []).enumerated() where SeccompAction.compareOp(arg.op) == nil {
+                    throw SpecError(
+                        file: file, field: "linux.seccomp.syscalls[\(i)].args[\(j)].op", reason: "unknown operator \(arg.op)")
+                }
+            }
+        }
+    }
+}
+
+public enum NamespaceKind: String, Sendable, CaseIterable {
+    case pid, network, mount, ipc, uts, user, cgroup
+
+    public var cloneFlag: Int32 {
+        switch self {
+        case .pid: 0x2000_0000
+        case .network: 0x4000_0000
+        case .mount: 0x0002_0000
+        case .ipc: 0x0800_0000
+        case .uts: 0x0400_0000
+        case .user: 0x1000_0000
+        case .cgroup: 0x0200_0000
+        }
+    }
+}

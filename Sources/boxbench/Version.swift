@@ -1,0 +1,3 @@
+enum BoxbenchVersion {
+    static let string = "0.1.0"
+}
