@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+
+@testable import Containers
+
+@Suite struct SpecParsingTests {
+    func parse(_ json: String) throws(SpecError) -> RuntimeSpec {
+        try RuntimeSpec.parse(Data(json.utf8), file: "/b/config.json")
+    }
+
+    static let minimal = """
+        {"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0},"args":["/bin/true"],"cwd":"/"},
+         "root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"pid"},{"type":"mount"}]}}
+        """
+
+    @Test func minimalSpecParses() throws {
+        let spec = try parse(Self.minimal)
+        #expect(spec.process?.args == ["/bin/true"])
+        #expect(spec.linux?.namespaces?.map(\.type) == ["pid", "mount"])
+    }
+
+    @Test func defaultSpecRoundTrips() throws {
+        let data = RuntimeSpec.defaultSpec(args: ["/bin/true"]).jsonData()
+        let spec = try RuntimeSpec.parse(data, file: "config.json")
+        #expect(spec == RuntimeSpec.defaultSpec(args: ["/bin/true"]))
+        #expect(Set(spec.linux?.namespaces?.map(\.type) ?? []) == ["pid", "network", "mount", "ipc", "uts", "cgroup"])
+    }
+
+    @Test(arguments: [
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"intelRdt":{}}}"#, "linux.intelRdt"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/","ioPriority":{}},"root":{"path":"r"}}"#, "process.ioPriority"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/a"},{"destination":"/b","uidMappings":[]}]}"#, "mounts[1].uidMappings"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"resources":{"blockIO":{}}}}"#, "linux.resources.blockIO"),
+    ])
+    func unknownFieldsAreNamed(json: String, field: String) {
+        do {
+            _ = try parse(json)
+            Issue.record("expected an error for \(field)")
+        } catch {
+            #expect(error.field == field)
+            #expect(error.description.contains("/b/config.json"))
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":[],"cwd":"/"},"root":{"path":"r"}}"#, "process.args"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"rel"},"root":{"path":"r"}}"#, "process.cwd"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"}}"#, "process.user.gid"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":"zero","gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"}}"#, "process.user.uid"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/","capabilities":{"bounding":["CAP_FLY"]}},"root":{"path":"r"}}"#, "process.capabilities.bounding"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"time"}]}}"#, "linux.namespaces[0].type"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"net","path":"/proc/1/ns/net"}]}}"#, "linux.namespaces[0].type"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}]}}"#, "linux.namespaces[0].path"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_MAYBE"}}}"#, "linux.seccomp.defaultAction"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/x","options":["frobnicate"]}]}"#, "mounts[0].options"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/../etc"}]}"#, "mounts[0].destination"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"user"}]}}"#, "linux.uidMappings"),
+    ])
+    func badValuesAreNamed(json: String, field: String) {
+        do {
+            _ = try parse(json)
+            Issue.record("expected an error for \(field)")
+        } catch {
+            #expect(error.field == field, "\(error)")
+        }
+    }
+
+    @Test func notJSON() {
+        #expect(throws: SpecError.self) { try parse("{not json") }
+    }
+}
+
+@Suite struct SpecTableTests {
+    @Test func capabilityMasks() {
+        #expect(Capability.bit("CAP_CHOWN") == 0)
+        #expect(Capability.bit("SYS_ADMIN") == 21)
+        #expect(Capability.mask(Capability.defaultSet) == (1 << 5) | (1 << 10) | (1 << 29))
+        #expect(Capability.names(in: Capability.mask(["CAP_KILL"])) == ["CAP_KILL"])
+    }
+
+    @Test func mountOptions() {
+        let o = MountOptions(["nosuid", "noexec", "ro", "mode=755", "size=65536k", "rprivate"])
+        #expect(o.flags == UInt(MS_NOSUID | MS_NOEXEC | MS_RDONLY))
+        #expect(o.data == "mode=755,size=65536k")
+        #expect(o.propagation == Int32(MS_PRIVATE | MS_REC))
+        #expect(MountOptions(["rbind", "rw"]).flags == UInt(MS_BIND | MS_REC))
+    }
+
+    @Test func cpuSharesToWeight() {
+        #expect(CgroupV2Manager.weight(fromShares: 2) == 1)
+        #expect(CgroupV2Manager.weight(fromShares: 1024) == 39)
+        #expect(CgroupV2Manager.weight(fromShares: 262_144) == 10000)
+    }
+
+    @Test func defaultSeccompProfileCompiles() throws {
+        let filter = try SeccompProfile.compile(SeccompProfile.dockerDefault())
+        // Classic BPF instructions are 8 bytes; a real filter has dozens.
+        #expect(filter.bytes.count % 8 == 0)
+        #expect(filter.bytes.count > 8 * 20)
+    }
+
+    @Test func cgroupNamesStayInsideTheHierarchy() {
+        var spec = RuntimeSpec.defaultSpec()
+        spec.linux?.cgroupsPath = "/../../etc"
+        #expect(ContainerRuntime.cgroupName(spec: spec, id: "c1") == "boxbench/c1")
+        spec.linux?.cgroupsPath = "/mine/c2"
+        #expect(ContainerRuntime.cgroupName(spec: spec, id: "c1") == "mine/c2")
+    }
+
+    @Test func ids() {
+        #expect(ContainerRuntime.isValidID("abc-1.2_x"))
+        #expect(!ContainerRuntime.isValidID("../x"))
+        #expect(!ContainerRuntime.isValidID(""))
+        #expect(!ContainerRuntime.isValidID(String(repeating: "a", count: 65)))
+    }
+}
