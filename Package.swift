@@ -58,14 +58,18 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(
+            name: "Doctor",
+            dependencies: ["CShim", "CSeccomp", "Probes", "Containers", "Machines"]),
         .executableTarget(
             name: "boxbench",
             dependencies: [
-                "Probes", "Results", "Stats", "Reports", "Containers", "Images", "Machines", "Suites",
+                "Probes", "Results", "Stats", "Reports", "Containers", "Images", "Machines", "Suites", "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(name: "DoctorTests", dependencies: ["Doctor"]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "CShim"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         .testTarget(name: "MachinesTests", dependencies: ["Machines", "CLibvirt"]),

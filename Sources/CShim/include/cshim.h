@@ -25,6 +25,11 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
 pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                          int err_fd, const char *cgroup_procs_paths, int *err_out);
 
+/* Capability probes for `boxbench doctor`: 0 on success, else errno. */
+int cshim_probe_userns(void);
+/* dir must hold empty subdirectories l1 l2 u w m. */
+int cshim_probe_overlay(const char *dir);
+
 /* ---- container process creation: everything between clone and exec ---- */
 
 struct cshim_mount {
