@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -127,11 +129,18 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
 
 pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                          int err_fd, const char *cgroup_procs_paths, int *err_out) {
+    return cshim_spawn_process(path, argv, envp, in_fd, out_fd, err_fd, cgroup_procs_paths, 0, NULL, err_out);
+}
+
+pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
+                          int err_fd, const char *cgroup_procs_paths, int private_mount_ns,
+                          const char *detach_mount, int *err_out) {
     int sync[2];
     if (pipe2(sync, O_CLOEXEC) != 0) { *err_out = errno; return -1; }
     int go[2];
     if (pipe2(go, O_CLOEXEC) != 0) { *err_out = errno; close(sync[0]); close(sync[1]); return -1; }
-    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    unsigned long flags = SIGCHLD | (private_mount_ns ? CLONE_NEWNS : 0);
+    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
     if (pid < 0) { *err_out = errno; close(sync[0]); close(sync[1]); close(go[0]); close(go[1]); return -1; }
     if (pid == 0) {
         close(sync[0]);
@@ -143,6 +152,11 @@ pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        if (private_mount_ns) {
+            /* crun refuses hybrid cgroups: hide the v2 mount in a private namespace (ENVIRONMENT.md). */
+            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) goto fail;
+            if (detach_mount && umount2(detach_mount, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) goto fail;
+        }
         if (in_fd >= 0 && dup2(in_fd, 0) < 0) goto fail;
         if (out_fd >= 0 && dup2(out_fd, 1) < 0) goto fail;
         if (err_fd >= 0 && dup2(err_fd, 2) < 0) goto fail;
@@ -155,7 +169,7 @@ pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[
     }
     close(sync[1]);
     close(go[0]);
-    int jrc = cshim_join_cgroups(pid, cgroup_procs_paths, NULL, NULL);
+    (void)cshim_join_cgroups(pid, cgroup_procs_paths, NULL, NULL);
     (void)!write(go[1], "g", 1);
     close(go[1]);
     int e = 0;
@@ -168,7 +182,6 @@ pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[
         *err_out = e;
         return -1;
     }
-    if (jrc < 0) { *err_out = 0; } /* accounting is best effort; the caller sees the cgroup stay empty */
     return pid;
 }
 

@@ -111,74 +111,11 @@ public final class CreatedContainer: @unchecked Sendable {
     /// Waits for exit (killing the whole cgroup at the timeout), collects output and stats, tears down.
     public func wait(timeout: Duration?) -> ContainerResult {
         if startFd >= 0 { try? start() }
-        let deadline = timeout.map { monotonicNanos() + UInt64($0.components.seconds) * 1_000_000_000 + UInt64($0.components.attoseconds / 1_000_000_000) }
-        var buffers: [[UInt8]] = Array(repeating: [], count: outputFds.count)
-        var firstOutput: UInt64?
-        var timedOut = false
-        let pidfd = cshim_pidfd_open(pid)
-        var open = outputFds
-        var exited = false
-        var scratch = [UInt8](repeating: 0, count: 65536)
-
-        func drain(_ index: Int) -> Bool {
-            let fd = outputFds[index]
-            let n = scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-            if n > 0 {
-                if index == 0 && firstOutput == nil { firstOutput = monotonicNanos() - t0 }
-                buffers[index].append(contentsOf: scratch[0..<n])
-                return true
-            }
-            return n < 0 && errno == EINTR
-        }
-
-        while !(exited && open.isEmpty) {
-            var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            if !exited && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
-            var waitMs: Int32 = -1
-            if let deadline, !timedOut {
-                let now = monotonicNanos()
-                waitMs = now >= deadline ? 0 : Int32(min((deadline - now) / 1_000_000 + 1, 1_000_000))
-            }
-            if exited { waitMs = 200 }  // leftovers that hold the pipe were killed with the cgroup
-            if pidfd < 0 && !exited { waitMs = waitMs < 0 ? 20 : min(waitMs, 20) }
-            let r = poll(&fds, nfds_t(fds.count), waitMs)
-            if r < 0 && errno == EINTR { continue }
-            if r == 0 {
-                if exited { break }
-                if let deadline, !timedOut, monotonicNanos() >= deadline {
-                    timedOut = true
-                    cgroup.killAll()
-                    continue
-                }
-                if pidfd < 0 {
-                    // No pidfd (old kernel): peek at the child's state without reaping it.
-                    var info = siginfo_t()
-                    if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0
-                        && info._sifields._sigchld.si_pid == pid
-                    {
-                        exited = true
-                        cgroup.killAll()
-                    }
-                }
-                continue
-            }
-            var closed: [Int32] = []
-            for p in fds where p.revents != 0 {
-                if p.fd == pidfd {
-                    exited = true
-                    // Anything left in the group (a daemonized child) must not hold the pipes open.
-                    cgroup.killAll()
-                } else if let index = outputFds.firstIndex(of: p.fd) {
-                    if !drain(index) { closed.append(p.fd) }
-                }
-            }
-            open.removeAll { closed.contains($0) }
-        }
-        let exitNs = monotonicNanos() - t0
-        if pidfd >= 0 { close(pidfd) }
-        outputFds.forEach { close($0) }
+        let deadline = timeout.map { monotonicNanos() + durationNanos($0) }
+        let collected = collectOutput(
+            pid: pid, stdoutFd: outputFds.first ?? -1, stderrFd: outputFds.count > 1 ? outputFds[1] : -1, t0: t0,
+            deadline: deadline, kill: { cgroup.killAll() })
         outputFds = []
-
         var status: Int32 = 0
         var maxrss = 0
         if cshim_wait4(pid, &status, 0, &maxrss, nil, nil) < 0 { status = 0 }
@@ -187,11 +124,11 @@ public final class CreatedContainer: @unchecked Sendable {
         teardown.run()
 
         let exit: ContainerExit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-        let oom = (stats.memory?.oomKills ?? 0) > 0 && exit == .signaled(SIGKILL) && !timedOut
+        let oom = (stats.memory?.oomKills ?? 0) > 0 && exit == .signaled(SIGKILL) && !collected.timedOut
         return ContainerResult(
-            exit: exit, oomKilled: oom, timedOut: timedOut, stdout: buffers.first ?? [],
-            stderr: buffers.count > 1 ? buffers[1] : [], createdNs: createdNs, firstOutputNs: firstOutput,
-            exitNs: exitNs, stats: stats, maxRSSKilobytes: maxrss)
+            exit: exit, oomKilled: oom, timedOut: collected.timedOut, stdout: collected.stdout, stderr: collected.stderr,
+            createdNs: createdNs, firstOutputNs: collected.firstOutputNs, exitNs: collected.exitNs, stats: stats,
+            maxRSSKilobytes: maxrss)
     }
 
     /// Kills and tears down without waiting for a result (delete --force, errors).
@@ -208,4 +145,9 @@ public final class CreatedContainer: @unchecked Sendable {
         teardown.pid = 0
         teardown.run()
     }
+}
+
+func durationNanos(_ d: Duration) -> UInt64 {
+    let c = d.components
+    return UInt64(max(c.seconds, 0)) * 1_000_000_000 + UInt64(max(c.attoseconds, 0) / 1_000_000_000)
 }

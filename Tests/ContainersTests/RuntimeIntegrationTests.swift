@@ -227,3 +227,36 @@ struct RuntimeIntegrationTests {
         }
     }
 }
+
+@Suite(.serialized, .enabled(if: isRoot, "needs root: peer runtimes create namespaces and cgroups"))
+struct PeerRuntimeTests {
+    @Test(arguments: PeerRuntime.allCases)
+    func peerRunsTheIdenticalBundle(peer: PeerRuntime) throws {
+        try #require(peer.isInstalled, "\(peer.rawValue) not installed (scripts/setup installs it)")
+        let fs = try BusyboxRootfs()
+        var spec = RuntimeSpec.defaultSpec(args: ["sh", "-c", "echo pid=$$; hostname"], rootPath: "rootfs", hostname: "peer")
+        spec.process?.noNewPrivileges = true
+        try spec.jsonData().write(to: URL(fileURLWithPath: fs.dir + "/config.json"))
+        let id = "peer-\(peer.rawValue)-\(getpid())"
+        let r = try HostProcess.run(peer.request(bundle: fs.dir, id: id, timeout: .seconds(30), layout: .detect()))
+        defer { peer.forceDelete(id: id) }
+        let out = String(decoding: r.stdout, as: UTF8.self)
+        #expect(r.exit == .exited(0), "\(peer.rawValue): \(String(decoding: r.stderr, as: UTF8.self))")
+        #expect(out == "pid=1\npeer\n")
+        #expect(r.firstOutputNs != nil)
+    }
+
+    @Test func nativeProcessIsAccountedInACgroup() throws {
+        let name = "boxbench/native-test-\(getpid())"
+        let r = try HostProcess.run(
+            HostProcessRequest(
+                path: "/bin/busybox", args: ["sh", "-c", "x=$(head -c 8000000 /dev/zero | tr '\\0' a); echo ${#x}"],
+                env: [], cgroupName: name, timeout: .seconds(30)))
+        #expect(String(decoding: r.stdout, as: UTF8.self) == "8000000\n")
+        #expect((r.stats?.memory?.peakBytes ?? 0) > 8_000_000)
+        #expect(r.maxRSSKilobytes > 0)
+        for h in CgroupLayout.detect().hierarchies {
+            #expect(!FileManager.default.fileExists(atPath: "\(h.mountPoint)/\(name)"))
+        }
+    }
+}

@@ -24,6 +24,10 @@ int cshim_pipe_cloexec(int fds[2]);
 int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
 pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                          int err_fd, const char *cgroup_procs_paths, int *err_out);
+/* The same, optionally in a private mount namespace with one mount detached first (the crun workaround). */
+pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
+                          int err_fd, const char *cgroup_procs_paths, int private_mount_ns,
+                          const char *detach_mount, int *err_out);
 
 /* Capability probes for `boxbench doctor`: 0 on success, else errno. */
 int cshim_probe_userns(void);

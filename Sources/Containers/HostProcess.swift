@@ -1,0 +1,135 @@
+import CShim
+import Foundation
+import Probes
+
+/// A plain host process: the native arm (no isolation, a bare accounting cgroup) and the peer runtimes
+/// (crun, runc), launched from C like everything else, timed the same way as the container arm.
+public struct HostProcessRequest: Sendable {
+    public var path: String
+    public var args: [String]
+    public var env: [String]
+    /// Accounting cgroup name below each hierarchy (nil: none).
+    public var cgroupName: String?
+    public var timeout: Duration?
+    /// Run in a private mount namespace with this mount detached first (crun on hybrid hosts).
+    public var detachMountInPrivateNamespace: String?
+
+    public init(
+        path: String, args: [String], env: [String], cgroupName: String? = nil, timeout: Duration? = nil,
+        detachMountInPrivateNamespace: String? = nil
+    ) {
+        self.path = path
+        self.args = args
+        self.env = env
+        self.cgroupName = cgroupName
+        self.timeout = timeout
+        self.detachMountInPrivateNamespace = detachMountInPrivateNamespace
+    }
+}
+
+public struct HostProcessResult: Sendable {
+    public var exit: ContainerExit
+    public var timedOut: Bool
+    public var oomKilled: Bool
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    public var firstOutputNs: UInt64?
+    public var exitNs: UInt64
+    public var maxRSSKilobytes: Int
+    public var cpuNs: UInt64
+    public var stats: CgroupStats?
+}
+
+public enum HostProcess {
+    public static func run(_ request: HostProcessRequest, layout: CgroupLayout = .detect()) throws(ContainerError)
+        -> HostProcessResult
+    {
+        let t0 = monotonicNanos()
+        let label = (request.path as NSString).lastPathComponent
+        var cgroup: (any CgroupManager)?
+        var teardown: Teardown?
+        if let name = request.cgroupName {
+            let manager = makeCgroupManager(name: name, layout: layout)
+            do { try manager.create() } catch {
+                throw ContainerError(id: label, operation: "create accounting cgroup", detail: error.description)
+            }
+            cgroup = manager
+            let t = Teardown(id: label, stateDir: "")
+            t.cgroup = manager
+            teardown = t
+        }
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        guard cshim_pipe_cloexec(&outPipe) == 0, cshim_pipe_cloexec(&errPipe) == 0 else {
+            let e = errno
+            teardown?.run()
+            throw ContainerError(id: label, operation: "pipe", detail: "", errno: e)
+        }
+        var strings = CStringArena()
+        defer { strings.free() }
+        let argv = strings.array(request.args)
+        let envp = strings.array(request.env)
+        var spawnErrno: Int32 = 0
+        let pid = cshim_spawn_process(
+            request.path, argv,
+            envp, -1, outPipe[1], errPipe[1], strings.string(cgroup?.procsPaths.joined(separator: "\n")),
+            request.detachMountInPrivateNamespace == nil ? 0 : 1, strings.string(request.detachMountInPrivateNamespace),
+            &spawnErrno)
+        close(outPipe[1])
+        close(errPipe[1])
+        if pid < 0 {
+            close(outPipe[0])
+            close(errPipe[0])
+            teardown?.run()
+            throw ContainerError(id: label, operation: "execve", detail: request.path, errno: spawnErrno)
+        }
+        let deadline = request.timeout.map { monotonicNanos() + durationNanos($0) }
+        let collected = collectOutput(
+            pid: pid, stdoutFd: outPipe[0], stderrFd: errPipe[0], t0: t0, deadline: deadline,
+            kill: {
+                if let cgroup { cgroup.killAll() } else { kill(pid, SIGKILL) }
+            })
+        var status: Int32 = 0
+        var maxrss = 0
+        var utime = 0
+        var stime = 0
+        _ = cshim_wait4(pid, &status, 0, &maxrss, &utime, &stime)
+        let stats = cgroup?.stats()
+        teardown?.run()
+        let exit: ContainerExit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+        return HostProcessResult(
+            exit: exit, timedOut: collected.timedOut,
+            oomKilled: (stats?.memory?.oomKills ?? 0) > 0 && exit == .signaled(SIGKILL),
+            stdout: collected.stdout, stderr: collected.stderr, firstOutputNs: collected.firstOutputNs,
+            exitNs: collected.exitNs, maxRSSKilobytes: maxrss, cpuNs: UInt64(utime + stime) * 1000, stats: stats)
+    }
+}
+
+/// Peer OCI runtimes that run the identical bundle.
+public enum PeerRuntime: String, Sendable, CaseIterable {
+    case crun, runc
+
+    public var path: String {
+        switch self {
+        case .crun: "/usr/bin/crun"
+        case .runc: "/usr/sbin/runc"
+        }
+    }
+
+    public var isInstalled: Bool { access(path, X_OK) == 0 }
+
+    /// `<runtime> run --bundle B ID`; crun on a hybrid host runs with the v2 mount hidden (it refuses hybrid).
+    public func request(bundle: String, id: String, timeout: Duration?, layout: CgroupLayout) -> HostProcessRequest {
+        let detach = self == .crun && layout.mode == .hybrid ? layout.unifiedMountPoint : nil
+        return HostProcessRequest(
+            path: path, args: [rawValue, "run", "--bundle", bundle, id],
+            env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], cgroupName: nil,
+            timeout: timeout, detachMountInPrivateNamespace: detach)
+    }
+
+    /// Removes a container the runtime may have left after a timeout.
+    public func forceDelete(id: String) {
+        _ = try? HostProcess.run(
+            HostProcessRequest(path: path, args: [rawValue, "delete", "--force", id], env: [], timeout: .seconds(10)))
+    }
+}
