@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Issue 3 performance, measured side by side in one run on a busybox bundle running /bin/true:
+#  (a) launch latency inside the harness (boxbench's in-process launch → exit, full isolation: all
+#      namespaces incl. net, cgroup, overlay rootfs, seccomp) vs `unshare -m -u -i -n -p -f --mount-proc /bin/true`;
+#  (b) whole command: `boxbench container run` vs `crun run` (hybrid workaround) vs `runc run`.
+# Prints medians and ratios; writes results/container-launch.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-100}
+scripts/setup >/dev/null
+swift build -c release --product boxbench 2>&1 | grep -E "error|warning:" || true
+BB=$(swift build -c release --show-bin-path)/boxbench
+
+work=$(mktemp -d /tmp/boxbench-launch.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/rootfs/bin" "$work/rootfs/proc" "$work/rootfs/sys" "$work/rootfs/dev" "$work/rootfs/tmp"
+cp /bin/busybox "$work/rootfs/bin/busybox"
+ln -s busybox "$work/rootfs/bin/true"
+"$BB" container spec /bin/true >"$work/config.json"
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['results'][0]['median']*1000)" "$1"; }
+
+echo "== (a) launch latency inside the harness ($RUNS runs)"
+inproc=$("$BB" container bench --bundle "$work" --runs "$RUNS" --overlay)
+inproc_ms=$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['median_ms'])" "$inproc")
+hyperfine -N -w 10 -r "$RUNS" --export-json "$work/unshare.json" \
+  'unshare -m -u -i -n -p -f --mount-proc /bin/true' >/dev/null 2>&1
+unshare_ms=$(json "$work/unshare.json")
+
+echo "== (b) whole command ($RUNS runs each)"
+i=0
+hyperfine -N -w 5 -r "$RUNS" --export-json "$work/boxbench.json" \
+  "$BB container run --bundle $work" >/dev/null 2>&1
+boxbench_ms=$(json "$work/boxbench.json")
+hyperfine -N -w 5 -r "$RUNS" --export-json "$work/runc.json" \
+  --prepare "runc delete --force bench-runc" "runc run --bundle $work bench-runc" >/dev/null 2>&1 || true
+runc_ms=$(json "$work/runc.json")
+# crun refuses hybrid cgroups: run it in a private mount namespace without the v2 mount (ENVIRONMENT.md).
+cat >"$work/crun.sh" <<'EOS'
+#!/bin/sh
+umount /sys/fs/cgroup/unified 2>/dev/null
+exec crun run --bundle "$1" bench-crun
+EOS
+chmod +x "$work/crun.sh"
+hyperfine -N -w 5 -r "$RUNS" --export-json "$work/crun.json" \
+  "unshare -m $work/crun.sh $work" >/dev/null 2>&1 || true
+crun_ms=$(json "$work/crun.json")
+
+python3 - "$inproc_ms" "$unshare_ms" "$boxbench_ms" "$crun_ms" "$runc_ms" "$RUNS" <<'EOP'
+import json, sys, platform, subprocess, datetime
+inproc, unshare, boxbench, crun, runc, runs = map(float, sys.argv[1:])
+cpu = next((l.split(':',1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
+res = {
+  "benchmark": "container-launch", "date": datetime.datetime.utcnow().isoformat() + "Z",
+  "host": {"kernel": platform.release(), "cpu": cpu, "cpus": __import__('os').cpu_count()},
+  "repetitions": int(runs),
+  "a_inprocess_median_ms": inproc, "a_unshare_median_ms": unshare, "a_ratio_vs_unshare": inproc / unshare,
+  "a_target": "median <= 5 ms and <= 2x unshare",
+  "a_pass": inproc <= 5.0 and inproc / unshare <= 2.0,
+  "b_boxbench_median_ms": boxbench, "b_crun_median_ms": crun, "b_runc_median_ms": runc,
+  "b_ratio_boxbench_vs_crun": boxbench / crun, "b_ratio_runc_vs_boxbench": runc / boxbench,
+  "b_target": "boxbench <= crun and runc >= 2x boxbench",
+  "b_pass": boxbench <= crun and runc / boxbench >= 2.0,
+  "note": "crun figure includes the unshare wrapper (~1.4 ms) needed on this hybrid-cgroup host",
+}
+print(f"(a) in-harness launch→exit median {inproc:.2f} ms; unshare {unshare:.2f} ms; ratio {inproc/unshare:.2f}x  [{'PASS' if res['a_pass'] else 'MISS'}: ≤5 ms and ≤2x]")
+print(f"(b) boxbench container run {boxbench:.2f} ms; crun {crun:.2f} ms; runc {runc:.2f} ms")
+print(f"    boxbench/crun {boxbench/crun:.2f}x; runc/boxbench {runc/boxbench:.2f}x  [{'PASS' if res['b_pass'] else 'MISS'}: ≤ crun and ≥2x faster than runc]")
+json.dump(res, open('results/container-launch.json', 'w'), indent=2)
+print("wrote results/container-launch.json")
+EOP
