@@ -56,6 +56,7 @@ let package = Package(
             dependencies: [
                 "Probes", "Results", "Containers", "Images", "Machines",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(

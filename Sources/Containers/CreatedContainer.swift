@@ -108,6 +108,32 @@ public final class CreatedContainer: @unchecked Sendable {
 
     public func signal(_ sig: Int32) { kill(pid, sig) }
 
+    /// Output read by `waitForOutput`, handed back by `wait`.
+    var earlyStdout: [UInt8] = []
+
+    /// Blocks until stdout contains `needle` (e.g. an idle workload's "ready"); returns ns since launch, nil on
+    /// timeout or EOF. Used to measure N instances held at once (density).
+    public func waitForOutput(_ needle: String, timeout: Duration) -> UInt64? {
+        guard let fd = outputFds.first else { return nil }
+        let deadline = monotonicNanos() + durationNanos(timeout)
+        let target = Array(needle.utf8)
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while monotonicNanos() < deadline {
+            if earlyStdout.count >= target.count,
+                (0...(earlyStdout.count - target.count)).contains(where: { earlyStdout[$0..<($0 + target.count)].elementsEqual(target) })
+            {
+                return monotonicNanos() - t0
+            }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = Int32(max(1, (deadline - min(deadline, monotonicNanos())) / 1_000_000))
+            if poll(&p, 1, left) <= 0 { continue }
+            let n = scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+            if n <= 0 { return nil }
+            earlyStdout += scratch[0..<n]
+        }
+        return nil
+    }
+
     /// Waits for exit (killing the whole cgroup at the timeout), collects output and stats, tears down.
     public func wait(timeout: Duration?) -> ContainerResult {
         if startFd >= 0 { try? start() }
@@ -126,7 +152,7 @@ public final class CreatedContainer: @unchecked Sendable {
         let exit: ContainerExit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
         let oom = (stats.memory?.oomKills ?? 0) > 0 && exit == .signaled(SIGKILL) && !collected.timedOut
         return ContainerResult(
-            exit: exit, oomKilled: oom, timedOut: collected.timedOut, stdout: collected.stdout, stderr: collected.stderr,
+            exit: exit, oomKilled: oom, timedOut: collected.timedOut, stdout: earlyStdout + collected.stdout, stderr: collected.stderr,
             createdNs: createdNs, firstOutputNs: collected.firstOutputNs, exitNs: collected.exitNs, stats: stats,
             maxRSSKilobytes: maxrss)
     }

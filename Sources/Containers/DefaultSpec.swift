@@ -50,3 +50,17 @@ extension RuntimeSpec {
         return (try? e.encode(self)) ?? Data()
     }
 }
+
+extension RuntimeSpec {
+    /// Sets `linux.resources` memory and pids limits (nil leaves a limit unset).
+    public mutating func applyLimits(memoryBytes: Int64?, pidsMax: Int64?) {
+        if linux == nil {
+            linux = Linux(
+                namespaces: nil, uidMappings: nil, gidMappings: nil, resources: nil, cgroupsPath: nil, seccomp: nil,
+                maskedPaths: nil, readonlyPaths: nil, rootfsPropagation: nil, sysctl: nil, devices: nil, mountLabel: nil)
+        }
+        linux?.resources = Resources(
+            memory: memoryBytes.map { Resources.Memory(limit: $0, reservation: nil, swap: nil) }, cpu: nil,
+            pids: pidsMax.map { Resources.Pids(limit: $0) }, devices: nil)
+    }
+}

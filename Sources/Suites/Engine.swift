@@ -1,0 +1,328 @@
+import Containers
+import Crypto
+import Foundation
+import Probes
+import Results
+
+/// An image ready to run in every arm: the same bytes, unpacked once.
+public struct PreparedImage: Sendable {
+    public var name: String
+    public var digest: String
+    /// Unpacked layers for overlay, top-most first.
+    public var lowerDirs: [String]
+    /// All layers flattened into one directory (native arm, peer bundles, VM artifacts).
+    public var rootfs: String
+    public var argv: [String]
+    public var env: [String]
+    public var workdir: String
+    public var sizes: [ArtifactSize]
+
+    public init(
+        name: String, digest: String, lowerDirs: [String], rootfs: String, argv: [String], env: [String],
+        workdir: String, sizes: [ArtifactSize]
+    ) {
+        self.name = name
+        self.digest = digest
+        self.lowerDirs = lowerDirs
+        self.rootfs = rootfs
+        self.argv = argv
+        self.env = env
+        self.workdir = workdir
+        self.sizes = sizes
+    }
+}
+
+/// What one run produced, before the runner stamps provenance on it.
+public struct RunOutcome: Sendable {
+    public var status: SampleStatus
+    public var failure: String?
+    public var exitCode: Int32?
+    public var metrics: [String: Double]
+    public var phases: [Phase]
+    public var stdout: String
+    /// VM arms: "kvm" or "tcg"; machine type.
+    public var accel: String?
+    public var machineType: String?
+
+    public init(
+        status: SampleStatus, failure: String? = nil, exitCode: Int32? = nil, metrics: [String: Double] = [:],
+        phases: [Phase] = [], stdout: String = "", accel: String? = nil, machineType: String? = nil
+    ) {
+        self.status = status
+        self.failure = failure
+        self.exitCode = exitCode
+        self.metrics = metrics
+        self.phases = phases
+        self.stdout = stdout
+        self.accel = accel
+        self.machineType = machineType
+    }
+}
+
+/// Per-run limits from the suite.
+public struct RunLimits: Sendable {
+    public var memoryBytes: Int64?
+    public var pidsMax: Int64?
+    public init(memoryBytes: Int64? = nil, pidsMax: Int64? = nil) {
+        self.memoryBytes = memoryBytes
+        self.pidsMax = pidsMax
+    }
+}
+
+/// Engines are peers: native, boxbench's container runtime, crun/runc, and the libvirt VM.
+public protocol Engine: Sendable {
+    var arm: ArmSpec { get }
+    /// Engine name recorded in provenance ("native", "boxbench", "crun", "runc", "libvirt").
+    var engineName: String { get }
+    /// One-time work per image (bundles, guest artifacts); returns extra size records.
+    func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize]
+    func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int) -> RunOutcome
+    /// Releases what `prepare` made; runs on every path.
+    func cleanup(_ image: PreparedImage, workload: WorkloadSpec)
+}
+
+/// `bbwork: key=value` lines with a numeric value and a unit suffix become `work_<key>` metrics.
+public func parseWorkloadMetrics(_ stdout: String) -> [String: Double] {
+    var metrics: [String: Double] = [:]
+    for line in stdout.split(separator: "\n") where line.hasPrefix("bbwork: ") {
+        for token in line.dropFirst(8).split(separator: " ") {
+            let kv = token.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2, let v = Double(kv[1]), v.isFinite else { continue }
+            let key = String(kv[0])
+            if ["_ns", "_ms", "_bytes", "_per_s"].contains(where: { key.hasSuffix($0) }) {
+                metrics["work_\(key)"] = v
+            }
+        }
+    }
+    return metrics
+}
+
+/// SHA-256 of the output with measured values removed: equal digests mean the same behaviour in every arm (C7).
+public func behaviourDigest(_ stdout: String) -> String {
+    let stable = stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+        !(line.hasPrefix("bbwork: ") && !parseWorkloadMetrics(String(line)).isEmpty)
+    }.joined(separator: "\n")
+    return "sha256:" + SHA256.hash(data: Data(stable.utf8)).map { String(format: "%02x", $0) }.joined()
+}
+
+func outcome(
+    exit: ContainerExit, timedOut: Bool, oomKilled: Bool, stderr: [UInt8], stdout: [UInt8]
+) -> (SampleStatus, String?, Int32?) {
+    let err = String(decoding: stderr.suffix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    if timedOut { return (.timeout, "timed out", nil) }
+    if oomKilled { return (.oomKilled, "OOM-killed by the memory limit", nil) }
+    switch exit {
+    case .exited(0): return (.ok, nil, 0)
+    case .exited(let c): return (.nonZeroExit, "exit \(c)\(err.isEmpty ? "" : ": \(err)")", c)
+    case .signaled(let s): return (.signaled, "killed by signal \(s)", 128 + s)
+    }
+}
+
+func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
+
+func cgroupMetrics(_ stats: CgroupStats?) -> [String: Double] {
+    var m: [String: Double] = [:]
+    if let mem = stats?.memory {
+        if let peak = mem.peakBytes { m[Metric.memoryPeakBytes.name] = Double(peak) }
+        m[Metric.memoryAnonBytes.name] = Double(mem.anonBytes)
+        m[Metric.memoryFileBytes.name] = Double(mem.fileBytes)
+    }
+    if let cpu = stats?.cpu { m[Metric.cpuNs.name] = Double(cpu.usageNs) }
+    return m
+}
+
+// MARK: - native
+
+/// The image's own binary run on the host with no isolation, in a plain accounting cgroup.
+public struct NativeEngine: Engine {
+    public let arm: ArmSpec
+    public var engineName: String { "native" }
+    public init(arm: ArmSpec) { self.arm = arm }
+
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] { [] }
+
+    public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
+        -> RunOutcome
+    {
+        guard let program = image.argv.first, program.hasPrefix("/") else {
+            return RunOutcome(status: .failed, failure: "native arm needs an absolute entrypoint, got \(image.argv.first ?? "nothing")")
+        }
+        // A scratch dir for file I/O, like the container's writable layer.
+        let scratch = NSTemporaryDirectory() + "boxbench-native-\(getpid())-\(runIndex)"
+        mkdir(scratch, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let request = HostProcessRequest(
+            path: image.rootfs + program, args: image.argv, env: image.env + ["BBWORK_DIR=\(scratch)"],
+            cgroupName: "boxbench/native-\(getpid())-\(runIndex)", timeout: timeout)
+        do {
+            let r = try HostProcess.run(request)
+            let (status, failure, code) = outcome(exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stderr: r.stderr, stdout: r.stdout)
+            let stdout = String(decoding: r.stdout, as: UTF8.self)
+            var metrics = cgroupMetrics(r.stats).merging(parseWorkloadMetrics(stdout)) { a, _ in a }
+            metrics[Metric.startupExitMs.name] = ms(r.exitNs)
+            if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
+            metrics[Metric.maxRSSBytes.name] = Double(r.maxRSSKilobytes * 1024)
+            if metrics[Metric.cpuNs.name] == nil { metrics[Metric.cpuNs.name] = Double(r.cpuNs) }
+            return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: stdout)
+        } catch {
+            return RunOutcome(status: .failed, failure: error.description)
+        }
+    }
+
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+}
+
+// MARK: - boxbench's own runtime
+
+public struct BoxbenchContainerEngine: Engine {
+    public let arm: ArmSpec
+    let runtime: ContainerRuntime
+    public var engineName: String { "boxbench" }
+
+    public init(arm: ArmSpec, runtime: ContainerRuntime = ContainerRuntime()) {
+        self.arm = arm
+        self.runtime = runtime
+    }
+
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] { [] }
+
+    func spec(for image: PreparedImage, mountPoint: String) -> RuntimeSpec {
+        var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: mountPoint, hostname: "boxbench")
+        spec.process?.env = image.env
+        spec.process?.cwd = image.workdir.isEmpty ? "/" : image.workdir
+        // The writable layer is the overlay's upper dir, as with Docker.
+        spec.root?.readonly = false
+        return spec
+    }
+
+    public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
+        -> RunOutcome
+    {
+        let id = "run-\(getpid())-\(runIndex)"
+        let mountPoint = "\(runtime.stateRoot)/\(id)/rootfs"
+        let request = ContainerRequest(
+            id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: mountPoint),
+            overlay: OverlayRootfs(lowerDirs: image.lowerDirs), io: .capture, timeout: timeout,
+            limitsOverride: CgroupLimits(memoryBytes: limits.memoryBytes, pidsMax: limits.pidsMax))
+        do {
+            // create (namespaces, cgroup, rootfs ready, process waiting) then start (exec): both phases recorded.
+            let created = try runtime.create(request, waitForStart: true)
+            try created.start()
+            let r = created.wait(timeout: timeout)
+            let (status, failure, code) = outcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stderr: r.stderr, stdout: r.stdout)
+            let stdout = String(decoding: r.stdout, as: UTF8.self)
+            var metrics = cgroupMetrics(r.stats).merging(parseWorkloadMetrics(stdout)) { a, _ in a }
+            metrics[Metric.startupExitMs.name] = ms(r.exitNs)
+            if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
+            metrics[Metric.createMs.name] = ms(r.createdNs)
+            metrics[Metric.startMs.name] = ms(r.exitNs - (created.startedNs ?? r.createdNs))
+            metrics[Metric.maxRSSBytes.name] = Double(r.maxRSSKilobytes * 1024)
+            let phases = [
+                Phase(name: "created", ms: ms(r.createdNs)), Phase(name: "started", ms: ms(created.startedNs ?? r.createdNs)),
+            ] + (r.firstOutputNs.map { [Phase(name: "first-output", ms: ms($0))] } ?? []) + [
+                Phase(name: "exited", ms: ms(r.exitNs))
+            ]
+            return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, phases: phases, stdout: stdout)
+        } catch {
+            return RunOutcome(status: .failed, failure: error.description)
+        }
+    }
+
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+}
+
+// MARK: - crun / runc on an identical bundle
+
+public final class PeerContainerEngine: Engine, @unchecked Sendable {
+    public let arm: ArmSpec
+    let peer: PeerRuntime
+    let bundleRoot: String
+    let layout: CgroupLayout
+    public var engineName: String { peer.rawValue }
+
+    public init(arm: ArmSpec, peer: PeerRuntime, bundleRoot: String = BoxbenchPaths().run + "/bundles") {
+        self.arm = arm
+        self.peer = peer
+        self.bundleRoot = bundleRoot
+        self.layout = .detect()
+    }
+
+    func bundleDir(_ workload: WorkloadSpec) -> String { "\(bundleRoot)/\(peer.rawValue)-\(getpid())-\(workload.name)" }
+
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
+        guard peer.isInstalled else { throw EngineUnavailable(reason: "\(peer.path) is not installed (scripts/setup installs it)") }
+        let dir = bundleDir(workload)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: image.rootfs, hostname: "boxbench")
+        spec.process?.env = image.env
+        spec.process?.cwd = image.workdir.isEmpty ? "/" : image.workdir
+        // Same isolation as the boxbench arm; the flattened rootfs is shared, so it stays read-only and /tmp is a tmpfs.
+        spec.root?.readonly = true
+        try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
+        return []
+    }
+
+    public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
+        -> RunOutcome
+    {
+        let dir = bundleDir(workload)
+        if limits.memoryBytes != nil || limits.pidsMax != nil {
+            // Limits live in config.json for peers.
+            if var spec = try? RuntimeSpec.load(bundle: dir) {
+                spec.applyLimits(memoryBytes: limits.memoryBytes, pidsMax: limits.pidsMax)
+                try? spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
+            }
+        }
+        let id = "bb-\(peer.rawValue)-\(getpid())-\(runIndex)"
+        defer { peer.forceDelete(id: id) }
+        do {
+            let r = try HostProcess.run(peer.request(bundle: dir, id: id, timeout: timeout, layout: layout))
+            let (status, failure, code) = outcome(exit: r.exit, timedOut: r.timedOut, oomKilled: false, stderr: r.stderr, stdout: r.stdout)
+            let stdout = String(decoding: r.stdout, as: UTF8.self)
+            var metrics = parseWorkloadMetrics(stdout)
+            metrics[Metric.startupExitMs.name] = ms(r.exitNs)
+            if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
+            return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: stdout)
+        } catch {
+            return RunOutcome(status: .failed, failure: error.description)
+        }
+    }
+
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {
+        try? FileManager.default.removeItem(atPath: bundleDir(workload))
+    }
+}
+
+public struct EngineUnavailable: Error, CustomStringConvertible {
+    public var reason: String
+    public var description: String { "skipped: \(reason)" }
+}
+
+extension BoxbenchContainerEngine: DensityCapable {
+    /// N idle containers at once: host memory per instance from their cgroups, and launch → "ready" latency.
+    public func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws
+        -> DensityPoint
+    {
+        var running: [CreatedContainer] = []
+        defer { running.forEach { $0.destroy() } }
+        var startMs: [Double] = []
+        for i in 0..<instances {
+            let id = "density-\(getpid())-\(instances)-\(i)"
+            let request = ContainerRequest(
+                id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: "\(runtime.stateRoot)/\(id)/rootfs"),
+                overlay: OverlayRootfs(lowerDirs: image.lowerDirs), io: .capture, timeout: timeout)
+            let c = try runtime.create(request, waitForStart: false)
+            running.append(c)
+            guard let ready = c.waitForOutput("ready", timeout: timeout) else {
+                throw EngineUnavailable(reason: "instance \(i) never printed ready")
+            }
+            startMs.append(ms(ready))
+        }
+        let total = running.reduce(0.0) { $0 + Double($1.cgroup.stats().memory?.currentBytes ?? 0) }
+        startMs.sort()
+        return DensityPoint(
+            armKey: arm.name, accel: nil, instances: instances, memoryPerInstanceBytes: total / Double(instances),
+            startMsMedian: startMs[startMs.count / 2])
+    }
+}

@@ -1,0 +1,269 @@
+import Containers
+import Foundation
+import Logging
+import Probes
+import Results
+
+/// SplitMix64: a tiny seeded generator so the run order is reproducible from the recorded seed.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// One scheduled run: repetition < 0 marks a warmup.
+public struct PlannedRun: Sendable, Equatable {
+    public var arm: String
+    public var workload: String
+    public var repetition: Int
+    public var isWarmup: Bool { repetition < 0 }
+}
+
+/// Warmups first, then each repetition runs every arm × workload once, in a fresh shuffled order:
+/// interleaving spreads slow drifts (thermal, page cache, noisy neighbours) over all arms alike.
+public func planRuns(arms: [String], workloads: [String], repetitions: Int, warmups: Int, seed: UInt64) -> [PlannedRun] {
+    var rng = SeededGenerator(seed: seed)
+    var plan: [PlannedRun] = []
+    for round in 0..<(warmups + repetitions) {
+        let repetition = round < warmups ? -(round + 1) : round - warmups
+        var items = arms.flatMap { a in workloads.map { w in PlannedRun(arm: a, workload: w, repetition: repetition) } }
+        items.shuffle(using: &rng)
+        plan += items
+    }
+    return plan
+}
+
+public protocol ProgressSink: Sendable {
+    func update(_ line: String, final: Bool)
+}
+
+/// One line redrawn in place on a TTY, plain lines otherwise; silent with --quiet.
+public struct TerminalProgress: ProgressSink {
+    let quiet: Bool
+    let tty: Bool
+    public init(quiet: Bool) {
+        self.quiet = quiet
+        self.tty = isatty(STDERR_FILENO) == 1
+    }
+    public func update(_ line: String, final: Bool) {
+        if quiet { return }
+        let text = tty ? "\r\u{1B}[2K" + line + (final ? "\n" : "") : line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
+
+/// Provides the prepared image for a workload (built by the Images module in the real CLI).
+public typealias ImageProvider = @Sendable (WorkloadSpec) throws -> PreparedImage
+
+public final class SuiteRunner: @unchecked Sendable {
+    public let suite: Suite
+    let engines: [String: any Engine]
+    let images: ImageProvider
+    public let resultsPath: String
+    let seed: UInt64
+    let progress: any ProgressSink
+    let tool: ToolInfo
+    let logger: Logger?
+    public private(set) var document: ResultsDocument
+
+    public init(
+        suite: Suite, engines: [any Engine], images: @escaping ImageProvider, resultsPath: String, seed: UInt64? = nil,
+        progress: any ProgressSink, tool: ToolInfo, logger: Logger? = nil
+    ) {
+        self.suite = suite
+        self.engines = Dictionary(uniqueKeysWithValues: engines.map { ($0.arm.name, $0) })
+        self.images = images
+        self.resultsPath = resultsPath
+        self.seed = seed ?? suite.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+        self.progress = progress
+        self.tool = tool
+        self.logger = logger
+        let facts = HostFacts.read()
+        let layout = CgroupLayout.detect()
+        let plan = PlanSummary(
+            arms: suite.arms.map(\.name), workloads: suite.workloads.map(\.name), repetitions: suite.repetitions,
+            warmups: suite.warmups, timeoutSeconds: suite.timeoutSeconds, cacheMode: suite.cacheMode.rawValue)
+        document = ResultsDocument(
+            suite: suite.name, startedAt: isoNow(), seed: self.seed,
+            host: HostInfo(
+                hostname: facts.hostname, kernel: facts.kernel, cpuModel: facts.cpuModel, cpus: facts.cpus,
+                memTotalBytes: facts.memTotalBytes, cgroupMode: layout.mode.rawValue, bootID: facts.bootID),
+            tool: tool, plan: plan)
+    }
+
+    func flush() {
+        do { try ResultsStore.write(document, to: resultsPath) } catch {
+            logger?.error("could not write results", metadata: ["path": "\(resultsPath)", "error": "\(error)"])
+        }
+    }
+
+    /// Runs the whole suite; the results file is rewritten atomically after every run.
+    public func run() -> ResultsDocument {
+        let planned = planRuns(
+            arms: suite.arms.map(\.name), workloads: suite.workloads.map(\.name), repetitions: suite.repetitions,
+            warmups: suite.warmups, seed: seed)
+        document.plan.order = planned.filter { !$0.isWarmup }.map { "\($0.arm)/\($0.workload)#\($0.repetition)" }
+        flush()
+
+        // Images: built once per workload; a failure marks that workload's runs failed, the suite goes on.
+        var prepared: [String: PreparedImage] = [:]
+        var imageFailures: [String: String] = [:]
+        for w in suite.workloads {
+            progress.update("building image for \(w.name)…", final: false)
+            do {
+                let image = try images(w)
+                prepared[w.name] = image
+                document.images += image.sizes
+            } catch {
+                imageFailures[w.name] = "image build failed: \(error)"
+            }
+        }
+        // Engines: prepared once per arm × workload.
+        var armFailures: [String: String] = [:]
+        var preparedPairs: [(any Engine, PreparedImage, WorkloadSpec)] = []
+        defer {
+            for (engine, image, w) in preparedPairs { engine.cleanup(image, workload: w) }
+        }
+        for arm in suite.arms {
+            guard let engine = engines[arm.name] else {
+                for w in suite.workloads { armFailures["\(arm.name)/\(w.name)"] = "no engine for arm \(arm.name)" }
+                continue
+            }
+            for w in suite.workloads {
+                guard let image = prepared[w.name] else { continue }
+                progress.update("preparing \(arm.name) for \(w.name)…", final: false)
+                do {
+                    let sizes = try engine.prepare(image, workload: w)
+                    preparedPairs.append((engine, image, w))
+                    for s in sizes where !document.images.contains(s) { document.images.append(s) }
+                } catch {
+                    armFailures["\(arm.name)/\(w.name)"] = "\(error)"
+                }
+            }
+        }
+        flush()
+
+        let total = planned.count
+        let startedNs = monotonicNanos()
+        for (index, run) in planned.enumerated() {
+            let key = "\(run.arm)/\(run.workload)"
+            guard let workload = suite.workloads.first(where: { $0.name == run.workload }),
+                let arm = suite.arms.first(where: { $0.name == run.arm })
+            else { continue }
+            let runStart = isoNow()
+            var result: RunOutcome
+            if let reason = imageFailures[run.workload] ?? armFailures[key] {
+                result = RunOutcome(status: .failed, failure: reason)
+            } else if let engine = engines[run.arm], let image = prepared[run.workload] {
+                if suite.cacheMode == .cold { dropPageCache() }
+                result = engine.run(
+                    image, workload: workload,
+                    limits: RunLimits(memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit),
+                    timeout: .milliseconds(Int64(suite.timeoutSeconds * 1000)), runIndex: index)
+            } else {
+                result = RunOutcome(status: .failed, failure: "not prepared")
+            }
+            let elapsed = Double(monotonicNanos() - startedNs) / 1e9
+            let eta = elapsed / Double(index + 1) * Double(total - index - 1)
+            let last = result.metrics[Metric.startupExitMs.name].map { String(format: "%.1f ms", $0) } ?? result.status.rawValue
+            progress.update(
+                "run \(index + 1)/\(total) \(run.isWarmup ? "warmup " : "")\(run.arm) \(run.workload): \(last)  ETA \(Int(eta)) s",
+                final: false)
+            if run.isWarmup { continue }
+            let engineName = engines[run.arm]?.engineName ?? arm.kind.rawValue
+            let provenance = Provenance(
+                arm: arm.kind.rawValue, engine: engineName, accel: result.accel,
+                machineType: result.machineType, cgroupMode: document.host.cgroupMode, kernel: document.host.kernel,
+                cpuModel: document.host.cpuModel, boxbenchVersion: tool.version, commit: tool.commit,
+                cacheMode: suite.cacheMode.rawValue, seed: seed, repetition: run.repetition, startedAt: runStart,
+                finishedAt: isoNow())
+            document.samples.append(
+                Sample(
+                    armKey: run.arm, workload: run.workload, repetition: run.repetition, status: result.status,
+                    failure: result.failure, exitCode: result.exitCode, metrics: result.metrics, phases: result.phases,
+                    outputDigest: result.status == .ok ? behaviourDigest(result.stdout) : nil, provenance: provenance))
+            flush()
+        }
+        progress.update("ran \(total) runs in \(Int(Double(monotonicNanos() - startedNs) / 1e9)) s", final: true)
+
+        if suite.isolationProbe { runIsolationProbes(prepared: prepared) }
+        if let density = suite.density, let image = prepared[density.workload],
+            let w = suite.workloads.first(where: { $0.name == density.workload })
+        {
+            runDensity(density, image: image, workload: w)
+        }
+        document.finishedAt = isoNow()
+        document.complete = true
+        flush()
+        return document
+    }
+
+    /// C6: the probe workload's attempts, per arm, from its `bbwork: probe name=… result=…` lines.
+    func runIsolationProbes(prepared: [String: PreparedImage]) {
+        guard let w = suite.workloads.first(where: { $0.name == "probe" }), let image = prepared[w.name] else { return }
+        for arm in suite.arms where arm.kind != .native {
+            guard let engine = engines[arm.name] else { continue }
+            let r = engine.run(image, workload: w, limits: RunLimits(), timeout: .seconds(Int64(suite.timeoutSeconds)), runIndex: 900_000)
+            for line in r.stdout.split(separator: "\n") where line.hasPrefix("bbwork: probe ") {
+                var fields: [String: String] = [:]
+                for token in line.dropFirst(14).split(separator: " ") {
+                    let kv = token.split(separator: "=", maxSplits: 1)
+                    if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+                }
+                guard let name = fields["name"], let result = fields["result"] else { continue }
+                document.isolation.append(
+                    IsolationRecord(
+                        armKey: arm.name, probe: name, blocked: result == "blocked",
+                        detail: fields.filter { $0.key != "name" && $0.key != "result" }.sorted { $0.key < $1.key }
+                            .map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
+            }
+            flush()
+        }
+    }
+
+    func runDensity(_ density: DensitySpec, image: PreparedImage, workload: WorkloadSpec) {
+        for armName in density.arms {
+            guard let engine = engines[armName] as? any DensityCapable else {
+                document.notes.append("density: arm \(armName) cannot hold idle instances (skipped)")
+                continue
+            }
+            for n in density.levels {
+                progress.update("density \(armName) N=\(n)…", final: false)
+                do {
+                    let point = try engine.density(image, workload: workload, instances: n, timeout: .seconds(Int64(suite.timeoutSeconds)))
+                    document.density.append(point)
+                } catch {
+                    document.notes.append("density \(armName) N=\(n): \(error)")
+                }
+                flush()
+            }
+        }
+        progress.update("density done", final: true)
+    }
+}
+
+/// Engines that can start N idle instances at once and report host memory per instance.
+public protocol DensityCapable: Engine {
+    func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws -> DensityPoint
+}
+
+func dropPageCache() {
+    sync()
+    let fd = open("/proc/sys/vm/drop_caches", O_WRONLY)
+    if fd >= 0 {
+        _ = write(fd, "3", 1)
+        close(fd)
+    }
+}
+
+func isoNow() -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date())
+}
