@@ -1,0 +1,229 @@
+import Foundation
+import Results
+import Stats
+
+/// Statistics of one metric of one arm in one workload, from its successful samples only.
+public struct ArmMetricStats: Sendable {
+    public let workload: String
+    public let armKey: String
+    public let metric: Metric
+    public let summary: Summary
+    /// Bootstrap interval of the median; nil below `Bootstrap.minimumSampleCount` values.
+    public let medianInterval: ConfidenceInterval?
+    /// Values whose modified z-score exceeds 3.5: counted and shown, still part of every statistic.
+    public let outlierCount: Int
+    /// NaN or infinite values left out of the statistics (shown next to n when non-zero).
+    public let nonFiniteCount: Int
+    /// Resampled medians kept so ratios between arms reuse them instead of resampling again.
+    let bootstrapMedians: [Double]
+    let sortedValues: [Double]
+}
+
+/// median(numerator arm) ÷ median(denominator arm) with its bootstrap interval.
+public struct RatioEstimate: Sendable {
+    public let numeratorArm: String
+    public let denominatorArm: String
+    public let value: Double
+    public let interval: ConfidenceInterval?
+
+    public var label: String { "\(numeratorArm)÷\(denominatorArm)" }
+}
+
+/// One workload × metric: every arm that measured it, and the standard ratios between arms.
+public struct MetricRow: Sendable {
+    public let workload: String
+    public let metric: Metric
+    public let arms: [ArmMetricStats]
+    public let ratios: [RatioEstimate]
+}
+
+/// How many runs of one workload in one arm succeeded and how the others ended.
+public struct ArmOutcome: Sendable {
+    public let workload: String
+    public let armKey: String
+    public var succeeded: Int
+    public var failed: Int
+    /// Count per non-ok status, e.g. ["timeout": 2].
+    public var failuresByStatus: [String: Int]
+    /// The first failure message seen, to say why without listing every run.
+    public var firstFailure: String?
+}
+
+public struct AnalysisOptions: Sendable {
+    public var resamples: Int
+    public var level: Double
+
+    public init(resamples: Int = 2000, level: Double = 0.95) {
+        self.resamples = resamples
+        self.level = level
+    }
+}
+
+/// Everything the renderers show, computed once per document. Failed samples are excluded from
+/// statistics and counted in `outcomes`.
+public struct ReportAnalysis: Sendable {
+    /// Ratios every table shows: (numerator arm, denominator arm).
+    public static let standardRatios: [(String, String)] = [
+        ("vm", "container"), ("container", "native"), ("vm", "native"),
+    ]
+
+    public let document: ResultsDocument
+    public let options: AnalysisOptions
+    public let workloads: [String]
+    public let arms: [String]
+    public let rows: [MetricRow]
+    public let outcomes: [ArmOutcome]
+    /// Accelerator per VM arm key ("kvm"/"tcg"), from sample provenance.
+    public let accelByArm: [String: String]
+    let statsByKey: [StatsKey: ArmMetricStats]
+    /// Conditions of this run that bend claims, from provenance and plan.
+    public private(set) var setupCaveats: [SetupCaveat] = []
+    /// Verdicts on C1–C7.
+    public private(set) var claims: [ClaimAssessment] = []
+
+    struct StatsKey: Hashable {
+        let workload: String
+        let armKey: String
+        let metric: String
+    }
+
+    public init(_ document: ResultsDocument, options: AnalysisOptions = AnalysisOptions()) {
+        self.document = document
+        self.options = options
+
+        struct GroupKey: Hashable {
+            let workload: String
+            let armKey: String
+        }
+        var valuesByGroup: [GroupKey: [String: [Double]]] = [:]
+        var outcomeByGroup: [GroupKey: ArmOutcome] = [:]
+        var accelByArm: [String: String] = [:]
+        for sample in document.samples {
+            let group = GroupKey(workload: sample.workload, armKey: sample.armKey)
+            var outcome =
+                outcomeByGroup[group]
+                ?? ArmOutcome(
+                    workload: sample.workload, armKey: sample.armKey, succeeded: 0, failed: 0,
+                    failuresByStatus: [:], firstFailure: nil)
+            if let accel = sample.provenance.accel, accelByArm[sample.armKey] == nil {
+                accelByArm[sample.armKey] = accel
+            }
+            if sample.status == .ok {
+                outcome.succeeded += 1
+                for (name, value) in sample.metrics {
+                    valuesByGroup[group, default: [:]][name, default: []].append(value)
+                }
+            } else {
+                outcome.failed += 1
+                outcome.failuresByStatus[sample.status.rawValue, default: 0] += 1
+                if outcome.firstFailure == nil { outcome.firstFailure = sample.failure ?? sample.status.rawValue }
+            }
+            outcomeByGroup[group] = outcome
+        }
+        self.accelByArm = accelByArm
+
+        let workloads = Self.ordered(
+            document.plan.workloads, present: Set(outcomeByGroup.keys.map(\.workload)), preferred: [])
+        let arms = Self.ordered(
+            document.plan.arms, present: Set(outcomeByGroup.keys.map(\.armKey)),
+            preferred: ["native", "container", "container-crun", "container-runc", "vm"])
+        self.workloads = workloads
+        self.arms = arms
+
+        var statsByKey: [StatsKey: ArmMetricStats] = [:]
+        for (group, metrics) in valuesByGroup {
+            for (name, rawValues) in metrics {
+                var values = rawValues.filter(\.isFinite)
+                let nonFinite = rawValues.count - values.count
+                values.sort()
+                guard let summary = Summary(sorted: values) else { continue }
+                // Stable per-group seed: the same document always renders the same intervals.
+                let seed = document.seed ^ stableHash("\(group.workload)\u{1F}\(group.armKey)\u{1F}\(name)")
+                let medians =
+                    values.count >= Bootstrap.minimumSampleCount
+                    ? Bootstrap.medianDistribution(sorted: values, resamples: options.resamples, seed: seed) : []
+                let outliers = Outliers.modifiedZScores(
+                    values, median: summary.median, mad: summary.medianAbsoluteDeviation
+                ).reduce(0) { $0 + (abs($1) > Outliers.threshold ? 1 : 0) }
+                let key = StatsKey(workload: group.workload, armKey: group.armKey, metric: name)
+                statsByKey[key] = ArmMetricStats(
+                    workload: group.workload, armKey: group.armKey, metric: Metric.named(name), summary: summary,
+                    medianInterval: medians.isEmpty
+                        ? nil : Bootstrap.percentileInterval(of: medians, level: options.level),
+                    outlierCount: outliers, nonFiniteCount: nonFinite, bootstrapMedians: medians,
+                    sortedValues: values)
+            }
+        }
+        self.statsByKey = statsByKey
+
+        let metricNames = Self.orderedMetricNames(Set(statsByKey.keys.map(\.metric)))
+        var rows: [MetricRow] = []
+        for workload in workloads {
+            for name in metricNames {
+                let armStats = arms.compactMap { statsByKey[StatsKey(workload: workload, armKey: $0, metric: name)] }
+                guard !armStats.isEmpty else { continue }
+                let ratios = Self.standardRatios.compactMap { pair -> RatioEstimate? in
+                    guard let top = statsByKey[StatsKey(workload: workload, armKey: pair.0, metric: name)],
+                        let bottom = statsByKey[StatsKey(workload: workload, armKey: pair.1, metric: name)]
+                    else { return nil }
+                    return Self.ratio(top, bottom, level: options.level)
+                }
+                rows.append(MetricRow(workload: workload, metric: Metric.named(name), arms: armStats, ratios: ratios))
+            }
+        }
+        self.rows = rows
+        self.outcomes = workloads.flatMap { workload in
+            arms.compactMap { outcomeByGroup[GroupKey(workload: workload, armKey: $0)] }
+        }
+        setupCaveats = computeSetupCaveats()
+        claims = computeClaims()
+    }
+
+    /// Statistics of one workload × arm × metric, if any successful sample measured it.
+    public func stats(workload: String, armKey: String, metric: String) -> ArmMetricStats? {
+        statsByKey[StatsKey(workload: workload, armKey: armKey, metric: metric)]
+    }
+
+    /// Ratio of medians of two groups (they may be different metrics, e.g. QEMU PSS ÷ cgroup peak).
+    static func ratio(_ top: ArmMetricStats, _ bottom: ArmMetricStats, level: Double) -> RatioEstimate {
+        let value = bottom.summary.median != 0 ? top.summary.median / bottom.summary.median : .nan
+        var interval: ConfidenceInterval? = nil
+        if !top.bootstrapMedians.isEmpty, top.bootstrapMedians.count == bottom.bootstrapMedians.count {
+            interval = Bootstrap.ratioInterval(
+                numeratorDistribution: top.bootstrapMedians, denominatorDistribution: bottom.bootstrapMedians,
+                level: level)
+        }
+        return RatioEstimate(numeratorArm: top.armKey, denominatorArm: bottom.armKey, value: value, interval: interval)
+    }
+
+    public func outcome(workload: String, armKey: String) -> ArmOutcome? {
+        outcomes.first { $0.workload == workload && $0.armKey == armKey }
+    }
+
+    /// "vm (tcg)" for VM arms with a known accelerator, the key otherwise.
+    public func armLabel(_ armKey: String) -> String {
+        if let accel = accelByArm[armKey] { return "\(armKey) (\(accel))" }
+        return armKey
+    }
+
+    public var failedSampleCount: Int { outcomes.reduce(0) { $0 + $1.failed } }
+
+    /// Plan order first, then the preferred order, then anything else alphabetically; only names present.
+    static func ordered(_ planned: [String], present: Set<String>, preferred: [String]) -> [String] {
+        var result: [String] = []
+        for name in planned + preferred + present.sorted() where present.contains(name) && !result.contains(name) {
+            result.append(name)
+        }
+        return result
+    }
+
+    /// Catalogue order for known metrics, then workload metrics, then the rest, alphabetically.
+    static func orderedMetricNames(_ names: Set<String>) -> [String] {
+        let known = Metric.known.map(\.name).filter(names.contains)
+        let rest = names.subtracting(known).sorted { a, b in
+            let aIsWorkload = a.hasPrefix("work_"), bIsWorkload = b.hasPrefix("work_")
+            return aIsWorkload != bIsWorkload ? aIsWorkload : a < b
+        }
+        return known + rest
+    }
+}

@@ -1,0 +1,283 @@
+import Foundation
+import Results
+import Stats
+
+public struct CompareOptions: Sendable {
+    /// Relative change of the median that counts, as a fraction (0.10 = 10%).
+    public var threshold: Double
+    /// Metric names to compare; nil compares every metric both documents share.
+    public var metrics: [String]?
+    public var seed: UInt64
+    public var resamples: Int
+    /// Mann–Whitney p below this makes a change significant.
+    public var significance: Double
+
+    public init(
+        threshold: Double = 0.10, metrics: [String]? = nil, seed: UInt64 = 0xB0B_BE4C, resamples: Int = 2000,
+        significance: Double = 0.05
+    ) {
+        self.threshold = threshold
+        self.metrics = metrics
+        self.seed = seed
+        self.resamples = resamples
+        self.significance = significance
+    }
+}
+
+/// Inputs that cannot be compared; the CLI exits 2 with `description`.
+public enum CompareError: Error, CustomStringConvertible, Equatable {
+    case differentSchema(baseline: String, new: String)
+    case differentHostClass(baseline: String, new: String)
+    case unknownMetrics([String])
+    case nothingInCommon
+
+    public var description: String {
+        switch self {
+        case .differentSchema(let baseline, let new):
+            "cannot compare: the baseline uses results schema \"\(baseline)\" and the new run \"\(new)\""
+        case .differentHostClass(let baseline, let new):
+            "cannot compare: the baseline was measured on \"\(baseline)\" and the new run on \"\(new)\"; timings from different machine classes are not comparable — record a baseline on this machine class"
+        case .unknownMetrics(let names):
+            "cannot compare: no samples in either file have metric \(names.map { "\"\($0)\"" }.joined(separator: ", "))"
+        case .nothingInCommon:
+            "cannot compare: the two files share no workload × arm × metric with successful samples"
+        }
+    }
+}
+
+public enum ChangeClass: String, Sendable {
+    case regression
+    case improvement
+    case unchanged = "no significant change"
+}
+
+/// One workload × arm × metric in both documents.
+public struct MetricChange: Sendable {
+    public let workload: String
+    public let armKey: String
+    public let metric: Metric
+    public let baselineCount: Int
+    public let newCount: Int
+    public let baselineMedian: Double
+    public let newMedian: Double
+    /// new ÷ baseline − 1.
+    public let change: Double
+    public let changeInterval: ConfidenceInterval?
+    public let pValue: Double
+    public let classification: ChangeClass
+}
+
+public struct CompareOutcome: Sendable {
+    /// 1 when any change is a regression (beyond threshold, p < significance, worse direction); else 0.
+    public let exitCode: Int32
+    public let changes: [MetricChange]
+    /// Keys present in only one document, listed so nothing disappears silently.
+    public let onlyInBaseline: [String]
+    public let onlyInNew: [String]
+    public let markdown: String
+    public let terminal: String
+}
+
+public func compareResults(baseline: ResultsDocument, new: ResultsDocument, options: CompareOptions = CompareOptions())
+    throws -> CompareOutcome
+{
+    guard baseline.schema == new.schema else {
+        throw CompareError.differentSchema(baseline: baseline.schema, new: new.schema)
+    }
+    guard baseline.host.hostClass == new.host.hostClass else {
+        throw CompareError.differentHostClass(baseline: baseline.host.hostClass, new: new.host.hostClass)
+    }
+    let wanted = options.metrics.map(Set.init)
+    let baselineGroups = MetricGroups(baseline, metrics: wanted)
+    let newGroups = MetricGroups(new, metrics: wanted)
+    if let wanted {
+        let seen = baselineGroups.metricNames.union(newGroups.metricNames)
+        let unknown = wanted.subtracting(seen).sorted()
+        if !unknown.isEmpty { throw CompareError.unknownMetrics(unknown) }
+    }
+    let commonKeys = Set(baselineGroups.values.keys).intersection(newGroups.values.keys)
+    guard !commonKeys.isEmpty else { throw CompareError.nothingInCommon }
+
+    var changes: [MetricChange] = []
+    for key in commonKeys.sorted() {
+        let before = baselineGroups.values[key]!.sorted()
+        let after = newGroups.values[key]!.sorted()
+        let metric = Metric.named(key.metric)
+        let baselineMedian = median(sorted: before)
+        let newMedian = median(sorted: after)
+        let change = baselineMedian != 0 ? newMedian / baselineMedian - 1 : (newMedian == 0 ? 0 : .infinity)
+        let seed = options.seed ^ stableHash("\(key.workload)\u{1F}\(key.armKey)\u{1F}\(key.metric)")
+        let ratio = Bootstrap.ratioOfMediansInterval(
+            numeratorSorted: after, denominatorSorted: before,
+            options: BootstrapOptions(resamples: options.resamples, seed: seed))
+        let interval = ratio.map { ConfidenceInterval(lower: $0.lower - 1, upper: $0.upper - 1, level: $0.level) }
+        let p = MannWhitney.test(sortedX: before, sortedY: after)?.pValue ?? 1
+        let worse = metric.lowerIsBetter ? change > 0 : change < 0
+        let classification: ChangeClass
+        if abs(change) > options.threshold && p < options.significance {
+            classification = worse ? .regression : .improvement
+        } else {
+            classification = .unchanged
+        }
+        changes.append(
+            MetricChange(
+                workload: key.workload, armKey: key.armKey, metric: metric, baselineCount: before.count,
+                newCount: after.count, baselineMedian: baselineMedian, newMedian: newMedian, change: change,
+                changeInterval: interval, pValue: p, classification: classification))
+    }
+    let onlyInBaseline = Set(baselineGroups.values.keys).subtracting(commonKeys).sorted().map(\.description)
+    let onlyInNew = Set(newGroups.values.keys).subtracting(commonKeys).sorted().map(\.description)
+    let exitCode: Int32 = changes.contains { $0.classification == .regression } ? 1 : 0
+    let report = CompareReport(
+        baseline: baseline, new: new, options: options, changes: changes, onlyInBaseline: onlyInBaseline,
+        onlyInNew: onlyInNew, failed: (baselineGroups.failed, newGroups.failed))
+    return CompareOutcome(
+        exitCode: exitCode, changes: changes, onlyInBaseline: onlyInBaseline, onlyInNew: onlyInNew,
+        markdown: report.markdown(), terminal: report.terminal())
+}
+
+/// Successful sample values per workload × arm × metric.
+struct MetricGroups {
+    struct Key: Hashable, Comparable, CustomStringConvertible {
+        let workload: String
+        let armKey: String
+        let metric: String
+        static func < (a: Key, b: Key) -> Bool {
+            (a.workload, a.armKey, a.metric) < (b.workload, b.armKey, b.metric)
+        }
+        var description: String { "\(workload)/\(armKey)/\(metric)" }
+    }
+
+    var values: [Key: [Double]] = [:]
+    var metricNames = Set<String>()
+    var failed = 0
+
+    init(_ doc: ResultsDocument, metrics: Set<String>?) {
+        for sample in doc.samples {
+            guard sample.status == .ok else {
+                failed += 1
+                continue
+            }
+            for (name, value) in sample.metrics where value.isFinite {
+                metricNames.insert(name)
+                if let metrics, !metrics.contains(name) { continue }
+                values[Key(workload: sample.workload, armKey: sample.armKey, metric: name), default: []].append(value)
+            }
+        }
+    }
+}
+
+struct CompareReport {
+    let baseline: ResultsDocument
+    let new: ResultsDocument
+    let options: CompareOptions
+    let changes: [MetricChange]
+    let onlyInBaseline: [String]
+    let onlyInNew: [String]
+    let failed: (baseline: Int, new: Int)
+
+    var regressions: [MetricChange] { changes.filter { $0.classification == .regression } }
+    var improvements: [MetricChange] { changes.filter { $0.classification == .improvement } }
+
+    var verdictLine: String {
+        let rule =
+            "regression = worse by more than \(NumberText.number(options.threshold * 100))% with Mann–Whitney p < \(NumberText.number(options.significance))"
+        if regressions.isEmpty {
+            return "No regressions in \(changes.count) comparisons (\(improvements.count) improvements); \(rule)."
+        }
+        return "\(regressions.count) regression(s) in \(changes.count) comparisons; \(rule)."
+    }
+
+    var provenanceLines: [String] {
+        [
+            "baseline: \(baseline.suite) \(baseline.startedAt), boxbench \(baseline.tool.version) (\(baseline.tool.commit)), \(baseline.samples.count) samples, \(failed.baseline) failed",
+            "new: \(new.suite) \(new.startedAt), boxbench \(new.tool.version) (\(new.tool.commit)), \(new.samples.count) samples, \(failed.new) failed",
+            "host class: \(new.host.hostClass); change = new ÷ baseline median − 1 with \(options.resamples)-resample bootstrap 95% CI",
+        ]
+    }
+
+    var table: TextTable {
+        var table = TextTable(
+            ["result", "workload", "arm", "metric", "baseline median", "new median", "change [95% CI]", "p", "n (base/new)"],
+            numericColumns: [4, 5, 6, 7])
+        // Regressions first, then improvements, then the rest: the CI summary shows what matters on top.
+        let order: [ChangeClass: Int] = [.regression: 0, .improvement: 1, .unchanged: 2]
+        for change in changes.sorted(by: { order[$0.classification]! < order[$1.classification]! }) {
+            var changeText = NumberText.percent(change.change)
+            if let interval = change.changeInterval {
+                changeText += " [\(NumberText.percent(interval.lower)), \(NumberText.percent(interval.upper))]"
+            }
+            table.append([
+                change.classification.rawValue, change.workload, change.armKey, change.metric.name,
+                NumberText.quantity(change.baselineMedian, unit: change.metric.unit),
+                NumberText.quantity(change.newMedian, unit: change.metric.unit), changeText,
+                change.pValue < 0.0001 ? "<0.0001" : String(format: "%.4f", change.pValue),
+                "\(change.baselineCount)/\(change.newCount)",
+            ])
+        }
+        return table
+    }
+
+    func markdown() -> String {
+        var out = "## boxbench compare\n\n"
+        out += (regressions.isEmpty ? "✅ " : "❌ ") + verdictLine + "\n\n"
+        out += provenanceLines.map { "- \($0)" }.joined(separator: "\n") + "\n\n"
+        out += table.markdown()
+        if !onlyInBaseline.isEmpty { out += "\nOnly in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n" }
+        if !onlyInNew.isEmpty { out += "\nOnly in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n" }
+        return out
+    }
+
+    func terminal() -> String {
+        var out = "boxbench compare\n  " + verdictLine + "\n"
+        out += provenanceLines.map { "  \($0)" }.joined(separator: "\n") + "\n\n"
+        out += table.plain(indent: "  ")
+        if !onlyInBaseline.isEmpty { out += "\n  only in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n" }
+        if !onlyInNew.isEmpty { out += "\n  only in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n" }
+        return out
+    }
+}
+
+/// github-action-benchmark `customSmallerIsBetter` entries: one per workload × arm × metric median.
+/// Metrics where larger is better (throughput, `*_per_s`) are exported as their reciprocal with
+/// "1/" in name and unit, so every entry really is smaller-is-better.
+public func githubActionBenchmarkJSON(_ doc: ResultsDocument) -> String {
+    githubActionBenchmarkJSON(ReportAnalysis(doc))
+}
+
+public func githubActionBenchmarkJSON(_ analysis: ReportAnalysis) -> String {
+    struct Entry: Encodable {
+        let name: String
+        let unit: String
+        let value: Double
+        let range: String?
+        let extra: String?
+    }
+    var entries: [Entry] = []
+    for row in analysis.rows {
+        for arm in row.arms {
+            let accel = analysis.accelByArm[arm.armKey].map { ", accel \($0)" } ?? ""
+            let outcome = analysis.outcome(workload: row.workload, armKey: arm.armKey)
+            let extra =
+                "n=\(arm.summary.count), failed runs=\(outcome?.failed ?? 0), p90=\(CSVExport.number(arm.summary.p90))\(accel)"
+            var value = arm.summary.median
+            var interval = arm.medianInterval
+            var name = "\(row.workload)/\(arm.armKey)/\(row.metric.name)"
+            var unit = row.metric.unit
+            if !row.metric.lowerIsBetter {
+                guard value != 0 else { continue }
+                value = 1 / value
+                interval = interval.flatMap {
+                    $0.lower > 0 ? ConfidenceInterval(lower: 1 / $0.upper, upper: 1 / $0.lower, level: $0.level) : nil
+                }
+                name = "\(row.workload)/\(arm.armKey)/1/\(row.metric.name)"
+                unit = "1/(\(unit))"
+            }
+            let range = interval.map { "± \(CSVExport.number(max($0.upper - value, value - $0.lower)))" }
+            entries.append(Entry(name: name, unit: unit, value: value, range: range, extra: extra))
+        }
+    }
+    let encoder = ResultsStore.encoder()
+    guard let data = try? encoder.encode(entries) else { return "[]\n" }
+    return String(decoding: data, as: UTF8.self) + "\n"
+}

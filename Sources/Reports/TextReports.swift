@@ -1,0 +1,210 @@
+import Foundation
+import Results
+import Stats
+
+/// The sections terminal and Markdown reports share; each renderer only decides the markup.
+extension ReportAnalysis {
+    var headerLines: [String] {
+        let doc = document
+        let host = doc.host
+        var lines = [
+            "suite \(doc.suite), started \(doc.startedAt)" + (doc.finishedAt.map { ", finished \($0)" } ?? "")
+                + (doc.complete ? "" : " (INCOMPLETE)"),
+            "host \(host.hostname): \(host.cpuModel) x\(host.cpus), \(NumberText.bytes(host.memTotalBytes)) RAM, kernel \(host.kernel), cgroups \(host.cgroupMode)",
+            "boxbench \(doc.tool.version) (\(doc.tool.commit)), seed \(doc.seed), \(doc.plan.repetitions) repetitions after \(doc.plan.warmups) warmups, \(doc.plan.cacheMode) cache",
+            "arms: " + arms.map(armLabel).joined(separator: ", ") + "; samples: \(doc.samples.count), failed: \(failedSampleCount)",
+            "intervals: \(NumberText.number(options.level * 100))% percentile bootstrap of the median (\(options.resamples) resamples, seeded); failed samples excluded; outliers (|modified z| > 3.5) counted, never dropped",
+        ]
+        if let calibration = doc.calibration {
+            lines.append(
+                "calibration: harness native hello \(NumberText.number(calibration.harnessMedianMs)) ms vs hyperfine \(NumberText.number(calibration.hyperfineMedianMs)) ms (×\(NumberText.number(calibration.ratio)), \(calibration.withinTolerance ? "within" : "OUTSIDE") tolerance)"
+            )
+        }
+        return lines
+    }
+
+    func workloadRunsLine(_ workload: String) -> String {
+        let parts = arms.compactMap { arm -> String? in
+            guard let outcome = outcome(workload: workload, armKey: arm) else { return nil }
+            return "\(armLabel(arm)) \(outcome.succeeded) ok" + (outcome.failed > 0 ? " / \(outcome.failed) failed" : "")
+        }
+        return "runs: " + parts.joined(separator: ", ")
+    }
+
+    func statsTable(_ workload: String) -> TextTable {
+        var table = TextTable(
+            ["metric", "arm", "n", "median [95% CI]", "p90", "MAD", "outliers"], numericColumns: [2, 4, 5, 6])
+        for row in rows where row.workload == workload {
+            for (index, arm) in row.arms.enumerated() {
+                let unit = row.metric.unit
+                let n = "\(arm.summary.count)" + (arm.nonFiniteCount > 0 ? " (+\(arm.nonFiniteCount) NaN)" : "")
+                table.append([
+                    index == 0 ? row.metric.name : "", armLabel(arm.armKey), n,
+                    NumberText.quantity(arm.summary.median, interval: arm.medianInterval, unit: unit),
+                    NumberText.quantity(arm.summary.p90, unit: unit),
+                    NumberText.quantity(arm.summary.medianAbsoluteDeviation, unit: unit), "\(arm.outlierCount)",
+                ])
+            }
+        }
+        return table
+    }
+
+    func ratioTable(_ workload: String) -> TextTable? {
+        let labels = Self.standardRatios.map { "\($0.0)÷\($0.1)" }
+        var table = TextTable(["metric"] + labels, numericColumns: Set(1...labels.count))
+        for row in rows where row.workload == workload && !row.ratios.isEmpty {
+            table.append(
+                [row.metric.name]
+                    + labels.map { label in
+                        row.ratios.first { $0.label == label }.map { NumberText.ratio($0.value, interval: $0.interval) } ?? "—"
+                    })
+        }
+        return table.rows.isEmpty ? nil : table
+    }
+
+    var claimsSummaryTable: TextTable {
+        var table = TextTable(["claim", "verdict", "measured (95% CI)", "metric"])
+        for claim in claims {
+            table.append([claim.id, claim.verdictText, claim.measured, claim.metric])
+        }
+        return table
+    }
+
+    var failuresTable: TextTable? {
+        var table = TextTable(["workload", "arm", "ok", "failed", "by status", "first failure"], numericColumns: [2, 3])
+        for outcome in outcomes where outcome.failed > 0 {
+            table.append([
+                outcome.workload, armLabel(outcome.armKey), "\(outcome.succeeded)", "\(outcome.failed)",
+                outcome.failuresByStatus.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
+                outcome.firstFailure ?? "",
+            ])
+        }
+        return table.rows.isEmpty ? nil : table
+    }
+
+    var phaseTable: TextTable? {
+        var table = TextTable(["workload", "phase", "median ms from launch", "Δ from previous"], numericColumns: [2, 3])
+        for workload in workloads {
+            var previous = 0.0
+            for (index, phase) in phaseMedians(workload: workload).enumerated() {
+                table.append([
+                    index == 0 ? workload : "", phase.name, NumberText.number(phase.ms), NumberText.number(phase.ms - previous),
+                ])
+                previous = phase.ms
+            }
+        }
+        return table.rows.isEmpty ? nil : table
+    }
+
+    var imageTable: TextTable? {
+        var table = TextTable(
+            ["image", "container compressed", "container uncompressed", "VM artifacts", "VM ÷ container uncompressed"],
+            numericColumns: [1, 2, 3, 4])
+        for image in imageBytes {
+            let ratio: String
+            if let total = image.vmTotal, let uncompressed = image.containerUncompressed, uncompressed > 0 {
+                ratio = "×" + NumberText.number(Double(total) / Double(uncompressed))
+            } else {
+                ratio = "—"
+            }
+            table.append([
+                image.image, image.containerCompressed.map(NumberText.bytes) ?? "—",
+                image.containerUncompressed.map(NumberText.bytes) ?? "—", image.vmTotal.map(NumberText.bytes) ?? "—", ratio,
+            ])
+        }
+        return table.rows.isEmpty ? nil : table
+    }
+
+    var densityTable: TextTable? {
+        var table = TextTable(["arm", "instances", "memory per instance", "start median"], numericColumns: [1, 2, 3])
+        for point in document.density.sorted(by: { ($0.armKey, $0.instances) < ($1.armKey, $1.instances) }) {
+            table.append([
+                point.accel.map { "\(point.armKey) (\($0))" } ?? point.armKey, "\(point.instances)",
+                NumberText.quantity(point.memoryPerInstanceBytes, unit: "B"),
+                NumberText.quantity(point.startMsMedian, unit: "ms"),
+            ])
+        }
+        return table.rows.isEmpty ? nil : table
+    }
+}
+
+enum TerminalReport {
+    static func render(_ analysis: ReportAnalysis) -> String {
+        var out = "boxbench report\n"
+        out += analysis.headerLines.map { "  " + $0 }.joined(separator: "\n") + "\n"
+        let caveats = analysis.setupCaveats
+        if !caveats.isEmpty {
+            out += "\nSetup caveats\n" + caveats.map { "  ! \($0.text)" }.joined(separator: "\n") + "\n"
+        }
+        out += "\n" + claimsText(analysis)
+        for workload in analysis.workloads {
+            out += "\n== \(workload) ==  \(analysis.workloadRunsLine(workload))\n"
+            out += analysis.statsTable(workload).plain(indent: "  ")
+            if let ratios = analysis.ratioTable(workload) {
+                out += "\n  ratios of medians [95% CI]\n" + ratios.plain(indent: "  ")
+            }
+        }
+        if let phases = analysis.phaseTable { out += "\nVM boot phases\n" + phases.plain(indent: "  ") }
+        if let images = analysis.imageTable { out += "\nImage sizes\n" + images.plain(indent: "  ") }
+        if let density = analysis.densityTable { out += "\nDensity\n" + density.plain(indent: "  ") }
+        if let failures = analysis.failuresTable { out += "\nFailures (excluded from statistics)\n" + failures.plain(indent: "  ") }
+        if !analysis.document.notes.isEmpty {
+            out += "\nNotes\n" + analysis.document.notes.map { "  - \($0)" }.joined(separator: "\n") + "\n"
+        }
+        return out
+    }
+
+    static func claimsText(_ analysis: ReportAnalysis) -> String {
+        var out = "Claims (verdicts by the stated rules; references are published context, not measured here)\n"
+        out += analysis.claimsSummaryTable.plain(indent: "  ")
+        for claim in analysis.claims {
+            out += "\n  \(claim.id) \(claim.claim)\n"
+            out += "     verdict: \(claim.verdictText)" + (claim.notMeasured ? "" : " — \(claim.reason)") + "\n"
+            out += "     rule: \(claim.rule)\n"
+            for caveat in claim.caveats { out += "     caveat: \(caveat)\n" }
+            for line in claim.evidence { out += "     · \(line)\n" }
+            for reference in claim.references { out += "     context (published, not measured here): \(reference)\n" }
+        }
+        return out
+    }
+}
+
+enum MarkdownReport {
+    static func render(_ analysis: ReportAnalysis) -> String {
+        var out = "# boxbench report: \(analysis.document.suite)\n\n"
+        out += analysis.headerLines.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        let caveats = analysis.setupCaveats
+        if !caveats.isEmpty {
+            out += "\n## Setup caveats\n\n" + caveats.map { "- ⚠️ \($0.text)" }.joined(separator: "\n") + "\n"
+        }
+        out += "\n## Claims\n\nVerdicts follow the rule stated with each claim. Reference figures are published context, not measured here.\n\n"
+        out += analysis.claimsSummaryTable.markdown()
+        for claim in analysis.claims {
+            out += "\n### \(claim.id): \(claim.claim)\n\n"
+            out += "- **Verdict: \(claim.verdictText)**" + (claim.notMeasured ? "" : " — \(claim.reason)") + "\n"
+            out += "- Measured: \(claim.measured) — \(claim.metric)\n"
+            out += "- Rule: \(claim.rule)\n"
+            for caveat in claim.caveats { out += "- Caveat: \(caveat)\n" }
+            for line in claim.evidence { out += "- \(line)\n" }
+            for reference in claim.references { out += "- *Context (published, not measured here):* \(reference)\n" }
+        }
+        out += "\n## Results per workload\n"
+        for workload in analysis.workloads {
+            out += "\n### \(workload)\n\n\(analysis.workloadRunsLine(workload))\n\n"
+            out += analysis.statsTable(workload).markdown()
+            if let ratios = analysis.ratioTable(workload) {
+                out += "\nRatios of medians [95% CI]\n\n" + ratios.markdown()
+            }
+        }
+        if let phases = analysis.phaseTable { out += "\n## VM boot phases\n\n" + phases.markdown() }
+        if let images = analysis.imageTable { out += "\n## Image sizes\n\n" + images.markdown() }
+        if let density = analysis.densityTable { out += "\n## Density\n\n" + density.markdown() }
+        if let failures = analysis.failuresTable {
+            out += "\n## Failures (excluded from statistics)\n\n" + failures.markdown()
+        }
+        if !analysis.document.notes.isEmpty {
+            out += "\n## Notes\n\n" + analysis.document.notes.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        }
+        return out
+    }
+}
