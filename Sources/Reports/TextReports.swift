@@ -13,7 +13,7 @@ extension ReportAnalysis {
             "host \(host.hostname): \(host.cpuModel) x\(host.cpus), \(NumberText.bytes(host.memTotalBytes)) RAM, kernel \(host.kernel), cgroups \(host.cgroupMode)",
             "boxbench \(doc.tool.version) (\(doc.tool.commit)), seed \(doc.seed), \(doc.plan.repetitions) repetitions after \(doc.plan.warmups) warmups, \(doc.plan.cacheMode) cache",
             "arms: " + arms.map(armLabel).joined(separator: ", ") + "; samples: \(doc.samples.count), failed: \(failedSampleCount)",
-            "intervals: \(NumberText.number(options.level * 100))% percentile bootstrap of the median (\(options.resamples) resamples, seeded); failed samples excluded; outliers (|modified z| > 3.5) counted, never dropped",
+            "intervals: \(Int((options.level * 100).rounded()))% percentile bootstrap of the median (\(options.resamples) resamples, seeded); failed samples excluded; outliers (|modified z| > 3.5) counted, never dropped",
         ]
         if let calibration = doc.calibration {
             lines.append(

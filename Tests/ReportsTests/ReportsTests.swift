@@ -1,2 +1,384 @@
+import Foundation
+import Results
+import Stats
 import Testing
+
 @testable import Reports
+
+/// The fixture: 12 repetitions × {hello, idle, cpu, syscall} × {native, container, container-runc,
+/// container-crun (always failing: hybrid cgroups), vm (TCG; 2 hello timeouts)}, hybrid cgroups, warm cache.
+func loadFixture() throws -> ResultsDocument {
+    let url = try #require(
+        Bundle.module.url(forResource: "results-tcg", withExtension: "json", subdirectory: "Fixtures"),
+        "fixture results-tcg.json missing from the test bundle")
+    return try ResultsStore.read(url.path)
+}
+
+@Suite("Analysis and claims")
+struct AnalysisTests {
+    @Test func failedSamplesAreExcludedButCounted() throws {
+        let analysis = ReportAnalysis(try loadFixture())
+        let vmHello = try #require(analysis.outcome(workload: "hello", armKey: "vm"))
+        #expect(vmHello.succeeded == 10 && vmHello.failed == 2)
+        #expect(vmHello.failuresByStatus == ["timeout": 2])
+        let crun = try #require(analysis.outcome(workload: "cpu", armKey: "container-crun"))
+        #expect(crun.succeeded == 0 && crun.failed == 12)
+        #expect(analysis.stats(workload: "hello", armKey: "container-crun", metric: "startup_exit_ms") == nil)
+        #expect(analysis.stats(workload: "hello", armKey: "vm", metric: "startup_exit_ms")?.summary.count == 10)
+        #expect(analysis.failedSampleCount == 48 + 2)
+    }
+
+    @Test func outlierIsFlaggedAndKept() throws {
+        let analysis = ReportAnalysis(try loadFixture())
+        let stats = try #require(analysis.stats(workload: "hello", armKey: "container", metric: "startup_first_output_ms"))
+        #expect(stats.summary.count == 12)
+        #expect(stats.summary.max == 19.5)
+        #expect(stats.outlierCount >= 1)
+    }
+
+    @Test func ratiosHaveIntervalsAroundThePointEstimate() throws {
+        let analysis = ReportAnalysis(try loadFixture())
+        let row = try #require(analysis.rows.first { $0.workload == "hello" && $0.metric.name == "startup_exit_ms" })
+        #expect(row.ratios.map(\.label) == ["vm÷container", "container÷native", "vm÷native"])
+        for ratio in row.ratios {
+            let interval = try #require(ratio.interval)
+            #expect(interval.lower <= ratio.value && ratio.value <= interval.upper, "\(ratio.label)")
+        }
+        let vmOverContainer = row.ratios[0]
+        #expect(vmOverContainer.value > 500 && vmOverContainer.value < 1100)
+    }
+
+    @Test func claimVerdictsFollowTheStatedRules() throws {
+        let claims = ReportAnalysis(try loadFixture()).claims
+        #expect(claims.map(\.id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7"])
+        let byID = Dictionary(uniqueKeysWithValues: claims.map { ($0.id, $0) })
+        // C1: vm ÷ container startup ≈ ×750 with a CI far above 2.
+        #expect(byID["C1"]!.verdict == .holds)
+        #expect(byID["C1"]!.interval!.lower > 2)
+        #expect(byID["C1"]!.caveats.contains { $0.contains("TCG software emulation") })
+        #expect(byID["C1"]!.caveats.contains { $0.contains("warm page cache") })
+        #expect(byID["C1"]!.caveats.contains { $0.contains("single vCPU") })
+        #expect(byID["C1"]!.references.contains { $0.contains("Firecracker") })
+        #expect(byID["C1"]!.evidence.contains { $0.hasPrefix("VM phases of hello") })
+        // C2: QEMU PSS ÷ container cgroup peak.
+        #expect(byID["C2"]!.verdict == .holds)
+        #expect(byID["C2"]!.metric.contains("pss_peak_bytes"))
+        #expect(byID["C2"]!.caveats.contains { $0.contains("hybrid cgroups") })
+        // C3: cpu and syscall measured, memory and fileio not run ⇒ inconclusive, saying so.
+        #expect(byID["C3"]!.verdict == .inconclusive)
+        #expect(byID["C3"]!.reason.contains("memory not run"))
+        // C4: hello ×4.6 but python-app ×1.76 ⇒ mixed ⇒ inconclusive.
+        #expect(byID["C4"]!.verdict == .inconclusive)
+        #expect(byID["C5"]!.verdict == .holds)
+        #expect(byID["C6"]!.verdict == .holds)
+        // C7: crun never ran ⇒ not every arm compared.
+        #expect(byID["C7"]!.verdict == .inconclusive)
+        #expect(byID["C7"]!.evidence.contains { $0.contains("hybrid mode not supported") })
+    }
+
+    @Test func missingDataIsNotMeasuredNeverInvented() throws {
+        var doc = try loadFixture()
+        doc.samples.removeAll { $0.armKey == "vm" }
+        doc.images = []
+        doc.isolation = []
+        doc.layerSharing = []
+        let byID = Dictionary(uniqueKeysWithValues: ReportAnalysis(doc).claims.map { ($0.id, $0) })
+        for id in ["C1", "C2", "C4", "C5", "C6"] {
+            let claim = try #require(byID[id])
+            #expect(claim.notMeasured, "\(id)")
+            #expect(claim.verdict == .inconclusive)
+            #expect(claim.verdictText.hasPrefix("inconclusive — not measured ("), "\(id): \(claim.verdictText)")
+            #expect(claim.ratio == nil && claim.measured == "not measured")
+        }
+        #expect(byID["C1"]!.reason.contains("vm"))
+    }
+
+    @Test func tooFewSamplesGiveInconclusive() throws {
+        var doc = try loadFixture()
+        // Keep only 3 VM samples: no interval, so no verdict either way.
+        var kept = 0
+        doc.samples.removeAll { sample in
+            guard sample.armKey == "vm", sample.status == .ok else { return false }
+            kept += 1
+            return kept > 3
+        }
+        let c1 = try #require(ReportAnalysis(doc).claims.first { $0.id == "C1" })
+        #expect(c1.verdict == .inconclusive)
+        #expect(c1.interval == nil)
+        #expect(!c1.notMeasured)
+    }
+
+    @Test func slowContainerMakesC3NotHold() throws {
+        var doc = try loadFixture()
+        for index in doc.samples.indices where doc.samples[index].armKey == "container" {
+            if let rate = doc.samples[index].metrics["work_ops_per_s"] {
+                doc.samples[index].metrics["work_ops_per_s"] = rate * 0.5
+            }
+        }
+        let c3 = try #require(ReportAnalysis(doc).claims.first { $0.id == "C3" })
+        #expect(c3.verdict == .doesNotHold)
+    }
+
+    @Test func sameDocumentRendersIdentically() throws {
+        let doc = try loadFixture()
+        // BOXBENCH_REPORT_DUMP=DIR keeps every rendering of the fixture for eyeballing.
+        let dump = ProcessInfo.processInfo.environment["BOXBENCH_REPORT_DUMP"]
+        for format in ReportFormat.allCases {
+            let text = renderReport(doc, format: format)
+            #expect(text == renderReport(doc, format: format), "\(format)")
+            if let dump { try text.write(toFile: "\(dump)/fixture-report.\(format.rawValue)", atomically: true, encoding: .utf8) }
+        }
+    }
+}
+
+@Suite("Renderers")
+struct RendererTests {
+    @Test func terminalTableIsAlignedAndShowsClaims() throws {
+        let text = renderReport(try loadFixture(), format: .terminal)
+        #expect(text.split(separator: "\n").contains { $0.hasPrefix("  C1 ") && $0.contains(" holds ") })
+        #expect(text.contains("vm (tcg)"))
+        #expect(text.contains("context (published, not measured here)"))
+        #expect(text.contains("Failures (excluded from statistics)"))
+        // In each table, the header's dashes line has one run per column and every row fits them.
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let headerIndex = try #require(lines.firstIndex { $0.hasPrefix("  metric") && $0.contains("median [95% CI]") })
+        let ruler = lines[headerIndex + 1]
+        let columnStarts = ruler.indices.filter { index in
+            ruler[index] == "-" && (index == ruler.startIndex || ruler[ruler.index(before: index)] == " ")
+        }.map { ruler.distance(from: ruler.startIndex, to: $0) }
+        #expect(columnStarts.count == 7)
+        let p90LastCharacter = columnStarts[5] - 3  // p90 is right-aligned: every cell ends in this column
+        let tableRows = lines[(headerIndex + 2)...].prefix(while: { !$0.isEmpty })
+        #expect(tableRows.count > 5)
+        for line in tableRows {
+            let characters = Array(line)
+            #expect(characters.count > p90LastCharacter + 2, "\(line)")
+            #expect(characters[p90LastCharacter] != " " && characters[p90LastCharacter + 1] == " ", "\(line)")
+        }
+        let claims = renderClaimsTable(try loadFixture())
+        #expect(claims.contains("rule: holds if the 95% CI lower bound"))
+        #expect(claims.contains("VM under TCG software emulation"))
+    }
+
+    @Test func markdownHasTablesAndClaimSections() throws {
+        let markdown = renderReport(try loadFixture(), format: .markdown)
+        #expect(markdown.hasPrefix("# boxbench report: default"))
+        #expect(markdown.contains("| claim | verdict | measured (95% CI) | metric |"))
+        for id in ["C1", "C2", "C3", "C4", "C5", "C6", "C7"] { #expect(markdown.contains("### \(id): ")) }
+        #expect(markdown.contains("| metric | vm÷container | container÷native | vm÷native |"))
+        // Every table row has as many cells as its header.
+        var expectedPipes: Int? = nil
+        for line in markdown.split(separator: "\n") {
+            guard line.hasPrefix("|") else {
+                expectedPipes = nil
+                continue
+            }
+            let pipes = line.replacingOccurrences(of: "\\|", with: "").filter { $0 == "|" }.count
+            if let expectedPipes { #expect(pipes == expectedPipes, "\(line)") } else { expectedPipes = pipes }
+        }
+    }
+
+    @Test func htmlIsSelfContainedWithCharts() throws {
+        let html = renderReport(try loadFixture(), format: .html)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.hasSuffix("</html>\n"))
+        let svgCount = html.components(separatedBy: "<svg ").count - 1
+        #expect(svgCount >= 8, "charts: \(svgCount)")  // 4 startup, phases, memory ×n, images, density
+        #expect(html.contains("VM boot-phase breakdown"))
+        #expect(html.contains("Density: host memory per instance"))
+        #expect(html.contains("Image size: container layers vs VM artifacts"))
+        #expect(html.contains("log scale"))  // vm vs native startup differs by > 30×
+        #expect(html.components(separatedBy: "<svg").count == html.components(separatedBy: "</svg>").count)
+        // No network: the only URL is the SVG namespace.
+        let urls = html.components(separatedBy: "http").dropFirst().map { String($0.prefix(25)) }
+        #expect(urls.allSatisfy { $0.hasPrefix("://www.w3.org/2000/svg") }, "\(urls)")
+        #expect(!html.contains("<script"))
+    }
+
+    @Test func csvHasEverySampleAndQuotesText() throws {
+        let doc = try loadFixture()
+        let csv = renderReport(doc, format: .csv)
+        let lines = csv.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == doc.samples.count + 1)
+        let header = lines[0].split(separator: ",").map(String.init)
+        #expect(header.prefix(4) == ["workload", "arm_key", "repetition", "status"])
+        #expect(header.contains("startup_exit_ms") && header.contains("phase_kernel-init_ms"))
+        #expect(csv.contains("\"crun: cgroups in hybrid mode not supported, drop all controllers from cgroupv2\""))
+        // The outlier is in the CSV like every other value.
+        #expect(csv.contains(",19.5,"))
+    }
+
+    @Test func jsonSummaryParses() throws {
+        let json = renderReport(try loadFixture(), format: .json)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["schema"] as? String == "boxbench.summary/v1")
+        let claims = try #require(object["claims"] as? [[String: Any]])
+        #expect(claims.count == 7)
+        #expect(claims.first?["verdict"] as? String == "holds")
+        let groups = try #require(object["groups"] as? [[String: Any]])
+        let vmHello = try #require(
+            groups.first {
+                $0["workload"] as? String == "hello" && $0["armKey"] as? String == "vm"
+                    && $0["metric"] as? String == "startup_exit_ms"
+            })
+        #expect(vmHello["count"] as? Int == 10)
+        #expect((object["caveats"] as? [String])?.contains { $0.contains("TCG") } == true)
+    }
+
+    @Test func githubActionBenchmarkEntriesAreSmallerIsBetter() throws {
+        let json = githubActionBenchmarkJSON(try loadFixture())
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(!entries.isEmpty)
+        for entry in entries {
+            #expect(entry["name"] is String && entry["unit"] is String && entry["value"] is Double)
+        }
+        let throughput = try #require(entries.first { ($0["name"] as? String) == "cpu/native/1/work_ops_per_s" })
+        #expect((throughput["value"] as! Double) < 1e-5)
+        #expect(throughput["unit"] as? String == "1/(/s)")
+        #expect(entries.contains { ($0["name"] as? String) == "hello/vm/startup_exit_ms" && $0["range"] is String })
+    }
+}
+
+@Suite("Compare")
+struct CompareTests {
+    /// A copy of the fixture with one group's values scaled (deterministic per-sample jitter optional).
+    func scaled(
+        _ doc: ResultsDocument, workload: String, armKey: String, metric: String, by factor: Double
+    ) -> ResultsDocument {
+        var copy = doc
+        for index in copy.samples.indices
+        where copy.samples[index].workload == workload && copy.samples[index].armKey == armKey {
+            if let value = copy.samples[index].metrics[metric] { copy.samples[index].metrics[metric] = value * factor }
+        }
+        return copy
+    }
+
+    @Test func regressionExitsOne() throws {
+        let baseline = try loadFixture()
+        let new = scaled(baseline, workload: "hello", armKey: "container", metric: "startup_exit_ms", by: 1.5)
+        let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions(threshold: 0.10))
+        #expect(outcome.exitCode == 1)
+        let regressions = outcome.changes.filter { $0.classification == .regression }
+        #expect(regressions.map { "\($0.workload)/\($0.armKey)/\($0.metric.name)" } == ["hello/container/startup_exit_ms"])
+        let change = regressions[0]
+        #expect(abs(change.change - 0.5) < 1e-9)
+        #expect(change.changeInterval!.contains(0.5))
+        #expect(change.pValue < 0.001)
+        #expect(outcome.markdown.contains("❌ 1 regression(s)"))
+        #expect(outcome.terminal.contains("regression"))
+    }
+
+    @Test func improvementExitsZero() throws {
+        let baseline = try loadFixture()
+        let new = scaled(baseline, workload: "hello", armKey: "container", metric: "startup_exit_ms", by: 0.6)
+        let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions())
+        #expect(outcome.exitCode == 0)
+        #expect(outcome.changes.filter { $0.classification == .improvement }.count == 1)
+        #expect(outcome.markdown.contains("✅ No regressions"))
+    }
+
+    @Test func throughputDropIsARegression() throws {
+        let baseline = try loadFixture()
+        let new = scaled(baseline, workload: "cpu", armKey: "container", metric: "work_ops_per_s", by: 0.7)
+        let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions(metrics: ["work_ops_per_s"]))
+        #expect(outcome.exitCode == 1)
+        #expect(outcome.changes.allSatisfy { $0.metric.name == "work_ops_per_s" })
+    }
+
+    @Test func noiseOnlyExitsZero() throws {
+        let baseline = try loadFixture()
+        // Same distributions, different draws: every value moves by a random ±3%.
+        var new = baseline
+        var generator = SplitMix64(seed: 77)
+        for index in new.samples.indices {
+            for (name, value) in new.samples[index].metrics {
+                new.samples[index].metrics[name] = value * (0.97 + 0.06 * generator.nextOpenUnit())
+            }
+        }
+        let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions())
+        #expect(outcome.exitCode == 0)
+        #expect(outcome.changes.count > 50)
+        #expect(outcome.changes.allSatisfy { $0.classification == .unchanged })
+    }
+
+    @Test func significantChangeBelowThresholdIsNotARegression() throws {
+        let baseline = try loadFixture()
+        let new = scaled(baseline, workload: "syscall", armKey: "native", metric: "work_getpid_ns", by: 1.06)
+        let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions(threshold: 0.10))
+        #expect(outcome.exitCode == 0)
+        let strict = try compareResults(baseline: baseline, new: new, options: CompareOptions(threshold: 0.05))
+        #expect(strict.exitCode == 1)
+    }
+
+    @Test func incompatibleInputsThrow() throws {
+        let baseline = try loadFixture()
+        var otherHost = baseline
+        otherHost.host.cpus = 4
+        #expect(throws: CompareError.differentHostClass(baseline: baseline.host.hostClass, new: otherHost.host.hostClass)) {
+            try compareResults(baseline: baseline, new: otherHost, options: CompareOptions())
+        }
+        var otherSchema = baseline
+        otherSchema.schema = "boxbench.results/v2"
+        #expect(throws: CompareError.self) { try compareResults(baseline: baseline, new: otherSchema) }
+        #expect(throws: CompareError.unknownMetrics(["startup_ms_typo"])) {
+            try compareResults(baseline: baseline, new: baseline, options: CompareOptions(metrics: ["startup_ms_typo"]))
+        }
+        do {
+            _ = try compareResults(baseline: baseline, new: otherHost)
+        } catch let error as CompareError {
+            #expect(error.description.contains("x2") && error.description.contains("x4"))
+        }
+    }
+}
+
+@Suite("HTML in a browser")
+struct BrowserTests {
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    /// Screenshot of a file in headless Chromium; returns the PNG bytes.
+    func screenshot(of htmlPath: String, to pngPath: String) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.chromium!)
+        process.arguments = [
+            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--screenshot=\(pngPath)",
+            "--window-size=1200,900", "file://\(htmlPath)",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return try Data(contentsOf: URL(fileURLWithPath: pngPath))
+    }
+
+    /// Width and height from the PNG IHDR chunk (bytes 16–23, big-endian).
+    func pngSize(_ png: Data) throws -> (Int, Int) {
+        let bytes = [UInt8](png.prefix(24))
+        try #require(bytes.count == 24 && bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let be = { (offset: Int) in bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) } }
+        return (be(16), be(20))
+    }
+
+    @Test func reportRendersInHeadlessChromium() throws {
+        guard Self.chromium != nil else {
+            print("skipped: chromium not installed (apt-get install chromium) — HTML not checked in a browser")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("boxbench-html-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let reportPath = directory.appendingPathComponent("report.html").path
+        let blankPath = directory.appendingPathComponent("blank.html").path
+        try renderReport(try loadFixture(), format: .html).write(toFile: reportPath, atomically: true, encoding: .utf8)
+        try "<!DOCTYPE html><html><body></body></html>".write(toFile: blankPath, atomically: true, encoding: .utf8)
+
+        let report = try screenshot(of: reportPath, to: directory.appendingPathComponent("report.png").path)
+        let blank = try screenshot(of: blankPath, to: directory.appendingPathComponent("blank.png").path)
+        let (width, height) = try pngSize(report)
+        #expect(width == 1200 && height == 900)
+        // A blank page compresses to a few KB; a page of text, tables and charts to far more.
+        #expect(report.count > 5 * blank.count, "report \(report.count) B vs blank \(blank.count) B")
+    }
+}

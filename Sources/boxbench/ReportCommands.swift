@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Reports
+import Results
+
+/// Problems with the user's input: printed plainly, exit status 2.
+private func failInput(_ message: String) -> ExitCode {
+    FileHandle.standardError.write(Data("boxbench: \(message)\n".utf8))
+    return ExitCode(2)
+}
+
+private func readResults(_ path: String) throws -> ResultsDocument {
+    do {
+        return try ResultsStore.read(path)
+    } catch let error as ResultsError {
+        throw failInput(error.description)
+    } catch {
+        throw failInput("read results \(path): \(error)")
+    }
+}
+
+/// Temp file + rename: a failed run never leaves half a report behind.
+private func writeOutput(_ text: String, to path: String) throws {
+    do {
+        try ResultsStore.writeAtomically(Data(text.utf8), to: path)
+    } catch let error as ResultsError {
+        throw failInput(error.description)
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Render a results file: per-arm medians with intervals, ratios, and claim verdicts.")
+
+    @Argument(help: "Results JSON written by `boxbench run`.")
+    var results: String
+
+    @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: String = ReportFormat.terminal.rawValue
+
+    @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
+    var output: String?
+
+    func run() throws {
+        guard let format = ReportFormat(rawValue: format.lowercased()) else {
+            throw failInput(
+                "unknown report format \"\(format)\"; use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let document = try readResults(results)
+        let text = renderReport(document, format: format)
+        if let output {
+            try writeOutput(text, to: output)
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}
+
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare a new results file against a baseline; exit 1 on a significant regression.",
+        discussion: """
+            Matches workload × arm × metric. A regression is a change of the median in the worse direction \
+            beyond --threshold with Mann–Whitney p < 0.05. Exit status: 0 no regression, 1 regression, \
+            2 incompatible or unreadable inputs (different schema or host class).
+            """)
+
+    @Argument(help: "Baseline results JSON.")
+    var baseline: String
+
+    @Argument(help: "New results JSON.")
+    var new: String
+
+    @Option(help: "Smallest relative change that counts: \"10%\" or \"0.10\".")
+    var threshold: String = "10%"
+
+    @Option(name: .customLong("metric"), help: "Compare only this metric (repeatable).")
+    var metrics: [String] = []
+
+    @Option(help: "Output format: markdown (for a CI job summary) or terminal.")
+    var format: String = "markdown"
+
+    @Option(name: .customLong("github-json"), help: "Also write the new run as github-action-benchmark customSmallerIsBetter JSON to FILE.")
+    var githubJSON: String?
+
+    /// "10%" → 0.10; "0.1" → 0.1. A bare number above 1 is ambiguous and refused.
+    static func parseThreshold(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("%") {
+            guard let percent = Double(trimmed.dropLast()), percent >= 0 else { return nil }
+            return percent / 100
+        }
+        guard let fraction = Double(trimmed), fraction >= 0, fraction <= 1 else { return nil }
+        return fraction
+    }
+
+    func run() throws {
+        guard let threshold = Self.parseThreshold(threshold) else {
+            throw failInput("threshold \"\(threshold)\" is not a percentage like 10% or a fraction like 0.10")
+        }
+        guard format == "markdown" || format == "terminal" else {
+            throw failInput("unknown compare format \"\(format)\"; use markdown or terminal")
+        }
+        let baselineDocument = try readResults(baseline)
+        let newDocument = try readResults(new)
+        let outcome: CompareOutcome
+        do {
+            outcome = try compareResults(
+                baseline: baselineDocument, new: newDocument,
+                options: CompareOptions(threshold: threshold, metrics: metrics.isEmpty ? nil : metrics))
+        } catch let error as CompareError {
+            throw failInput("\(baseline) vs \(new): \(error.description)")
+        }
+        if let githubJSON {
+            try writeOutput(githubActionBenchmarkJSON(newDocument), to: githubJSON)
+        }
+        print(format == "terminal" ? outcome.terminal : outcome.markdown, terminator: "")
+        if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
+    }
+}
