@@ -1,0 +1,112 @@
+import CArchive
+import Crypto
+import Foundation
+
+/// Per-layer facts OCI descriptors do not carry: the diff_id and the unpacked tar size.
+struct LayerInfo: Codable {
+    var diffID: Digest
+    var uncompressedSize: Int64
+}
+
+extension ImageStore {
+    /// Write one reproducible layer through `body` and move it into the blob store.
+    func writeLayer(_ body: (LayerWriter) throws -> Void) throws -> (Descriptor, LayerBlob) {
+        let tmp = makeTempFile("layer")
+        defer { unlink(tmp) }
+        let writer = try LayerWriter(outputPath: tmp, mtime: reproducibleEpoch())
+        try body(writer)
+        let blob = try writer.finish()
+        try adoptBlob(file: tmp, digest: blob.digest)
+        try recordLayerInfo(blob.digest, LayerInfo(diffID: blob.diffID, uncompressedSize: blob.uncompressedSize))
+        let desc = Descriptor(mediaType: MediaType.layerGzip, digest: blob.digest, size: blob.compressedSize)
+        return (desc, blob)
+    }
+
+    func recordLayerInfo(_ d: Digest, _ info: LayerInfo) throws {
+        try FS.writeAtomically(layerInfoDir + "/\(d.hex).json", try canonicalJSON(info))
+    }
+
+    /// diff_id and unpacked size of a layer blob; computed by decompressing once, then remembered.
+    func layerInfo(_ layer: Descriptor) throws -> LayerInfo {
+        let path = layerInfoDir + "/\(layer.digest.hex).json"
+        if let data = try? FS.readFile(path), let info = try? JSONDecoder().decode(LayerInfo.self, from: data) {
+            return info
+        }
+        try verifyBlob(layer.digest)
+        let info = try Self.tarDigest(blobPath(layer.digest))
+        try recordLayerInfo(layer.digest, info)
+        return info
+    }
+
+    /// sha256 and length of the decompressed stream of a (possibly compressed) tar file.
+    static func tarDigest(_ path: String) throws -> LayerInfo {
+        let a = archive_read_new()
+        defer { archive_read_free(a) }
+        archive_read_support_filter_all(a)
+        archive_read_support_format_raw(a)
+        var entry: OpaquePointer?
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
+            archive_read_next_header(a, &entry) == ARCHIVE_OK
+        else { throw archiveError(a, "open \(path)") }
+        var h = SHA256()
+        var n: Int64 = 0
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let r = buf.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            if r == 0 { break }
+            guard r > 0 else { throw archiveError(a, "decompress \(path)") }
+            buf.withUnsafeBytes { h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
+            n += Int64(r)
+        }
+        return LayerInfo(diffID: Digest.from(h.finalize()), uncompressedSize: n)
+    }
+
+    // MARK: unpacking
+
+    /// Overlay lowerdirs for an image, top-most first: each layer unpacked once per diff_id under
+    /// `layerCache` (temp dir + rename, so a crash never leaves a half layer), whiteouts in overlay form.
+    public func lowerDirs(for image: StoredImage) throws -> [String] {
+        try FS.makeDirectories(layerCache)
+        var dirs: [String] = []
+        for (i, layer) in image.manifest.layers.enumerated() {
+            let diffID = i < image.config.rootfs.diff_ids.count ? image.config.rootfs.diff_ids[i] : try layerInfo(layer).diffID
+            let dir = layerCache + "/" + diffID.hex
+            if !FS.isDirectory(dir) {
+                try verifyBlob(layer.digest)
+                let tmp = try FS.makeTemporaryDirectory(in: layerCache, prefix: ".tmp-\(diffID.short)-")
+                do {
+                    chmod(tmp, 0o755)
+                    try LayerExtractor(allowDevices: false, label: "layer \(layer.digest)")
+                        .extract(archive: blobPath(layer.digest), into: tmp, mode: .overlayLower)
+                    if rename(tmp, dir) != 0 {
+                        let e = errno
+                        // Another process unpacked the same layer first: keep theirs.
+                        guard (e == EEXIST || e == ENOTEMPTY) && FS.isDirectory(dir) else {
+                            throw ImageError.errno("rename \(tmp) to", dir, e)
+                        }
+                        try FS.removeTree(tmp)
+                    }
+                } catch {
+                    try? FS.removeTree(tmp)
+                    throw error
+                }
+            }
+            dirs.append(dir)
+        }
+        return dirs.reversed()
+    }
+
+    /// Apply every layer, bottom-up, into `directory` (created if missing; must be empty), whiteouts applied.
+    public func flatten(_ image: StoredImage, into directory: String, allowDevices: Bool = false) throws {
+        try FS.makeDirectories(directory)
+        guard try FS.listDirectory(directory).isEmpty else {
+            throw ImageError(.io, "flatten \(image.reference?.description ?? image.digest.description): \(directory) is not empty")
+        }
+        chmod(directory, 0o755)
+        for layer in image.manifest.layers {
+            try verifyBlob(layer.digest)
+            try LayerExtractor(allowDevices: allowDevices, label: "layer \(layer.digest)")
+                .extract(archive: blobPath(layer.digest), into: directory, mode: .flatten)
+        }
+    }
+}
