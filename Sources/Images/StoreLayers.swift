@@ -66,10 +66,14 @@ extension ImageStore {
     /// Overlay lowerdirs for an image, top-most first: each layer unpacked once per diff_id under
     /// `layerCache` (temp dir + rename, so a crash never leaves a half layer), whiteouts in overlay form.
     public func lowerDirs(for image: StoredImage) throws -> [String] {
+        try lowerDirs(layers: image.manifest.layers, diffIDs: image.config.rootfs.diff_ids)
+    }
+
+    func lowerDirs(layers: [Descriptor], diffIDs: [Digest]) throws -> [String] {
         try FS.makeDirectories(layerCache)
         var dirs: [String] = []
-        for (i, layer) in image.manifest.layers.enumerated() {
-            let diffID = i < image.config.rootfs.diff_ids.count ? image.config.rootfs.diff_ids[i] : try layerInfo(layer).diffID
+        for (i, layer) in layers.enumerated() {
+            let diffID = i < diffIDs.count ? diffIDs[i] : try layerInfo(layer).diffID
             let dir = layerCache + "/" + diffID.hex
             if !FS.isDirectory(dir) {
                 try verifyBlob(layer.digest)

@@ -1,0 +1,32 @@
+/// One RUN instruction, ready for a container: an overlay of the image so far plus an empty upper dir.
+public struct RunStep: Sendable {
+    public var argv: [String]
+    public var env: [String]
+    public var workdir: String
+    public var user: String?
+    /// Layer directories, top-most first (overlay lowerdir order); never empty.
+    public var lowerDirs: [String]
+    public var upperDir: String
+    /// overlayfs workdir (same filesystem as upperDir).
+    public var workDir: String
+
+    public init(
+        argv: [String], env: [String], workdir: String, user: String?, lowerDirs: [String], upperDir: String,
+        workDir: String
+    ) {
+        self.argv = argv
+        self.env = env
+        self.workdir = workdir
+        self.user = user
+        self.lowerDirs = lowerDirs
+        self.upperDir = upperDir
+        self.workDir = workDir
+    }
+}
+
+/// Runs RUN steps; implemented with boxbench's container runtime outside this module, faked in tests.
+/// Mounts overlay(lower=lowerDirs, upper=upperDir, work=workDir), runs argv isolated with that rootfs, and
+/// returns the exit status (nonzero fails the build naming the step). Changes land in upperDir.
+public protocol RunStepExecutor: Sendable {
+    func run(_ step: RunStep, output: @Sendable (String) -> Void) throws -> Int32
+}
