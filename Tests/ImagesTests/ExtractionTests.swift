@@ -1,0 +1,84 @@
+import CArchive
+import Foundation
+import Testing
+@testable import Images
+
+/// Hostile layers are crafted with libarchive directly (our writer refuses such paths).
+struct ExtractionTests {
+    enum Hostile: String, CaseIterable {
+        case dotdot, absolute, symlinkThenWrite, hardlinkEscape, hardlinkAbsolute, relativeSymlinkEscape, device
+    }
+
+    func craft(_ path: String, _ entries: [(name: String, type: UInt32, link: String?, data: String)]) {
+        let a = archive_write_new()
+        archive_write_set_format_pax_restricted(a)
+        archive_write_add_filter_gzip(a)
+        archive_write_open_filename(a, path)
+        for e in entries {
+            let en = archive_entry_new()
+            archive_entry_set_pathname(en, e.name)
+            archive_entry_set_filetype(en, e.type)
+            archive_entry_set_perm(en, 0o644)
+            if e.type == ArchiveFileType.symlink { archive_entry_set_symlink(en, e.link) }
+            if e.type == ArchiveFileType.regular, let l = e.link { archive_entry_set_hardlink(en, l) }
+            if e.type == ArchiveFileType.character { archive_entry_set_rdevmajor(en, 1); archive_entry_set_rdevminor(en, 3) }
+            archive_entry_set_size(en, e.link == nil ? la_int64_t(e.data.utf8.count) : 0)
+            archive_write_header(a, en)
+            if e.link == nil && !e.data.isEmpty { _ = e.data.withCString { archive_write_data(a, $0, strlen($0)) } }
+            archive_entry_free(en)
+        }
+        archive_write_close(a)
+        archive_write_free(a)
+    }
+
+    @Test(arguments: Hostile.allCases) func hostileLayersAreRejected(_ kind: Hostile) throws {
+        let dir = TempDir("hostile")
+        defer { dir.cleanup() }
+        // target/root is where we extract; dir/outside is what an escape would hit.
+        let root = dir.path + "/target/root"
+        try FS.makeDirectories(root)
+        dir.write("outside/passwd", "original\n")
+        let R = ArchiveFileType.regular, L = ArchiveFileType.symlink
+        let entries: [(name: String, type: UInt32, link: String?, data: String)]
+        switch kind {
+        case .dotdot: entries = [("ok.txt", R, nil, "ok"), ("../../outside/passwd", R, nil, "pwned")]
+        case .absolute: entries = [("\(dir.path)/outside/passwd", R, nil, "pwned")]
+        case .symlinkThenWrite:
+            entries = [("evil", L, dir.path + "/outside", ""), ("evil/passwd", R, nil, "pwned")]
+        case .hardlinkEscape: entries = [("link", R, "../../outside/passwd", "")]
+        case .hardlinkAbsolute: entries = [("link", R, dir.path + "/outside/passwd", "")]
+        case .relativeSymlinkEscape: entries = [("up", L, "../../outside", "")]
+        case .device: entries = [("dev/mem", ArchiveFileType.character, nil, "")]
+        }
+        let tar = dir.path + "/layer.tar.gz"
+        craft(tar, entries)
+        for mode in [ExtractMode.flatten, .overlayLower] {
+            #expect {
+                try LayerExtractor(label: "layer sha256:test").extract(archive: tar, into: root, mode: mode)
+            } throws: { e in
+                let err = e as? ImageError
+                return err?.code == .unsafeEntry && err!.message.hasPrefix("layer sha256:test: entry \"")
+            }
+        }
+        #expect(try String(contentsOfFile: dir.path + "/outside/passwd", encoding: .utf8) == "original\n")
+        #expect(try FS.listDirectory(dir.path + "/outside") == ["passwd"])
+        #expect(try FS.listDirectory(dir.path + "/target") == ["root"])
+        #expect(try FS.lstatOrThrow(dir.path + "/outside/passwd").st_nlink == 1)
+    }
+
+    @Test func devicesAllowedOnRequestAndInRootSymlinksKept() throws {
+        let dir = TempDir("dev")
+        defer { dir.cleanup() }
+        let tar = dir.path + "/l.tar.gz"
+        craft(tar, [
+            ("dev/null", ArchiveFileType.character, nil, ""), ("etc/mtab", ArchiveFileType.symlink, "/proc/self/mounts", ""),
+            ("usr/lib/x", ArchiveFileType.regular, nil, "x"), ("lib", ArchiveFileType.symlink, "usr/lib", ""),
+        ])
+        let root = dir.path + "/root"
+        try FS.makeDirectories(root)
+        try LayerExtractor(allowDevices: true, label: "l").extract(archive: tar, into: root, mode: .flatten)
+        #expect(try FS.lstatOrThrow(root + "/dev/null").st_mode & S_IFMT == S_IFCHR)
+        #expect(try FS.readLink(root + "/etc/mtab") == "/proc/self/mounts")
+        #expect(try FS.readLink(root + "/lib") == "usr/lib")
+    }
+}
