@@ -67,6 +67,7 @@ final class LayerWriter {
     private let tarSink: HashingSink
     private let gzipSink: HashingSink
     private var finished = false
+    private var rawStream = false
 
     init(outputPath: String, mtime: Int64) throws {
         self.outputPath = outputPath
@@ -174,6 +175,31 @@ final class LayerWriter {
         guard w == contents.count else { throw failure("write tar data for \(path)") }
     }
 
+    /// Use an existing tar (plain or compressed) as the layer's tar stream, byte for byte, instead of entries.
+    func copyTarStream(from path: String) throws {
+        rawStream = true
+        let a = archive_read_new()
+        defer { archive_read_free(a) }
+        archive_read_support_filter_all(a)
+        archive_read_support_format_raw(a)
+        var entry: OpaquePointer?
+        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
+            archive_read_next_header(a, &entry) == ARCHIVE_OK
+        else { throw archiveError(a, "open \(path)") }
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            if n == 0 { return }
+            guard n > 0 else { throw archiveError(a, "read \(path)") }
+            try buf.withUnsafeBytes { b in
+                let chunk = UnsafeRawBufferPointer(rebasing: b[0..<n])
+                tarSink.hasher.update(bufferPointer: chunk)
+                tarSink.count += Int64(n)
+                try tarSink.forward(chunk)
+            }
+        }
+    }
+
     private func failure(_ operation: String) -> ImageError {
         tarSink.failure ?? gzipSink.failure ?? archiveError(tar, operation)
     }
@@ -185,7 +211,9 @@ final class LayerWriter {
             archive_write_free(gzip)
             close(fd)
         }
-        guard archive_write_close(tar) == ARCHIVE_OK else { throw failure("finish tar \(outputPath)") }
+        if !rawStream {
+            guard archive_write_close(tar) == ARCHIVE_OK else { throw failure("finish tar \(outputPath)") }
+        }
         guard archive_write_close(gzip) == ARCHIVE_OK else {
             throw gzipSink.failure ?? archiveError(gzip, "finish gzip \(outputPath)")
         }

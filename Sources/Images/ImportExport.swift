@@ -1,0 +1,172 @@
+import CArchive
+import Foundation
+
+extension ImageStore {
+    /// Write images as an OCI image layout: a directory, or a tar of one when `path` ends in `.tar`.
+    public func export(_ refs: [String], to path: String) throws {
+        let images = try refs.map { try resolve($0) }
+        let asTar = path.hasSuffix(".tar")
+        let dir = asTar ? try FS.makeTemporaryDirectory(in: tmpDir, prefix: "export-") : path
+        defer { if asTar { try? FS.removeTree(dir) } }
+        try FS.makeDirectories(dir + "/blobs/sha256")
+        var descriptors: [Descriptor] = []
+        for image in images {
+            for d in [image.digest, image.manifest.config.digest] + image.manifest.layers.map(\.digest) {
+                try verifyBlob(d)
+                let dst = dir + "/blobs/sha256/" + d.hex
+                if FS.exists(dst) { continue }
+                if link(blobPath(d), dst) != 0 {
+                    try FS.copyFile(blobPath(d), dst, mode: 0o644)
+                }
+            }
+            var desc = image.manifestDescriptor
+            desc.annotations = image.reference.map { [refNameAnnotation: $0.description] }
+            descriptors.append(desc)
+        }
+        try FS.writeAtomically(dir + "/oci-layout", try canonicalJSON(OCILayoutFile()))
+        try FS.writeAtomically(dir + "/index.json", try canonicalJSON(ImageIndex(manifests: descriptors)))
+        if asTar {
+            let tmp = path + ".tmp-\(getpid())"
+            do {
+                try writePlainTar(of: dir, to: tmp)
+                guard rename(tmp, path) == 0 else { throw ImageError.errno("rename \(tmp) to", path) }
+            } catch {
+                unlink(tmp)
+                throw error
+            }
+        }
+    }
+
+    private func writePlainTar(of dir: String, to path: String) throws {
+        let a = archive_write_new()
+        defer { archive_write_free(a) }
+        archive_write_set_format_pax_restricted(a)
+        guard archive_write_open_filename(a, path) == ARCHIVE_OK else { throw archiveError(a, "create \(path)") }
+        func walk(_ host: String, _ rel: String) throws {
+            for name in try FS.listDirectory(host) {
+                let h = host + "/" + name, r = rel.isEmpty ? name : rel + "/" + name
+                let st = try FS.lstatOrThrow(h)
+                let e = archive_entry_new()
+                defer { archive_entry_free(e) }
+                archive_entry_set_pathname(e, r)
+                let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+                archive_entry_set_perm(e, isDir ? 0o755 : 0o644)
+                archive_entry_set_filetype(e, isDir ? ArchiveFileType.directory : ArchiveFileType.regular)
+                archive_entry_set_size(e, isDir ? 0 : la_int64_t(st.st_size))
+                guard archive_write_header(a, e) == ARCHIVE_OK else { throw archiveError(a, "write \(path)") }
+                if isDir {
+                    try walk(h, r)
+                } else {
+                    let data = try FS.readFile(h)
+                    let n = data.withUnsafeBytes { archive_write_data(a, $0.baseAddress, $0.count) }
+                    guard n == data.count else { throw archiveError(a, "write \(path)") }
+                }
+            }
+        }
+        try walk(dir, "")
+        guard archive_write_close(a) == ARCHIVE_OK else { throw archiveError(a, "finish \(path)") }
+    }
+
+    /// Import an OCI layout (directory or tar) or a `docker save` tarball; returns the images tagged.
+    /// `tag` renames a single imported image.
+    @discardableResult
+    public func importImages(from path: String, tag: ImageReference? = nil) throws -> [StoredImage] {
+        let writer = try writerLock()
+        defer { writer.unlock() }
+        var dir = path
+        var cleanup: String?
+        if !FS.isDirectory(path) {
+            let tmp = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "import-")
+            cleanup = tmp
+            try LayerExtractor(allowDevices: false, preserveOwnership: false, label: "archive \(path)")
+                .extract(archive: path, into: tmp, mode: .plain)
+            dir = tmp
+        }
+        defer { if let cleanup { try? FS.removeTree(cleanup) } }
+        if FS.exists(dir + "/index.json") && FS.exists(dir + "/oci-layout") {
+            return try importOCILayout(dir, tag: tag)
+        }
+        if FS.exists(dir + "/manifest.json") { return try importDockerSave(dir, tag: tag) }
+        throw ImageError(.invalidImage, "import \(path): neither an OCI layout (oci-layout, index.json) nor a docker save archive (manifest.json)")
+    }
+
+    private func importOCILayout(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
+        let idx = try decodeJSON(ImageIndex.self, try FS.readFile(dir + "/index.json"), what: "\(dir)/index.json")
+        func copyBlob(_ d: Digest) throws -> Data {
+            let src = dir + "/blobs/sha256/" + d.hex
+            let data = try FS.readFile(src)
+            guard Digest.of(data) == d else {
+                throw ImageError(.digestMismatch, "import: blob \(d) at \(src) does not match its digest")
+            }
+            if !hasBlob(d) { try FS.writeAtomically(blobPath(d), data) }
+            return data
+        }
+        var out: [StoredImage] = []
+        for desc in idx.manifests {
+            guard desc.mediaType == MediaType.manifest || desc.mediaType == MediaType.dockerManifest else {
+                throw ImageError(.unsupported, "import \(dir): \(desc.mediaType) entries (multi-platform indexes) are not supported")
+            }
+            let manifest = try decodeJSON(ImageManifest.self, try copyBlob(desc.digest), what: "manifest \(desc.digest)")
+            _ = try copyBlob(manifest.config.digest)
+            for l in manifest.layers {
+                let src = dir + "/blobs/sha256/" + l.digest.hex
+                guard try hashFile(src) == l.digest else {
+                    throw ImageError(.digestMismatch, "import: blob \(l.digest) at \(src) does not match its digest")
+                }
+                if !hasBlob(l.digest) {
+                    let tmp = makeTempFile("import")
+                    try FS.copyFile(src, tmp, mode: 0o644)
+                    try adoptBlob(file: tmp, digest: l.digest)
+                }
+            }
+            let name = desc.annotations?[refNameAnnotation]
+            let ref = try tag ?? name.map { try ImageReference(parsing: $0) }
+            var plain = desc
+            plain.annotations = nil
+            if let ref { try self.tag(manifest: plain, as: ref) }
+            out.append(try load(plain, reference: ref))
+        }
+        return out
+    }
+
+    private struct DockerSaveEntry: Decodable {
+        var Config: String
+        var RepoTags: [String]?
+        var Layers: [String]
+    }
+
+    private func importDockerSave(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
+        let entries = try decodeJSON([DockerSaveEntry].self, try FS.readFile(dir + "/manifest.json"), what: "\(dir)/manifest.json")
+        var out: [StoredImage] = []
+        for entry in entries {
+            func inside(_ rel: String) throws -> String {
+                let clean = cleanRelativePath(rel)
+                guard !clean.hasPrefix("..") else { throw ImageError(.unsafeEntry, "docker save manifest path \(rel) escapes the archive") }
+                return dir + "/" + clean
+            }
+            let configData = try FS.readFile(try inside(entry.Config))
+            let config = try decodeJSON(ImageConfig.self, configData, what: "docker config \(entry.Config)")
+            var layers: [Descriptor] = []
+            for (i, rel) in entry.Layers.enumerated() {
+                let (desc, blob) = try writeLayer { try $0.copyTarStream(from: try inside(rel)) }
+                guard i < config.rootfs.diff_ids.count, config.rootfs.diff_ids[i] == blob.diffID else {
+                    throw ImageError(.digestMismatch, "import: layer \(rel) has diff_id \(blob.diffID), config says \(i < config.rootfs.diff_ids.count ? config.rootfs.diff_ids[i].description : "nothing")")
+                }
+                layers.append(desc)
+            }
+            // The config bytes are kept as they are, so the image ID (config digest) stays Docker's.
+            let configDigest = try putBlob(configData)
+            let manifest = ImageManifest(
+                config: Descriptor(mediaType: MediaType.config, digest: configDigest, size: Int64(configData.count)),
+                layers: layers)
+            let manifestData = try canonicalJSON(manifest)
+            let desc = Descriptor(
+                mediaType: MediaType.manifest, digest: try putBlob(manifestData), size: Int64(manifestData.count),
+                platform: Platform(architecture: config.architecture, os: config.os))
+            let refs = try tag.map { [$0] } ?? (entry.RepoTags ?? []).map { try ImageReference(parsing: $0) }
+            for r in refs { try self.tag(manifest: desc, as: r) }
+            out.append(StoredImage(reference: refs.first, manifestDescriptor: desc, manifest: manifest, config: config))
+        }
+        return out
+    }
+}
