@@ -1,0 +1,267 @@
+import ArgumentParser
+import Foundation
+import Images
+import Probes
+
+/// Set by the lead's wiring to the container-runtime-backed executor; nil means RUN steps cannot run.
+nonisolated(unsafe) var makeRunStepExecutor: () -> (any RunStepExecutor)? = { nil }
+
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image", abstract: "Build and manage images in boxbench's OCI image-layout store.",
+        subcommands: [
+            ImageBuild.self, ImageList.self, ImageInspect.self, ImageDiskUsage.self, ImageRemove.self,
+            ImagePrune.self, ImageImport.self, ImageExport.self, ImageBundle.self,
+        ])
+}
+
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "Image store directory (default: $BOXBENCH_STATE/images).")
+    var store: String?
+
+    func open() throws -> ImageStore {
+        let paths = BoxbenchPaths()
+        do { return try ImageStore(root: store ?? paths.imageStore, layerCache: paths.layerCache) } catch {
+            throw CLIError.failed("open image store: \(error)")
+        }
+    }
+}
+
+/// Bad references, missing images and Dockerfile mistakes are the user's input (exit 2); the rest is 1.
+func imageFailure(_ error: any Error) -> CLIError {
+    if let e = error as? DockerfileError { return .badInput(e.description) }
+    if let e = error as? ImageError {
+        switch e.code {
+        case .invalidReference, .notFound, .unsafeEntry, .unsupported, .invalidImage: return .badInput(e.description)
+        default: return .failed(e.description)
+        }
+    }
+    return .failed("\(error)")
+}
+
+func humanBytes(_ n: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var i = 0
+    while v >= 1024 && i < units.count - 1 {
+        v /= 1024
+        i += 1
+    }
+    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try e.encode(value))
+    print()
+}
+
+struct ImageBuild: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "build", abstract: "Build an image from a Dockerfile.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(name: .shortAndLong, help: "NAME[:TAG] to tag the result.") var tag: String?
+    @Option(name: .shortAndLong, help: "Dockerfile (default: CONTEXT/Dockerfile).") var file: String?
+    @Option(name: .customLong("build-arg"), help: "K=V for an ARG (repeatable).") var buildArgs: [String] = []
+    @Flag(name: .customLong("no-cache"), help: "Rebuild every layer.") var noCache = false
+    @Flag(name: .shortAndLong, help: "Only print the image digest.") var quiet = false
+    @Argument(help: "Build context directory.") var context: String
+
+    func run() throws {
+        var args: [String: String] = [:]
+        for kv in buildArgs {
+            guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
+                throw CLIError.badInput("--build-arg \(kv): want KEY=VALUE")
+            }
+            args[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
+        }
+        guard FileManager.default.fileExists(atPath: context) else {
+            throw CLIError.badInput("build context \(context) does not exist")
+        }
+        let reference: ImageReference?
+        do { reference = try tag.map { try ImageReference(parsing: $0) } } catch { throw imageFailure(error) }
+        let store = try storeOptions.open()
+        let options = BuildOptions(
+            context: context, dockerfile: file, tag: reference, buildArgs: args, noCache: noCache,
+            executor: makeRunStepExecutor())
+        let quiet = self.quiet
+        let image: StoredImage
+        do {
+            image = try ImageBuilder(store: store).build(options) { event in
+                guard !quiet else { return }
+                let line: String
+                switch event {
+                case .step(let i, let n, let text): line = "step \(i)/\(n): \(text)"
+                case .cacheHit(let d): line = "  cache hit \(d.short)"
+                case .layer(let d, let c, let u): line = "  layer \(d.short): \(humanBytes(c)) compressed, \(humanBytes(u)) unpacked"
+                case .output(let s): line = "  | \(s)"
+                case .done(let img): line = "built \(img.digest)\(img.reference.map { " as \($0)" } ?? "")"
+                }
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        } catch { throw imageFailure(error) }
+        print(image.digest)
+    }
+}
+
+struct ImageList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List tagged images.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(name: .long, help: "JSON output.") var json = false
+
+    struct Row: Encodable {
+        var reference: String
+        var digest: String
+        var compressedBytes: Int64
+    }
+
+    func run() throws {
+        let list: [ImageSummary]
+        do { list = try storeOptions.open().list() } catch { throw imageFailure(error) }
+        if json {
+            try printJSON(list.map { Row(reference: $0.reference.description, digest: $0.digest.description, compressedBytes: $0.compressedSize) })
+            return
+        }
+        let width = max(10, list.map { $0.reference.description.count }.max() ?? 0)
+        print("REFERENCE".padding(toLength: width, withPad: " ", startingAt: 0) + "  DIGEST        SIZE")
+        for s in list {
+            print(s.reference.description.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(s.digest.short)  \(humanBytes(s.compressedSize))")
+        }
+    }
+}
+
+struct ImageInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Print an image's manifest and config as JSON.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "NAME[:TAG] or digest.") var image: String
+
+    struct Inspection: Encodable {
+        var reference: String?
+        var digest: String
+        var manifest: ImageManifest
+        var config: ImageConfig
+    }
+
+    func run() throws {
+        let img: StoredImage
+        do { img = try storeOptions.open().resolve(image) } catch { throw imageFailure(error) }
+        try printJSON(Inspection(reference: img.reference?.description, digest: img.digest.description, manifest: img.manifest, config: img.config))
+    }
+}
+
+struct ImageDiskUsage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "du", abstract: "Sizes per image and layer: compressed, unpacked, shared vs unique, bytes to pull.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Flag(name: .long, help: "JSON output.") var json = false
+    @Option(name: .long, help: "Also report bytes to pull each image when this one is present.") var given: String?
+    @Argument(help: "Images (default: all tagged).") var images: [String] = []
+
+    struct Entry: Encodable {
+        var size: ImageSizeReport
+        var pullGiven: PullEstimate?
+    }
+
+    func run() throws {
+        let store = try storeOptions.open()
+        var entries: [Entry] = []
+        do {
+            let targets = images.isEmpty ? try store.list().map { try store.resolve($0.reference.description) } : try images.map { try store.resolve($0) }
+            let base = try given.map { try store.resolve($0) }
+            for img in targets {
+                entries.append(Entry(size: try store.sizes(of: img), pullGiven: try base.map { try store.bytesToPull(image: img, given: $0) }))
+            }
+        } catch { throw imageFailure(error) }
+        if json {
+            try printJSON(entries)
+            return
+        }
+        print("IMAGE / LAYER                     COMPRESSED    UNPACKED      SHARED(c)     UNIQUE(c)\(given == nil ? "" : "     TO PULL")")
+        for e in entries {
+            let s = e.size
+            var line = s.reference.padding(toLength: 32, withPad: " ", startingAt: 0)
+            for v in [s.compressedBytes, s.uncompressedBytes, s.sharedCompressedBytes, s.uniqueCompressedBytes] {
+                line += "  " + humanBytes(v).padding(toLength: 12, withPad: " ", startingAt: 0)
+            }
+            if let p = e.pullGiven { line += "  " + humanBytes(p.compressedBytes) }
+            print(line)
+            for l in s.layers {
+                let shared = l.sharedWith.isEmpty ? "unique" : "shared with " + l.sharedWith.joined(separator: ", ")
+                print("  \(l.digest.short)".padding(toLength: 32, withPad: " ", startingAt: 0)
+                    + "  " + humanBytes(l.compressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
+                    + "  " + humanBytes(l.uncompressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0) + "  " + shared)
+            }
+        }
+    }
+}
+
+struct ImageRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Untag images (blobs go with `image prune`).")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "NAME[:TAG] or digest.") var images: [String]
+
+    func run() throws {
+        let store = try storeOptions.open()
+        for i in images {
+            do { try store.remove(i) } catch { throw imageFailure(error) }
+            print("removed \(i)")
+        }
+    }
+}
+
+struct ImagePrune: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete blobs no tagged image references.")
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() throws {
+        let report: PruneReport
+        do { report = try storeOptions.open().prune() } catch { throw imageFailure(error) }
+        print("removed \(report.removedBlobs.count) blobs, freed \(humanBytes(report.freedBytes))")
+    }
+}
+
+struct ImageImport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Import an OCI layout (directory or .tar) or a `docker save` tarball.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(name: .shortAndLong, help: "Tag a single imported image as NAME[:TAG].") var tag: String?
+    @Argument(help: "Path to import.") var path: String
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw CLIError.badInput("\(path) does not exist") }
+        do {
+            let ref = try tag.map { try ImageReference(parsing: $0) }
+            for img in try storeOptions.open().importImages(from: path, tag: ref) {
+                print("\(img.reference?.description ?? "<untagged>") \(img.digest)")
+            }
+        } catch { throw imageFailure(error) }
+    }
+}
+
+struct ImageExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Export images as an OCI layout directory, or a tar of one (PATH ending in .tar).")
+    @OptionGroup var storeOptions: StoreOptions
+    @Option(name: .shortAndLong, help: "Destination directory or .tar file.") var output: String
+    @Argument(help: "Images to export.") var images: [String]
+
+    func run() throws {
+        do { try storeOptions.open().export(images, to: output) } catch { throw imageFailure(error) }
+    }
+}
+
+struct ImageBundle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bundle", abstract: "Write an OCI runtime bundle (config.json + rootfs) for boxbench, crun or runc.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "NAME[:TAG] or digest.") var image: String
+    @Argument(help: "Bundle directory (rootfs must not exist or be empty).") var directory: String
+
+    func run() throws {
+        do {
+            let store = try storeOptions.open()
+            try store.bundle(try store.resolve(image), into: directory)
+        } catch { throw imageFailure(error) }
+        print(directory)
+    }
+}
