@@ -1,0 +1,271 @@
+import Crypto
+import Foundation
+import Logging
+import Probes
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How the image's root filesystem reaches the guest.
+public enum RootfsMode: String, Sendable, Codable, CaseIterable {
+    /// The whole rootfs, boxbench-init as `/init`, in one gzip'd newc cpio.
+    case initramfs
+    /// An ext4 disk (virtio-blk) plus a small initramfs holding the init, the virtio modules and the root device.
+    case disk
+}
+
+/// Everything a guest boot needs on the host, cached under `BoxbenchPaths().guestArtifacts/<key>`.
+public struct GuestArtifacts: Sendable, Codable, Equatable {
+    public var key: String
+    public var directory: String
+    public var mode: RootfsMode
+    public var kernel: String
+    public var kernelVersion: String
+    public var initrd: String
+    public var disk: String?
+    public var kernelBytes: UInt64
+    public var initrdBytes: UInt64
+    public var diskAllocatedBytes: UInt64?
+    public var diskVirtualBytes: UInt64?
+    /// Modules the guest init loads, in order (names).
+    public var modules: [String]
+    /// True when this came from the cache rather than being built now.
+    public var cached: Bool
+    public var buildMs: Double
+}
+
+/// Builds guest artifacts from a flattened rootfs directory. Atomic: built in a temp dir, then renamed.
+public struct GuestArtifactBuilder: Sendable {
+    public var paths: BoxbenchPaths
+    public var logger: Logger?
+    /// Modules the guest needs for an ext4 root on virtio-blk; builtins and dependencies are resolved.
+    public static let diskModules = ["virtio_pci", "virtio_blk", "ext4"]
+    /// Modules that let the guest report balloon statistics (`virDomainMemoryStats` beyond `rss`).
+    public static let balloonModules = ["virtio_pci", "virtio_balloon"]
+    static let formatVersion = "boxbench-guest-v1"
+
+    public init(paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
+        self.paths = paths
+        self.logger = logger
+    }
+
+    /// Returns cached artifacts for (cacheKey, kernel, init, mode, workload) or builds them.
+    /// - Parameters:
+    ///   - rootfsDir: the flattened image root.
+    ///   - cacheKey: identifies the rootfs contents; callers pass the image digest.
+    ///   - balloonDriver: load virtio_balloon in the guest so balloon stats are reported (costs guest boot time).
+    public func prepare(
+        rootfsDir: String, workload: GuestWorkload, cacheKey: String, mode: RootfsMode, balloonDriver: Bool = false
+    ) throws(MachineError) -> GuestArtifacts {
+        let t0 = monotonicNanos()
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: rootfsDir, isDirectory: &isDir), isDir.boolValue else {
+            throw .invalidInput("rootfs directory \(rootfsDir) does not exist")
+        }
+        let spec = try workload.specText()
+        let kernelVersion = try Self.kernelVersion(paths)
+        guard let initData = FileManager.default.contents(atPath: paths.guestInit) else {
+            throw .artifacts("guest init \(paths.guestInit) is missing: run scripts/setup (make -C Benchmarks/kit)")
+        }
+        guard access(paths.kernelImage, R_OK) == 0 else {
+            throw .artifacts("guest kernel \(paths.kernelImage) is missing: run scripts/setup")
+        }
+        var moduleNames: [String] = []
+        if mode == .disk { moduleNames += Self.diskModules }
+        if balloonDriver { moduleNames += Self.balloonModules }
+        let initHash = SHA256.hash(data: initData).map { String(format: "%02x", $0) }.joined()
+        let keyText = [Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue, spec,
+                       moduleNames.joined(separator: ",")].joined(separator: "\n\u{1}")
+        let key = SHA256.hash(data: Data(keyText.utf8)).map { String(format: "%02x", $0) }.joined()
+        let base = paths.guestArtifacts
+        let finalDir = base + "/" + key
+        if let cached = try? load(dir: finalDir) {
+            return cached
+        }
+        try Self.mkdirs(base)
+        let tmp = base + "/.tmp-\(key.prefix(16))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(tmp, 0o755) == 0 else { throw .system(operation: "mkdir \(tmp)", errno: errno) }
+        chmod(tmp, 0o755)
+        do {
+            logger?.debug("building guest artifacts", metadata: ["key": "\(key)", "mode": "\(mode.rawValue)"])
+            let modules = try KernelModuleSet(modulesDir: paths.kernelModules).loadOrderIfAny(moduleNames)
+            let initrd = tmp + "/initrd.img"
+            var disk: String?
+            switch mode {
+            case .initramfs:
+                try writeInitramfs(
+                    to: initrd, rootfs: rootfsDir, initData: [UInt8](initData), spec: spec, modules: modules,
+                    kernelVersion: kernelVersion, rootDevice: nil)
+            case .disk:
+                let d = tmp + "/disk.raw"
+                try Self.buildDisk(at: d, rootfs: rootfsDir, spec: spec, tmp: tmp)
+                try writeInitramfs(
+                    to: initrd, rootfs: nil, initData: [UInt8](initData), spec: spec, modules: modules,
+                    kernelVersion: kernelVersion, rootDevice: "/dev/vda")
+                disk = finalDir + "/disk.raw"
+            }
+            var a = GuestArtifacts(
+                key: key, directory: finalDir, mode: mode, kernel: paths.kernelImage, kernelVersion: kernelVersion,
+                initrd: finalDir + "/initrd.img", disk: disk, kernelBytes: 0, initrdBytes: 0, modules: modules.map(\.name),
+                cached: false, buildMs: 0)
+            let json = try JSONEncoder().encode(a)
+            guard FileManager.default.createFile(atPath: tmp + "/artifacts.json", contents: json) else {
+                throw MachineError.artifacts("cannot write \(tmp)/artifacts.json")
+            }
+            for f in ["initrd.img", "disk.raw", "artifacts.json"] { chmod(tmp + "/" + f, 0o644) }
+            if rename(tmp, finalDir) != 0 {
+                let e = errno
+                Self.removeTree(tmp)
+                // Someone else finished the same key first: theirs is as good as ours.
+                guard e == EEXIST || e == ENOTEMPTY, let other = try? load(dir: finalDir) else {
+                    throw MachineError.system(operation: "rename \(tmp) to \(finalDir)", errno: e)
+                }
+                return other
+            }
+            a = try load(dir: finalDir)
+            a.cached = false
+            a.buildMs = Double(monotonicNanos() - t0) / 1e6
+            return a
+        } catch let error as MachineError {
+            Self.removeTree(tmp)
+            throw error
+        } catch {
+            Self.removeTree(tmp)
+            throw .artifacts("\(error)")
+        }
+    }
+
+    /// Deletes one artifact directory (e.g. after a test).
+    public func remove(_ artifacts: GuestArtifacts) {
+        Self.removeTree(artifacts.directory)
+    }
+
+    private func load(dir: String) throws(MachineError) -> GuestArtifacts {
+        guard let data = FileManager.default.contents(atPath: dir + "/artifacts.json") else {
+            throw .artifacts("no artifacts in \(dir)")
+        }
+        guard var a = try? JSONDecoder().decode(GuestArtifacts.self, from: data) else {
+            throw .artifacts("unreadable \(dir)/artifacts.json")
+        }
+        a.kernel = paths.kernelImage
+        a.kernelBytes = Self.size(a.kernel).apparent
+        a.initrdBytes = Self.size(a.initrd).apparent
+        if let d = a.disk {
+            let s = Self.size(d)
+            a.diskAllocatedBytes = s.allocated
+            a.diskVirtualBytes = s.apparent
+        }
+        guard a.initrdBytes > 0 else { throw .artifacts("\(a.initrd) is missing") }
+        a.cached = true
+        return a
+    }
+
+    static func kernelVersion(_ paths: BoxbenchPaths) throws(MachineError) -> String {
+        guard let v = try? String(contentsOfFile: paths.kernelDir + "/version", encoding: .utf8) else {
+            throw .artifacts("\(paths.kernelDir)/version is missing: run scripts/setup")
+        }
+        return v.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func writeInitramfs(
+        to path: String, rootfs: String?, initData: [UInt8], spec: String, modules: [KernelModuleSet.Module],
+        kernelVersion: String, rootDevice: String?
+    ) throws(MachineError) {
+        let cpio = path + ".cpio"
+        let w = try NewcArchiveWriter(path: cpio)
+        if let rootfs { try w.addTree(root: rootfs, skip: ["init", "dev/console"]) }
+        // Entries after the tree win: the initramfs unpacker replaces files and keeps existing directories.
+        for d in ["dev", "proc", "sys", "etc", "etc/boxbench"] { try w.directory(d) }
+        try w.node("dev/console", type: UInt32(S_IFCHR), mode: 0o600, major: 5, minor: 1)
+        try w.file("etc/boxbench/workload", contents: Array(spec.utf8))
+        if let rootDevice { try w.file("etc/boxbench/root-device", contents: Array((rootDevice + "\n").utf8)) }
+        if !modules.isEmpty {
+            let set = try KernelModuleSet(modulesDir: paths.kernelModules)
+            var made: Set<String> = []
+            var list = ""
+            for m in modules {
+                // Stored uncompressed: the guest init loads them with finit_module and no decompressor.
+                var rel = m.relativePath
+                for s in [".xz", ".zst", ".gz"] where rel.hasSuffix(s) { rel.removeLast(s.count) }
+                let guestPath = "lib/modules/\(kernelVersion)/" + rel
+                var parts: [String] = []
+                for c in guestPath.split(separator: "/").dropLast() {
+                    parts.append(String(c))
+                    let dir = parts.joined(separator: "/")
+                    if made.insert(dir).inserted { try w.directory(dir) }
+                }
+                try w.file(guestPath, contents: try set.contents(of: m))
+                list += "/" + guestPath + "\n"
+            }
+            try w.file("etc/boxbench/modules", contents: Array(list.utf8))
+        }
+        try w.file("init", contents: initData, mode: 0o755)
+        try w.finish()
+        try HostTool.run(["gzip", "-n", "-6", "-c"], stdinPath: cpio, stdoutPath: path)
+        unlink(cpio)
+    }
+
+    /// ext4 via `mke2fs -d`, then the workload file and mount points added with debugfs (the rootfs is not copied).
+    static func buildDisk(at path: String, rootfs: String, spec: String, tmp: String) throws(MachineError) {
+        let used = usedBytes(rootfs)
+        let sizeKiB = max(64 * 1024, (used * 3 / 2) / 1024 + 32 * 1024)
+        try HostTool.run([
+            "mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "boxbench", "-E", "root_owner=0:0", "-d", rootfs,
+            path, "\(sizeKiB)k",
+        ])
+        let specFile = tmp + "/workload"
+        guard FileManager.default.createFile(atPath: specFile, contents: Data(spec.utf8)) else {
+            throw .artifacts("cannot write \(specFile)")
+        }
+        chmod(specFile, 0o644)
+        let cmds = tmp + "/debugfs.cmds"
+        let script = ["mkdir dev", "mkdir proc", "mkdir sys", "mkdir etc", "mkdir etc/boxbench",
+                      "rm etc/boxbench/workload", "write \(specFile) etc/boxbench/workload"].joined(separator: "\n") + "\n"
+        guard FileManager.default.createFile(atPath: cmds, contents: Data(script.utf8)) else {
+            throw .artifacts("cannot write \(cmds)")
+        }
+        try HostTool.run(["debugfs", "-w", "-f", cmds, path])
+        let check = try HostTool.output(["debugfs", "-R", "cat /etc/boxbench/workload", path])
+        guard String(decoding: check, as: UTF8.self) == spec else {
+            throw .artifacts("debugfs did not store /etc/boxbench/workload in \(path)")
+        }
+        unlink(specFile)
+        unlink(cmds)
+    }
+
+    static func usedBytes(_ root: String) -> UInt64 {
+        var total: UInt64 = 0
+        guard let e = FileManager.default.enumerator(atPath: root) else { return 0 }
+        while let rel = e.nextObject() as? String {
+            var st = stat()
+            if lstat(root + "/" + rel, &st) == 0 { total += UInt64(max(st.st_size, 0)) + 4096 }
+        }
+        return total
+    }
+
+    static func size(_ path: String) -> (apparent: UInt64, allocated: UInt64) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return (0, 0) }
+        return (UInt64(st.st_size), UInt64(st.st_blocks) * 512)
+    }
+
+    static func mkdirs(_ path: String) throws(MachineError) {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        } catch {
+            throw .system(operation: "mkdir -p \(path)", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+        }
+    }
+
+    static func removeTree(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+extension KernelModuleSet {
+    func loadOrderIfAny(_ names: [String]) throws(MachineError) -> [Module] {
+        names.isEmpty ? [] : try loadOrder(for: names)
+    }
+}

@@ -1,0 +1,276 @@
+import CLibvirt
+import Foundation
+import Probes
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// libvirt's default event loop: registered once before any connection, run forever on a dedicated thread
+/// (it must keep running after a connection closes, or libvirt's cleanup callbacks never fire).
+enum LibvirtEventLoop {
+    private static let started: Bool = {
+        // Errors are reported through MachineError with virGetLastErrorMessage(); keep libvirt off stderr.
+        virSetErrorFunc(nil) { _, _ in }
+        guard virEventRegisterDefaultImpl() == 0 else { return false }
+        let t = Thread {
+            while true { _ = virEventRunDefaultImpl() }
+        }
+        t.name = "libvirt-events"
+        t.stackSize = 1 << 20
+        t.start()
+        return true
+    }()
+
+    static func ensureStarted() throws(MachineError) {
+        guard started else { throw .libvirt(operation: "virEventRegisterDefaultImpl", message: lastLibvirtError()) }
+    }
+}
+
+func lastLibvirtError() -> String {
+    virGetLastErrorMessage().map { String(cString: $0) } ?? "unknown libvirt error"
+}
+
+/// One libvirt connection; keep it open for as long as any domain created through it must live
+/// (the embedded driver kills its domains when the connection closes).
+public final class LibvirtConnection: @unchecked Sendable {
+    let ptr: virConnectPtr
+    public let uri: String
+    /// For `qemu:///embed?root=…`: the root, where QEMU's pid files and logs are.
+    public let embedRoot: String?
+    private let lock = NSLock()
+    private var closed = false
+
+    /// The default: libvirt's embedded QEMU driver rooted at `root` (no daemon).
+    public static func embedded(root: String = BoxbenchPaths().libvirtEmbedRoot) throws(MachineError) -> LibvirtConnection {
+        try prepareEmbedRoot(root)
+        return try LibvirtConnection(uri: embedURI(root: root))
+    }
+
+    public static func embedURI(root: String) -> String {
+        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
+        return "qemu:///embed?root=" + (root.addingPercentEncoding(withAllowedCharacters: allowed) ?? root)
+    }
+
+    /// `<root>/etc/qemu.conf` with `stdio_handler = "file"`: the default `logd` needs a system virtlogd.
+    static func prepareEmbedRoot(_ root: String) throws(MachineError) {
+        try GuestArtifactBuilder.mkdirs(root + "/etc")
+        let conf = root + "/etc/qemu.conf"
+        let want = "# written by boxbench: QEMU logs go to files, no virtlogd needed\nstdio_handler = \"file\"\n"
+        if (try? String(contentsOfFile: conf, encoding: .utf8)) != want {
+            guard FileManager.default.createFile(atPath: conf + ".tmp", contents: Data(want.utf8)),
+                rename(conf + ".tmp", conf) == 0
+            else { throw .system(operation: "write \(conf)", errno: errno) }
+        }
+    }
+
+    public init(uri: String) throws(MachineError) {
+        try LibvirtEventLoop.ensureStarted()
+        guard let c = virConnectOpen(uri) else {
+            throw .libvirt(operation: "virConnectOpen \(uri)", message: lastLibvirtError())
+        }
+        ptr = c
+        self.uri = uri
+        if uri.hasPrefix("qemu:///embed"), let r = uri.range(of: "root=") {
+            let raw = String(uri[r.upperBound...].prefix { $0 != "&" })
+            embedRoot = raw.removingPercentEncoding ?? raw
+        } else {
+            embedRoot = nil
+        }
+    }
+
+    deinit { close() }
+
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !closed {
+            closed = true
+            virConnectClose(ptr)
+        }
+    }
+
+    /// libvirt library version, e.g. "9.0.0".
+    public var libraryVersion: String {
+        var v: UInt = 0
+        guard virConnectGetLibVersion(ptr, &v) == 0 else { return "unknown" }
+        return "\(v / 1_000_000).\(v / 1000 % 1000).\(v % 1000)"
+    }
+
+    /// Where this driver writes a running domain's QEMU pid, when the host is local.
+    func pidFile(domain name: String) -> String? {
+        if let embedRoot { return embedRoot + "/run/qemu/\(name).pid" }
+        if uri.hasPrefix("qemu:///system") { return "/run/libvirt/qemu/\(name).pid" }
+        return nil
+    }
+
+    func logFile(domain name: String) -> String? {
+        if let embedRoot { return embedRoot + "/log/qemu/\(name).log" }
+        if uri.hasPrefix("qemu:///system") { return "/var/log/libvirt/qemu/\(name).log" }
+        return nil
+    }
+
+    func error(_ operation: String) -> MachineError { .libvirt(operation: operation, message: lastLibvirtError()) }
+
+    /// Defines (persistently, on drivers like test:///default) and returns the name libvirt parsed back,
+    /// plus the XML libvirt renders for it; the domain is undefined again. For tests of the XML layer.
+    public func defineRoundTrip(xml: String) throws(MachineError) -> (name: String, xml: String) {
+        guard let dom = virDomainDefineXML(ptr, xml) else { throw error("virDomainDefineXML") }
+        defer {
+            virDomainUndefine(dom)
+            virDomainFree(dom)
+        }
+        let name = virDomainGetName(dom).map { String(cString: $0) } ?? ""
+        guard let desc = virDomainGetXMLDesc(dom, 0) else { throw error("virDomainGetXMLDesc") }
+        defer { free(desc) }
+        return (name, String(cString: desc))
+    }
+}
+
+/// Lifecycle events of one domain, recorded with host monotonic timestamps.
+final class LifecycleWatch: @unchecked Sendable {
+    struct Event: Sendable { var event: Int32; var detail: Int32; var ns: UInt64 }
+    let name: String
+    private let lock = NSLock()
+    private var events: [Event] = []
+    private var stoppedFlag = false
+    private let stoppedSemaphore = DispatchSemaphore(value: 0)
+    var callbackID: Int32 = -1
+
+    init(name: String) { self.name = name }
+
+    func record(event: Int32, detail: Int32) {
+        let now = monotonicNanos()
+        lock.lock()
+        events.append(Event(event: event, detail: detail, ns: now))
+        let first = event == Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue) && !stoppedFlag
+        if first { stoppedFlag = true }
+        lock.unlock()
+        if first { stoppedSemaphore.signal() }
+    }
+
+    /// Marks STOPPED without an event (the domain was already gone when we looked).
+    func markStopped() { record(event: Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue), detail: -1) }
+
+    var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stoppedFlag
+    }
+
+    var all: [Event] {
+        lock.lock()
+        defer { lock.unlock() }
+        return events
+    }
+
+    /// Waits for STOPPED until the monotonic deadline; true if it came.
+    func waitStopped(untilNs deadline: UInt64) -> Bool {
+        while true {
+            if isStopped { return true }
+            let now = monotonicNanos()
+            if now >= deadline { return false }
+            let slice = min(deadline - now, 50_000_000)
+            if stoppedSemaphore.wait(timeout: .now() + .nanoseconds(Int(slice))) == .success {
+                stoppedSemaphore.signal()  // keep it signalled for other waiters
+                return true
+            }
+        }
+    }
+
+    func register(on conn: LibvirtConnection) throws(MachineError) {
+        let opaque = Unmanaged.passRetained(self).toOpaque()
+        let id = virConnectDomainEventRegisterAny(
+            conn.ptr, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+            unsafeBitCast(lifecycleCallback, to: virConnectDomainEventGenericCallback.self), opaque, releaseWatch)
+        guard id >= 0 else {
+            Unmanaged<LifecycleWatch>.fromOpaque(opaque).release()
+            throw conn.error("virConnectDomainEventRegisterAny lifecycle")
+        }
+        callbackID = id
+    }
+
+    func deregister(from conn: LibvirtConnection) {
+        if callbackID >= 0 {
+            virConnectDomainEventDeregisterAny(conn.ptr, callbackID)
+            callbackID = -1
+        }
+    }
+}
+
+private let lifecycleCallback:
+    @convention(c) (virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = {
+        _, dom, event, detail, opaque in
+        guard let dom, let opaque else { return 0 }
+        let watch = Unmanaged<LifecycleWatch>.fromOpaque(opaque).takeUnretainedValue()
+        if let n = virDomainGetName(dom), String(cString: n) == watch.name {
+            watch.record(event: event, detail: detail)
+        }
+        return 0
+    }
+
+private let releaseWatch: @convention(c) (UnsafeMutableRawPointer?) -> Void = { opaque in
+    if let opaque { Unmanaged<LifecycleWatch>.fromOpaque(opaque).release() }
+}
+
+/// Names for lifecycle events, as recorded in results.
+func lifecycleEventName(_ e: Int32) -> String {
+    switch e {
+    case 0: "defined"
+    case 1: "undefined"
+    case 2: "started"
+    case 3: "suspended"
+    case 4: "resumed"
+    case 5: "stopped"
+    case 6: "shutdown"
+    case 7: "pmsuspended"
+    case 8: "crashed"
+    default: "event-\(e)"
+    }
+}
+
+/// Thin, synchronous wrappers of per-domain calls; the caller owns the pointer.
+struct LibvirtDomain: @unchecked Sendable {
+    let ptr: virDomainPtr
+    let conn: LibvirtConnection
+
+    func resume() throws(MachineError) {
+        guard virDomainResume(ptr) == 0 else { throw conn.error("virDomainResume") }
+    }
+
+    func destroy() throws(MachineError) {
+        guard virDomainDestroy(ptr) == 0 else { throw conn.error("virDomainDestroy") }
+    }
+
+    var isActive: Bool { virDomainIsActive(ptr) == 1 }
+
+    /// libvirt's `cpu_time` for the whole domain (ns), from `virDomainGetCPUStats`.
+    func cpuTimeNs() -> UInt64? {
+        let n = virDomainGetCPUStats(ptr, nil, 0, -1, 1, 0)
+        guard n > 0 else { return nil }
+        var params = [virTypedParameter](repeating: virTypedParameter(), count: Int(n))
+        let got = virDomainGetCPUStats(ptr, &params, UInt32(n), -1, 1, 0)
+        guard got > 0 else { return nil }
+        defer { virTypedParamsClear(&params, got) }
+        for p in params.prefix(Int(got)) {
+            let field = withUnsafeBytes(of: p.field) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if field == "cpu_time" { return p.value.ul }
+        }
+        return nil
+    }
+
+    /// `virDomainMemoryStats` as tag → KiB (only `rss` unless the guest runs virtio_balloon).
+    func memoryStats() -> [String: UInt64] {
+        var stats = [virDomainMemoryStatStruct](repeating: virDomainMemoryStatStruct(), count: 16)
+        let n = virDomainMemoryStats(ptr, &stats, UInt32(stats.count), 0)
+        guard n > 0 else { return [:] }
+        let names = ["swap_in", "swap_out", "major_fault", "minor_fault", "unused", "available", "actual_balloon",
+                     "rss", "usable", "last_update", "disk_caches", "hugetlb_pgalloc", "hugetlb_pgfail"]
+        var out: [String: UInt64] = [:]
+        for s in stats.prefix(Int(n)) {
+            let tag = Int(s.tag)
+            out[tag < names.count ? names[tag] : "tag\(tag)"] = s.val
+        }
+        return out
+    }
+}

@@ -1,0 +1,492 @@
+import CLibvirt
+import CShim
+import Foundation
+import Logging
+import Probes
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// How to boot one guest.
+public struct VMConfig: Sendable, Equatable {
+    public var accel: Accel
+    public var machine: DomainSpec.Machine
+    public var memoryMiB: Int
+    public var vcpus: Int
+    /// From the launch call to the domain being destroyed if it has not powered off by itself.
+    public var timeout: Duration
+    /// Create paused (`VIR_DOMAIN_START_PAUSED`), then `virDomainResume`: records both phases.
+    public var startPaused: Bool
+    /// QEMU smaps_rollup sampling period.
+    public var sampleInterval: Duration
+    /// virtio memballoon with 1 s stats (pc/q35); nil: on except for microvm.
+    public var balloon: Bool?
+    public var cmdline: String
+
+    public init(
+        accel: Accel = .tcg, machine: DomainSpec.Machine = .pc, memoryMiB: Int = 256, vcpus: Int = 1,
+        timeout: Duration = .seconds(60), startPaused: Bool = false, sampleInterval: Duration = .milliseconds(20),
+        balloon: Bool? = nil, cmdline: String = DomainSpec.defaultCmdline
+    ) {
+        self.accel = accel
+        self.machine = machine
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
+        self.timeout = timeout
+        self.startPaused = startPaused
+        self.sampleInterval = sampleInterval
+        self.balloon = balloon
+        self.cmdline = cmdline
+    }
+}
+
+/// Boots guests through libvirt's C API (embedded QEMU driver by default) and measures them.
+/// One connection per runner, opened on first use and kept until `close()`.
+public final class VMRunner: @unchecked Sendable {
+    public let uri: String
+    public let paths: BoxbenchPaths
+    public let logger: Logger?
+    private let lock = NSLock()
+    private var connection: LibvirtConnection?
+
+    /// - Parameter uri: nil for `qemu:///embed?root=<BoxbenchPaths().libvirtEmbedRoot>`.
+    public init(uri: String? = nil, paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
+        self.uri = uri ?? LibvirtConnection.embedURI(root: paths.libvirtEmbedRoot)
+        self.paths = paths
+        self.logger = logger
+        // QEMU is daemonized by libvirt and re-parented to us: reap it at once instead of waiting for PID 1.
+        _ = cshim_set_child_subreaper()
+    }
+
+    deinit { close() }
+
+    /// Closes the libvirt connection (after every run has finished).
+    public func close() {
+        lock.lock()
+        let c = connection
+        connection = nil
+        lock.unlock()
+        c?.close()
+        QemuReaper.sweep()
+    }
+
+    /// The open connection, opening it if needed; `opened` says whether this call opened it.
+    func connect() throws(MachineError) -> (LibvirtConnection, opened: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let connection { return (connection, false) }
+        let c: LibvirtConnection
+        if uri.hasPrefix("qemu:///embed"), let r = uri.range(of: "root=") {
+            let raw = String(uri[r.upperBound...].prefix { $0 != "&" })
+            try LibvirtConnection.prepareEmbedRoot(raw.removingPercentEncoding ?? raw)
+        }
+        QemuReaper.acquire()
+        defer { QemuReaper.release() }
+        c = try LibvirtConnection(uri: uri)
+        connection = c
+        return (c, true)
+    }
+
+    /// Boots `artifacts` and waits for the guest to power off (or the timeout); off the cooperative pool.
+    public func run(_ artifacts: GuestArtifacts, config: VMConfig) async throws(MachineError) -> VMRunResult {
+        let result: Result<VMRunResult, MachineError> = await withCheckedContinuation { cont in
+            let t = Thread { [self] in
+                do throws(MachineError) {
+                    cont.resume(returning: .success(try runBlocking(artifacts, config: config)))
+                } catch {
+                    cont.resume(returning: .failure(error))
+                }
+            }
+            t.name = "boxbench-vm"
+            t.start()
+        }
+        return try result.get()
+    }
+
+    /// Destroys every domain this process is running and waits (bounded) for their cleanup.
+    /// For the CLI's SIGINT/SIGTERM handler; later runs fail with `.cancelled`.
+    public static func cancelAll() { ActiveRuns.shared.cancelAll() }
+
+    /// The synchronous run; call it from a thread you own, not from the cooperative pool.
+    public func runBlocking(_ artifacts: GuestArtifacts, config: VMConfig) throws(MachineError) -> VMRunResult {
+        let t0 = monotonicNanos()
+        let active = ActiveRun()
+        guard ActiveRuns.shared.add(active) else { throw .cancelled }
+        defer { ActiveRuns.shared.remove(active) }
+        QemuReaper.acquire()
+        defer { QemuReaper.release() }
+
+        var phases: [VMRunResult.Phase] = []
+        func mark(_ name: String, _ ns: UInt64 = monotonicNanos()) {
+            phases.append(.init(name: name, ms: Double(ns &- t0) / 1e6))
+        }
+        let (conn, opened) = try connect()
+        if opened { mark("connected") }
+
+        let name = DomainNames.next()
+        let runDir = paths.run + "/vm/" + name
+        try GuestArtifactBuilder.mkdirs(runDir)
+        chmod(paths.run + "/vm", 0o755)
+        chmod(runDir, 0o755)
+        defer { GuestArtifactBuilder.removeTree(runDir) }
+
+        // Serial console: FIFOs made first, read end opened O_RDWR so QEMU's open/close never gives us EOF.
+        let fifo = runDir + "/console"
+        for suffix in [".in", ".out"] where mkfifo(fifo + suffix, 0o600) != 0 {
+            throw .system(operation: "mkfifo \(fifo + suffix)", errno: errno)
+        }
+        let outFd = open(fifo + ".out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard outFd >= 0 else { throw .system(operation: "open \(fifo).out", errno: errno) }
+        let sampler = QemuSampler(interval: config.sampleInterval)
+        let reader = ConsoleReader(fd: outFd) { marker in
+            if marker == .workloadStart { sampler.sampleNow(atWorkloadStart: true) }
+            if marker == .workloadExit { sampler.sampleNow(atWorkloadStart: false) }
+        }
+        reader.start()
+
+        let watch = LifecycleWatch(name: name)
+        do { try watch.register(on: conn) } catch {
+            _ = reader.stop()
+            throw error
+        }
+
+        let spec = DomainSpec(
+            name: name, type: config.accel.domainType, machine: config.machine, memoryMiB: config.memoryMiB,
+            vcpus: config.vcpus, kernel: artifacts.kernel, initrd: artifacts.initrd, cmdline: config.cmdline,
+            disk: artifacts.disk.map { DomainSpec.Disk(path: $0) }, serial: .pipe(path: fifo),
+            balloon: (config.balloon ?? (config.machine != .microvm)) ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none)
+
+        var dom: LibvirtDomain?
+        var failure: String?
+        var timedOut = false
+        var qemuPid: Int32?
+        var launchError: MachineError?
+        let deadline = t0 + UInt64(max(0, config.timeout.components.seconds)) * 1_000_000_000
+            + UInt64(max(0, config.timeout.components.attoseconds / 1_000_000_000))
+
+        do throws(MachineError) {
+            let xml = try spec.xml()
+            // Embedded drivers refuse AUTODESTROY (their domains die with the connection anyway).
+            var flags: UInt32 = conn.embedRoot == nil ? UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue) : 0
+            if config.startPaused { flags |= UInt32(VIR_DOMAIN_START_PAUSED.rawValue) }
+            logger?.debug("virDomainCreateXML", metadata: ["name": "\(name)", "accel": "\(config.accel.rawValue)"])
+            guard let d = virDomainCreateXML(conn.ptr, xml, flags) else {
+                var e = conn.error("virDomainCreateXML \(name)")
+                if case .libvirt(let op, let msg) = e, let log = conn.logFile(domain: name), let tail = Self.tail(log) {
+                    e = .libvirt(operation: op, message: msg + "\nQEMU log:\n" + tail)
+                }
+                throw e
+            }
+            mark("create-returned")
+            let domain = LibvirtDomain(ptr: d, conn: conn)
+            dom = domain
+            active.attach(domain)
+            if let pidFile = conn.pidFile(domain: name),
+                let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+                let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0
+            {
+                qemuPid = pid
+                mark("qemu-alive")
+            }
+            sampler.start(pid: qemuPid, domain: domain)
+            if config.startPaused {
+                try domain.resume()
+                mark("resume-returned")
+            }
+            // Wait for STOPPED, the timeout, or a cancel.
+            while !watch.waitStopped(untilNs: min(deadline, monotonicNanos() + 100_000_000)) {
+                if active.isCancelled || monotonicNanos() >= deadline { break }
+            }
+        } catch {
+            launchError = error
+        }
+
+        // Teardown, on every path.
+        if let domain = dom {
+            if !watch.isStopped {
+                if active.isCancelled {
+                    failure = "cancelled"
+                } else if launchError == nil {
+                    timedOut = true
+                    failure = "timed out after \(config.timeout): destroyed"
+                }
+                if domain.isActive {
+                    do { try domain.destroy() } catch {
+                        if domain.isActive { logger?.warning("\(error)") }
+                    }
+                }
+                if !watch.waitStopped(untilNs: monotonicNanos() + 10_000_000_000), domain.isActive {
+                    logger?.warning("domain \(name) still active 10 s after virDomainDestroy")
+                } else {
+                    watch.markStopped()
+                }
+            }
+        }
+        sampler.stop()
+        if let pid = qemuPid { QemuReaper.reap(pid: pid, timeoutNs: 10_000_000_000) }
+        if dom != nil { mark("domain-gone") }
+        let transcript = reader.stop()
+        watch.deregister(from: conn)
+        if let d = dom { virDomainFree(d.ptr) }
+        active.detach()
+        QemuReaper.sweep()
+        if let launchError { throw launchError }
+
+        // Assemble the result.
+        var ordered: [VMRunResult.Phase] = []
+        let timed: [(String, UInt64?)] = [
+            ("guest-init", transcript.initNs), ("workload-start", transcript.workloadStartNs),
+            ("first-output", transcript.firstOutputNs), ("workload-exit", transcript.workloadExitNs),
+            ("poweroff", transcript.poweroffNs),
+        ]
+        for p in phases where p.name != "domain-gone" { ordered.append(p) }
+        for (n, ns) in timed { if let ns { ordered.append(.init(name: n, ms: Double(ns &- t0) / 1e6)) } }
+        if let gone = phases.first(where: { $0.name == "domain-gone" }) { ordered.append(gone) }
+
+        if failure == nil && transcript.workloadExitNs == nil {
+            if transcript.initNs == nil {
+                failure = "guest stopped before reaching init"
+            } else if transcript.workloadStartNs == nil {
+                failure = "guest init stopped before starting the workload"
+            } else {
+                failure = "domain stopped before the workload reported its exit"
+            }
+        } else if let f = failure, transcript.initNs == nil, timedOut {
+            failure = f + "; the guest did not reach init"
+        }
+        if !transcript.errors.isEmpty && failure != nil {
+            failure! += "; guest errors: " + transcript.errors.joined(separator: "; ")
+        }
+        var exitCode = transcript.exitCode
+        if exitCode == nil, let s = transcript.exitSignal { exitCode = 128 + s }
+        let samples = sampler.result()
+        var memory = samples.memory
+        memory.guestMemTotalKiB = transcript.memTotalKiB
+        memory.guestMemAvailableKiB = transcript.memAvailableKiB
+        var guestWorkloadMs: Double?
+        if let a = transcript.guestWorkloadStartMonoNs, let b = transcript.guestWorkloadExitMonoNs, b >= a {
+            guestWorkloadMs = Double(b - a) / 1e6
+        }
+        return VMRunResult(
+            domainName: name, uri: conn.uri, accel: config.accel, machine: config.machine, rootfsMode: artifacts.mode,
+            memoryMiB: config.memoryMiB, vcpus: config.vcpus, startPaused: config.startPaused, exitCode: exitCode,
+            exitSignal: transcript.exitSignal, output: String(decoding: transcript.output, as: UTF8.self),
+            phases: ordered,
+            lifecycle: watch.all.map { .init(name: lifecycleEventName($0.event), ms: Double($0.ns &- t0) / 1e6) },
+            guestBootToInitMs: transcript.guestInitBootNs.map { Double($0) / 1e6 }, guestWorkloadMs: guestWorkloadMs,
+            memory: memory, cpu: samples.cpu,
+            sizes: .init(
+                kernelBytes: artifacts.kernelBytes, initrdBytes: artifacts.initrdBytes,
+                diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
+            qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled, failure: failure,
+            guestErrors: transcript.errors, consoleTail: failure == nil ? nil : transcript.consoleTail())
+    }
+
+    static func tail(_ path: String, lines: Int = 12) -> String? {
+        guard let t = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return t.split(separator: "\n").suffix(lines).joined(separator: "\n")
+    }
+}
+
+/// Unique per run: `boxbench-<pid>-<counter>-<random>`.
+enum DomainNames {
+    private static let counter = Counter()
+    static func next() -> String {
+        let r = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "boxbench-\(getpid())-\(counter.next())-\(r)"
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+/// A run in progress, for cancelAll.
+final class ActiveRun: @unchecked Sendable {
+    private let lock = NSLock()
+    private var domain: LibvirtDomain?
+    private var cancelled = false
+    let finished = DispatchSemaphore(value: 0)
+
+    var isCancelled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return cancelled
+    }
+
+    func attach(_ d: LibvirtDomain) {
+        lock.lock()
+        domain = d
+        let c = cancelled
+        lock.unlock()
+        if c { try? d.destroy() }
+    }
+
+    func detach() {
+        lock.lock()
+        domain = nil
+        lock.unlock()
+    }
+
+    func cancel() {
+        lock.lock()
+        cancelled = true
+        let d = domain
+        lock.unlock()
+        if let d, d.isActive { try? d.destroy() }
+    }
+}
+
+final class ActiveRuns: @unchecked Sendable {
+    static let shared = ActiveRuns()
+    private let lock = NSLock()
+    private var runs: [ObjectIdentifier: ActiveRun] = [:]
+    private var cancelling = false
+
+    func add(_ r: ActiveRun) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if cancelling { return false }
+        runs[ObjectIdentifier(r)] = r
+        return true
+    }
+
+    func remove(_ r: ActiveRun) {
+        lock.lock()
+        runs[ObjectIdentifier(r)] = nil
+        lock.unlock()
+        r.finished.signal()
+    }
+
+    func cancelAll() {
+        lock.lock()
+        cancelling = true
+        let all = Array(runs.values)
+        lock.unlock()
+        for r in all { r.cancel() }
+        // Each run destroys, waits for STOPPED, reaps QEMU and removes its files; give them 15 s.
+        let deadline = DispatchTime.now() + .seconds(15)
+        for r in all { _ = r.finished.wait(timeout: deadline) }
+    }
+}
+
+/// Reaps QEMU processes re-parented to us (we are a child subreaper); never `waitpid(-1)`.
+enum QemuReaper {
+    /// Waits for `pid` to exit, reaping it if it is our zombie child.
+    static func reap(pid: Int32, timeoutNs: UInt64) {
+        let deadline = monotonicNanos() + timeoutNs
+        while monotonicNanos() < deadline {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return }
+            if r < 0 && errno == ECHILD {
+                // Not our child (qemu:///system, or already reaped): wait for /proc to forget it.
+                if kill(pid, 0) != 0 && errno == ESRCH { return }
+            }
+            usleep(5000)
+        }
+    }
+
+    /// Reaps zombie children of ours whose command is qemu-* and that stayed zombie across two sweeps at least
+    /// `graceNs` apart: libvirt waits for its own direct children (QEMU before `-daemonize` forks) at once, so
+    /// what is still a zombie later is an orphan re-parented to us, which nobody else will reap.
+    static func sweep(graceNs: UInt64 = 60_000_000) {
+        let now = monotonicNanos()
+        var zombies: Set<Int32> = []
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for t in tasks {
+            guard let text = try? readTextFile("/proc/self/task/\(t)/children") else { continue }
+            for field in text.split(separator: " ") {
+                guard let pid = Int32(field.trimmingCharacters(in: .whitespacesAndNewlines)),
+                    let st = try? readTextFile("/proc/\(pid)/stat"), let stat = try? ProcStat.parse(st),
+                    stat.state == "Z", stat.comm.hasPrefix("qemu")
+                else { continue }
+                zombies.insert(pid)
+            }
+        }
+        let ripe = seen.update(zombies, now: now, graceNs: graceNs)
+        for pid in ripe {
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+    }
+
+    private static let seen = ZombieSightings()
+
+    private static let service = ReaperService()
+    /// Keeps a 10 ms reaping loop running while any connection opens or any run is active: libvirt waits for
+    /// its QEMU children (capability probes, guests) to vanish, and as their subreaper we must reap them.
+    static func acquire() { service.acquire() }
+    static func release() { service.release() }
+
+    /// Zombie check for one pid (cheap: one small procfs read).
+    static func isZombie(_ pid: Int32) -> Bool {
+        guard let text = try? readTextFile("/proc/\(pid)/stat"), let s = try? ProcStat.parse(text) else { return false }
+        return s.state == "Z"
+    }
+}
+
+final class ReaperService: @unchecked Sendable {
+    private let lock = NSLock()
+    private var users = 0
+    private var running = false
+
+    func acquire() {
+        lock.lock()
+        users += 1
+        let start = !running
+        running = true
+        lock.unlock()
+        guard start else { return }
+        let t = Thread { [self] in
+            while true {
+                QemuReaper.sweep()
+                lock.lock()
+                if users == 0 {
+                    running = false
+                    lock.unlock()
+                    return
+                }
+                lock.unlock()
+                usleep(20_000)
+            }
+        }
+        t.name = "boxbench-reaper"
+        t.start()
+    }
+
+    func release() {
+        lock.lock()
+        users -= 1
+        lock.unlock()
+    }
+}
+
+/// When each zombie was first seen, to tell orphans (ours to reap) from children libvirt is about to wait for.
+final class ZombieSightings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var firstSeen: [Int32: UInt64] = [:]
+
+    func update(_ zombies: Set<Int32>, now: UInt64, graceNs: UInt64) -> [Int32] {
+        lock.lock()
+        defer { lock.unlock() }
+        firstSeen = firstSeen.filter { zombies.contains($0.key) }
+        var ripe: [Int32] = []
+        for z in zombies {
+            if let t = firstSeen[z] {
+                if now - t >= graceNs { ripe.append(z) }
+            } else {
+                firstSeen[z] = now
+            }
+        }
+        return ripe
+    }
+}
