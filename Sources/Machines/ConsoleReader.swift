@@ -9,14 +9,20 @@ import Probes
 final class ConsoleReader: @unchecked Sendable {
     private let fd: Int32
     private let onMarker: @Sendable (ConsoleTranscript.Marker) -> Void
+    private let onOutput: (@Sendable ([UInt8]) -> Void)?
+    private var delivered = 0
     private let lock = NSLock()
     private var transcript = ConsoleTranscript()
     private var stopRequested = false
     private let done = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
-    init(fd: Int32, onMarker: @escaping @Sendable (ConsoleTranscript.Marker) -> Void) {
+    init(
+        fd: Int32, onOutput: (@Sendable ([UInt8]) -> Void)? = nil,
+        onMarker: @escaping @Sendable (ConsoleTranscript.Marker) -> Void
+    ) {
         self.fd = fd
+        self.onOutput = onOutput
         self.onMarker = onMarker
     }
 
@@ -46,7 +52,13 @@ final class ConsoleReader: @unchecked Sendable {
                     let now = monotonicNanos()
                     lock.lock()
                     let markers = transcript.feed(buf[0..<n], atNs: now)
+                    var fresh: [UInt8] = []
+                    if onOutput != nil && transcript.output.count > delivered {
+                        fresh = Array(transcript.output[delivered...])
+                        delivered = transcript.output.count
+                    }
                     lock.unlock()
+                    if !fresh.isEmpty { onOutput?(fresh) }
                     for m in markers { onMarker(m) }
                     continue
                 }
@@ -68,6 +80,10 @@ final class ConsoleReader: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         transcript.finish(atNs: monotonicNanos())
+        if transcript.output.count > delivered {
+            onOutput?(Array(transcript.output[delivered...]))
+            delivered = transcript.output.count
+        }
         return transcript
     }
 }

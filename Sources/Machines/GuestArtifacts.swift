@@ -136,6 +136,22 @@ public struct GuestArtifactBuilder: Sendable {
         }
     }
 
+    /// A cache key for a plain directory (no image digest): its path and every entry's name, size, mode, mtime.
+    public static func directoryFingerprint(_ dir: String) -> String {
+        var h = SHA256()
+        h.update(data: Data(("dir:" + (dir as NSString).resolvingSymlinksInPath).utf8))
+        if let e = FileManager.default.enumerator(atPath: dir) {
+            var entries: [String] = []
+            while let rel = e.nextObject() as? String {
+                var st = stat()
+                guard lstat(dir + "/" + rel, &st) == 0 else { continue }
+                entries.append("\(rel)\u{0}\(st.st_size)\u{0}\(st.st_mode)\u{0}\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
+            }
+            for entry in entries.sorted() { h.update(data: Data((entry + "\n").utf8)) }
+        }
+        return "dir-sha256:" + h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Deletes one artifact directory (e.g. after a test).
     public func remove(_ artifacts: GuestArtifacts) {
         Self.removeTree(artifacts.directory)

@@ -44,6 +44,9 @@ public struct VMRunResult: Sendable, Codable, Equatable {
     }
 
     public struct Sizes: Sendable, Codable, Equatable {
+        public var kernelPath: String
+        public var initrdPath: String
+        public var diskPath: String?
         public var kernelBytes: UInt64
         public var initrdBytes: UInt64
         public var diskAllocatedBytes: UInt64?

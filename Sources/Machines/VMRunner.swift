@@ -9,7 +9,7 @@ import Probes
 #endif
 
 /// How to boot one guest.
-public struct VMConfig: Sendable, Equatable {
+public struct VMConfig: Sendable {
     public var accel: Accel
     public var machine: DomainSpec.Machine
     public var memoryMiB: Int
@@ -23,12 +23,16 @@ public struct VMConfig: Sendable, Equatable {
     /// virtio memballoon with 1 s stats (pc/q35); nil: on except for microvm.
     public var balloon: Bool?
     public var cmdline: String
+    /// Called on the console thread with the workload's output as it arrives (complete lines).
+    public var onOutput: (@Sendable ([UInt8]) -> Void)?
 
     public init(
         accel: Accel = .tcg, machine: DomainSpec.Machine = .pc, memoryMiB: Int = 256, vcpus: Int = 1,
         timeout: Duration = .seconds(60), startPaused: Bool = false, sampleInterval: Duration = .milliseconds(20),
-        balloon: Bool? = nil, cmdline: String = DomainSpec.defaultCmdline
+        balloon: Bool? = nil, cmdline: String = DomainSpec.defaultCmdline,
+        onOutput: (@Sendable ([UInt8]) -> Void)? = nil
     ) {
+        self.onOutput = onOutput
         self.accel = accel
         self.machine = machine
         self.memoryMiB = memoryMiB
@@ -139,7 +143,7 @@ public final class VMRunner: @unchecked Sendable {
         let outFd = open(fifo + ".out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
         guard outFd >= 0 else { throw .system(operation: "open \(fifo).out", errno: errno) }
         let sampler = QemuSampler(interval: config.sampleInterval)
-        let reader = ConsoleReader(fd: outFd) { marker in
+        let reader = ConsoleReader(fd: outFd, onOutput: config.onOutput) { marker in
             if marker == .workloadStart { sampler.sampleNow(atWorkloadStart: true) }
             if marker == .workloadExit { sampler.sampleNow(atWorkloadStart: false) }
         }
@@ -277,6 +281,7 @@ public final class VMRunner: @unchecked Sendable {
             guestBootToInitMs: transcript.guestInitBootNs.map { Double($0) / 1e6 }, guestWorkloadMs: guestWorkloadMs,
             memory: memory, cpu: samples.cpu,
             sizes: .init(
+                kernelPath: artifacts.kernel, initrdPath: artifacts.initrd, diskPath: artifacts.disk,
                 kernelBytes: artifacts.kernelBytes, initrdBytes: artifacts.initrdBytes,
                 diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
             qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled, failure: failure,

@@ -1,0 +1,45 @@
+import Foundation
+import Probes
+import Testing
+
+@testable import Machines
+
+/// The accel probe answers definitely within its timeout and leaves no QEMU behind (root + QEMU only).
+@Suite(.serialized)
+struct AccelProbeTests {
+    static var skipReason: String? {
+        if let why = BootTests.skipReason { return why }
+        if access(BoxbenchPaths().workloadBinary, X_OK) != 0 { return "bbwork missing (make -C Benchmarks/kit)" }
+        return nil
+    }
+
+    func probe(_ accel: Accel) -> AccelProbeResult {
+        AccelProbe(uri: LibvirtConnection.embedURI(root: BootTests.testRoot), kvmTimeout: .seconds(8)).probe(accel)
+    }
+
+    @Test func tcgBoots() {
+        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        let r = probe(.tcg)
+        print("tcg probe:", r.reason)
+        #expect(r.booted, "\(r.reason)")
+        #expect((r.bootMs ?? 0) > 0)
+    }
+
+    @Test func kvmGivesADefiniteAnswerWithinItsTimeout() {
+        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        let t0 = monotonicNanos()
+        let r = probe(.kvm)
+        let seconds = Double(monotonicNanos() - t0) / 1e9
+        print("kvm probe (\(String(format: "%.1f", seconds)) s):", r.booted, r.reason)
+        #expect(seconds < 8 + 12, "the probe must not outlive its timeout by much")
+        if !r.booted { #expect(!r.reason.isEmpty) }
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { e in
+            guard let pid = Int32(e), let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+                return false
+            }
+            let s = String(decoding: cmd, as: UTF8.self)
+            return s.contains("qemu") && s.contains("boxbench-\(getpid())-")
+        } ?? []
+        #expect(leftovers.isEmpty, "QEMU left behind: \(leftovers)")
+    }
+}
