@@ -5,7 +5,8 @@ let package = Package(
     name: "boxbench",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "boxbench", targets: ["boxbench"])
+        .executable(name: "boxbench", targets: ["boxbench"]),
+        .executable(name: "boxbench-runtime", targets: ["boxbench-runtime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -69,6 +70,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The OCI runtime command line (runc's surface); links only the container runtime, for a lean start.
+        .executableTarget(
+            name: "boxbench-runtime",
+            dependencies: ["Containers", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor"]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "CShim"]),

@@ -249,6 +249,12 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
 
     if (setsid() < 0) fail(c, CSHIM_STEP_SETSID, NULL);
+    /* The FIFO lives in the runtime's state dir, invisible after pivot_root: keep an O_PATH handle to it. */
+    int fifo_path_fd = -1;
+    if (cfg->exec_fifo) {
+        fifo_path_fd = open(cfg->exec_fifo, O_PATH | O_CLOEXEC);
+        if (fifo_path_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
+    }
     if (cfg->namespaces & CLONE_NEWUSER) {
         if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) fail(c, CSHIM_STEP_IDS, "become root in user namespace");
     }
@@ -356,11 +362,35 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         if (fd >= 0 && dup2(fd, i) < 0) fail(c, CSHIM_STEP_STDIO, NULL);
     }
 
+    /* Nothing of the runtime may stay open while we wait (a held flock would block `start`). */
+    {
+        int keep[4] = {c->report_fd, fifo_path_fd, cfg->start_fd, -1};
+        /* sort the kept fds so the gaps between them can be closed with close_range */
+        for (int i = 0; i < 3; i++)
+            for (int j = i + 1; j < 3; j++)
+                if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
+        unsigned int from = 3;
+        for (int i = 0; i < 3; i++) {
+            if (keep[i] < (int)from) continue;
+            if ((unsigned)keep[i] > from) syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+            from = (unsigned)keep[i] + 1;
+        }
+        syscall(SYS_close_range, from, ~0U, 0);
+    }
+
     if (cfg->exec_fifo || cfg->start_fd >= 0) {
         /* Created: tell the parent setup is done, then wait for `start`. */
         report(c->report_fd, CSHIM_STEP_NONE, 0, NULL);
         if (cfg->exec_fifo) {
-            int ff = open(cfg->exec_fifo, O_WRONLY | O_CLOEXEC);
+            char fdpath[32] = "/proc/self/fd/";
+            char digits[12];
+            int nd = 0;
+            unsigned v = (unsigned)fifo_path_fd;
+            do { digits[nd++] = (char)('0' + v % 10); v /= 10; } while (v);
+            size_t o = 14;
+            while (nd) fdpath[o++] = digits[--nd];
+            fdpath[o] = 0;
+            int ff = open(fdpath, O_WRONLY | O_CLOEXEC);
             if (ff < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
             if (write(ff, "0", 1) != 1) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
             close(ff);

@@ -32,6 +32,9 @@ public struct ContainerRequest: Sendable {
     public var timeout: Duration?
     /// Extra limits on top of `linux.resources` (the harness sets them per suite).
     public var limitsOverride: CgroupLimits?
+    /// OCI CLI create/start: the created process blocks opening `<state>/exec.fifo` until `start` reads it,
+    /// so the waiting container outlives the `create` command.
+    public var useExecFifo = false
 
     public init(
         id: String, bundle: String, spec: RuntimeSpec, overlay: OverlayRootfs? = nil, io: ContainerIO = .capture,
@@ -227,7 +230,11 @@ public final class ContainerRuntime: Sendable {
             stderrFd = e
         }
         var startPipe: [Int32] = [-1, -1]
-        if waitForStart {
+        let execFifo = request.useExecFifo ? "\(stateDir)/exec.fifo" : nil
+        if let execFifo, mkfifo(execFifo, 0o600) != 0 {
+            throw ContainerError(id: id, operation: "mkfifo", detail: execFifo, errno: errno)
+        }
+        if waitForStart && execFifo == nil {
             guard cshim_pipe_cloexec(&startPipe) == 0 else {
                 (parentEnds + childEnds).forEach { close($0) }
                 throw ContainerError(id: id, operation: "pipe", detail: "start gate", errno: errno)
@@ -301,7 +308,7 @@ public final class ContainerRuntime: Sendable {
         config.stdin_fd = stdinFd
         config.stdout_fd = stdoutFd
         config.stderr_fd = stderrFd
-        config.exec_fifo = nil
+        config.exec_fifo = strings.string(execFifo)
         config.start_fd = startPipe[0]
 
         var spawnError = cshim_spawn_error()

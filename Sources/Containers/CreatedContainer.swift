@@ -157,6 +157,13 @@ public final class CreatedContainer: @unchecked Sendable {
             maxRSSKilobytes: maxrss)
     }
 
+    /// Leaves the process and its cgroup running past this process's exit (OCI `create`).
+    public func detach() {
+        outputFds.forEach { close($0) }
+        outputFds = []
+        Teardown.registry.remove(teardown)
+    }
+
     /// Kills and tears down without waiting for a result (delete --force, errors).
     public func destroy() {
         if startFd >= 0 {

@@ -1,0 +1,243 @@
+import CShim
+import Foundation
+import Probes
+
+/// The OCI runtime command line's state: one directory per container under a root, a lock, and
+/// state.json holding the OCI state plus what `delete` needs.
+public struct OCIState: Codable, Sendable, Equatable {
+    public var ociVersion: String
+    public var id: String
+    public var status: String
+    public var pid: Int32
+    public var bundle: String
+    public var annotations: [String: String]?
+    // boxbench's own bookkeeping (not printed by `state`).
+    public var created: String?
+    public var cgroup: String?
+    public var startTimeTicks: UInt64?
+
+    /// Only the fields the runtime spec defines, as `state` prints them.
+    public func ociJSON() -> Data {
+        struct Public: Encodable {
+            var ociVersion: String
+            var id: String
+            var status: String
+            var pid: Int32
+            var bundle: String
+            var annotations: [String: String]?
+        }
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? e.encode(Public(ociVersion: ociVersion, id: id, status: status, pid: pid, bundle: bundle, annotations: annotations))) ?? Data()
+    }
+}
+
+public struct OCIRuntimeError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+public final class OCIRuntime: @unchecked Sendable {
+    public let root: String
+    let runtime: ContainerRuntime
+
+    public init(root: String) {
+        self.root = root
+        self.runtime = ContainerRuntime(stateRoot: root)
+    }
+
+    func dir(_ id: String) -> String { "\(root)/\(id)" }
+
+    /// flock on `<root>/<id>.lock`: concurrent commands on one id serialize.
+    func withLock<T>(_ id: String, _ body: () throws -> T) throws -> T {
+        guard ContainerRuntime.isValidID(id) else { throw OCIRuntimeError("invalid container id \"\(id)\"") }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let fd = open("\(root)/\(id).lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw OCIRuntimeError("open lock \(root)/\(id).lock: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        flock(fd, LOCK_EX)
+        return try body()
+    }
+
+    func readState(_ id: String) throws -> OCIState {
+        guard let data = FileManager.default.contents(atPath: "\(dir(id))/state.json"),
+            let state = try? JSONDecoder().decode(OCIState.self, from: data)
+        else { throw OCIRuntimeError("container \"\(id)\" does not exist") }
+        return state
+    }
+
+    func writeState(_ state: OCIState) throws {
+        let data = try JSONEncoder().encode(state)
+        let path = "\(dir(state.id))/state.json"
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: data), rename(tmp, path) == 0 else {
+            throw OCIRuntimeError("write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Status from the live process: a pid can be reused, so its start time must match too.
+    public func liveStatus(_ state: OCIState) -> String {
+        guard state.pid > 0, let text = try? readTextFile("/proc/\(state.pid)/stat"), let stat = try? ProcStat.parse(text),
+            stat.state != "Z", state.startTimeTicks == nil || stat.startTimeTicks == state.startTimeTicks
+        else { return "stopped" }
+        if FileManager.default.fileExists(atPath: "\(dir(state.id))/exec.fifo") { return "created" }
+        return "running"
+    }
+
+    public func state(_ id: String) throws -> OCIState {
+        var s = try readState(id)
+        s.status = liveStatus(s)
+        return s
+    }
+
+    public func create(id: String, bundle: String, pidFile: String?) throws {
+        let bundlePath = URL(fileURLWithPath: bundle).standardizedFileURL.path
+        let spec: RuntimeSpec
+        do { spec = try RuntimeSpec.load(bundle: bundlePath) } catch { throw OCIRuntimeError(error.description) }
+        try withLock(id) {
+            if FileManager.default.fileExists(atPath: dir(id)) {
+                throw OCIRuntimeError("container with id \"\(id)\" already exists")
+            }
+            let request = ContainerRequest(
+                id: id, bundle: bundlePath, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2))
+            var req = request
+            req.useExecFifo = true
+            let created: CreatedContainer
+            do { created = try runtime.create(req, waitForStart: true) } catch { throw OCIRuntimeError("\(error)") }
+            let startTicks = (try? ProcStat.parse(try readTextFile("/proc/\(created.pid)/stat")))?.startTimeTicks
+            var state = OCIState(
+                ociVersion: "1.0.2", id: id, status: "created", pid: created.pid, bundle: bundlePath,
+                annotations: spec.annotations, created: ISO8601DateFormatter().string(from: Date()),
+                cgroup: created.cgroup.name, startTimeTicks: startTicks)
+            do {
+                try writeState(state)
+                try runHooks(spec.hooks?.prestart, state: state, phase: "prestart")
+                try runHooks(spec.hooks?.createRuntime, state: state, phase: "createRuntime")
+                try runHooks(spec.hooks?.createContainer, state: state, phase: "createContainer")
+            } catch {
+                created.destroy()
+                throw error
+            }
+            state.status = "created"
+            if let pidFile {
+                let tmp = pidFile + ".tmp"
+                guard FileManager.default.createFile(atPath: tmp, contents: Data("\(created.pid)".utf8)), rename(tmp, pidFile) == 0
+                else {
+                    created.destroy()
+                    throw OCIRuntimeError("write pid file \(pidFile): \(String(cString: strerror(errno)))")
+                }
+            }
+            // The process outlives this command: it is waiting on exec.fifo for `start`.
+            created.detach()
+        }
+    }
+
+    public func start(_ id: String) throws {
+        try withLock(id) {
+            let state = try self.state(id)
+            guard state.status == "created" else {
+                throw OCIRuntimeError("cannot start a container that is \(state.status) (id \(id))")
+            }
+            let spec = try? RuntimeSpec.load(bundle: state.bundle)
+            try runHooks(spec?.hooks?.startContainer, state: state, phase: "startContainer")
+            let fifo = "\(dir(id))/exec.fifo"
+            // Opening for read releases the process blocked in open(O_WRONLY); it writes one byte, then execs.
+            let fd = open(fifo, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw OCIRuntimeError("open \(fifo): \(String(cString: strerror(errno)))") }
+            var b: UInt8 = 0
+            let n = read(fd, &b, 1)
+            close(fd)
+            unlink(fifo)
+            guard n == 1 else { throw OCIRuntimeError("container \(id) exited before start") }
+            var running = state
+            running.status = "running"
+            try runHooks(spec?.hooks?.poststart, state: running, phase: "poststart", failIsFatal: false)
+        }
+    }
+
+    public func kill(_ id: String, signal: Int32, all: Bool = false) throws {
+        try withLock(id) {
+            let state = try self.state(id)
+            guard state.status == "created" || state.status == "running" else {
+                throw OCIRuntimeError("container \(id) is not running (\(state.status))")
+            }
+            if all, let name = state.cgroup {
+                let cg = makeCgroupManager(name: name)
+                for procs in cg.procsPaths { _ = cshim_kill_cgroup_procs(procs, signal) }
+            } else if Glibc.kill(state.pid, signal) != 0 {
+                throw OCIRuntimeError("kill \(state.pid): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    public func delete(_ id: String, force: Bool) throws {
+        try withLock(id) {
+            let path = dir(id)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw OCIRuntimeError("container \"\(id)\" does not exist")
+            }
+            let state = try? self.state(id)
+            if let state, state.status != "stopped", !force {
+                throw OCIRuntimeError("cannot delete container \(id) that is \(state.status) (use --force)")
+            }
+            // A stale directory (runtime killed mid-create) has no state.json: the default cgroup name applies.
+            let cgroupName = state?.cgroup ?? "boxbench/\(id)"
+            let cg = makeCgroupManager(name: cgroupName)
+            cg.killAll()
+            if let pid = state?.pid, pid > 0, state?.status != "stopped" { Glibc.kill(pid, SIGKILL) }
+            try? cg.remove()
+            for procs in cg.procsPaths {
+                let parent = ((procs as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+                if parent.hasSuffix("/boxbench") { rmdir(parent) }
+            }
+            try? FileManager.default.removeItem(atPath: path)
+            unlink("\(root)/\(id).lock")
+            if let state, let spec = try? RuntimeSpec.load(bundle: state.bundle) {
+                var stopped = state
+                stopped.status = "stopped"
+                try? runHooks(spec.hooks?.poststop, state: stopped, phase: "poststop", failIsFatal: false)
+            }
+        }
+    }
+
+    public func list() -> [OCIState] {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return ids.sorted().compactMap { try? state($0) }
+    }
+
+    /// Runs hooks in order with the state on stdin; a failing prestart/create hook fails the operation.
+    func runHooks(_ hooks: [RuntimeSpec.Hook]?, state: OCIState, phase: String, failIsFatal: Bool = true) throws {
+        for hook in hooks ?? [] {
+            let stdinPath = NSTemporaryDirectory() + "boxbench-hook-\(getpid())-\(UUID().uuidString)"
+            _ = FileManager.default.createFile(atPath: stdinPath, contents: state.ociJSON())
+            defer { unlink(stdinPath) }
+            let fd = open(stdinPath, O_RDONLY | O_CLOEXEC)
+            defer { if fd >= 0 { close(fd) } }
+            var strings = CStringArena()
+            defer { strings.free() }
+            let argv = strings.array(hook.args ?? [hook.path])
+            let envp = strings.array(hook.env ?? [])
+            var err: Int32 = 0
+            let pid = cshim_spawn_process(hook.path, argv, envp, fd, -1, 2, nil, 0, nil, &err)
+            guard pid > 0 else {
+                if failIsFatal { throw OCIRuntimeError("\(phase) hook \(hook.path): \(String(cString: strerror(err)))") }
+                continue
+            }
+            var status: Int32 = 0
+            let deadline = monotonicNanos() + UInt64(hook.timeout ?? 30) * 1_000_000_000
+            while cshim_wait4(pid, &status, WNOHANG, nil, nil, nil) == 0 {
+                if monotonicNanos() > deadline {
+                    Glibc.kill(pid, SIGKILL)
+                    _ = cshim_wait4(pid, &status, 0, nil, nil, nil)
+                    if failIsFatal { throw OCIRuntimeError("\(phase) hook \(hook.path): timed out") }
+                    break
+                }
+                usleep(1000)
+            }
+            if status != 0 && failIsFatal {
+                throw OCIRuntimeError("\(phase) hook \(hook.path) failed with status \(status)")
+            }
+        }
+    }
+}
