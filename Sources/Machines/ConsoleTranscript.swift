@@ -23,6 +23,8 @@ public struct ConsoleTranscript: Sendable {
     public private(set) var memTotalKiB: UInt64?
     public private(set) var memAvailableKiB: UInt64?
     public private(set) var errors: [String] = []
+    /// Non-fatal guest problems (`BOXBENCH-WARN …`: a module that did not load…).
+    public private(set) var warnings: [String] = []
     /// The workload's output (stdout and stderr share the console), CR-LF folded to LF.
     public private(set) var output: [UInt8] = []
     /// The whole console, capped, for failure reports.
@@ -62,7 +64,7 @@ public struct ConsoleTranscript: Sendable {
         }
     }
 
-    private static let prefixes: [[UInt8]] = ["BOXBENCH-MARK ", "BOXBENCH-MEM ", "BOXBENCH-ERROR "].map { Array($0.utf8) }
+    private static let prefixes: [[UInt8]] = ["BOXBENCH-MARK ", "BOXBENCH-MEM ", "BOXBENCH-ERROR ", "BOXBENCH-WARN "].map { Array($0.utf8) }
 
     private mutating func handleLine(_ line: [UInt8], complete: Bool, ns: UInt64) -> Marker? {
         var markerAt: Int?
@@ -96,6 +98,9 @@ public struct ConsoleTranscript: Sendable {
             memTotalKiB = kv["memtotal_kb"].flatMap { UInt64($0) }
             memAvailableKiB = kv["memavailable_kb"].flatMap { UInt64($0) }
             return .memory
+        case "BOXBENCH-WARN":
+            warnings.append(words.dropFirst().joined(separator: " "))
+            return nil
         case "BOXBENCH-ERROR":
             errors.append(words.dropFirst().joined(separator: " "))
             return .error

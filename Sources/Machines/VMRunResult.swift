@@ -85,6 +85,8 @@ public struct VMRunResult: Sendable, Codable, Equatable {
     public var failure: String?
     /// Guest-side errors (`BOXBENCH-ERROR …`).
     public var guestErrors: [String]
+    /// Guest-side warnings (`BOXBENCH-WARN …`).
+    public var guestWarnings: [String]
     /// Last console lines, kept when something went wrong.
     public var consoleTail: String?
 

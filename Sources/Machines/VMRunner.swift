@@ -285,7 +285,7 @@ public final class VMRunner: @unchecked Sendable {
                 kernelBytes: artifacts.kernelBytes, initrdBytes: artifacts.initrdBytes,
                 diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
             qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled, failure: failure,
-            guestErrors: transcript.errors, consoleTail: failure == nil ? nil : transcript.consoleTail())
+            guestErrors: transcript.errors, guestWarnings: transcript.warnings, consoleTail: failure == nil ? nil : transcript.consoleTail())
     }
 
     static func tail(_ path: String, lines: Int = 12) -> String? {
@@ -369,6 +369,13 @@ final class ActiveRuns: @unchecked Sendable {
         runs[ObjectIdentifier(r)] = nil
         lock.unlock()
         r.finished.signal()
+    }
+
+    /// Tests only: accept runs again after a cancelAll.
+    func resetAfterCancel() {
+        lock.lock()
+        cancelling = false
+        lock.unlock()
     }
 
     func cancelAll() {

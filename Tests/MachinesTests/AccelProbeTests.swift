@@ -5,30 +5,30 @@ import Testing
 @testable import Machines
 
 /// The accel probe answers definitely within its timeout and leaves no QEMU behind (root + QEMU only).
-@Suite(.serialized)
-struct AccelProbeTests {
-    static var skipReason: String? {
+/// Part of the serialized BootTests suite: guests never boot concurrently on this 2-core host.
+extension BootTests {
+    static var probeSkipReason: String? {
         if let why = BootTests.skipReason { return why }
         if access(BoxbenchPaths().workloadBinary, X_OK) != 0 { return "bbwork missing (make -C Benchmarks/kit)" }
         return nil
     }
 
-    func probe(_ accel: Accel) -> AccelProbeResult {
+    func runProbe(_ accel: Accel) -> AccelProbeResult {
         AccelProbe(uri: LibvirtConnection.embedURI(root: BootTests.testRoot), kvmTimeout: .seconds(8)).probe(accel)
     }
 
     @Test func tcgBoots() {
-        if let why = Self.skipReason { print("skipped: \(why)"); return }
-        let r = probe(.tcg)
+        if let why = Self.probeSkipReason { print("skipped: \(why)"); return }
+        let r = runProbe(.tcg)
         print("tcg probe:", r.reason)
         #expect(r.booted, "\(r.reason)")
         #expect((r.bootMs ?? 0) > 0)
     }
 
     @Test func kvmGivesADefiniteAnswerWithinItsTimeout() {
-        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        if let why = Self.probeSkipReason { print("skipped: \(why)"); return }
         let t0 = monotonicNanos()
-        let r = probe(.kvm)
+        let r = runProbe(.kvm)
         let seconds = Double(monotonicNanos() - t0) / 1e9
         print("kvm probe (\(String(format: "%.1f", seconds)) s):", r.booted, r.reason)
         #expect(seconds < 8 + 12, "the probe must not outlive its timeout by much")

@@ -107,4 +107,19 @@ struct BootTests {
         #expect(r.phaseMs("workload-start") != nil)
         #expect((r.phaseMs("domain-gone") ?? 0) >= 6000)
     }
+
+    @Test func cancelAllMidBootLeavesNothing() async throws {
+        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        let canceller = Task.detached {
+            try await Task.sleep(for: .milliseconds(1500))
+            VMRunner.cancelAll()
+        }
+        defer { ActiveRuns.shared.resetAfterCancel() }
+        let r = try await boot(["/bin/sleep", "1000"], timeout: .seconds(60))
+        _ = try await canceller.value
+        print("cancelled boot:", r.phases.map { "\($0.name)=\(Int($0.ms))ms" }.joined(separator: " "))
+        #expect(r.cancelled)
+        #expect(!r.timedOut)
+        #expect((r.phaseMs("domain-gone") ?? 99_999) < 10_000)
+    }
 }
