@@ -64,3 +64,15 @@ extension RuntimeSpec {
             pids: pidsMax.map { Resources.Pids(limit: $0) }, devices: nil)
     }
 }
+
+extension RuntimeSpec {
+    /// The same capability list in the bounding, effective and permitted sets.
+    public mutating func setCapabilities(_ names: [String]) {
+        process?.capabilities = Capabilities(
+            bounding: names, effective: names, inheritable: nil, permitted: names, ambient: nil)
+    }
+
+    public mutating func setUser(uid: UInt32, gid: UInt32) {
+        process?.user = User(uid: uid, gid: gid, umask: nil, additionalGids: nil)
+    }
+}

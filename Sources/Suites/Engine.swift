@@ -12,20 +12,24 @@ public struct PreparedImage: Sendable {
     public var lowerDirs: [String]
     /// All layers flattened into one directory (native arm, peer bundles, VM artifacts).
     public var rootfs: String
+    /// entrypoint + (suite args ?? image CMD).
     public var argv: [String]
+    /// The image's ENTRYPOINT alone (density runs idle with no arguments).
+    public var entrypoint: [String]
     public var env: [String]
     public var workdir: String
     public var sizes: [ArtifactSize]
 
     public init(
-        name: String, digest: String, lowerDirs: [String], rootfs: String, argv: [String], env: [String],
-        workdir: String, sizes: [ArtifactSize]
+        name: String, digest: String, lowerDirs: [String], rootfs: String, argv: [String], entrypoint: [String]? = nil,
+        env: [String], workdir: String, sizes: [ArtifactSize]
     ) {
         self.name = name
         self.digest = digest
         self.lowerDirs = lowerDirs
         self.rootfs = rootfs
         self.argv = argv
+        self.entrypoint = entrypoint ?? argv
         self.env = env
         self.workdir = workdir
         self.sizes = sizes

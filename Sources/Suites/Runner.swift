@@ -104,7 +104,10 @@ public final class SuiteRunner: @unchecked Sendable {
     }
 
     /// Runs the whole suite; the results file is rewritten atomically after every run.
-    public func run() -> ResultsDocument {
+    public func run(
+        notes: [String] = [], layerSharing: (PreparedImage) -> LayerSharing? = { _ in nil }
+    ) -> ResultsDocument {
+        document.notes += notes
         let planned = planRuns(
             arms: suite.arms.map(\.name), workloads: suite.workloads.map(\.name), repetitions: suite.repetitions,
             warmups: suite.warmups, seed: seed)
@@ -120,6 +123,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 let image = try images(w)
                 prepared[w.name] = image
                 document.images += image.sizes
+                if let sharing = layerSharing(image) { document.layerSharing.append(sharing) }
             } catch {
                 imageFailures[w.name] = "image build failed: \(error)"
             }
@@ -196,7 +200,9 @@ public final class SuiteRunner: @unchecked Sendable {
         if let density = suite.density, let image = prepared[density.workload],
             let w = suite.workloads.first(where: { $0.name == density.workload })
         {
-            runDensity(density, image: image, workload: w)
+            var idle = image
+            idle.argv = image.entrypoint
+            runDensity(density, image: idle, workload: w)
         }
         document.finishedAt = isoNow()
         document.complete = true

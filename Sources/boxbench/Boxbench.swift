@@ -1,10 +1,43 @@
 import ArgumentParser
+import Foundation
+import Suites
 
 @main
 struct Boxbench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boxbench",
         abstract: "Measure containers against virtual machines: one image, three arms (native, container, vm).",
+        discussion: "Exit status: 0 success, 1 operational failure (or a regression for `compare`), 2 bad input.",
         version: BoxbenchVersion.string,
-        subcommands: [ContainerCommand.self])
+        subcommands: [
+            RunCommand.self, ReportCommand.self, CompareCommand.self, DoctorCommand.self, ImageCommand.self,
+            ContainerCommand.self, VMCommand.self,
+        ])
+
+    /// Wires the image builder's RUN steps to boxbench's runtime and maps bad input (flags, files, fields) to exit 2.
+    static func main() async {
+        makeRunStepExecutor = { ContainerRunStepExecutor() }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("boxbench: \(error)\n".utf8))
+            switch error {
+            case .badInput: Glibc.exit(2)
+            case .failed: Glibc.exit(1)
+            }
+        } catch {
+            let code = exitCode(for: error)
+            // ArgumentParser reports usage errors as 64 (EX_USAGE); boxbench's contract is 2 for all bad input.
+            if code.rawValue == 64 {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -1,0 +1,122 @@
+import Containers
+import Foundation
+import Images
+import Probes
+import Results
+
+/// RUN steps of image builds execute in boxbench's own container runtime on an overlay of the layers so far.
+public struct ContainerRunStepExecutor: RunStepExecutor {
+    let runtime: ContainerRuntime
+    public init(runtime: ContainerRuntime = ContainerRuntime()) { self.runtime = runtime }
+
+    public func run(_ step: RunStep, output: @Sendable (String) -> Void) throws -> Int32 {
+        let id = "build-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        var spec = RuntimeSpec.defaultSpec(args: step.argv, rootPath: "\(runtime.stateRoot)/\(id)/rootfs", hostname: "build")
+        spec.process?.env = step.env
+        spec.process?.cwd = step.workdir.isEmpty ? "/" : step.workdir
+        spec.root?.readonly = false
+        // Builds install and chown files: give RUN the capabilities Docker's default grants.
+        let buildCaps = Capability.defaultSet + [
+            "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETGID", "CAP_SETUID", "CAP_MKNOD",
+            "CAP_SETFCAP", "CAP_SETPCAP", "CAP_SYS_CHROOT",
+        ]
+        spec.setCapabilities(buildCaps)
+        if let user = step.user, !user.isEmpty {
+            let parts = user.split(separator: ":")
+            guard let uid = UInt32(parts[0]), parts.count < 2 || UInt32(parts[1]) != nil else {
+                throw ContainerError(id: id, operation: "USER", detail: "\(user): only numeric uid[:gid] is supported in RUN")
+            }
+            spec.setUser(uid: uid, gid: parts.count > 1 ? UInt32(parts[1])! : uid)
+        }
+        let request = ContainerRequest(
+            id: id, bundle: step.upperDir, spec: spec,
+            overlay: OverlayRootfs(lowerDirs: step.lowerDirs, upperDir: step.upperDir, workDir: step.workDir),
+            io: .capture, timeout: .seconds(3600))
+        let result = try runtime.run(request)
+        let text = String(decoding: result.stdout + result.stderr, as: UTF8.self)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty { output(String(line)) }
+        return result.exit.shellStatus
+    }
+}
+
+/// Builds a workload's image from its Dockerfile and prepares it for every arm (layers + flattened rootfs).
+public struct WorkloadImages: Sendable {
+    public let paths: BoxbenchPaths
+    let progress: @Sendable (String) -> Void
+
+    public init(paths: BoxbenchPaths = BoxbenchPaths(), progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.paths = paths
+        self.progress = progress
+    }
+
+    public func prepare(_ w: WorkloadSpec) throws -> PreparedImage {
+        let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
+        _ = try store.ensureBusyboxBase()
+        // The context gets the static workload kit so the same bytes run in every arm.
+        let context = try makeTempDirectory("boxbench-context")
+        defer { try? FileManager.default.removeItem(atPath: context) }
+        let source = w.context
+        for item in try FileManager.default.contentsOfDirectory(atPath: source) {
+            try FileManager.default.copyItem(atPath: "\(source)/\(item)", toPath: "\(context)/\(item)")
+        }
+        if FileManager.default.fileExists(atPath: paths.workloadBinary) {
+            try FileManager.default.copyItem(atPath: paths.workloadBinary, toPath: "\(context)/bbwork")
+        }
+        let dockerfile = "\(context)/\((w.dockerfile as NSString).lastPathComponent)"
+        let tag = try ImageReference(parsing: "boxbench/workload-\(w.name):latest")
+        let progress = self.progress
+        let image = try ImageBuilder(store: store).build(
+            BuildOptions(context: context, dockerfile: dockerfile, tag: tag, executor: ContainerRunStepExecutor()),
+            progress: { event in
+                if case .step(let i, let total, let text) = event { progress("\(w.name): step \(i)/\(total) \(text)") }
+            })
+        let lowers = try store.lowerDirs(for: image)
+        let rootfs = paths.state + "/rootfs/" + image.digest.hex
+        if !FileManager.default.fileExists(atPath: rootfs) {
+            let tmp = rootfs + ".tmp.\(getpid())"
+            try? FileManager.default.removeItem(atPath: tmp)
+            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+            do {
+                try store.flatten(image, into: tmp)
+                guard rename(tmp, rootfs) == 0 else {
+                    throw ContainerError(id: w.name, operation: "rename", detail: "\(tmp) → \(rootfs)", errno: errno)
+                }
+            } catch {
+                try? FileManager.default.removeItem(atPath: tmp)
+                throw error
+            }
+        }
+        let sizes = try store.sizes(of: image)
+        let name = "boxbench/workload-\(w.name)"
+        return PreparedImage(
+            name: name, digest: image.digest.description, lowerDirs: lowers, rootfs: rootfs,
+            argv: image.entrypoint + (w.args ?? image.cmd), entrypoint: image.entrypoint, env: image.env,
+            workdir: image.workdir,
+            sizes: [
+                ArtifactSize(image: name, armKey: "container", component: "layers-compressed", bytes: UInt64(sizes.compressedBytes)),
+                ArtifactSize(image: name, armKey: "container", component: "layers-uncompressed", bytes: UInt64(sizes.uncompressedBytes)),
+            ])
+    }
+
+    /// C5 figures for a workload image against the busybox base it is built FROM.
+    public func layerSharing(for image: PreparedImage) -> LayerSharing? {
+        guard let store = try? ImageStore(root: paths.imageStore, layerCache: paths.layerCache),
+            let stored = try? store.resolve(image.name), let base = try? store.resolve("boxbench/busybox"),
+            let pull = try? store.bytesToPull(image: stored, given: base), let sizes = try? store.sizes(of: stored)
+        else { return nil }
+        let shared = Set(base.manifest.layers.map(\.digest))
+        let sharedBytes = stored.manifest.layers.filter { shared.contains($0.digest) }.reduce(Int64(0)) { $0 + $1.size }
+        return LayerSharing(
+            image: image.name, base: "boxbench/busybox", imageCompressedBytes: UInt64(sizes.compressedBytes),
+            sharedCompressedBytes: UInt64(sharedBytes), bytesToPullGivenBase: UInt64(pull.compressedBytes),
+            newLayersOnLastStepRebuild: nil)
+    }
+}
+
+func makeTempDirectory(_ prefix: String) throws -> String {
+    var template = Array("/tmp/\(prefix).XXXXXX".utf8CString)
+    guard let p = mkdtemp(&template) else {
+        throw ContainerError(id: prefix, operation: "mkdtemp", detail: "/tmp", errno: errno)
+    }
+    return String(cString: p)
+}

@@ -1,0 +1,169 @@
+import Crypto
+import Foundation
+import Logging
+import Machines
+import Probes
+import Results
+
+/// The VM arm: the image's flattened rootfs booted through libvirt (embedded QEMU driver by default).
+public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
+    public let arm: ArmSpec
+    public var engineName: String { "libvirt" }
+    let runner: VMRunner
+    let builder: GuestArtifactBuilder
+    public let accel: Accel
+    /// Why auto picked this accel (the probe's finding), for the results' notes.
+    public let accelReason: String?
+    private let lock = NSLock()
+    private var artifacts: [String: GuestArtifacts] = [:]
+
+    public init(arm: ArmSpec, uri: String? = nil, paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
+        self.arm = arm
+        self.runner = VMRunner(uri: uri, paths: paths, logger: logger)
+        self.builder = GuestArtifactBuilder(paths: paths, logger: logger)
+        let choice = AccelChoice(rawValue: arm.accel) ?? .auto
+        let resolved = AccelProbe(paths: paths, uri: uri, logger: logger).resolve(choice)
+        self.accel = resolved.accel
+        self.accelReason = resolved.probe.map { "\(arm.name): accel \(arm.accel) → \(resolved.accel.rawValue) (\($0.reason))" }
+    }
+
+    deinit { runner.close() }
+
+    func key(_ workload: WorkloadSpec, argv: [String]) -> String { "\(workload.name)|\(argv.joined(separator: "\u{0}"))" }
+
+    func artifactsFor(_ image: PreparedImage, workload: WorkloadSpec, argv: [String]) throws -> GuestArtifacts {
+        let k = key(workload, argv: argv)
+        lock.lock()
+        if let a = artifacts[k] {
+            lock.unlock()
+            return a
+        }
+        lock.unlock()
+        let mode = RootfsMode(rawValue: arm.rootfsMode) ?? .initramfs
+        let argvHash = SHA256.hash(data: Data(argv.joined(separator: "\u{0}").utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let a = try builder.prepare(
+            rootfsDir: image.rootfs,
+            workload: GuestWorkload(argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir),
+            cacheKey: "\(image.digest)-\(argvHash)", mode: mode)
+        lock.lock()
+        artifacts[k] = a
+        lock.unlock()
+        return a
+    }
+
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
+        let a = try artifactsFor(image, workload: workload, argv: image.argv)
+        var sizes = [
+            ArtifactSize(image: image.name, armKey: arm.name, component: "kernel", bytes: a.kernelBytes),
+            ArtifactSize(image: image.name, armKey: arm.name, component: "initramfs", bytes: a.initrdBytes),
+        ]
+        if let d = a.diskAllocatedBytes { sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-allocated", bytes: d)) }
+        if let d = a.diskVirtualBytes { sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-virtual", bytes: d)) }
+        return sizes
+    }
+
+    func config(timeout: Duration) -> VMConfig {
+        // Paused create then resume: the report compares VM create/resume with container create/start.
+        VMConfig(
+            accel: accel, machine: DomainSpec.Machine(rawValue: arm.machine) ?? .pc, memoryMiB: arm.memoryMiB,
+            vcpus: arm.vcpus, timeout: timeout, startPaused: true)
+    }
+
+    public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
+        -> RunOutcome
+    {
+        let r: VMRunResult
+        do {
+            let a = try artifactsFor(image, workload: workload, argv: image.argv)
+            r = try runner.runBlocking(a, config: config(timeout: timeout))
+        } catch {
+            return RunOutcome(status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: arm.machine)
+        }
+        return Self.outcome(r, accel: accel, machine: arm.machine)
+    }
+
+    static func outcome(_ r: VMRunResult, accel: Accel, machine: String) -> RunOutcome {
+        var m: [String: Double] = [:]
+        if let v = r.phaseMs("first-output") { m[Metric.startupFirstOutputMs.name] = v }
+        if let v = r.phaseMs("workload-exit") { m[Metric.startupExitMs.name] = v }
+        if let created = r.phaseMs("create-returned") {
+            m[Metric.createMs.name] = created
+            if let exit = r.phaseMs("workload-exit") { m[Metric.startMs.name] = exit - (r.phaseMs("resume-returned") ?? created) }
+        }
+        if let v = r.memory.qemuPeakPssBytes {
+            m[Metric.pssPeakBytes.name] = Double(v)
+            m[Metric.memoryPeakBytes.name] = Double(v)  // host memory per instance: QEMU's proportional share
+        }
+        if let v = r.memory.qemuPeakRssBytes { m[Metric.rssPeakBytes.name] = Double(v) }
+        if let v = r.memory.qemuPssAtWorkloadStartBytes { m[Metric.memoryCurrentBytes.name] = Double(v) }
+        if let v = r.memory.guestMemTotalKiB { m[Metric.guestMemTotalBytes.name] = Double(v * 1024) }
+        if let v = r.memory.guestMemAvailableKiB { m[Metric.guestMemAvailableBytes.name] = Double(v * 1024) }
+        if let v = r.cpu.libvirtCpuTimeNs { m[Metric.cpuNs.name] = Double(v) }
+        m.merge(parseWorkloadMetrics(r.output)) { a, _ in a }
+        let phases = r.phases.map { Phase(name: $0.name, ms: $0.ms) }
+        let status: SampleStatus
+        var failure = r.failure
+        if r.timedOut {
+            status = .timeout
+        } else if let code = r.exitCode {
+            status = code == 0 ? .ok : .nonZeroExit
+            if code != 0 && failure == nil { failure = "exit \(code)" }
+        } else {
+            status = .failed
+        }
+        if !r.guestErrors.isEmpty { failure = ([failure].compactMap { $0 } + r.guestErrors).joined(separator: "; ") }
+        return RunOutcome(
+            status: status, failure: failure, exitCode: r.exitCode, metrics: m, phases: phases, stdout: r.output,
+            accel: accel.rawValue, machineType: machine)
+    }
+
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+
+    /// N idle guests at once, each on its own thread; memory per instance is QEMU's peak PSS.
+    public func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws -> DensityPoint {
+        // Idle long enough that every guest is up while the others boot (TCG boots take seconds each).
+        let argv = image.entrypoint + ["\(4 + 3 * instances)"]
+        let a = try artifactsFor(image, workload: workload, argv: argv)
+        let results = ResultBox(count: instances)
+        let group = DispatchGroup()
+        for i in 0..<instances {
+            group.enter()
+            let t = Thread { [runner] in
+                defer { group.leave() }
+                results.set(i, Result { try runner.runBlocking(a, config: self.config(timeout: timeout + .seconds(Int64(6 * instances)))) })
+            }
+            t.start()
+        }
+        group.wait()
+        var pss: [Double] = []
+        var starts: [Double] = []
+        for r in results.all() {
+            let run = try r.get()
+            guard let p = run.memory.qemuPeakPssBytes, let s = run.phaseMs("first-output") else {
+                throw EngineUnavailable(reason: "a density guest reported no memory or output: \(run.failure ?? "?")")
+            }
+            pss.append(Double(p))
+            starts.append(s)
+        }
+        starts.sort()
+        return DensityPoint(
+            armKey: arm.name, accel: accel.rawValue, instances: instances,
+            memoryPerInstanceBytes: pss.reduce(0, +) / Double(instances), startMsMedian: starts[starts.count / 2])
+    }
+}
+
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Result<VMRunResult, any Error>?]
+    init(count: Int) { items = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<VMRunResult, any Error>) {
+        lock.lock()
+        items[i] = r
+        lock.unlock()
+    }
+    func all() -> [Result<VMRunResult, any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return items.map { $0 ?? .failure(EngineUnavailable(reason: "no result")) }
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Containers
+import Foundation
+import Machines
+import Probes
+import Reports
+import Results
+import Suites
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a suite (default: the embedded default suite) in every arm; write results and reports.")
+
+    @Argument(help: "Suite YAML file (default: Benchmarks/default.yaml).") var suite: String?
+    @Option(help: "Override the suite's repetitions.") var repetitions: Int?
+    @Option(help: "Comma-separated subset of the suite's arms.") var arms: String?
+    @Option(help: "Comma-separated subset of the suite's workloads.") var workloads: String?
+    @Option(help: "Directory for the results and reports (default: results/runs/<suite>-<time>).") var output: String?
+    @Option(help: "Seed for the run order (default: the suite's, else random; always recorded).") var seed: UInt64?
+    @Option(name: .customLong("vm-uri"), help: "libvirt URI for VM arms (default: the embedded driver).") var vmURI: String?
+    @Flag(help: "No progress line.") var quiet = false
+    @Flag(help: "Also check the harness's own overhead: native hello vs hyperfine -N on the same binary.") var calibrate = false
+
+    func run() throws {
+        installCancellationHandlers(extra: { VMRunner.cancelAll() })
+        let path = suite ?? Self.defaultSuitePath()
+        var parsed: Suite
+        do {
+            parsed = try Suite.load(path: path)
+            parsed = try parsed.selecting(
+                arms: arms.map { $0.split(separator: ",").map(String.init) },
+                workloads: workloads.map { $0.split(separator: ",").map(String.init) }, repetitions: repetitions)
+        } catch {
+            throw CLIError.badInput("\(error)")
+        }
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let outDir = output ?? "results/runs/\(parsed.name)-\(stamp)"
+        do { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) } catch {
+            throw CLIError.badInput("--output \(outDir): \(error.localizedDescription)")
+        }
+        let resultsPath = outDir + "/results.json"
+        let progress = TerminalProgress(quiet: quiet)
+        let images = WorkloadImages(progress: { progress.update($0, final: false) })
+
+        var engines: [any Engine] = []
+        var notes: [String] = []
+        for arm in parsed.arms {
+            switch arm.kind {
+            case .native: engines.append(NativeEngine(arm: arm))
+            case .container:
+                switch arm.engine {
+                case .boxbench: engines.append(BoxbenchContainerEngine(arm: arm))
+                case .crun: engines.append(PeerContainerEngine(arm: arm, peer: .crun))
+                case .runc: engines.append(PeerContainerEngine(arm: arm, peer: .runc))
+                }
+            case .vm:
+                progress.update("probing accel for \(arm.name)…", final: false)
+                let vm = VMEngine(arm: arm, uri: vmURI)
+                if let reason = vm.accelReason { notes.append(reason) }
+                engines.append(vm)
+            }
+        }
+        let runner = SuiteRunner(
+            suite: parsed, engines: engines, images: { try images.prepare($0) }, resultsPath: resultsPath, seed: seed,
+            progress: progress, tool: ToolInfo(version: BoxbenchVersion.string, commit: BoxbenchVersion.commit))
+        var doc = runner.run(notes: notes, layerSharing: { images.layerSharing(for: $0) })
+        if calibrate {
+            if let c = Calibrator.run(images: images, suite: parsed) {
+                doc.calibration = c
+                try? ResultsStore.write(doc, to: resultsPath)
+            } else {
+                doc.notes.append("calibration skipped: hyperfine or the hello workload is not available")
+            }
+        }
+        for format in [ReportFormat.markdown, .html] {
+            let file = "\(outDir)/report.\(format == .markdown ? "md" : "html")"
+            try? ResultsStore.writeAtomically(Data(renderReport(doc, format: format).utf8), to: file)
+        }
+        print(renderReport(doc, format: .terminal))
+        print(renderClaimsTable(doc))
+        print("results: \(resultsPath)")
+        print("reports: \(outDir)/report.md, \(outDir)/report.html")
+        let failed = doc.samples.filter { $0.status != .ok }.count
+        if failed > 0 { print("note: \(failed) of \(doc.samples.count) runs did not succeed (see the report's failures)") }
+    }
+
+    /// The suite shipped next to the binary's source tree, found from the working directory or the executable.
+    static func defaultSuitePath() -> String {
+        let candidates = [
+            "Benchmarks/default.yaml",
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .appendingPathComponent("../../../Benchmarks/default.yaml").standardized.path,
+        ]
+        return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
+    }
+}
