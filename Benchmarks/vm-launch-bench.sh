@@ -49,7 +49,7 @@ raw, box = sys.argv[7:7 + nraw], sys.argv[7 + nraw:]
 
 def first_output_ms(cmd, timeout=60.0):
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     buf, seen = b"", None
     while time.monotonic() - t0 < timeout:
         r, _, _ = select.select([p.stdout], [], [], 0.05)
@@ -66,6 +66,8 @@ def first_output_ms(cmd, timeout=60.0):
         p.wait(timeout=max(1.0, timeout - (time.monotonic() - t0)))
     except subprocess.TimeoutExpired:
         p.send_signal(signal.SIGINT); p.wait(timeout=20)
+    if seen is None:
+        print("   stderr: " + p.stderr.read().decode(errors="replace")[-600:], file=sys.stderr)
     return seen, (time.monotonic() - t0) * 1000
 
 res = {"raw qemu": [], "boxbench": []}
