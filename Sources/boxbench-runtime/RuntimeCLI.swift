@@ -9,6 +9,28 @@ struct RuntimeCLI: ParsableCommand {
         commandName: "boxbench-runtime",
         abstract: "An OCI runtime (runc-compatible command line) backed by boxbench's container runtime.",
         subcommands: [Create.self, Start.self, State.self, Kill.self, Delete.self, Run.self, List.self, Spec.self])
+
+    /// runc takes global flags before the subcommand (`runc --root R create …`); move them after it for the parser.
+    static func main() {
+        let valued: Set<String> = ["--root", "--log", "--log-format"]
+        let flags: Set<String> = ["--debug", "--systemd-cgroup"]
+        var args = Array(CommandLine.arguments.dropFirst())
+        var globals: [String] = []
+        while let first = args.first, first.hasPrefix("--") {
+            let name = first.split(separator: "=", maxSplits: 1).first.map(String.init) ?? first
+            if valued.contains(name) && !first.contains("=") && args.count > 1 {
+                globals += args.prefix(2)
+                args.removeFirst(2)
+            } else if valued.contains(name) || flags.contains(name) {
+                globals.append(first)
+                args.removeFirst()
+            } else {
+                break
+            }
+        }
+        if !args.isEmpty { args.insert(contentsOf: globals, at: 1) }
+        main(args)
+    }
 }
 
 struct GlobalOptions: ParsableArguments {

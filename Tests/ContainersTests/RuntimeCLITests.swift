@@ -1,0 +1,125 @@
+import Foundation
+import Probes
+import Testing
+
+@testable import Containers
+
+/// Drives `boxbench-runtime` only through its command line, as containerd or podman would.
+@Suite(.serialized, .enabled(if: isRoot, "needs root: the runtime creates namespaces and cgroups"))
+struct RuntimeCLITests {
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("boxbench-runtime").path
+    }
+    let root = "/run/boxbench-runtime-test-\(getpid())"
+
+    @discardableResult
+    func cli(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let r = try HostProcess.run(
+            HostProcessRequest(path: Self.binary, args: ["boxbench-runtime", "--root", root] + args, env: ["PATH=/usr/bin:/bin"], timeout: .seconds(30)))
+        return (r.exit.shellStatus, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
+    }
+
+    func status(_ id: String) throws -> String? {
+        let r = try cli(["state", id])
+        guard r.status == 0, let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else { return nil }
+        return obj["status"] as? String
+    }
+
+    func bundle(_ args: [String], hooks: RuntimeSpec.Hooks? = nil) throws -> BusyboxRootfs {
+        let fs = try BusyboxRootfs()
+        var spec = RuntimeSpec.defaultSpec(args: args, rootPath: "rootfs")
+        spec.hooks = hooks
+        try spec.jsonData().write(to: URL(fileURLWithPath: fs.dir + "/config.json"))
+        return fs
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func fullLifecycle() throws {
+        let fs = try bundle(["sleep", "100"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let id = "life1"
+        #expect(try cli(["create", "--bundle", fs.dir, "--pid-file", fs.dir + "/pid", id]).status == 0)
+        #expect(try status(id) == "created")
+        let pid = Int32((try? String(contentsOfFile: fs.dir + "/pid", encoding: .utf8)) ?? "") ?? 0
+        #expect(pid > 0)
+        // A second create with the same id is refused.
+        let dup = try cli(["create", "--bundle", fs.dir, id])
+        #expect(dup.status == 1 && dup.stderr.contains("already exists"))
+        // Wrong state: a created container cannot be deleted without --force.
+        #expect(try cli(["delete", id]).status == 1)
+        #expect(try cli(["start", id]).status == 0)
+        #expect(try status(id) == "running")
+        #expect(try cli(["start", id]).status == 1)
+        #expect(try cli(["kill", id, "KILL"]).status == 0)
+        var stopped = false
+        for _ in 0..<200 where !stopped {
+            stopped = try status(id) == "stopped"
+            if !stopped { usleep(10_000) }
+        }
+        #expect(stopped)
+        #expect(try cli(["delete", id]).status == 0)
+        let gone = try cli(["state", id])
+        #expect(gone.status == 1 && gone.stderr.contains("does not exist"))
+        #expect(try cli(["kill", "nosuch"]).status == 1)
+        expectNoCgroup(id)
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func hooksRunInOrderWithStateOnStdin() throws {
+        let logDir = try makeTempDir("hooks")
+        defer { try? FileManager.default.removeItem(atPath: logDir) }
+        func hook(_ name: String) -> RuntimeSpec.Hook {
+            .init(path: "/bin/sh", args: ["sh", "-c", "cat > \(logDir)/\(name).json; echo \(name) >> \(logDir)/order"], env: nil, timeout: 10)
+        }
+        let hooks = RuntimeSpec.Hooks(
+            prestart: [hook("prestart")], createRuntime: [hook("createRuntime")], createContainer: [hook("createContainer")],
+            startContainer: [hook("startContainer")], poststart: [hook("poststart")], poststop: [hook("poststop")])
+        let fs = try bundle(["true"], hooks: hooks)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(try cli(["create", "--bundle", fs.dir, "hk1"]).status == 0)
+        #expect(try cli(["start", "hk1"]).status == 0)
+        for _ in 0..<200 where try status("hk1") != "stopped" { usleep(10_000) }
+        #expect(try cli(["delete", "hk1"]).status == 0)
+        let order = (try? String(contentsOfFile: logDir + "/order", encoding: .utf8)) ?? ""
+        #expect(order == "prestart\ncreateRuntime\ncreateContainer\nstartContainer\npoststart\npoststop\n")
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: logDir + "/prestart.json"))) as? [String: Any]
+        #expect(state?["id"] as? String == "hk1")
+        #expect(state?["status"] as? String == "created")
+        #expect((state?["pid"] as? Int ?? 0) > 0)
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func concurrentContainersAndListing() throws {
+        let fs = try bundle(["sleep", "100"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ids = ["cc1", "cc2", "cc3"]
+        for id in ids { #expect(try cli(["create", "--bundle", fs.dir, id]).status == 0) }
+        let list = try cli(["list", "-q"])
+        #expect(list.stdout.split(separator: "\n").map(String.init) == ids)
+        for id in ids { #expect(try cli(["delete", "--force", id]).status == 0) }
+        #expect(try cli(["list", "-q"]).stdout.isEmpty)
+        ids.forEach(expectNoCgroup)
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func staleStateAfterKill9IsCleanedByDeleteForce() throws {
+        let fs = try bundle(["sleep", "100"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(try cli(["create", "--bundle", fs.dir, "st1"]).status == 0)
+        #expect(try cli(["start", "st1"]).status == 0)
+        // Simulate a runtime killed mid-create: a state dir without state.json, plus a running container's cgroup.
+        let state = try JSONSerialization.jsonObject(with: Data(try cli(["state", "st1"]).stdout.utf8)) as? [String: Any]
+        let pid = Int32(state?["pid"] as? Int ?? 0)
+        try FileManager.default.removeItem(atPath: "\(root)/st1/state.json")
+        #expect(try cli(["delete", "--force", "st1"]).status == 0)
+        #expect(kill(pid, 0) != 0 || (try? ProcStat.parse(try readTextFile("/proc/\(pid)/stat")))?.state == "Z")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/st1"))
+        expectNoCgroup("st1")
+    }
+
+    func expectNoCgroup(_ id: String) {
+        for h in CgroupLayout.detect().hierarchies {
+            #expect(!FileManager.default.fileExists(atPath: "\(h.mountPoint)/boxbench/\(id)"), "cgroup left for \(id)")
+        }
+    }
+}
