@@ -2,14 +2,19 @@
 # Issue 3 performance, measured side by side in one run on a busybox bundle running /bin/true:
 #  (a) launch latency inside the harness (boxbench's in-process launch → exit, full isolation: all
 #      namespaces incl. net, cgroup, overlay rootfs, seccomp) vs `unshare -m -u -i -n -p -f --mount-proc /bin/true`;
-#  (b) whole command: `boxbench container run` vs `crun run` (hybrid workaround) vs `runc run`.
+#  (b) whole command: `boxbench container run` vs `crun run` (hybrid workaround) vs `runc run`;
+#  (c) OCI lifecycle (issue 9): create + start + delete --force with boxbench-runtime vs runc vs crun.
 # Prints medians and ratios; writes results/container-launch.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-100}
 scripts/setup >/dev/null
-swift build -c release --product boxbench 2>&1 | grep -E "error|warning:" || true
-BB=$(swift build -c release --show-bin-path)/boxbench
+# Static Swift stdlib and Foundation: the lean start path (no dynamic Foundation load per command).
+swift build -c release --static-swift-stdlib --product boxbench 2>&1 | grep -E "error:" || true
+swift build -c release --static-swift-stdlib --product boxbench-runtime 2>&1 | grep -E "error:" || true
+BIN=$(swift build -c release --show-bin-path)
+BB=$BIN/boxbench
+RT=$BIN/boxbench-runtime
 
 work=$(mktemp -d /tmp/boxbench-launch.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -46,9 +51,29 @@ hyperfine -N -w 5 -r "$RUNS" --export-json "$work/crun.json" \
   "unshare -m $work/crun.sh $work" >/dev/null 2>&1 || true
 crun_ms=$(json "$work/crun.json")
 
-python3 - "$inproc_ms" "$unshare_ms" "$boxbench_ms" "$crun_ms" "$runc_ms" "$RUNS" <<'EOP'
+echo "== (c) create + start + delete ($RUNS runs each)"
+cat >"$work/cycle.sh" <<'EOS'
+#!/bin/sh
+# $1 = runtime argv prefix, $2 = bundle, $3 = id
+$1 create --bundle "$2" "$3" && $1 start "$3" && $1 delete --force "$3"
+EOS
+cat >"$work/cycle-crun.sh" <<'EOS'
+#!/bin/sh
+umount /sys/fs/cgroup/unified 2>/dev/null
+crun create --bundle "$1" "$2" && crun start "$2" && crun delete --force "$2"
+EOS
+chmod +x "$work/cycle.sh" "$work/cycle-crun.sh"
+hyperfine -N -w 5 -r "$RUNS" --export-json "$work/c-boxbench.json" \
+  "$work/cycle.sh $RT $work cyc-bb" >/dev/null 2>&1 || true
+hyperfine -N -w 5 -r "$RUNS" --export-json "$work/c-runc.json" \
+  "$work/cycle.sh runc $work cyc-runc" >/dev/null 2>&1 || true
+hyperfine -N -w 5 -r "$RUNS" --export-json "$work/c-crun.json" \
+  "unshare -m $work/cycle-crun.sh $work cyc-crun" >/dev/null 2>&1 || true
+c_bb=$(json "$work/c-boxbench.json"); c_runc=$(json "$work/c-runc.json"); c_crun=$(json "$work/c-crun.json")
+
+python3 - "$inproc_ms" "$unshare_ms" "$boxbench_ms" "$crun_ms" "$runc_ms" "$RUNS" "$c_bb" "$c_runc" "$c_crun" <<'EOP'
 import json, sys, platform, subprocess, datetime
-inproc, unshare, boxbench, crun, runc, runs = map(float, sys.argv[1:])
+inproc, unshare, boxbench, crun, runc, runs, c_bb, c_runc, c_crun = map(float, sys.argv[1:])
 cpu = next((l.split(':',1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 res = {
   "benchmark": "container-launch", "date": datetime.datetime.utcnow().isoformat() + "Z",
@@ -61,11 +86,14 @@ res = {
   "b_ratio_boxbench_vs_crun": boxbench / crun, "b_ratio_runc_vs_boxbench": runc / boxbench,
   "b_target": "boxbench <= crun and runc >= 2x boxbench",
   "b_pass": boxbench <= crun and runc / boxbench >= 2.0,
-  "note": "crun figure includes the unshare wrapper (~1.4 ms) needed on this hybrid-cgroup host",
+  "c_boxbench_runtime_median_ms": c_bb, "c_runc_median_ms": c_runc, "c_crun_median_ms": c_crun,
+  "c_target": "create+start+delete at least as fast as crun", "c_pass": c_bb <= c_crun,
+  "note": "crun figures include the unshare wrapper (~1.4 ms) needed on this hybrid-cgroup host; (c) runs each cycle through /bin/sh for every runtime alike",
 }
 print(f"(a) in-harness launch→exit median {inproc:.2f} ms; unshare {unshare:.2f} ms; ratio {inproc/unshare:.2f}x  [{'PASS' if res['a_pass'] else 'MISS'}: ≤5 ms and ≤2x]")
 print(f"(b) boxbench container run {boxbench:.2f} ms; crun {crun:.2f} ms; runc {runc:.2f} ms")
 print(f"    boxbench/crun {boxbench/crun:.2f}x; runc/boxbench {runc/boxbench:.2f}x  [{'PASS' if res['b_pass'] else 'MISS'}: ≤ crun and ≥2x faster than runc]")
+print(f"(c) create+start+delete: boxbench-runtime {c_bb:.2f} ms; runc {c_runc:.2f} ms; crun {c_crun:.2f} ms  [{'PASS' if res['c_pass'] else 'MISS'}: ≤ crun]")
 json.dump(res, open('results/container-launch.json', 'w'), indent=2)
 print("wrote results/container-launch.json")
 EOP
