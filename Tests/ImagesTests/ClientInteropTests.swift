@@ -14,7 +14,7 @@ import Testing
             CMD ["/srv/hello.txt"]
             """)
         dir.write("ctx/hello.txt", "hello\n")
-        try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "hello", tag: "v1")))
+        _ = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "hello", tag: "v1")))
         return store
     }
 
