@@ -112,7 +112,8 @@ public final class ContainerRuntime: Sendable {
     let logger: Logger?
     let filterCache = FilterCache()
 
-    public init(stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil) {
+    public init(stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil)
+    {
         self.stateRoot = stateRoot
         self.layout = layout
         self.logger = logger
@@ -126,9 +127,9 @@ public final class ContainerRuntime: Sendable {
     }
 
     /// Sets everything up; with `waitForStart` the process waits before exec until `start()`.
-    public func create(_ request: ContainerRequest, launchedAt t0: UInt64 = monotonicNanos(), waitForStart: Bool) throws(
-        ContainerError
-    ) -> CreatedContainer {
+    public func create(_ request: ContainerRequest, launchedAt t0: UInt64 = monotonicNanos(), waitForStart: Bool)
+        throws(ContainerError) -> CreatedContainer
+    {
         let id = request.id
         guard Self.isValidID(id) else {
             throw ContainerError(id: id, operation: "validate id", detail: "must be [A-Za-z0-9_.-]{1,64}")
@@ -146,7 +147,8 @@ public final class ContainerRuntime: Sendable {
         }
         let cleanup = Teardown(id: id, stateDir: stateDir)
         do {
-            let container = try createInside(request, stateDir: stateDir, t0: t0, waitForStart: waitForStart, cleanup: cleanup)
+            let container = try createInside(
+                request, stateDir: stateDir, t0: t0, waitForStart: waitForStart, cleanup: cleanup)
             return container
         } catch {
             cleanup.run()
@@ -331,7 +333,9 @@ public final class ContainerRuntime: Sendable {
         if pid < 0 {
             parentEnds.forEach { close($0) }
             if startPipe[1] >= 0 { close(startPipe[1]) }
-            let detail = withUnsafeBytes(of: spawnError.detail) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let detail = withUnsafeBytes(of: spawnError.detail) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             throw ContainerError(
                 id: id, operation: String(cString: cshim_step_name(spawnError.step)), detail: detail,
                 errno: spawnError.err)
@@ -347,13 +351,16 @@ public final class ContainerRuntime: Sendable {
     static func isValidID(_ id: String) -> Bool {
         !id.isEmpty && id.count <= 64 && id != "." && id != ".."
             && id.utf8.allSatisfy { c in
-                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x5F
+                (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D
+                    || c == 0x5F
                     || c == 0x2E
             }
     }
 
     static func cgroupName(spec: RuntimeSpec, id: String) -> String {
-        if let path = spec.linux?.cgroupsPath, !path.isEmpty, !path.contains(":"), !path.split(separator: "/").contains("..") {
+        if let path = spec.linux?.cgroupsPath, !path.isEmpty, !path.contains(":"),
+            !path.split(separator: "/").contains("..")
+        {
             return path.split(separator: "/").joined(separator: "/")
         }
         return "boxbench/\(id)"
@@ -387,7 +394,8 @@ public final class ContainerRuntime: Sendable {
                 if let s = source, !s.hasPrefix("/") { source = "\(bundle)/\(s)" }
                 var st = stat()
                 guard let s = source, stat(s, &st) == 0 else {
-                    throw ContainerError(id: id, operation: "mounts[\(i)] bind source", detail: source ?? "(none)", errno: errno)
+                    throw ContainerError(
+                        id: id, operation: "mounts[\(i)] bind source", detail: source ?? "(none)", errno: errno)
                 }
                 isFile = (st.st_mode & S_IFMT) != S_IFDIR
             }
@@ -429,7 +437,6 @@ final class FilterCache: @unchecked Sendable {
         return f
     }
 }
-
 
 /// C strings that must outlive one spawn call.
 struct CStringArena {

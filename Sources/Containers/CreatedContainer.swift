@@ -120,7 +120,9 @@ public final class CreatedContainer: @unchecked Sendable {
         var scratch = [UInt8](repeating: 0, count: 4096)
         while monotonicNanos() < deadline {
             if earlyStdout.count >= target.count,
-                (0...(earlyStdout.count - target.count)).contains(where: { earlyStdout[$0..<($0 + target.count)].elementsEqual(target) })
+                (0...(earlyStdout.count - target.count)).contains(where: {
+                    earlyStdout[$0..<($0 + target.count)].elementsEqual(target)
+                })
             {
                 return monotonicNanos() - t0
             }
@@ -152,7 +154,8 @@ public final class CreatedContainer: @unchecked Sendable {
         let exit: ContainerExit = (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
         let oom = (stats.memory?.oomKills ?? 0) > 0 && exit == .signaled(SIGKILL) && !collected.timedOut
         return ContainerResult(
-            exit: exit, oomKilled: oom, timedOut: collected.timedOut, stdout: earlyStdout + collected.stdout, stderr: collected.stderr,
+            exit: exit, oomKilled: oom, timedOut: collected.timedOut, stdout: earlyStdout + collected.stdout,
+            stderr: collected.stderr,
             createdNs: createdNs, firstOutputNs: collected.firstOutputNs, exitNs: collected.exitNs, stats: stats,
             maxRSSKilobytes: maxrss)
     }

@@ -12,7 +12,8 @@ extension RuntimeSpec {
             process: Process(
                 terminal: false, user: User(uid: 0, gid: 0, umask: nil, additionalGids: nil), args: args,
                 env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"], cwd: "/",
-                capabilities: Capabilities(bounding: caps, effective: caps, inheritable: nil, permitted: caps, ambient: nil),
+                capabilities: Capabilities(
+                    bounding: caps, effective: caps, inheritable: nil, permitted: caps, ambient: nil),
                 rlimits: [Rlimit(type: "RLIMIT_NOFILE", hard: 1024, soft: 1024)], noNewPrivileges: true,
                 oomScoreAdj: nil, apparmorProfile: nil, selinuxLabel: nil),
             root: Root(path: rootPath, readonly: true), hostname: hostname, domainname: nil,
@@ -27,17 +28,23 @@ extension RuntimeSpec {
                 Mount(
                     destination: "/dev/shm", type: "tmpfs", source: "shm",
                     options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-                Mount(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
-                Mount(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+                Mount(
+                    destination: "/dev/mqueue", type: "mqueue", source: "mqueue",
+                    options: ["nosuid", "noexec", "nodev"]),
+                Mount(
+                    destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
                 Mount(destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777"]),
             ], hooks: nil, annotations: nil,
             linux: Linux(
-                namespaces: NamespaceKind.allCases.filter { $0 != .user }.map { Namespace(type: $0.rawValue, path: nil) },
+                namespaces: NamespaceKind.allCases.filter { $0 != .user }.map {
+                    Namespace(type: $0.rawValue, path: nil)
+                },
                 uidMappings: nil, gidMappings: nil,
                 resources: Resources(memory: nil, cpu: nil, pids: nil, devices: nil), cgroupsPath: nil,
                 seccomp: seccomp ? SeccompProfile.dockerDefault() : nil,
                 maskedPaths: [
-                    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                    "/proc/timer_list",
                     "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
                 ],
                 readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
@@ -57,7 +64,8 @@ extension RuntimeSpec {
         if linux == nil {
             linux = Linux(
                 namespaces: nil, uidMappings: nil, gidMappings: nil, resources: nil, cgroupsPath: nil, seccomp: nil,
-                maskedPaths: nil, readonlyPaths: nil, rootfsPropagation: nil, sysctl: nil, devices: nil, mountLabel: nil)
+                maskedPaths: nil, readonlyPaths: nil, rootfsPropagation: nil, sysctl: nil, devices: nil, mountLabel: nil
+            )
         }
         linux?.resources = Resources(
             memory: memoryBytes.map { Resources.Memory(limit: $0, reservation: nil, swap: nil) }, cpu: nil,

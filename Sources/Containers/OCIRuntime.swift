@@ -28,7 +28,11 @@ public struct OCIState: Codable, Sendable, Equatable {
         }
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try? e.encode(Public(ociVersion: ociVersion, id: id, status: status, pid: pid, bundle: bundle, annotations: annotations))) ?? Data()
+        return
+            (try? e.encode(
+                Public(
+                    ociVersion: ociVersion, id: id, status: status, pid: pid, bundle: bundle, annotations: annotations)))
+            ?? Data()
     }
 }
 
@@ -54,7 +58,9 @@ public final class OCIRuntime: @unchecked Sendable {
         guard ContainerRuntime.isValidID(id) else { throw OCIRuntimeError("invalid container id \"\(id)\"") }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let fd = open("\(root)/\(id).lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw OCIRuntimeError("open lock \(root)/\(id).lock: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw OCIRuntimeError("open lock \(root)/\(id).lock: \(String(cString: strerror(errno)))")
+        }
         defer { close(fd) }
         flock(fd, LOCK_EX)
         return try body()
@@ -78,7 +84,8 @@ public final class OCIRuntime: @unchecked Sendable {
 
     /// Status from the live process: a pid can be reused, so its start time must match too.
     public func liveStatus(_ state: OCIState) -> String {
-        guard state.pid > 0, let text = try? readTextFile("/proc/\(state.pid)/stat"), let stat = try? ProcStat.parse(text),
+        guard state.pid > 0, let text = try? readTextFile("/proc/\(state.pid)/stat"),
+            let stat = try? ProcStat.parse(text),
             stat.state != "Z", state.startTimeTicks == nil || stat.startTimeTicks == state.startTimeTicks
         else { return "stopped" }
         if FileManager.default.fileExists(atPath: "\(dir(state.id))/exec.fifo") { return "created" }
@@ -122,7 +129,8 @@ public final class OCIRuntime: @unchecked Sendable {
             state.status = "created"
             if let pidFile {
                 let tmp = pidFile + ".tmp"
-                guard FileManager.default.createFile(atPath: tmp, contents: Data("\(created.pid)".utf8)), rename(tmp, pidFile) == 0
+                guard FileManager.default.createFile(atPath: tmp, contents: Data("\(created.pid)".utf8)),
+                    rename(tmp, pidFile) == 0
                 else {
                     created.destroy()
                     throw OCIRuntimeError("write pid file \(pidFile): \(String(cString: strerror(errno)))")
@@ -221,7 +229,9 @@ public final class OCIRuntime: @unchecked Sendable {
             var err: Int32 = 0
             let pid = cshim_spawn_process(hook.path, argv, envp, fd, -1, 2, nil, 0, nil, &err)
             guard pid > 0 else {
-                if failIsFatal { throw OCIRuntimeError("\(phase) hook \(hook.path): \(String(cString: strerror(err)))") }
+                if failIsFatal {
+                    throw OCIRuntimeError("\(phase) hook \(hook.path): \(String(cString: strerror(err)))")
+                }
                 continue
             }
             var status: Int32 = 0

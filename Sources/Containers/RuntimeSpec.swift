@@ -215,7 +215,8 @@ enum SpecValidator {
             for (key, child) in dict {
                 let childPath = path.isEmpty ? key : "\(path).\(key)"
                 if let allowed, !allowed.contains("*"), !allowed.contains(key) {
-                    throw SpecError(file: file, field: childPath, reason: "unsupported field (boxbench does not implement it)")
+                    throw SpecError(
+                        file: file, field: childPath, reason: "unsupported field (boxbench does not implement it)")
                 }
                 if allowed?.contains("*") == true { continue }
                 try checkKeys(child, path: childPath, file: file)
@@ -257,7 +258,9 @@ extension RuntimeSpec {
         } catch {
             throw SpecError(file: file, field: "", reason: "not valid JSON (\(error.localizedDescription))")
         }
-        guard tree is [String: Any] else { throw SpecError(file: file, field: "", reason: "top level is not an object") }
+        guard tree is [String: Any] else {
+            throw SpecError(file: file, field: "", reason: "top level is not an object")
+        }
         try SpecValidator.checkKeys(tree, path: "", file: file)
         let spec: RuntimeSpec
         do {
@@ -310,7 +313,8 @@ extension RuntimeSpec {
             ]
             for (set, names) in sets {
                 for cap in names ?? [] where Capability.bit(cap) == nil {
-                    throw SpecError(file: file, field: "process.capabilities.\(set)", reason: "unknown capability \(cap)")
+                    throw SpecError(
+                        file: file, field: "process.capabilities.\(set)", reason: "unknown capability \(cap)")
                 }
             }
         }
@@ -333,11 +337,13 @@ extension RuntimeSpec {
         guard let linux else { return }
         for (i, ns) in (linux.namespaces ?? []).enumerated() {
             guard NamespaceKind(rawValue: ns.type) != nil else {
-                throw SpecError(file: file, field: "linux.namespaces[\(i)].type", reason: "unknown namespace \(ns.type)")
+                throw SpecError(
+                    file: file, field: "linux.namespaces[\(i)].type", reason: "unknown namespace \(ns.type)")
             }
             if let p = ns.path, !p.isEmpty {
                 throw SpecError(
-                    file: file, field: "linux.namespaces[\(i)].path", reason: "joining an existing namespace is not supported")
+                    file: file, field: "linux.namespaces[\(i)].path",
+                    reason: "joining an existing namespace is not supported")
             }
         }
         if let d = linux.devices, !d.isEmpty {
@@ -361,18 +367,22 @@ extension RuntimeSpec {
         }
         if let seccomp = linux.seccomp {
             guard SeccompAction.parse(seccomp.defaultAction, errno: seccomp.defaultErrnoRet) != nil else {
-                throw SpecError(file: file, field: "linux.seccomp.defaultAction", reason: "unknown action \(seccomp.defaultAction)")
+                throw SpecError(
+                    file: file, field: "linux.seccomp.defaultAction", reason: "unknown action \(seccomp.defaultAction)")
             }
             if let flags = seccomp.flags, !flags.isEmpty {
                 throw SpecError(file: file, field: "linux.seccomp.flags", reason: "seccomp flags are not supported")
             }
             for (i, rule) in (seccomp.syscalls ?? []).enumerated() {
                 guard SeccompAction.parse(rule.action, errno: rule.errnoRet) != nil else {
-                    throw SpecError(file: file, field: "linux.seccomp.syscalls[\(i)].action", reason: "unknown action \(rule.action)")
+                    throw SpecError(
+                        file: file, field: "linux.seccomp.syscalls[\(i)].action",
+                        reason: "unknown action \(rule.action)")
                 }
                 for (j, arg) in (rule.args ?? []).enumerated() where SeccompAction.compareOp(arg.op) == nil {
                     throw SpecError(
-                        file: file, field: "linux.seccomp.syscalls[\(i)].args[\(j)].op", reason: "unknown operator \(arg.op)")
+                        file: file, field: "linux.seccomp.syscalls[\(i)].args[\(j)].op",
+                        reason: "unknown operator \(arg.op)")
                 }
             }
         }

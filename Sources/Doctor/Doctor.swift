@@ -61,7 +61,11 @@ public struct Doctor: Sendable {
         let cached = refresh ? nil : loadCache(bootID: bootID)
         let slowChecks: [DoctorCheck]
         if let cached {
-            slowChecks = cached.map { var c = $0; c.cached = true; return c }
+            slowChecks = cached.map {
+                var c = $0
+                c.cached = true
+                return c
+            }
         } else {
             slowChecks = [slow.kvm(), slow.tcg()] + slow.libvirt()
             saveCache(slowChecks, bootID: bootID)
@@ -124,9 +128,12 @@ public struct Doctor: Sendable {
             let filter = try SeccompProfile.compile(SeccompProfile.dockerDefault())
             return DoctorCheck(
                 name: "seccomp", status: .ok,
-                detail: "\(lib); kernel filter mode available; default profile compiles to \(filter.bytes.count / 8) BPF instructions")
+                detail:
+                    "\(lib); kernel filter mode available; default profile compiles to \(filter.bytes.count / 8) BPF instructions"
+            )
         } catch {
-            return DoctorCheck(name: "seccomp", status: .missing, detail: "\(lib); \(error)", action: "install libseccomp ≥ 2.5")
+            return DoctorCheck(
+                name: "seccomp", status: .missing, detail: "\(lib); \(error)", action: "install libseccomp ≥ 2.5")
         }
     }
 
@@ -134,14 +141,16 @@ public struct Doctor: Sendable {
         let rc = cshim_probe_userns()
         if rc == 0 { return DoctorCheck(name: "user-namespaces", status: .ok, detail: "clone(CLONE_NEWUSER) works") }
         return DoctorCheck(
-            name: "user-namespaces", status: .degraded, detail: "clone(CLONE_NEWUSER): \(String(cString: strerror(rc)))",
+            name: "user-namespaces", status: .degraded,
+            detail: "clone(CLONE_NEWUSER): \(String(cString: strerror(rc)))",
             action: "sysctl user.max_user_namespaces > 0; rootless bundles will not run")
     }
 
     func overlayfs() -> DoctorCheck {
         var template = Array("/tmp/boxbench-doctor.XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else {
-            return DoctorCheck(name: "overlayfs", status: .missing, detail: "mkdtemp /tmp: \(String(cString: strerror(errno)))")
+            return DoctorCheck(
+                name: "overlayfs", status: .missing, detail: "mkdtemp /tmp: \(String(cString: strerror(errno)))")
         }
         let dir = String(cString: p)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -165,12 +174,15 @@ public struct Doctor: Sendable {
         let version = ((try? String(contentsOfFile: paths.kernelDir + "/version", encoding: .utf8)) ?? "?")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let size = (try? FileManager.default.attributesOfItem(atPath: paths.kernelImage)[.size] as? Int) ?? 0
-        return DoctorCheck(name: "guest-kernel", status: .ok, detail: "\(version), \(size / 1024) KiB at \(paths.kernelImage)")
+        return DoctorCheck(
+            name: "guest-kernel", status: .ok, detail: "\(version), \(size / 1024) KiB at \(paths.kernelImage)")
     }
 
     func workloadKit() -> DoctorCheck {
         let missing = [paths.guestInit, paths.workloadBinary].filter { (path: String) in access(path, X_OK) != 0 }
-        if missing.isEmpty { return DoctorCheck(name: "workload-kit", status: .ok, detail: "static kit in \(paths.kitDir)") }
+        if missing.isEmpty {
+            return DoctorCheck(name: "workload-kit", status: .ok, detail: "static kit in \(paths.kitDir)")
+        }
         return DoctorCheck(
             name: "workload-kit", status: .missing, detail: "missing: \(missing.joined(separator: ", "))",
             action: "run scripts/setup (builds Benchmarks/kit)")
@@ -178,7 +190,9 @@ public struct Doctor: Sendable {
 
     func peerEngines() -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
-        for (name, path) in [("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun"), ("hyperfine", "/usr/bin/hyperfine")] {
+        for (name, path) in [
+            ("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun"), ("hyperfine", "/usr/bin/hyperfine"),
+        ] {
             if access(path, X_OK) == 0 {
                 var detail = "\(path)"
                 if name == "crun" && CgroupLayout.detect().mode == .hybrid {

@@ -27,7 +27,9 @@ extension ImageStore {
             try FS.makeDirectories(stage + "/" + p)
             guard chmod(stage + "/" + p, mode) == 0 else { throw ImageError.errno("chmod", stage + "/" + p) }
         }
-        for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "home"] { try dir(d, 0o755) }
+        for d in ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "home"] {
+            try dir(d, 0o755)
+        }
         try dir("root", 0o700)
         try dir("tmp", 0o1777)
         try FS.copyFile(busybox, stage + "/bin/busybox", mode: 0o755)

@@ -78,9 +78,11 @@ func cleanAbsolutePath(_ p: String) -> String {
 
 /// Glob match on whole paths: `*` and `?` stay within one component, `**` spans components.
 func globMatch(_ pattern: String, _ path: String) -> Bool {
-    let p = Array(pattern.utf8), s = Array(path.utf8)
+    let p = Array(pattern.utf8)
+    let s = Array(path.utf8)
     func match(_ pi: Int, _ si: Int) -> Bool {
-        var pi = pi, si = si
+        var pi = pi
+        var si = si
         while pi < p.count {
             let c = p[pi]
             if c == UInt8(ascii: "*") {

@@ -164,7 +164,8 @@ struct DockerfileParser {
             if case .from = kind {
                 sawFrom = true
             } else if !sawFrom {
-                if case .arg = kind {} else {
+                if case .arg = kind {
+                } else {
                     throw fail(startLine, keyword, "instruction before the first FROM (only ARG may precede it)")
                 }
             }
@@ -224,7 +225,9 @@ struct DockerfileParser {
                 switch name {
                 case "chown": spec.chown = value
                 case "chmod":
-                    try need(UInt32(value, radix: 8).map { $0 <= 0o7777 } == true, "--chmod wants octal permissions, got \"\(value)\"")
+                    try need(
+                        UInt32(value, radix: 8).map { $0 <= 0o7777 } == true,
+                        "--chmod wants octal permissions, got \"\(value)\"")
                     spec.chmod = value
                 case "from" where keyword == "COPY":
                     throw fail(line, keyword, "--from (copy from another stage or image) is not supported")
@@ -294,11 +297,13 @@ struct DockerfileParser {
             try need(!ws.isEmpty, "requires at least one port")
             for w in ws where !w.contains("$") {
                 let parts = w.split(separator: "/", omittingEmptySubsequences: false)
-                let portOK = parts.first.map { p in
-                    p.split(separator: "-").allSatisfy { UInt16($0).map { $0 > 0 } ?? false }
-                } ?? false
+                let portOK =
+                    parts.first.map { p in
+                        p.split(separator: "-").allSatisfy { UInt16($0).map { $0 > 0 } ?? false }
+                    } ?? false
                 try need(
-                    portOK && parts.count <= 2 && (parts.count == 1 || ["tcp", "udp", "sctp"].contains(parts[1].lowercased())),
+                    portOK && parts.count <= 2
+                        && (parts.count == 1 || ["tcp", "udp", "sctp"].contains(parts[1].lowercased())),
                     "invalid port \"\(w)\" (want PORT[/tcp|udp|sctp])")
             }
             return .expose(ws)

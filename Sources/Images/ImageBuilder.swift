@@ -61,7 +61,9 @@ public struct ImageBuilder: Sendable {
         var architecture = Platform.host.architecture
     }
 
-    public func build(_ options: BuildOptions, progress: @Sendable (BuildEvent) -> Void = { _ in }) throws -> StoredImage {
+    public func build(_ options: BuildOptions, progress: @Sendable (BuildEvent) -> Void = { _ in }) throws
+        -> StoredImage
+    {
         let dockerfilePath = options.dockerfile ?? options.context + "/Dockerfile"
         let dockerfile = try Dockerfile.load(dockerfilePath)
         let ignore = try DockerIgnore.load(context: options.context)
@@ -180,7 +182,8 @@ public struct ImageBuilder: Sendable {
                 for src in spec.sources { sources.append(try expand(src, vars)) }
                 let dest = try expand(spec.destination, vars)
                 let chown = try spec.chown.map { try expand($0, vars) }
-                text = "\(ins.keyword) \(chown.map { "--chown=\($0) " } ?? "")\(spec.chmod.map { "--chmod=\($0) " } ?? "")\(sources.joined(separator: " ")) \(dest)"
+                text =
+                    "\(ins.keyword) \(chown.map { "--chown=\($0) " } ?? "")\(spec.chmod.map { "--chmod=\($0) " } ?? "")\(sources.joined(separator: " ")) \(dest)"
                 progress(.step(index: n + 1, total: total, text: text))
                 try copyStep(
                     sources: sources, dest: dest, chown: chown, chmod: spec.chmod, isAdd: isAdd, text: text,
@@ -200,7 +203,8 @@ public struct ImageBuilder: Sendable {
             created: created, architecture: final.architecture, os: "linux", config: final.config,
             rootfs: RootFS(diffIDs: final.diffIDs), history: final.history)
         let image = try store.commit(config: config, layers: final.layers, as: options.tag)
-        logger?.info("built image", metadata: ["digest": "\(image.digest)", "tag": "\(options.tag?.description ?? "-")"])
+        logger?.info(
+            "built image", metadata: ["digest": "\(image.digest)", "tag": "\(options.tag?.description ?? "-")"])
         progress(.done(image))
         return image
     }
@@ -276,9 +280,12 @@ public struct ImageBuilder: Sendable {
         if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.append("PATH=\(BaseImages.defaultPath)") }
         let workdir = s.config.WorkingDir ?? "/"
         let user = (s.config.User ?? "").isEmpty ? nil : s.config.User
-        let key = cacheKey(s, ["RUN", argv.joined(separator: "\u{0}"), env.joined(separator: "\u{0}"), workdir, user ?? ""])
+        let key = cacheKey(
+            s, ["RUN", argv.joined(separator: "\u{0}"), env.joined(separator: "\u{0}"), workdir, user ?? ""])
         if let hit = cached(key, noCache: options.noCache) {
-            append(&s, layer: hit.layer, diffID: hit.diffID, size: hit.uncompressedSize, text: ins.text, hit: true, progress: progress)
+            append(
+                &s, layer: hit.layer, diffID: hit.diffID, size: hit.uncompressedSize, text: ins.text, hit: true,
+                progress: progress)
             return
         }
         guard let executor = options.executor else {
@@ -287,7 +294,8 @@ public struct ImageBuilder: Sendable {
         var lowers = try store.lowerDirs(layers: s.layers, diffIDs: s.diffIDs)
         let scratch = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "run-")
         defer { try? FS.removeTree(scratch) }
-        let upper = scratch + "/upper", work = scratch + "/work"
+        let upper = scratch + "/upper"
+        let work = scratch + "/work"
         for d in [upper, work] {
             guard mkdir(d, 0o755) == 0 else { throw ImageError.errno("mkdir", d) }
         }
@@ -300,14 +308,17 @@ public struct ImageBuilder: Sendable {
         if workdir != "/" && !lowers.contains(where: { FS.isDirectory($0 + workdir) }) {
             try FS.makeDirectories(upper + workdir)
         }
-        let step = RunStep(argv: argv, env: env, workdir: workdir, user: user, lowerDirs: lowers, upperDir: upper, workDir: work)
+        let step = RunStep(
+            argv: argv, env: env, workdir: workdir, user: user, lowerDirs: lowers, upperDir: upper, workDir: work)
         let status = try executor.run(step) { line in progress(.output(line)) }
         guard status == 0 else {
             throw fail("command \(argv) exited with status \(status)")
         }
         let (layer, blob) = try store.writeLayer { try $0.addTree(upper, as: .overlayUpper) }
         try remember(key, BuildCacheEntry(layer: layer, diffID: blob.diffID, uncompressedSize: blob.uncompressedSize))
-        append(&s, layer: layer, diffID: blob.diffID, size: blob.uncompressedSize, text: ins.text, hit: false, progress: progress)
+        append(
+            &s, layer: layer, diffID: blob.diffID, size: blob.uncompressedSize, text: ins.text, hit: false,
+            progress: progress)
     }
 
     // MARK: COPY / ADD
@@ -327,7 +338,8 @@ public struct ImageBuilder: Sendable {
                 if matches.isEmpty { throw fail("no source files were specified: \"\(src)\" matches nothing") }
                 resolved += matches
             } else {
-                guard FS.exists(clean.isEmpty ? context : context + "/" + clean), clean.isEmpty || !ignore.isExcluded(clean)
+                guard FS.exists(clean.isEmpty ? context : context + "/" + clean),
+                    clean.isEmpty || !ignore.isExcluded(clean)
                 else { throw fail("source \"\(src)\" not found in the build context") }
                 resolved.append(clean)
             }
@@ -354,7 +366,8 @@ public struct ImageBuilder: Sendable {
                     .extract(archive: host, into: stageDir + dest, mode: .plain)
             } else {
                 let base = (rel as NSString).lastPathComponent
-                let target = destIsDir || FS.isDirectory(stageDir + dest) ? stageDir + dest + "/" + base : stageDir + dest
+                let target =
+                    destIsDir || FS.isDirectory(stageDir + dest) ? stageDir + dest + "/" + base : stageDir + dest
                 try FS.makeDirectories((target as NSString).deletingLastPathComponent)
                 try copyEntry(host, st: st, to: target, owner: owner, mode: mode)
             }
@@ -362,12 +375,16 @@ public struct ImageBuilder: Sendable {
         let contentHash = try treeHash(stageDir)
         let key = cacheKey(s, [text, workdir, contentHash.description])
         if let hit = cached(key, noCache: noCache) {
-            append(&s, layer: hit.layer, diffID: hit.diffID, size: hit.uncompressedSize, text: text, hit: true, progress: progress)
+            append(
+                &s, layer: hit.layer, diffID: hit.diffID, size: hit.uncompressedSize, text: text, hit: true,
+                progress: progress)
             return
         }
         let (layer, blob) = try store.writeLayer { try $0.addTree(stageDir, as: .plain) }
         try remember(key, BuildCacheEntry(layer: layer, diffID: blob.diffID, uncompressedSize: blob.uncompressedSize))
-        append(&s, layer: layer, diffID: blob.diffID, size: blob.uncompressedSize, text: text, hit: false, progress: progress)
+        append(
+            &s, layer: layer, diffID: blob.diffID, size: blob.uncompressedSize, text: text, hit: false,
+            progress: progress)
     }
 
     private func chmod_(_ path: String, _ mode: mode_t) { _ = chmod(path, mode) }
@@ -388,7 +405,9 @@ public struct ImageBuilder: Sendable {
         return out
     }
 
-    private func copyTree(_ host: String, rel: String, to target: String, ignore: DockerIgnore, owner: (UInt32, UInt32)?, mode: UInt32?) throws {
+    private func copyTree(
+        _ host: String, rel: String, to target: String, ignore: DockerIgnore, owner: (UInt32, UInt32)?, mode: UInt32?
+    ) throws {
         for name in try FS.listDirectory(host) {
             let r = rel.isEmpty ? name : rel + "/" + name
             if ignore.isExcluded(r) { continue }
@@ -432,7 +451,9 @@ public struct ImageBuilder: Sendable {
     }
 
     /// `--chown=user[:group]`: numbers, or names looked up in the image's /etc/passwd and /etc/group.
-    private func resolveOwner(_ spec: String, stage: Stage, fail: (String) -> DockerfileError) throws -> (UInt32, UInt32) {
+    private func resolveOwner(_ spec: String, stage: Stage, fail: (String) -> DockerfileError) throws -> (
+        UInt32, UInt32
+    ) {
         let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
         guard let userPart = parts.first, !userPart.isEmpty else { throw fail("--chown needs user[:group]") }
         func lookup(_ file: String, _ name: String, field: Int) throws -> (UInt32, UInt32?) {

@@ -209,7 +209,8 @@ public final class ImageStore: Sendable {
 
     func load(_ desc: Descriptor, reference: ImageReference?) throws -> StoredImage {
         let manifest = try decodeJSON(ImageManifest.self, try readBlob(desc.digest), what: "manifest \(desc.digest)")
-        let config = try decodeJSON(ImageConfig.self, try readBlob(manifest.config.digest), what: "config \(manifest.config.digest)")
+        let config = try decodeJSON(
+            ImageConfig.self, try readBlob(manifest.config.digest), what: "config \(manifest.config.digest)")
         return StoredImage(reference: reference, manifestDescriptor: desc, manifest: manifest, config: config)
     }
 
@@ -220,7 +221,8 @@ public final class ImageStore: Sendable {
             guard let name = desc.annotations?[refNameAnnotation], let ref = try? ImageReference(parsing: name) else {
                 continue
             }
-            let manifest = try decodeJSON(ImageManifest.self, try readBlob(desc.digest), what: "manifest \(desc.digest)")
+            let manifest = try decodeJSON(
+                ImageManifest.self, try readBlob(desc.digest), what: "manifest \(desc.digest)")
             out.append(
                 ImageSummary(
                     reference: ref, digest: desc.digest,
@@ -240,7 +242,9 @@ public final class ImageStore: Sendable {
     public func remove(_ ref: String) throws {
         let image = try resolve(ref)
         try updateIndex { idx in
-            if let r = image.reference, idx.manifests.contains(where: { $0.annotations?[refNameAnnotation] == r.description }) {
+            if let r = image.reference,
+                idx.manifests.contains(where: { $0.annotations?[refNameAnnotation] == r.description })
+            {
                 idx.manifests.removeAll { $0.annotations?[refNameAnnotation] == r.description }
             } else {
                 idx.manifests.removeAll { $0.digest == image.digest }
@@ -259,7 +263,8 @@ public final class ImageStore: Sendable {
         var liveDiffIDs = Set<Digest>()
         for desc in try index().manifests {
             live.insert(desc.digest)
-            let manifest = try decodeJSON(ImageManifest.self, try readBlob(desc.digest), what: "manifest \(desc.digest)")
+            let manifest = try decodeJSON(
+                ImageManifest.self, try readBlob(desc.digest), what: "manifest \(desc.digest)")
             live.insert(manifest.config.digest)
             for l in manifest.layers { live.insert(l.digest) }
             if let config = try? decodeJSON(ImageConfig.self, try readBlob(manifest.config.digest), what: "config") {

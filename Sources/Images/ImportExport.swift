@@ -44,7 +44,8 @@ extension ImageStore {
         guard archive_write_open_filename(a, path) == ARCHIVE_OK else { throw archiveError(a, "create \(path)") }
         func walk(_ host: String, _ rel: String) throws {
             for name in try FS.listDirectory(host) {
-                let h = host + "/" + name, r = rel.isEmpty ? name : rel + "/" + name
+                let h = host + "/" + name
+                let r = rel.isEmpty ? name : rel + "/" + name
                 let st = try FS.lstatOrThrow(h)
                 let e = archive_entry_new()
                 defer { archive_entry_free(e) }
@@ -87,7 +88,9 @@ extension ImageStore {
             return try importOCILayout(dir, tag: tag)
         }
         if FS.exists(dir + "/manifest.json") { return try importDockerSave(dir, tag: tag) }
-        throw ImageError(.invalidImage, "import \(path): neither an OCI layout (oci-layout, index.json) nor a docker save archive (manifest.json)")
+        throw ImageError(
+            .invalidImage,
+            "import \(path): neither an OCI layout (oci-layout, index.json) nor a docker save archive (manifest.json)")
     }
 
     private func importOCILayout(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
@@ -104,9 +107,11 @@ extension ImageStore {
         var out: [StoredImage] = []
         for desc in idx.manifests {
             guard desc.mediaType == MediaType.manifest || desc.mediaType == MediaType.dockerManifest else {
-                throw ImageError(.unsupported, "import \(dir): \(desc.mediaType) entries (multi-platform indexes) are not supported")
+                throw ImageError(
+                    .unsupported, "import \(dir): \(desc.mediaType) entries (multi-platform indexes) are not supported")
             }
-            let manifest = try decodeJSON(ImageManifest.self, try copyBlob(desc.digest), what: "manifest \(desc.digest)")
+            let manifest = try decodeJSON(
+                ImageManifest.self, try copyBlob(desc.digest), what: "manifest \(desc.digest)")
             _ = try copyBlob(manifest.config.digest)
             for l in manifest.layers {
                 let src = dir + "/blobs/sha256/" + l.digest.hex
@@ -136,12 +141,15 @@ extension ImageStore {
     }
 
     private func importDockerSave(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
-        let entries = try decodeJSON([DockerSaveEntry].self, try FS.readFile(dir + "/manifest.json"), what: "\(dir)/manifest.json")
+        let entries = try decodeJSON(
+            [DockerSaveEntry].self, try FS.readFile(dir + "/manifest.json"), what: "\(dir)/manifest.json")
         var out: [StoredImage] = []
         for entry in entries {
             func inside(_ rel: String) throws -> String {
                 let clean = cleanRelativePath(rel)
-                guard !clean.hasPrefix("..") else { throw ImageError(.unsafeEntry, "docker save manifest path \(rel) escapes the archive") }
+                guard !clean.hasPrefix("..") else {
+                    throw ImageError(.unsafeEntry, "docker save manifest path \(rel) escapes the archive")
+                }
                 return dir + "/" + clean
             }
             let configData = try FS.readFile(try inside(entry.Config))
@@ -150,7 +158,10 @@ extension ImageStore {
             for (i, rel) in entry.Layers.enumerated() {
                 let (desc, blob) = try writeLayer { try $0.copyTarStream(from: try inside(rel)) }
                 guard i < config.rootfs.diff_ids.count, config.rootfs.diff_ids[i] == blob.diffID else {
-                    throw ImageError(.digestMismatch, "import: layer \(rel) has diff_id \(blob.diffID), config says \(i < config.rootfs.diff_ids.count ? config.rootfs.diff_ids[i].description : "nothing")")
+                    throw ImageError(
+                        .digestMismatch,
+                        "import: layer \(rel) has diff_id \(blob.diffID), config says \(i < config.rootfs.diff_ids.count ? config.rootfs.diff_ids[i].description : "nothing")"
+                    )
                 }
                 layers.append(desc)
             }

@@ -61,7 +61,8 @@ struct LayerExtractor {
             close(fd)
             if next < 0 {
                 if e == ELOOP || e == ENOTDIR {
-                    throw unsafe(name, "parent \"\(comp)\" is a symlink or not a directory (refusing to write through it)")
+                    throw unsafe(
+                        name, "parent \"\(comp)\" is a symlink or not a directory (refusing to write through it)")
                 }
                 throw ImageError.errno("open parent of entry", "\(label) \(name)", e)
             }

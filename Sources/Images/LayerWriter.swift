@@ -85,8 +85,9 @@ final class LayerWriter {
         guard archive_write_set_filter_option(gzip, "gzip", "timestamp", nil) == ARCHIVE_OK else {
             throw archiveError(gzip, "disable gzip timestamp for \(outputPath)")
         }
-        guard archive_write_open(gzip, Unmanaged.passUnretained(gzipSink).toOpaque(), nil, sinkWrite, nil)
-            == ARCHIVE_OK
+        guard
+            archive_write_open(gzip, Unmanaged.passUnretained(gzipSink).toOpaque(), nil, sinkWrite, nil)
+                == ARCHIVE_OK
         else { throw archiveError(gzip, "open gzip writer for \(outputPath)") }
         let raw = archive_entry_new()
         archive_entry_set_pathname(raw, "layer.tar")
@@ -104,8 +105,9 @@ final class LayerWriter {
         }
         archive_write_set_format_pax_restricted(tar)
         archive_write_set_bytes_in_last_block(tar, 1)
-        guard archive_write_open(tar, Unmanaged.passUnretained(tarSink).toOpaque(), nil, sinkWrite, nil)
-            == ARCHIVE_OK
+        guard
+            archive_write_open(tar, Unmanaged.passUnretained(tarSink).toOpaque(), nil, sinkWrite, nil)
+                == ARCHIVE_OK
         else { throw archiveError(tar, "open tar writer for \(outputPath)") }
     }
 
@@ -169,7 +171,8 @@ final class LayerWriter {
 
     /// Add a file from memory.
     func add(path: String, contents: Data, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0) throws {
-        try add(TarEntry(path: path, kind: .file(source: nil), mode: mode, uid: uid, gid: gid, size: Int64(contents.count)))
+        try add(
+            TarEntry(path: path, kind: .file(source: nil), mode: mode, uid: uid, gid: gid, size: Int64(contents.count)))
         guard !contents.isEmpty else { return }
         let w = contents.withUnsafeBytes { archive_write_data(tar, $0.baseAddress, $0.count) }
         guard w == contents.count else { throw failure("write tar data for \(path)") }
@@ -274,11 +277,13 @@ extension LayerWriter {
                     let wh = (parent.isEmpty ? "" : parent + "/") + ".wh." + name
                     try add(TarEntry(path: wh, kind: .file(source: nil), mode: 0o644))
                 } else {
-                    e.kind = .charDevice(major: DeviceNumber.major(UInt64(st.st_rdev)), minor: DeviceNumber.minor(UInt64(st.st_rdev)))
+                    e.kind = .charDevice(
+                        major: DeviceNumber.major(UInt64(st.st_rdev)), minor: DeviceNumber.minor(UInt64(st.st_rdev)))
                     try add(e)
                 }
             case S_IFBLK:
-                e.kind = .blockDevice(major: DeviceNumber.major(UInt64(st.st_rdev)), minor: DeviceNumber.minor(UInt64(st.st_rdev)))
+                e.kind = .blockDevice(
+                    major: DeviceNumber.major(UInt64(st.st_rdev)), minor: DeviceNumber.minor(UInt64(st.st_rdev)))
                 try add(e)
             case S_IFIFO:
                 e.kind = .fifo

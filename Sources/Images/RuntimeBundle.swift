@@ -47,7 +47,9 @@ extension ImageStore {
         try flatten(image, into: rootfs)
         let argv = image.argv
         guard !argv.isEmpty else {
-            throw ImageError(.invalidImage, "bundle \(image.reference?.description ?? image.digest.description): image has no ENTRYPOINT or CMD")
+            throw ImageError(
+                .invalidImage,
+                "bundle \(image.reference?.description ?? image.digest.description): image has no ENTRYPOINT or CMD")
         }
         var env = image.env
         if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.append("PATH=\(BaseImages.defaultPath)") }
@@ -56,11 +58,20 @@ extension ImageStore {
             process: .init(user: user, args: argv, env: env, cwd: image.workdir),
             mounts: [
                 .init(destination: "/proc", type: "proc", source: "proc"),
-                .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-                .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
-                .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-                .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
-                .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+                .init(
+                    destination: "/dev", type: "tmpfs", source: "tmpfs",
+                    options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                .init(
+                    destination: "/dev/pts", type: "devpts", source: "devpts",
+                    options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+                .init(
+                    destination: "/dev/shm", type: "tmpfs", source: "shm",
+                    options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                .init(
+                    destination: "/dev/mqueue", type: "mqueue", source: "mqueue",
+                    options: ["nosuid", "noexec", "nodev"]),
+                .init(
+                    destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
             ],
             linux: .init(namespaces: ["pid", "mount", "ipc", "uts", "network"].map { .init(type: $0) }))
         let e = JSONEncoder()

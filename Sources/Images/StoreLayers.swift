@@ -104,7 +104,8 @@ extension ImageStore {
     public func flatten(_ image: StoredImage, into directory: String, allowDevices: Bool = false) throws {
         try FS.makeDirectories(directory)
         guard try FS.listDirectory(directory).isEmpty else {
-            throw ImageError(.io, "flatten \(image.reference?.description ?? image.digest.description): \(directory) is not empty")
+            throw ImageError(
+                .io, "flatten \(image.reference?.description ?? image.digest.description): \(directory) is not empty")
         }
         chmod(directory, 0o755)
         for layer in image.manifest.layers {

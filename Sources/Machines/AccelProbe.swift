@@ -46,7 +46,8 @@ public struct AccelProbe: Sendable {
         let secs = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let bootID = HostFacts.read().bootID
         func fail(_ reason: String) -> AccelProbeResult {
-            AccelProbeResult(accel: accel, booted: false, bootMs: nil, reason: reason, timeoutSeconds: secs, bootID: bootID)
+            AccelProbeResult(
+                accel: accel, booted: false, bootMs: nil, reason: reason, timeoutSeconds: secs, bootID: bootID)
         }
         if accel == .kvm {
             if access("/dev/kvm", F_OK) != 0 { return fail("/dev/kvm is missing (no KVM module, or not exposed here)") }
@@ -67,7 +68,8 @@ public struct AccelProbe: Sendable {
                 accel: accel, booted: true, bootMs: ms,
                 reason: "probe guest reached init in \(Int(ms)) ms", timeoutSeconds: secs, bootID: bootID)
         }
-        var why = r.timedOut
+        var why =
+            r.timedOut
             ? "/dev/kvm present but the probe guest did not boot within \(Int(secs)) s (nested/PVM host?); destroyed"
             : "the probe guest stopped before reaching init"
         if accel == .tcg { why = why.replacingOccurrences(of: "/dev/kvm present but the", with: "the") }
@@ -111,7 +113,9 @@ public struct AccelProbe: Sendable {
         let dir = paths.run + "/accel-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try GuestArtifactBuilder.mkdirs(dir)
         defer { GuestArtifactBuilder.removeTree(dir) }
-        guard FileManager.default.createFile(atPath: dir + "/bbwork", contents: bbwork, attributes: [.posixPermissions: 0o755])
+        guard
+            FileManager.default.createFile(
+                atPath: dir + "/bbwork", contents: bbwork, attributes: [.posixPermissions: 0o755])
         else { throw .system(operation: "write \(dir)/bbwork", errno: errno) }
         return try GuestArtifactBuilder(paths: paths, logger: logger).prepare(
             rootfsDir: dir, workload: GuestWorkload(argv: ["/bbwork", "hello"]), cacheKey: "accel-probe:" + digest,
@@ -137,7 +141,8 @@ public enum KVMDevice {
             (st.st_uid == uid && mode & 0o600 == 0o600) || (gids.contains(st.st_gid) && mode & 0o060 == 0o060)
             || mode & 0o006 == 0o006
         if ok { return nil }
-        return "/dev/kvm (mode \(String(mode & 0o777, radix: 8)), uid \(st.st_uid), gid \(st.st_gid)) is not usable by \(user), "
+        return
+            "/dev/kvm (mode \(String(mode & 0o777, radix: 8)), uid \(st.st_uid), gid \(st.st_gid)) is not usable by \(user), "
             + "so QEMU cannot use KVM and libvirt re-probes QEMU on every call; fix as Debian's udev rule does: "
             + "chgrp kvm /dev/kvm && chmod 0660 /dev/kvm"
     }

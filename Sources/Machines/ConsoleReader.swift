@@ -123,7 +123,8 @@ final class QemuSampler: @unchecked Sendable {
     }
 
     private func loop() {
-        let periodUs = UInt32(max(1_000, interval.components.attoseconds / 1_000_000_000_000 + interval.components.seconds * 1_000_000))
+        let periodUs = UInt32(
+            max(1_000, interval.components.attoseconds / 1_000_000_000_000 + interval.components.seconds * 1_000_000))
         var tick = 0
         while true {
             lock.lock()

@@ -64,12 +64,14 @@ public struct ConsoleTranscript: Sendable {
         }
     }
 
-    private static let prefixes: [[UInt8]] = ["BOXBENCH-MARK ", "BOXBENCH-MEM ", "BOXBENCH-ERROR ", "BOXBENCH-WARN "].map { Array($0.utf8) }
+    private static let prefixes: [[UInt8]] = ["BOXBENCH-MARK ", "BOXBENCH-MEM ", "BOXBENCH-ERROR ", "BOXBENCH-WARN "]
+        .map { Array($0.utf8) }
 
     private mutating func handleLine(_ line: [UInt8], complete: Bool, ns: UInt64) -> Marker? {
         var markerAt: Int?
         search: for i in line.indices {
-            for p in Self.prefixes where line.count - i >= p.count && line[i] == p[0] && Array(line[i..<i + p.count]) == p {
+            for p in Self.prefixes
+            where line.count - i >= p.count && line[i] == p[0] && Array(line[i..<i + p.count]) == p {
                 markerAt = i
                 break search
             }

@@ -77,8 +77,12 @@ public struct DomainSpec: Sendable, Equatable {
         guard !name.contains("/") else { throw .invalidInput("domain name \"\(name)\" contains '/'") }
         guard memoryMiB > 0 else { throw .invalidInput("memory must be positive, got \(memoryMiB) MiB") }
         guard vcpus > 0 else { throw .invalidInput("vcpus must be positive, got \(vcpus)") }
-        if machine == .microvm, disk != nil { throw .invalidInput("machine microvm has no PCI bus: use --rootfs initramfs") }
-        if machine == .microvm, case .virtio = balloon { throw .invalidInput("machine microvm takes no virtio-pci balloon") }
+        if machine == .microvm, disk != nil {
+            throw .invalidInput("machine microvm has no PCI bus: use --rootfs initramfs")
+        }
+        if machine == .microvm, case .virtio = balloon {
+            throw .invalidInput("machine microvm takes no virtio-pci balloon")
+        }
 
         var x = XMLWriter()
         try x.open("domain", ["type": type.rawValue])
@@ -158,7 +162,8 @@ struct XMLWriter {
     mutating func element(_ tag: String, _ attrs: KeyValuePairs<String, String> = [:], text value: String)
         throws(MachineError)
     {
-        text += indent + "<" + tag + (try Self.attributes(attrs)) + ">" + (try Self.escape(value, field: tag)) + "</"
+        text +=
+            indent + "<" + tag + (try Self.attributes(attrs)) + ">" + (try Self.escape(value, field: tag)) + "</"
             + tag + ">\n"
     }
 

@@ -75,8 +75,10 @@ public struct GuestArtifactBuilder: Sendable {
         if mode == .disk { moduleNames += Self.diskModules }
         if balloonDriver { moduleNames += Self.balloonModules }
         let initHash = SHA256.hash(data: initData).map { String(format: "%02x", $0) }.joined()
-        let keyText = [Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue, spec,
-                       moduleNames.joined(separator: ",")].joined(separator: "\n\u{1}")
+        let keyText = [
+            Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue, spec,
+            moduleNames.joined(separator: ","),
+        ].joined(separator: "\n\u{1}")
         let key = SHA256.hash(data: Data(keyText.utf8)).map { String(format: "%02x", $0) }.joined()
         let base = paths.guestArtifacts
         let finalDir = base + "/" + key
@@ -107,7 +109,8 @@ public struct GuestArtifactBuilder: Sendable {
             }
             var a = GuestArtifacts(
                 key: key, directory: finalDir, mode: mode, kernel: paths.kernelImage, kernelVersion: kernelVersion,
-                initrd: finalDir + "/initrd.img", disk: disk, kernelBytes: 0, initrdBytes: 0, modules: modules.map(\.name),
+                initrd: finalDir + "/initrd.img", disk: disk, kernelBytes: 0, initrdBytes: 0,
+                modules: modules.map(\.name),
                 cached: false, buildMs: 0)
             let json = try JSONEncoder().encode(a)
             guard FileManager.default.createFile(atPath: tmp + "/artifacts.json", contents: json) else {
@@ -145,7 +148,8 @@ public struct GuestArtifactBuilder: Sendable {
             while let rel = e.nextObject() as? String {
                 var st = stat()
                 guard lstat(dir + "/" + rel, &st) == 0 else { continue }
-                entries.append("\(rel)\u{0}\(st.st_size)\u{0}\(st.st_mode)\u{0}\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
+                entries.append(
+                    "\(rel)\u{0}\(st.st_size)\u{0}\(st.st_mode)\u{0}\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
             }
             for entry in entries.sorted() { h.update(data: Data((entry + "\n").utf8)) }
         }
@@ -236,8 +240,11 @@ public struct GuestArtifactBuilder: Sendable {
         }
         chmod(specFile, 0o644)
         let cmds = tmp + "/debugfs.cmds"
-        let script = ["mkdir dev", "mkdir proc", "mkdir sys", "mkdir etc", "mkdir etc/boxbench",
-                      "rm etc/boxbench/workload", "write \(specFile) etc/boxbench/workload"].joined(separator: "\n") + "\n"
+        let script =
+            [
+                "mkdir dev", "mkdir proc", "mkdir sys", "mkdir etc", "mkdir etc/boxbench",
+                "rm etc/boxbench/workload", "write \(specFile) etc/boxbench/workload",
+            ].joined(separator: "\n") + "\n"
         guard FileManager.default.createFile(atPath: cmds, contents: Data(script.utf8)) else {
             throw .artifacts("cannot write \(cmds)")
         }
@@ -271,7 +278,9 @@ public struct GuestArtifactBuilder: Sendable {
             try FileManager.default.createDirectory(
                 atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         } catch {
-            throw .system(operation: "mkdir -p \(path)", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+            throw .system(
+                operation: "mkdir -p \(path)",
+                errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
         }
     }
 

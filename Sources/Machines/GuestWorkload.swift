@@ -4,7 +4,10 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
     public var env: [String]
     public var cwd: String
 
-    public init(argv: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], cwd: String = "/") {
+    public init(
+        argv: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        cwd: String = "/"
+    ) {
         self.argv = argv
         self.env = env
         self.cwd = cwd
@@ -31,7 +34,8 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
 
     private static func check(_ value: String, _ field: String) throws(MachineError) {
         if value.utf8.contains(where: { $0 == 0x0A || $0 == 0x00 || $0 == 0x0D }) {
-            throw .invalidInput("\(field) contains a newline, carriage return or NUL, which the guest workload file cannot carry")
+            throw .invalidInput(
+                "\(field) contains a newline, carriage return or NUL, which the guest workload file cannot carry")
         }
     }
 }

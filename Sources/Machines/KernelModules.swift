@@ -1,7 +1,8 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Foundation
 
 /// Resolves kernel modules and their dependencies in an unpacked kernel package that was never `depmod`-ed:
 /// builtins come from `modules.builtin`, dependencies from each module's `.modinfo` `depends=` field.
@@ -49,7 +50,9 @@ public struct KernelModuleSet: Sendable {
         func visit(_ raw: String) throws(MachineError) {
             let name = raw.replacingOccurrences(of: "-", with: "_")
             if done.contains(name) || builtin.contains(name) { return }
-            guard let rel = byName[name] else { throw .artifacts("kernel module \(name) is neither built in nor in \(modulesDir)") }
+            guard let rel = byName[name] else {
+                throw .artifacts("kernel module \(name) is neither built in nor in \(modulesDir)")
+            }
             guard !visiting.contains(name) else { return }
             visiting.insert(name)
             for dep in try Self.dependencies(ofModuleAt: modulesDir + "/" + rel) { try visit(dep) }
@@ -65,8 +68,11 @@ public struct KernelModuleSet: Sendable {
     public func contents(of module: Module) throws(MachineError) -> [UInt8] {
         let path = modulesDir + "/" + module.relativePath
         let tool: [String]? =
-            path.hasSuffix(".xz") ? ["xz", "-dc", path] : path.hasSuffix(".zst") ? ["zstd", "-dc", path]
-            : path.hasSuffix(".gz") ? ["gzip", "-dc", path] : nil
+            path.hasSuffix(".xz")
+            ? ["xz", "-dc", path]
+            : path.hasSuffix(".zst")
+                ? ["zstd", "-dc", path]
+                : path.hasSuffix(".gz") ? ["gzip", "-dc", path] : nil
         if let tool { return try HostTool.output(tool) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .artifacts("cannot read kernel module \(path)")
@@ -126,7 +132,9 @@ enum HostTool {
         let err = errPipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         if p.terminationStatus != 0 {
-            throw .artifacts("\(argv.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw .artifacts(
+                "\(argv.joined(separator: " ")) exited \(p.terminationStatus): \(String(decoding: err, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))"
+            )
         }
     }
 
@@ -140,13 +148,16 @@ enum HostTool {
         do { try p.run() } catch { throw .artifacts("\(argv[0]): \(error)") }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw .artifacts("\(argv.joined(separator: " ")) exited \(p.terminationStatus)") }
+        guard p.terminationStatus == 0 else {
+            throw .artifacts("\(argv.joined(separator: " ")) exited \(p.terminationStatus)")
+        }
         return [UInt8](data)
     }
 
     static func find(_ name: String) -> String {
         if name.hasPrefix("/") { return name }
-        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"] where access(dir + "/" + name, X_OK) == 0 {
+        for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"]
+        where access(dir + "/" + name, X_OK) == 0 {
             return dir + "/" + name
         }
         return "/usr/bin/" + name

@@ -44,7 +44,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     private var closed = false
 
     /// The default: libvirt's embedded QEMU driver rooted at `root` (no daemon).
-    public static func embedded(root: String = BoxbenchPaths().libvirtEmbedRoot) throws(MachineError) -> LibvirtConnection {
+    public static func embedded(root: String = BoxbenchPaths().libvirtEmbedRoot) throws(MachineError)
+        -> LibvirtConnection
+    {
         try prepareEmbedRoot(root)
         return try LibvirtConnection(uri: embedURI(root: root))
     }
@@ -131,7 +133,11 @@ public final class LibvirtConnection: @unchecked Sendable {
 
 /// Lifecycle events of one domain, recorded with host monotonic timestamps.
 final class LifecycleWatch: @unchecked Sendable {
-    struct Event: Sendable { var event: Int32; var detail: Int32; var ns: UInt64 }
+    struct Event: Sendable {
+        var event: Int32
+        var detail: Int32
+        var ns: UInt64
+    }
     let name: String
     private let lock = NSLock()
     private var events: [Event] = []
@@ -266,8 +272,10 @@ struct LibvirtDomain: @unchecked Sendable {
         var stats = [virDomainMemoryStatStruct](repeating: virDomainMemoryStatStruct(), count: 16)
         let n = virDomainMemoryStats(ptr, &stats, UInt32(stats.count), 0)
         guard n > 0 else { return [:] }
-        let names = ["swap_in", "swap_out", "major_fault", "minor_fault", "unused", "available", "actual_balloon",
-                     "rss", "usable", "last_update", "disk_caches", "hugetlb_pgalloc", "hugetlb_pgfail"]
+        let names = [
+            "swap_in", "swap_out", "major_fault", "minor_fault", "unused", "available", "actual_balloon",
+            "rss", "usable", "last_update", "disk_caches", "hugetlb_pgalloc", "hugetlb_pgfail",
+        ]
         var out: [String: UInt64] = [:]
         for s in stats.prefix(Int(n)) {
             let tag = Int(s.tag)

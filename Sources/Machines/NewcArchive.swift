@@ -23,36 +23,43 @@ final class NewcArchiveWriter {
     func directory(_ name: String, mode: UInt32 = 0o755, uid: UInt32 = 0, gid: UInt32 = 0, mtime: UInt32 = 0)
         throws(MachineError)
     {
-        try header(name: name, mode: UInt32(S_IFDIR) | (mode & 0o7777), uid: uid, gid: gid, nlink: 2, mtime: mtime,
-                   size: 0, rdevMajor: 0, rdevMinor: 0)
+        try header(
+            name: name, mode: UInt32(S_IFDIR) | (mode & 0o7777), uid: uid, gid: gid, nlink: 2, mtime: mtime,
+            size: 0, rdevMajor: 0, rdevMinor: 0)
     }
 
-    func file(_ name: String, contents: [UInt8], mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0,
-              mtime: UInt32 = 0) throws(MachineError)
-    {
-        try header(name: name, mode: UInt32(S_IFREG) | (mode & 0o7777), uid: uid, gid: gid, nlink: 1, mtime: mtime,
-                   size: UInt32(contents.count), rdevMajor: 0, rdevMinor: 0)
+    func file(
+        _ name: String, contents: [UInt8], mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0,
+        mtime: UInt32 = 0
+    ) throws(MachineError) {
+        try header(
+            name: name, mode: UInt32(S_IFREG) | (mode & 0o7777), uid: uid, gid: gid, nlink: 1, mtime: mtime,
+            size: UInt32(contents.count), rdevMajor: 0, rdevMinor: 0)
         try append(contents)
         try pad()
     }
 
     /// Copies a host file's bytes into the archive without holding it all in memory.
-    func file(_ name: String, hostPath: String, size: Int, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0,
-              mtime: UInt32 = 0) throws(MachineError)
-    {
+    func file(
+        _ name: String, hostPath: String, size: Int, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0,
+        mtime: UInt32 = 0
+    ) throws(MachineError) {
         guard size <= Int(UInt32.max) else { throw .artifacts("\(hostPath) is larger than 4 GiB: newc cannot hold it") }
         let src = open(hostPath, O_RDONLY | O_CLOEXEC)
         guard src >= 0 else { throw .system(operation: "open \(hostPath)", errno: errno) }
         defer { close(src) }
-        try header(name: name, mode: UInt32(S_IFREG) | (mode & 0o7777), uid: uid, gid: gid, nlink: 1, mtime: mtime,
-                   size: UInt32(size), rdevMajor: 0, rdevMinor: 0)
+        try header(
+            name: name, mode: UInt32(S_IFREG) | (mode & 0o7777), uid: uid, gid: gid, nlink: 1, mtime: mtime,
+            size: UInt32(size), rdevMajor: 0, rdevMinor: 0)
         var remaining = size
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while remaining > 0 {
             let n = chunk.withUnsafeMutableBytes { read(src, $0.baseAddress, min($0.count, remaining)) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
-                throw n == 0 ? .artifacts("\(hostPath) shrank while archiving") : .system(operation: "read \(hostPath)", errno: errno)
+                throw n == 0
+                    ? .artifacts("\(hostPath) shrank while archiving")
+                    : .system(operation: "read \(hostPath)", errno: errno)
             }
             try append(chunk[0..<n])
             remaining -= n
@@ -64,24 +71,28 @@ final class NewcArchiveWriter {
         throws(MachineError)
     {
         let bytes = Array(target.utf8)
-        try header(name: name, mode: UInt32(S_IFLNK) | 0o777, uid: uid, gid: gid, nlink: 1, mtime: mtime,
-                   size: UInt32(bytes.count), rdevMajor: 0, rdevMinor: 0)
+        try header(
+            name: name, mode: UInt32(S_IFLNK) | 0o777, uid: uid, gid: gid, nlink: 1, mtime: mtime,
+            size: UInt32(bytes.count), rdevMajor: 0, rdevMinor: 0)
         try append(bytes)
         try pad()
     }
 
     /// A device or FIFO node; `type` is S_IFCHR, S_IFBLK or S_IFIFO.
-    func node(_ name: String, type: UInt32, mode: UInt32, major: UInt32, minor: UInt32, uid: UInt32 = 0,
-              gid: UInt32 = 0, mtime: UInt32 = 0) throws(MachineError)
-    {
-        try header(name: name, mode: type | (mode & 0o7777), uid: uid, gid: gid, nlink: 1, mtime: mtime, size: 0,
-                   rdevMajor: major, rdevMinor: minor)
+    func node(
+        _ name: String, type: UInt32, mode: UInt32, major: UInt32, minor: UInt32, uid: UInt32 = 0,
+        gid: UInt32 = 0, mtime: UInt32 = 0
+    ) throws(MachineError) {
+        try header(
+            name: name, mode: type | (mode & 0o7777), uid: uid, gid: gid, nlink: 1, mtime: mtime, size: 0,
+            rdevMajor: major, rdevMinor: minor)
     }
 
     /// Writes the trailer and flushes; the archive is complete after this.
     func finish() throws(MachineError) {
-        try header(name: "TRAILER!!!", mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0, rdevMajor: 0,
-                   rdevMinor: 0, inode: 0)
+        try header(
+            name: "TRAILER!!!", mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0, rdevMajor: 0,
+            rdevMinor: 0, inode: 0)
         try flush()
         if fsync(fd) != 0 { throw .system(operation: "fsync \(path)", errno: errno) }
     }
@@ -93,7 +104,12 @@ final class NewcArchiveWriter {
         let nameBytes = Array(name.utf8)
         if nameBytes.contains(0) { throw .invalidInput("path \(name) contains NUL") }
         let ino: UInt32
-        if let inode { ino = inode } else { ino = nextInode; nextInode += 1 }
+        if let inode {
+            ino = inode
+        } else {
+            ino = nextInode
+            nextInode += 1
+        }
         var h = Array("070701".utf8)
         for v in [ino, mode, uid, gid, nlink, mtime, size, 0, 0, rdevMajor, rdevMinor, UInt32(nameBytes.count + 1), 0] {
             h += Self.hex8(v)
@@ -141,14 +157,18 @@ extension NewcArchiveWriter {
         try addDirectoryContents(hostDir: root, prefix: "", skip: skip)
     }
 
-    static func major(_ dev: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff)) }
+    static func major(_ dev: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: ((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))
+    }
     static func minor(_ dev: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: (dev & 0xff) | ((dev >> 12) & ~0xff)) }
 
     private func addDirectoryContents(hostDir: String, prefix: String, skip: Set<String>) throws(MachineError) {
         guard let dir = opendir(hostDir) else { throw .system(operation: "opendir \(hostDir)", errno: errno) }
         var names: [String] = []
         while let ent = readdir(dir) {
-            let name = withUnsafeBytes(of: ent.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = withUnsafeBytes(of: ent.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         closedir(dir)
@@ -166,8 +186,9 @@ extension NewcArchiveWriter {
                 try directory(rel, mode: perm, uid: st.st_uid, gid: st.st_gid, mtime: mtime)
                 try addDirectoryContents(hostDir: host, prefix: rel, skip: skip)
             case S_IFREG:
-                try file(rel, hostPath: host, size: Int(st.st_size), mode: perm, uid: st.st_uid, gid: st.st_gid,
-                         mtime: mtime)
+                try file(
+                    rel, hostPath: host, size: Int(st.st_size), mode: perm, uid: st.st_uid, gid: st.st_gid,
+                    mtime: mtime)
             case S_IFLNK:
                 var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
                 let n = readlink(host, &buf, buf.count - 1)
@@ -175,8 +196,9 @@ extension NewcArchiveWriter {
                 let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 try symlink(rel, target: target, uid: st.st_uid, gid: st.st_gid, mtime: mtime)
             case S_IFCHR, S_IFBLK, S_IFIFO:
-                try node(rel, type: UInt32(type), mode: perm, major: Self.major(UInt64(st.st_rdev)),
-                         minor: Self.minor(UInt64(st.st_rdev)), uid: st.st_uid, gid: st.st_gid, mtime: mtime)
+                try node(
+                    rel, type: UInt32(type), mode: perm, major: Self.major(UInt64(st.st_rdev)),
+                    minor: Self.minor(UInt64(st.st_rdev)), uid: st.st_uid, gid: st.st_gid, mtime: mtime)
             default:
                 continue  // sockets have no meaning in an archive
             }

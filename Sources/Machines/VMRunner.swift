@@ -159,14 +159,16 @@ public final class VMRunner: @unchecked Sendable {
             name: name, type: config.accel.domainType, machine: config.machine, memoryMiB: config.memoryMiB,
             vcpus: config.vcpus, kernel: artifacts.kernel, initrd: artifacts.initrd, cmdline: config.cmdline,
             disk: artifacts.disk.map { DomainSpec.Disk(path: $0) }, serial: .pipe(path: fifo),
-            balloon: (config.balloon ?? (config.machine != .microvm)) ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none)
+            balloon: (config.balloon ?? (config.machine != .microvm))
+                ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none)
 
         var dom: LibvirtDomain?
         var failure: String?
         var timedOut = false
         var qemuPid: Int32?
         var launchError: MachineError?
-        let deadline = t0 + UInt64(max(0, config.timeout.components.seconds)) * 1_000_000_000
+        let deadline =
+            t0 + UInt64(max(0, config.timeout.components.seconds)) * 1_000_000_000
             + UInt64(max(0, config.timeout.components.attoseconds / 1_000_000_000))
 
         do throws(MachineError) {
@@ -285,7 +287,8 @@ public final class VMRunner: @unchecked Sendable {
                 kernelBytes: artifacts.kernelBytes, initrdBytes: artifacts.initrdBytes,
                 diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
             qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled, failure: failure,
-            guestErrors: transcript.errors, guestWarnings: transcript.warnings, consoleTail: failure == nil ? nil : transcript.consoleTail())
+            guestErrors: transcript.errors, guestWarnings: transcript.warnings,
+            consoleTail: failure == nil ? nil : transcript.consoleTail())
     }
 
     static func tail(_ path: String, lines: Int = 12) -> String? {

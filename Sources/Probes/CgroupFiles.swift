@@ -37,11 +37,15 @@ public struct CgroupMemoryStats: Sendable, Equatable {
         -> CgroupMemoryStats
     {
         let stats = try parseCgroupKeyedFile(stat, file: "memory.stat")
-        let oom = try oomControl.map { (t: String) throws(ProbeParseError) in try parseCgroupKeyedFile(t, file: "memory.oom_control") }
+        let oom = try oomControl.map { (t: String) throws(ProbeParseError) in
+            try parseCgroupKeyedFile(t, file: "memory.oom_control")
+        }
         // v1 reports the group's own pages as rss/cache and the subtree as total_*; a leaf has both equal.
         return CgroupMemoryStats(
             currentBytes: try parseCgroupValue(usage, file: "memory.usage_in_bytes") ?? 0,
-            peakBytes: try maxUsage.flatMap { (t: String) throws(ProbeParseError) in try parseCgroupValue(t, file: "memory.max_usage_in_bytes") },
+            peakBytes: try maxUsage.flatMap { (t: String) throws(ProbeParseError) in
+                try parseCgroupValue(t, file: "memory.max_usage_in_bytes")
+            },
             anonBytes: stats["total_rss"] ?? stats["rss"] ?? 0,
             fileBytes: stats["total_cache"] ?? stats["cache"] ?? 0,
             oomKills: oom?["oom_kill"] ?? 0)
@@ -52,10 +56,14 @@ public struct CgroupMemoryStats: Sendable, Equatable {
         -> CgroupMemoryStats
     {
         let stats = try parseCgroupKeyedFile(stat, file: "memory.stat")
-        let ev = try events.map { (t: String) throws(ProbeParseError) in try parseCgroupKeyedFile(t, file: "memory.events") }
+        let ev = try events.map { (t: String) throws(ProbeParseError) in
+            try parseCgroupKeyedFile(t, file: "memory.events")
+        }
         return CgroupMemoryStats(
             currentBytes: try parseCgroupValue(current, file: "memory.current") ?? 0,
-            peakBytes: try peak.flatMap { (t: String) throws(ProbeParseError) in try parseCgroupValue(t, file: "memory.peak") },
+            peakBytes: try peak.flatMap { (t: String) throws(ProbeParseError) in
+                try parseCgroupValue(t, file: "memory.peak")
+            },
             anonBytes: stats["anon"] ?? 0, fileBytes: stats["file"] ?? 0,
             oomKills: ev?["oom_kill"] ?? 0)
     }

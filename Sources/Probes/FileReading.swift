@@ -43,7 +43,8 @@ public struct HostFacts: Sendable, Equatable {
         let release = withUnsafeBytes(of: &uts.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let node = withUnsafeBytes(of: &uts.nodename) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
         let cpuinfo = (try? readTextFile("/proc/cpuinfo")) ?? ""
-        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+        let model =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
             .map { Substring($0).trimmingCharacters(in: " \t") } ?? "unknown"
         let mem = (try? MemInfo.parse((try? readTextFile("/proc/meminfo")) ?? ""))?.totalBytes ?? 0

@@ -221,7 +221,8 @@ public struct ReportAnalysis: Sendable {
     static func orderedMetricNames(_ names: Set<String>) -> [String] {
         let known = Metric.known.map(\.name).filter(names.contains)
         let rest = names.subtracting(known).sorted { a, b in
-            let aIsWorkload = a.hasPrefix("work_"), bIsWorkload = b.hasPrefix("work_")
+            let aIsWorkload = a.hasPrefix("work_")
+            let bIsWorkload = b.hasPrefix("work_")
             return aIsWorkload != bIsWorkload ? aIsWorkload : a < b
         }
         return known + rest

@@ -64,14 +64,23 @@ enum ClaimRules {
         "holds if every workload (except `probe`, whose output reports the arm by design) succeeded in every planned arm and its output digest is identical across arms; does not hold if digests differ; otherwise inconclusive"
 
     static func ratioVerdict(_ interval: ConfidenceInterval?) -> (Verdict, String) {
-        guard let interval else { return (.inconclusive, "no interval: fewer than \(Bootstrap.minimumSampleCount) successful samples in an arm") }
+        guard let interval else {
+            return (
+                .inconclusive, "no interval: fewer than \(Bootstrap.minimumSampleCount) successful samples in an arm"
+            )
+        }
         if interval.lower > ratioHolds {
             return (.holds, "CI lower bound \(NumberText.number(interval.lower)) > \(NumberText.number(ratioHolds))")
         }
         if interval.upper < ratioFails {
-            return (.doesNotHold, "CI upper bound \(NumberText.number(interval.upper)) < \(NumberText.number(ratioFails))")
+            return (
+                .doesNotHold, "CI upper bound \(NumberText.number(interval.upper)) < \(NumberText.number(ratioFails))"
+            )
         }
-        return (.inconclusive, "CI [\(NumberText.number(interval.lower)), \(NumberText.number(interval.upper))] straddles the thresholds")
+        return (
+            .inconclusive,
+            "CI [\(NumberText.number(interval.lower)), \(NumberText.number(interval.upper))] straddles the thresholds"
+        )
     }
 }
 
@@ -104,13 +113,15 @@ extension ReportAnalysis {
             caveats.append(
                 SetupCaveat(
                     key: "tcg",
-                    text: "VM under TCG software emulation, far slower than KVM: VM timings and CPU overhead are not KVM figures",
+                    text:
+                        "VM under TCG software emulation, far slower than KVM: VM timings and CPU overhead are not KVM figures",
                     claims: ["C1", "C2", "C3"]))
         }
         if accels.count > 1 {
             caveats.append(
                 SetupCaveat(
-                    key: "mixed-accel", text: "VM samples mix accelerators (\(accels.sorted().joined(separator: ", ")))",
+                    key: "mixed-accel",
+                    text: "VM samples mix accelerators (\(accels.sorted().joined(separator: ", ")))",
                     claims: ["C1", "C2", "C3"]))
         }
         let cgroupModes = Set([doc.host.cgroupMode] + doc.samples.map(\.provenance.cgroupMode))
@@ -118,7 +129,8 @@ extension ReportAnalysis {
             caveats.append(
                 SetupCaveat(
                     key: "hybrid-cgroups",
-                    text: "host uses hybrid cgroups (v1 controllers, v2 hugetlb only): memory and CPU accounting come from cgroup v1; crun needs a workaround",
+                    text:
+                        "host uses hybrid cgroups (v1 controllers, v2 hugetlb only): memory and CPU accounting come from cgroup v1; crun needs a workaround",
                     claims: ["C1", "C2", "C3", "C6"]))
         }
         let cacheModes = Set([doc.plan.cacheMode] + doc.samples.map(\.provenance.cacheMode))
@@ -139,23 +151,28 @@ extension ReportAnalysis {
             caveats.append(
                 SetupCaveat(
                     key: "vcpus-unrecorded",
-                    text: "VM vCPU count not recorded in the results (metric `vcpus`): cannot tell single from multi-vCPU",
+                    text:
+                        "VM vCPU count not recorded in the results (metric `vcpus`): cannot tell single from multi-vCPU",
                     claims: ["C3"]))
         }
         if doc.host.cpus <= 2 {
             caveats.append(
                 SetupCaveat(
-                    key: "few-host-cpus", text: "host has \(doc.host.cpus) CPU(s): QEMU's own threads compete with the guest",
+                    key: "few-host-cpus",
+                    text: "host has \(doc.host.cpus) CPU(s): QEMU's own threads compete with the guest",
                     claims: ["C1", "C3"]))
         }
         if !doc.complete {
-            caveats.append(SetupCaveat(key: "incomplete", text: "the run did not finish (interrupted or still running)", claims: []))
+            caveats.append(
+                SetupCaveat(
+                    key: "incomplete", text: "the run did not finish (interrupted or still running)", claims: []))
         }
         if let calibration = doc.calibration, !calibration.withinTolerance {
             caveats.append(
                 SetupCaveat(
                     key: "calibration",
-                    text: "harness calibration off: native hello median \(NumberText.number(calibration.harnessMedianMs)) ms vs hyperfine \(NumberText.number(calibration.hyperfineMedianMs)) ms (×\(NumberText.number(calibration.ratio)))",
+                    text:
+                        "harness calibration off: native hello median \(NumberText.number(calibration.harnessMedianMs)) ms vs hyperfine \(NumberText.number(calibration.hyperfineMedianMs)) ms (×\(NumberText.number(calibration.ratio)))",
                     claims: []))
         }
         let failed = failedSampleCount
@@ -163,7 +180,8 @@ extension ReportAnalysis {
             caveats.append(
                 SetupCaveat(
                     key: "failed-samples",
-                    text: "\(failed) of \(doc.samples.count) samples failed and are excluded from statistics (see Failures)",
+                    text:
+                        "\(failed) of \(doc.samples.count) samples failed and are excluded from statistics (see Failures)",
                     claims: []))
         }
         return caveats
@@ -185,7 +203,8 @@ extension ReportAnalysis {
     /// Plain words for why a workload × arm × metric has no statistics.
     func missingReason(workload: String, armKey: String, metric: String) -> String {
         guard let outcome = outcome(workload: workload, armKey: armKey) else {
-            return document.plan.arms.contains(armKey) ? "no \(armKey) samples of \(workload)" : "\(armKey) arm not in this run"
+            return document.plan.arms.contains(armKey)
+                ? "no \(armKey) samples of \(workload)" : "\(armKey) arm not in this run"
         }
         if outcome.succeeded == 0 {
             return "\(armKey) \(workload): 0 of \(outcome.failed) runs succeeded (\(outcome.firstFailure ?? "failed"))"
@@ -257,7 +276,8 @@ extension ReportAnalysis {
         let workload = primaryWorkloads.first ?? "hello"
         let reason = ["vm", "container"].compactMap { arm -> String? in
             metrics.contains { stats(workload: workload, armKey: arm, metric: $0.name) != nil }
-                ? nil : missingReason(workload: workload, armKey: arm, metric: "startup_first_output_ms or startup_exit_ms")
+                ? nil
+                : missingReason(workload: workload, armKey: arm, metric: "startup_first_output_ms or startup_exit_ms")
         }
         return notMeasured(
             id, claim, metric: "startup vm÷container", rule: ClaimRules.ratioRule,
@@ -288,14 +308,16 @@ extension ReportAnalysis {
                 )
             }
         }
-        let primaryWorkloads = ["idle", "hello"].filter(workloads.contains) + workloads.filter { $0 != "idle" && $0 != "hello" }
+        let primaryWorkloads =
+            ["idle", "hello"].filter(workloads.contains) + workloads.filter { $0 != "idle" && $0 != "hello" }
         for workload in primaryWorkloads {
             for pair in Self.memoryPairs {
                 guard let vm = stats(workload: workload, armKey: "vm", metric: pair.vm.name),
                     let container = stats(workload: workload, armKey: "container", metric: pair.container.name)
                 else { continue }
                 if let total = stats(workload: workload, armKey: "vm", metric: Metric.guestMemTotalBytes.name) {
-                    evidence.append("guest MemTotal \(NumberText.quantity(total.summary.median, unit: "B")) (the guest's own view)")
+                    evidence.append(
+                        "guest MemTotal \(NumberText.quantity(total.summary.median, unit: "B")) (the guest's own view)")
                 }
                 let r = Self.ratio(vm, container, level: options.level)
                 let (verdict, reason) = ClaimRules.ratioVerdict(r.interval)
@@ -312,7 +334,9 @@ extension ReportAnalysis {
         }
         let workload = primaryWorkloads.first ?? "idle"
         let reason = [
-            missingReason(workload: workload, armKey: "vm", metric: "\(Metric.memoryPeakBytes.name) or \(Metric.pssPeakBytes.name)"),
+            missingReason(
+                workload: workload, armKey: "vm",
+                metric: "\(Metric.memoryPeakBytes.name) or \(Metric.pssPeakBytes.name)"),
             missingReason(workload: workload, armKey: "container", metric: Metric.memoryPeakBytes.name),
         ]
         return notMeasured(
@@ -366,7 +390,8 @@ extension ReportAnalysis {
             }
             if !parts.isEmpty {
                 let note = metric == .startupExitMs ? " (run time incl. startup: no workload metric recorded)" : ""
-                evidence.append("\(workload), slowdown vs native by \(metric.name)\(note): " + parts.joined(separator: ", "))
+                evidence.append(
+                    "\(workload), slowdown vs native by \(metric.name)\(note): " + parts.joined(separator: ", "))
             }
         }
         guard !containerSlowdowns.isEmpty || !vmSlowdowns.isEmpty else {
@@ -379,21 +404,32 @@ extension ReportAnalysis {
         let worstVM = vmSlowdowns.max { $0.value < $1.value }
         var measuredParts: [String] = []
         if let worstContainer {
-            measuredParts.append("max container slowdown \(NumberText.ratio(worstContainer.value, interval: worstContainer.interval))")
+            measuredParts.append(
+                "max container slowdown \(NumberText.ratio(worstContainer.value, interval: worstContainer.interval))")
         }
-        if let worstVM { measuredParts.append("max vm slowdown \(NumberText.ratio(worstVM.value, interval: worstVM.interval))") }
+        if let worstVM {
+            measuredParts.append("max vm slowdown \(NumberText.ratio(worstVM.value, interval: worstVM.interval))")
+        }
         let verdict: Verdict
         let reason: String
         let allIntervals = (containerSlowdowns + vmSlowdowns).allSatisfy { $0.interval != nil }
         if containerSlowdowns.contains(where: { ($0.interval?.lower ?? 0) > tolerance }) {
-            (verdict, reason) = (.doesNotHold, "a container slowdown is above \(NumberText.number(tolerance)) with 95% confidence")
+            (verdict, reason) = (
+                .doesNotHold, "a container slowdown is above \(NumberText.number(tolerance)) with 95% confidence"
+            )
         } else if !vmSlowdowns.isEmpty, allIntervals, vmSlowdowns.allSatisfy({ $0.interval!.upper <= tolerance }) {
-            (verdict, reason) = (.doesNotHold, "no VM slowdown exceeds \(NumberText.number(tolerance)): the hypervisor adds no measurable overhead")
+            (verdict, reason) = (
+                .doesNotHold,
+                "no VM slowdown exceeds \(NumberText.number(tolerance)): the hypervisor adds no measurable overhead"
+            )
         } else if !containerSlowdowns.isEmpty, allIntervals, missing.isEmpty,
             containerSlowdowns.allSatisfy({ $0.interval!.upper <= tolerance }),
             vmSlowdowns.contains(where: { $0.interval!.lower > tolerance })
         {
-            (verdict, reason) = (.holds, "container slowdown ≤ \(NumberText.number(tolerance)) everywhere, VM slowdown > \(NumberText.number(tolerance)) somewhere")
+            (verdict, reason) = (
+                .holds,
+                "container slowdown ≤ \(NumberText.number(tolerance)) everywhere, VM slowdown > \(NumberText.number(tolerance)) somewhere"
+            )
         } else {
             var why = "intervals do not settle the rule"
             if !missing.isEmpty { why += "; missing: " + missing.joined(separator: "; ") }
@@ -445,10 +481,17 @@ extension ReportAnalysis {
         var ratios: [Double] = []
         for image in imageBytes {
             var line = "\(image.image):"
-            if let compressed = image.containerCompressed { line += " container compressed \(NumberText.bytes(compressed))," }
-            if let uncompressed = image.containerUncompressed { line += " uncompressed \(NumberText.bytes(uncompressed));" }
+            if let compressed = image.containerCompressed {
+                line += " container compressed \(NumberText.bytes(compressed)),"
+            }
+            if let uncompressed = image.containerUncompressed {
+                line += " uncompressed \(NumberText.bytes(uncompressed));"
+            }
             if let total = image.vmTotal {
-                line += " VM " + image.vmComponents.map { "\($0.component) \(NumberText.bytes($0.bytes))" }.joined(separator: " + ")
+                line +=
+                    " VM "
+                    + image.vmComponents.map { "\($0.component) \(NumberText.bytes($0.bytes))" }.joined(
+                        separator: " + ")
                 line += " = \(NumberText.bytes(total))"
                 if let uncompressed = image.containerUncompressed, uncompressed > 0 {
                     let r = Double(total) / Double(uncompressed)
@@ -470,13 +513,20 @@ extension ReportAnalysis {
         let verdict: Verdict
         let reason: String
         if ratios.allSatisfy({ $0 >= ClaimRules.ratioHolds }) {
-            (verdict, reason) = (.holds, "every image's VM artifacts are ≥ ×\(NumberText.number(ClaimRules.ratioHolds)) its container layers")
+            (verdict, reason) = (
+                .holds,
+                "every image's VM artifacts are ≥ ×\(NumberText.number(ClaimRules.ratioHolds)) its container layers"
+            )
         } else if ratios.allSatisfy({ $0 < ClaimRules.ratioFails }) {
-            (verdict, reason) = (.doesNotHold, "every image's VM artifacts are < ×\(NumberText.number(ClaimRules.ratioFails)) its container layers")
+            (verdict, reason) = (
+                .doesNotHold,
+                "every image's VM artifacts are < ×\(NumberText.number(ClaimRules.ratioFails)) its container layers"
+            )
         } else {
             (verdict, reason) = (.inconclusive, "ratios between or on both sides of the thresholds")
         }
-        let measured = ratios.count == 1
+        let measured =
+            ratios.count == 1
             ? "×\(NumberText.number(ratios[0])) (exact bytes)"
             : "×\(NumberText.number(ratios.min()!))–×\(NumberText.number(ratios.max()!)) over \(ratios.count) images (exact bytes)"
         return ClaimAssessment(
@@ -516,13 +566,19 @@ extension ReportAnalysis {
         let reason: String
         if !sharesNothing.isEmpty || !badRebuild.isEmpty {
             var why: [String] = []
-            if !sharesNothing.isEmpty { why.append("\(sharesNothing.map(\.image).joined(separator: ", ")) share no bytes with the base") }
+            if !sharesNothing.isEmpty {
+                why.append("\(sharesNothing.map(\.image).joined(separator: ", ")) share no bytes with the base")
+            }
             if !badRebuild.isEmpty {
-                why.append("a last-step rebuild created \(badRebuild.compactMap(\.newLayersOnLastStepRebuild).map(String.init).joined(separator: ", ")) layers")
+                why.append(
+                    "a last-step rebuild created \(badRebuild.compactMap(\.newLayersOnLastStepRebuild).map(String.init).joined(separator: ", ")) layers"
+                )
             }
             (verdict, reason) = (.doesNotHold, why.joined(separator: "; "))
         } else if records.contains(where: { $0.newLayersOnLastStepRebuild == nil }) {
-            (verdict, reason) = (.inconclusive, "layers are shared, but the last-step rebuild was not measured for every image")
+            (verdict, reason) = (
+                .inconclusive, "layers are shared, but the last-step rebuild was not measured for every image"
+            )
         } else if records.allSatisfy({ $0.bytesToPullGivenBase < $0.imageCompressedBytes }) {
             (verdict, reason) = (.holds, "every image reuses its base and a last-step rebuild adds exactly one layer")
         } else {
@@ -532,8 +588,10 @@ extension ReportAnalysis {
         let total = records.reduce(0.0) { $0 + Double($1.imageCompressedBytes) }
         let fraction = total > 0 ? pulled / total : .nan
         return ClaimAssessment(
-            id: id, claim: claim, metric: "bytes to pull given the base ÷ image size; new layers after last-step rebuild",
-            measured: "\(NumberText.number(fraction * 100))% of image bytes pulled when the base is present (exact bytes)",
+            id: id, claim: claim,
+            metric: "bytes to pull given the base ÷ image size; new layers after last-step rebuild",
+            measured:
+                "\(NumberText.number(fraction * 100))% of image bytes pulled when the base is present (exact bytes)",
             ratio: fraction, interval: nil, verdict: verdict, reason: reason, notMeasured: false,
             rule: ClaimRules.layerRule, caveats: caveats, evidence: evidence,
             references: ReferencePoints.byClaim[id] ?? [])
@@ -541,7 +599,8 @@ extension ReportAnalysis {
 
     private func assessIsolation(_ caveats: [String]) -> ClaimAssessment {
         let id = "C6"
-        let claim = "Containers isolate processes (namespaces, cgroups) on one kernel; VMs isolate with a separate kernel."
+        let claim =
+            "Containers isolate processes (namespaces, cgroups) on one kernel; VMs isolate with a separate kernel."
         let records = document.isolation
         let isolated = records.filter { $0.armKey.hasPrefix("container") || $0.armKey.hasPrefix("vm") }
         let native = records.filter { $0.armKey == "native" }
@@ -567,13 +626,21 @@ extension ReportAnalysis {
         let verdict: Verdict
         let reason: String
         if !leaks.isEmpty {
-            (verdict, reason) = (.doesNotHold, "got through: " + leaks.map { "\($0.armKey) \($0.probe)" }.joined(separator: ", "))
+            (verdict, reason) = (
+                .doesNotHold, "got through: " + leaks.map { "\($0.armKey) \($0.probe)" }.joined(separator: ", ")
+            )
         } else if !native.isEmpty && native.allSatisfy(\.blocked) {
-            (verdict, reason) = (.inconclusive, "the native control blocked every probe too, so the probes do not discriminate")
+            (verdict, reason) = (
+                .inconclusive, "the native control blocked every probe too, so the probes do not discriminate"
+            )
         } else if !hasContainer || !hasVM {
             (verdict, reason) = (.inconclusive, "probes ran only in the \(hasContainer ? "container" : "VM") arm")
         } else {
-            (verdict, reason) = (.holds, "all \(isolated.count) container/VM probes blocked" + (native.isEmpty ? " (no native control recorded)" : ""))
+            (verdict, reason) = (
+                .holds,
+                "all \(isolated.count) container/VM probes blocked"
+                    + (native.isEmpty ? " (no native control recorded)" : "")
+            )
         }
         return ClaimAssessment(
             id: id, claim: claim, metric: "isolation probes blocked in container and VM arms",
@@ -633,7 +700,9 @@ extension ReportAnalysis {
                 id, claim, metric: "output digests and exit codes across arms", rule: ClaimRules.portabilityRule,
                 reason: "no workload has output digests from two arms", caveats: caveats, evidence: evidence)
         } else if !missing.isEmpty || !withoutDigest.isEmpty {
-            (verdict, reason) = (.inconclusive, "identical where compared, but not every workload ran and was compared in every arm")
+            (verdict, reason) = (
+                .inconclusive, "identical where compared, but not every workload ran and was compared in every arm"
+            )
         } else {
             (verdict, reason) = (.holds, "every workload ran in every arm with identical output")
         }

@@ -198,7 +198,10 @@ struct CompareReport {
 
     var table: TextTable {
         var table = TextTable(
-            ["result", "workload", "arm", "metric", "baseline median", "new median", "change [95% CI]", "p", "n (base/new)"],
+            [
+                "result", "workload", "arm", "metric", "baseline median", "new median", "change [95% CI]", "p",
+                "n (base/new)",
+            ],
             numericColumns: [4, 5, 6, 7])
         // Regressions first, then improvements, then the rest: the CI summary shows what matters on top.
         let order: [ChangeClass: Int] = [.regression: 0, .improvement: 1, .unchanged: 2]
@@ -223,7 +226,9 @@ struct CompareReport {
         out += (regressions.isEmpty ? "✅ " : "❌ ") + verdictLine + "\n\n"
         out += provenanceLines.map { "- \($0)" }.joined(separator: "\n") + "\n\n"
         out += table.markdown()
-        if !onlyInBaseline.isEmpty { out += "\nOnly in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n" }
+        if !onlyInBaseline.isEmpty {
+            out += "\nOnly in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n"
+        }
         if !onlyInNew.isEmpty { out += "\nOnly in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n" }
         return out
     }
@@ -232,8 +237,12 @@ struct CompareReport {
         var out = "boxbench compare\n  " + verdictLine + "\n"
         out += provenanceLines.map { "  \($0)" }.joined(separator: "\n") + "\n\n"
         out += table.plain(indent: "  ")
-        if !onlyInBaseline.isEmpty { out += "\n  only in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n" }
-        if !onlyInNew.isEmpty { out += "\n  only in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n" }
+        if !onlyInBaseline.isEmpty {
+            out += "\n  only in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n"
+        }
+        if !onlyInNew.isEmpty {
+            out += "\n  only in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n"
+        }
         return out
     }
 }

@@ -152,7 +152,8 @@ struct JSONSummary: Encodable {
         caveats = analysis.setupCaveats.map(\.text)
         claims = analysis.claims.map {
             Claim(
-                id: $0.id, claim: $0.claim, verdict: $0.verdict.rawValue, notMeasured: $0.notMeasured, reason: $0.reason,
+                id: $0.id, claim: $0.claim, verdict: $0.verdict.rawValue, notMeasured: $0.notMeasured,
+                reason: $0.reason,
                 metric: $0.metric, measured: $0.measured, ratio: $0.ratio, ci: interval($0.interval), rule: $0.rule,
                 caveats: $0.caveats, evidence: $0.evidence, context: $0.references)
         }

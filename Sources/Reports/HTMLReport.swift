@@ -23,41 +23,54 @@ enum HTMLReport {
         out += analysis.headerLines.map { "<li>\(HTMLText.escape($0))</li>" }.joined() + "</ul>\n"
         let caveats = analysis.setupCaveats
         if !caveats.isEmpty {
-            out += "<h2>Setup caveats</h2>\n" + caveats.map { "<div class=\"caveat\">\(HTMLText.escape($0.text))</div>" }.joined() + "\n"
+            out +=
+                "<h2>Setup caveats</h2>\n"
+                + caveats.map { "<div class=\"caveat\">\(HTMLText.escape($0.text))</div>" }.joined() + "\n"
         }
 
-        out += "<h2>Claims</h2>\n<p>Verdicts follow the rule stated with each claim. Reference figures are published context, not measured here.</p>\n"
-        out += "<table><thead><tr><th>claim</th><th>verdict</th><th>measured (95% CI)</th><th>metric</th></tr></thead><tbody>"
+        out +=
+            "<h2>Claims</h2>\n<p>Verdicts follow the rule stated with each claim. Reference figures are published context, not measured here.</p>\n"
+        out +=
+            "<table><thead><tr><th>claim</th><th>verdict</th><th>measured (95% CI)</th><th>metric</th></tr></thead><tbody>"
         for claim in claims {
-            out += "<tr><td>\(claim.id)</td><td class=\"\(cssClass(claim.verdict))\">\(HTMLText.escape(claim.verdictText))</td>"
+            out +=
+                "<tr><td>\(claim.id)</td><td class=\"\(cssClass(claim.verdict))\">\(HTMLText.escape(claim.verdictText))</td>"
             out += "<td>\(HTMLText.escape(claim.measured))</td><td>\(HTMLText.escape(claim.metric))</td></tr>"
         }
         out += "</tbody></table>\n"
         for claim in claims {
             out += "<h3>\(claim.id): \(HTMLText.escape(claim.claim))</h3><ul>"
-            out += "<li>Verdict: <span class=\"\(cssClass(claim.verdict))\">\(HTMLText.escape(claim.verdictText))</span>"
+            out +=
+                "<li>Verdict: <span class=\"\(cssClass(claim.verdict))\">\(HTMLText.escape(claim.verdictText))</span>"
             out += claim.notMeasured ? "" : " — \(HTMLText.escape(claim.reason))"
             out += "</li><li>Measured: \(HTMLText.escape(claim.measured)) — \(HTMLText.escape(claim.metric))</li>"
             out += "<li>Rule: \(HTMLText.escape(claim.rule))</li>"
             out += claim.caveats.map { "<li class=\"caveat\">Caveat: \(HTMLText.escape($0))</li>" }.joined()
             out += claim.evidence.map { "<li>\(HTMLText.escape($0))</li>" }.joined()
-            out += claim.references.map { "<li class=\"context\">Context (published, not measured here): \(HTMLText.escape($0))</li>" }.joined()
+            out += claim.references.map {
+                "<li class=\"context\">Context (published, not measured here): \(HTMLText.escape($0))</li>"
+            }.joined()
             out += "</ul>\n"
         }
 
         out += "<h2>Charts</h2>\n"
-        out += startupCharts(analysis) + phaseChart(analysis) + memoryCharts(analysis) + imageChart(analysis) + densityChart(analysis)
+        out +=
+            startupCharts(analysis) + phaseChart(analysis) + memoryCharts(analysis) + imageChart(analysis)
+            + densityChart(analysis)
 
         out += "<h2>Results per workload</h2>\n"
         for workload in analysis.workloads {
-            out += "<h3>\(HTMLText.escape(workload))</h3><p>\(HTMLText.escape(analysis.workloadRunsLine(workload)))</p>\n"
+            out +=
+                "<h3>\(HTMLText.escape(workload))</h3><p>\(HTMLText.escape(analysis.workloadRunsLine(workload)))</p>\n"
             out += analysis.statsTable(workload).html()
             if let ratios = analysis.ratioTable(workload) { out += "<p>Ratios of medians [95% CI]</p>" + ratios.html() }
         }
         if let phases = analysis.phaseTable { out += "<h2>VM boot phases</h2>\n" + phases.html() }
         if let images = analysis.imageTable { out += "<h2>Image sizes</h2>\n" + images.html() }
         if let density = analysis.densityTable { out += "<h2>Density</h2>\n" + density.html() }
-        if let failures = analysis.failuresTable { out += "<h2>Failures (excluded from statistics)</h2>\n" + failures.html() }
+        if let failures = analysis.failuresTable {
+            out += "<h2>Failures (excluded from statistics)</h2>\n" + failures.html()
+        }
         if !doc.notes.isEmpty {
             out += "<h2>Notes</h2><ul>" + doc.notes.map { "<li>\(HTMLText.escape($0))</li>" }.joined() + "</ul>\n"
         }
@@ -79,7 +92,9 @@ enum HTMLReport {
         for workload in analysis.workloads {
             for metric in [Metric.startupExitMs, Metric.startupFirstOutputMs] {
                 let groups = analysis.arms.compactMap { arm -> (String, String, [Double])? in
-                    guard let stats = analysis.stats(workload: workload, armKey: arm, metric: metric.name) else { return nil }
+                    guard let stats = analysis.stats(workload: workload, armKey: arm, metric: metric.name) else {
+                        return nil
+                    }
                     return (analysis.armLabel(arm), arm, stats.sortedValues)
                 }
                 guard !groups.isEmpty else { continue }
@@ -96,7 +111,9 @@ enum HTMLReport {
     static let phaseColours = ["#fdba74", "#fb923c", "#f97316", "#ea580c", "#c2410c", "#9a3412", "#7c2d12", "#431407"]
 
     static func phaseChart(_ analysis: ReportAnalysis) -> String {
-        var bars: [(label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?)] = []
+        var bars:
+            [(label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?)] =
+                []
         var colourByPhase: [String: String] = [:]
         for workload in analysis.workloads {
             let phases = analysis.phaseMedians(workload: workload)
@@ -118,39 +135,61 @@ enum HTMLReport {
     static func memoryCharts(_ analysis: ReportAnalysis) -> String {
         var out = ""
         for workload in analysis.workloads {
-            var bars: [(label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?)] = []
+            var bars:
+                [(
+                    label: String, segments: [(name: String, value: Double, colour: String)],
+                    interval: ConfidenceInterval?
+                )] = []
             for (index, arm) in analysis.arms.enumerated() {
                 // Host-side memory: the cgroup peak where recorded, else QEMU PSS / RSS.
                 let candidates = [Metric.memoryPeakBytes, .pssPeakBytes, .rssPeakBytes, .maxRSSBytes]
-                guard let metric = candidates.first(where: { analysis.stats(workload: workload, armKey: arm, metric: $0.name) != nil }),
+                guard
+                    let metric = candidates.first(where: {
+                        analysis.stats(workload: workload, armKey: arm, metric: $0.name) != nil
+                    }),
                     let stats = analysis.stats(workload: workload, armKey: arm, metric: metric.name)
                 else { continue }
-                bars.append((
-                    "\(analysis.armLabel(arm)) · \(metric.name)",
-                    [("", stats.summary.median, SVGChart.color(arm, index: index))], stats.medianInterval
-                ))
+                bars.append(
+                    (
+                        "\(analysis.armLabel(arm)) · \(metric.name)",
+                        [("", stats.summary.median, SVGChart.color(arm, index: index))], stats.medianInterval
+                    ))
             }
             guard bars.count >= 2 else { continue }
-            out += figure(SVGChart.bars(title: "\(workload): host memory per instance (median, 95% CI)", unit: "B", bars: bars))
+            out += figure(
+                SVGChart.bars(title: "\(workload): host memory per instance (median, 95% CI)", unit: "B", bars: bars))
         }
         return out
     }
 
     static func imageChart(_ analysis: ReportAnalysis) -> String {
-        var bars: [(label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?)] = []
+        var bars:
+            [(label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?)] =
+                []
         let componentColours = ["kernel": "#ea580c", "initramfs": "#fb923c", "disk-allocated": "#fdba74"]
         for image in analysis.imageBytes {
             if let compressed = image.containerCompressed {
-                bars.append(("\(image.image) container compressed", [("container compressed", Double(compressed), "#93c5fd")], nil))
+                bars.append(
+                    (
+                        "\(image.image) container compressed",
+                        [("container compressed", Double(compressed), "#93c5fd")], nil
+                    ))
             }
             if let uncompressed = image.containerUncompressed {
-                bars.append(("\(image.image) container uncompressed", [("container uncompressed", Double(uncompressed), "#2563eb")], nil))
+                bars.append(
+                    (
+                        "\(image.image) container uncompressed",
+                        [("container uncompressed", Double(uncompressed), "#2563eb")], nil
+                    ))
             }
             if !image.vmComponents.isEmpty {
-                bars.append((
-                    "\(image.image) VM artifacts",
-                    image.vmComponents.map { ($0.component, Double($0.bytes), componentColours[$0.component] ?? "#9a3412") }, nil
-                ))
+                bars.append(
+                    (
+                        "\(image.image) VM artifacts",
+                        image.vmComponents.map {
+                            ($0.component, Double($0.bytes), componentColours[$0.component] ?? "#9a3412")
+                        }, nil
+                    ))
             }
         }
         guard !bars.isEmpty else { return "" }
@@ -169,7 +208,8 @@ enum HTMLReport {
         }
         return figure(
             SVGChart.lines(
-                title: "Density: host memory per instance vs concurrent idle instances", xLabel: "instances (N)", yUnit: "B",
+                title: "Density: host memory per instance vs concurrent idle instances", xLabel: "instances (N)",
+                yUnit: "B",
                 series: series))
     }
 }

@@ -102,7 +102,10 @@ enum SVGChart {
         -> String
     {
         let maxPoints = 400
-        let width = 1000.0, labelWidth = 150.0, plotWidth = width - labelWidth - 40, rowHeight = 44.0
+        let width = 1000.0
+        let labelWidth = 150.0
+        let plotWidth = width - labelWidth - 40
+        let rowHeight = 44.0
         let height = 50 + rowHeight * Double(groups.count) + 40
         let scale = AxisScale(values: groups.flatMap { [$0.values.first ?? .nan, $0.values.last ?? .nan] })
         var svg = svgOpen(width: width, height: height, title: title)
@@ -117,23 +120,32 @@ enum SVGChart {
             let x = { (value: Double) in labelWidth + scale.position(value) * plotWidth }
             let colour = color(group.armKey, index: index)
             svg += text(labelWidth - 8, centerY + 4, "\(group.label) (n=\(sorted.count))", anchor: "end")
-            svg += "<line x1=\"\(f(x(sorted.first!)))\" y1=\"\(f(centerY))\" x2=\"\(f(x(sorted.last!)))\" y2=\"\(f(centerY))\" stroke=\"\(colour)\"/>"
-            let q1 = quantile(sorted: sorted, 0.25), q3 = quantile(sorted: sorted, 0.75), mid = median(sorted: sorted)
-            svg += "<rect x=\"\(f(x(q1)))\" y=\"\(f(centerY - 10))\" width=\"\(f(max(1, x(q3) - x(q1))))\" height=\"20\" fill=\"\(colour)\" fill-opacity=\"0.25\" stroke=\"\(colour)\"/>"
-            svg += "<line x1=\"\(f(x(mid)))\" y1=\"\(f(centerY - 12))\" x2=\"\(f(x(mid)))\" y2=\"\(f(centerY + 12))\" stroke=\"\(colour)\" stroke-width=\"3\"><title>median \(HTMLText.escape(NumberText.quantity(mid, unit: unit)))</title></line>"
+            svg +=
+                "<line x1=\"\(f(x(sorted.first!)))\" y1=\"\(f(centerY))\" x2=\"\(f(x(sorted.last!)))\" y2=\"\(f(centerY))\" stroke=\"\(colour)\"/>"
+            let q1 = quantile(sorted: sorted, 0.25)
+            let q3 = quantile(sorted: sorted, 0.75)
+            let mid = median(sorted: sorted)
+            svg +=
+                "<rect x=\"\(f(x(q1)))\" y=\"\(f(centerY - 10))\" width=\"\(f(max(1, x(q3) - x(q1))))\" height=\"20\" fill=\"\(colour)\" fill-opacity=\"0.25\" stroke=\"\(colour)\"/>"
+            svg +=
+                "<line x1=\"\(f(x(mid)))\" y1=\"\(f(centerY - 12))\" x2=\"\(f(x(mid)))\" y2=\"\(f(centerY + 12))\" stroke=\"\(colour)\" stroke-width=\"3\"><title>median \(HTMLText.escape(NumberText.quantity(mid, unit: unit)))</title></line>"
             if sorted.count <= maxPoints {
                 // Deterministic jitter so the same results always draw the same picture.
                 var generator = SplitMix64(seed: stableHash(group.label))
                 for value in sorted {
                     let jitter = (generator.nextOpenUnit() - 0.5) * 16
-                    svg += "<circle cx=\"\(f(x(value)))\" cy=\"\(f(centerY + jitter))\" r=\"2\" fill=\"\(colour)\" fill-opacity=\"0.6\"/>"
+                    svg +=
+                        "<circle cx=\"\(f(x(value)))\" cy=\"\(f(centerY + jitter))\" r=\"2\" fill=\"\(colour)\" fill-opacity=\"0.6\"/>"
                 }
             } else {
                 omitted.append("\(group.label) (\(sorted.count))")
             }
         }
         if !omitted.isEmpty {
-            svg += text(10, height - 6, "points not drawn above \(maxPoints) per arm (box and whiskers use all): \(omitted.joined(separator: ", "))", size: 10)
+            svg += text(
+                10, height - 6,
+                "points not drawn above \(maxPoints) per arm (box and whiskers use all): \(omitted.joined(separator: ", "))",
+                size: 10)
         }
         return svg + "</svg>"
     }
@@ -141,9 +153,14 @@ enum SVGChart {
     /// Horizontal bars with optional interval whiskers; `segments` stack within one bar.
     static func bars(
         title: String, unit: String,
-        bars: [(label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?)]
+        bars: [(
+            label: String, segments: [(name: String, value: Double, colour: String)], interval: ConfidenceInterval?
+        )]
     ) -> String {
-        let width = 1000.0, labelWidth = 230.0, plotWidth = width - labelWidth - 120, rowHeight = 34.0
+        let width = 1000.0
+        let labelWidth = 230.0
+        let plotWidth = width - labelWidth - 120
+        let rowHeight = 34.0
         let legendNames = Array(
             Set(bars.flatMap { $0.segments.map(\.name) }).subtracting([""])
         ).sorted()
@@ -161,15 +178,19 @@ enum SVGChart {
             for segment in bar.segments {
                 let x0 = labelWidth + scale.position(start) * plotWidth
                 let x1 = labelWidth + scale.position(start + segment.value) * plotWidth
-                svg += "<rect x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(max(0.5, x1 - x0)))\" height=\"20\" fill=\"\(segment.colour)\"><title>\(HTMLText.escape("\(segment.name) \(NumberText.quantity(segment.value, unit: unit))"))</title></rect>"
+                svg +=
+                    "<rect x=\"\(f(x0))\" y=\"\(f(top))\" width=\"\(f(max(0.5, x1 - x0)))\" height=\"20\" fill=\"\(segment.colour)\"><title>\(HTMLText.escape("\(segment.name) \(NumberText.quantity(segment.value, unit: unit))"))</title></rect>"
                 start += segment.value
             }
             if let interval = bar.interval {
                 let x0 = labelWidth + scale.position(interval.lower) * plotWidth
                 let x1 = labelWidth + scale.position(interval.upper) * plotWidth
-                svg += "<line x1=\"\(f(x0))\" y1=\"\(f(top + 10))\" x2=\"\(f(x1))\" y2=\"\(f(top + 10))\" stroke=\"#111827\" stroke-width=\"1.5\"/>"
+                svg +=
+                    "<line x1=\"\(f(x0))\" y1=\"\(f(top + 10))\" x2=\"\(f(x1))\" y2=\"\(f(top + 10))\" stroke=\"#111827\" stroke-width=\"1.5\"/>"
             }
-            svg += text(labelWidth + scale.position(start) * plotWidth + 6, top + 15, NumberText.quantity(start, unit: unit), size: 11)
+            svg += text(
+                labelWidth + scale.position(start) * plotWidth + 6, top + 15, NumberText.quantity(start, unit: unit),
+                size: 11)
         }
         if legendNames.count > 1 {
             var x = labelWidth
@@ -185,11 +206,19 @@ enum SVGChart {
 
     /// Lines of y against x, one per series, with point markers.
     static func lines(
-        title: String, xLabel: String, yUnit: String, series: [(label: String, armKey: String, points: [(Double, Double)])]
+        title: String, xLabel: String, yUnit: String,
+        series: [(label: String, armKey: String, points: [(Double, Double)])]
     ) -> String {
-        let width = 1000.0, height = 380.0, left = 90.0, right = 160.0, top = 40.0, bottom = 50.0
-        let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let xs = series.flatMap { $0.points.map(\.0) }, ys = series.flatMap { $0.points.map(\.1) }
+        let width = 1000.0
+        let height = 380.0
+        let left = 90.0
+        let right = 160.0
+        let top = 40.0
+        let bottom = 50.0
+        let plotWidth = width - left - right
+        let plotHeight = height - top - bottom
+        let xs = series.flatMap { $0.points.map(\.0) }
+        let ys = series.flatMap { $0.points.map(\.1) }
         let xScale = AxisScale(values: xs + [0], forceZero: true)
         let yScale = AxisScale(values: ys + [0], forceZero: true)
         var svg = svgOpen(width: width, height: height, title: title)
@@ -198,7 +227,8 @@ enum SVGChart {
         svg += text(left + plotWidth / 2, height - 8, xLabel, anchor: "middle", size: 11)
         for tick in yScale.ticks {
             let y = top + plotHeight - yScale.position(tick) * plotHeight
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#e5e7eb\"/>"
+            svg +=
+                "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#e5e7eb\"/>"
             svg += text(left - 6, y + 4, NumberText.quantity(tick, unit: yUnit), anchor: "end", size: 10)
         }
         for (index, line) in series.enumerated() {
@@ -206,11 +236,13 @@ enum SVGChart {
             let points = line.points.sorted { $0.0 < $1.0 }.map {
                 (left + xScale.position($0.0) * plotWidth, top + plotHeight - yScale.position($0.1) * plotHeight)
             }
-            svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>"
+            svg +=
+                "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points.map { "\(f($0.0)),\(f($0.1))" }.joined(separator: " "))\"/>"
             for point in points {
                 svg += "<circle cx=\"\(f(point.0))\" cy=\"\(f(point.1))\" r=\"3.5\" fill=\"\(colour)\"/>"
             }
-            svg += "<rect x=\"\(f(width - right + 20))\" y=\"\(f(top + 20 * Double(index)))\" width=\"10\" height=\"10\" fill=\"\(colour)\"/>"
+            svg +=
+                "<rect x=\"\(f(width - right + 20))\" y=\"\(f(top + 20 * Double(index)))\" width=\"10\" height=\"10\" fill=\"\(colour)\"/>"
             svg += text(width - right + 36, top + 20 * Double(index) + 9, line.label, size: 11)
         }
         return svg + "</svg>"

@@ -12,7 +12,8 @@ extension ReportAnalysis {
                 + (doc.complete ? "" : " (INCOMPLETE)"),
             "host \(host.hostname): \(host.cpuModel) x\(host.cpus), \(NumberText.bytes(host.memTotalBytes)) RAM, kernel \(host.kernel), cgroups \(host.cgroupMode)",
             "boxbench \(doc.tool.version) (\(doc.tool.commit)), seed \(doc.seed), \(doc.plan.repetitions) repetitions after \(doc.plan.warmups) warmups, \(doc.plan.cacheMode) cache",
-            "arms: " + arms.map(armLabel).joined(separator: ", ") + "; samples: \(doc.samples.count), failed: \(failedSampleCount)",
+            "arms: " + arms.map(armLabel).joined(separator: ", ")
+                + "; samples: \(doc.samples.count), failed: \(failedSampleCount)",
             "intervals: \(Int((options.level * 100).rounded()))% percentile bootstrap of the median (\(options.resamples) resamples, seeded); failed samples excluded; outliers (|modified z| > 3.5) counted, never dropped",
         ]
         if let calibration = doc.calibration {
@@ -26,7 +27,8 @@ extension ReportAnalysis {
     func workloadRunsLine(_ workload: String) -> String {
         let parts = arms.compactMap { arm -> String? in
             guard let outcome = outcome(workload: workload, armKey: arm) else { return nil }
-            return "\(armLabel(arm)) \(outcome.succeeded) ok" + (outcome.failed > 0 ? " / \(outcome.failed) failed" : "")
+            return "\(armLabel(arm)) \(outcome.succeeded) ok"
+                + (outcome.failed > 0 ? " / \(outcome.failed) failed" : "")
         }
         return "runs: " + parts.joined(separator: ", ")
     }
@@ -56,7 +58,8 @@ extension ReportAnalysis {
             table.append(
                 [row.metric.name]
                     + labels.map { label in
-                        row.ratios.first { $0.label == label }.map { NumberText.ratio($0.value, interval: $0.interval) } ?? "—"
+                        row.ratios.first { $0.label == label }.map { NumberText.ratio($0.value, interval: $0.interval) }
+                            ?? "—"
                     })
         }
         return table.rows.isEmpty ? nil : table
@@ -71,11 +74,13 @@ extension ReportAnalysis {
     }
 
     var failuresTable: TextTable? {
-        var table = TextTable(["workload", "arm", "ok", "failed", "by status", "first failure"], numericColumns: [2, 3])
+        var table = TextTable(
+            ["workload", "arm", "ok", "failed", "by status", "first failure"], numericColumns: [2, 3])
         for outcome in outcomes where outcome.failed > 0 {
             table.append([
                 outcome.workload, armLabel(outcome.armKey), "\(outcome.succeeded)", "\(outcome.failed)",
-                outcome.failuresByStatus.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
+                outcome.failuresByStatus.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                    separator: ", "),
                 outcome.firstFailure ?? "",
             ])
         }
@@ -83,12 +88,14 @@ extension ReportAnalysis {
     }
 
     var phaseTable: TextTable? {
-        var table = TextTable(["workload", "phase", "median ms from launch", "Δ from previous"], numericColumns: [2, 3])
+        var table = TextTable(
+            ["workload", "phase", "median ms from launch", "Δ from previous"], numericColumns: [2, 3])
         for workload in workloads {
             var previous = 0.0
             for (index, phase) in phaseMedians(workload: workload).enumerated() {
                 table.append([
-                    index == 0 ? workload : "", phase.name, NumberText.number(phase.ms), NumberText.number(phase.ms - previous),
+                    index == 0 ? workload : "", phase.name, NumberText.number(phase.ms),
+                    NumberText.number(phase.ms - previous),
                 ])
                 previous = phase.ms
             }
@@ -109,7 +116,8 @@ extension ReportAnalysis {
             }
             table.append([
                 image.image, image.containerCompressed.map(NumberText.bytes) ?? "—",
-                image.containerUncompressed.map(NumberText.bytes) ?? "—", image.vmTotal.map(NumberText.bytes) ?? "—", ratio,
+                image.containerUncompressed.map(NumberText.bytes) ?? "—", image.vmTotal.map(NumberText.bytes) ?? "—",
+                ratio,
             ])
         }
         return table.rows.isEmpty ? nil : table
@@ -147,7 +155,9 @@ enum TerminalReport {
         if let phases = analysis.phaseTable { out += "\nVM boot phases\n" + phases.plain(indent: "  ") }
         if let images = analysis.imageTable { out += "\nImage sizes\n" + images.plain(indent: "  ") }
         if let density = analysis.densityTable { out += "\nDensity\n" + density.plain(indent: "  ") }
-        if let failures = analysis.failuresTable { out += "\nFailures (excluded from statistics)\n" + failures.plain(indent: "  ") }
+        if let failures = analysis.failuresTable {
+            out += "\nFailures (excluded from statistics)\n" + failures.plain(indent: "  ")
+        }
         if !analysis.document.notes.isEmpty {
             out += "\nNotes\n" + analysis.document.notes.map { "  - \($0)" }.joined(separator: "\n") + "\n"
         }
@@ -177,7 +187,8 @@ enum MarkdownReport {
         if !caveats.isEmpty {
             out += "\n## Setup caveats\n\n" + caveats.map { "- ⚠️ \($0.text)" }.joined(separator: "\n") + "\n"
         }
-        out += "\n## Claims\n\nVerdicts follow the rule stated with each claim. Reference figures are published context, not measured here.\n\n"
+        out +=
+            "\n## Claims\n\nVerdicts follow the rule stated with each claim. Reference figures are published context, not measured here.\n\n"
         out += analysis.claimsSummaryTable.markdown()
         for claim in analysis.claims {
             out += "\n### \(claim.id): \(claim.claim)\n\n"

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A two-sided interval at `level` (0.95 = 95%).
@@ -58,14 +58,16 @@ public enum Bootstrap {
         let count = Double(n)
         if n % 2 == 1 {
             let k = (n + 1) / 2
-            let a = Double(k), b = Double(n - k + 1)
+            let a = Double(k)
+            let b = Double(n - k + 1)
             for i in 0..<resamples {
                 let u = betaVariate(a, b, &generator)
                 medians[i] = sorted[Swift.min(Int(count * u), n - 1)]
             }
         } else {
             let k = n / 2
-            let a = Double(k), b = Double(n - k + 1)
+            let a = Double(k)
+            let b = Double(n - k + 1)
             let remaining = Double(n - k)
             for i in 0..<resamples {
                 let u = betaVariate(a, b, &generator)

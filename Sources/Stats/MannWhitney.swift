@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Two-sided Mann–Whitney U test, normal approximation with tie correction and continuity
@@ -26,18 +26,27 @@ public enum MannWhitney {
 
     /// Same test on already ascending-sorted samples: ranks come from one merge, O(n₁ + n₂).
     public static func test(sortedX x: [Double], sortedY y: [Double]) -> MannWhitneyResult? {
-        let n1 = x.count, n2 = y.count
+        let n1 = x.count
+        let n2 = y.count
         guard n1 > 0, n2 > 0 else { return nil }
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         var rank = 0.0  // ranks assigned so far
         var rankSumX = 0.0
         var tieTerm = 0.0  // Σ(t³ − t) over tie groups
         while i < n1 || j < n2 {
             let value: Double
             if j >= n2 || (i < n1 && x[i] <= y[j]) { value = x[i] } else { value = y[j] }
-            var inX = 0, inY = 0
-            while i < n1 && x[i] == value { i += 1; inX += 1 }
-            while j < n2 && y[j] == value { j += 1; inY += 1 }
+            var inX = 0
+            var inY = 0
+            while i < n1 && x[i] == value {
+                i += 1
+                inX += 1
+            }
+            while j < n2 && y[j] == value {
+                j += 1
+                inY += 1
+            }
             let tied = Double(inX + inY)
             // The tie group occupies ranks rank+1 … rank+tied; each member gets their mean.
             let averageRank = rank + (tied + 1) / 2
@@ -45,7 +54,9 @@ public enum MannWhitney {
             tieTerm += tied * tied * tied - tied
             rank += tied
         }
-        let a = Double(n1), b = Double(n2), n = a + b
+        let a = Double(n1)
+        let b = Double(n2)
+        let n = a + b
         let u1 = rankSumX - a * (a + 1) / 2
         let mean = a * b / 2
         let variance = a * b / 12 * ((n + 1) - tieTerm / (n * (n - 1)))

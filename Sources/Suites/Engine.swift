@@ -80,7 +80,8 @@ public protocol Engine: Sendable {
     var engineName: String { get }
     /// One-time work per image (bundles, guest artifacts); returns extra size records.
     func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize]
-    func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int) -> RunOutcome
+    func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
+        -> RunOutcome
     /// Releases what `prepare` made; runs on every path.
     func cleanup(_ image: PreparedImage, workload: WorkloadSpec)
 }
@@ -149,7 +150,9 @@ public struct NativeEngine: Engine {
         -> RunOutcome
     {
         guard let program = image.argv.first, program.hasPrefix("/") else {
-            return RunOutcome(status: .failed, failure: "native arm needs an absolute entrypoint, got \(image.argv.first ?? "nothing")")
+            return RunOutcome(
+                status: .failed,
+                failure: "native arm needs an absolute entrypoint, got \(image.argv.first ?? "nothing")")
         }
         // A scratch dir for file I/O, like the container's writable layer.
         let scratch = NSTemporaryDirectory() + "boxbench-native-\(getpid())-\(runIndex)"
@@ -160,7 +163,8 @@ public struct NativeEngine: Engine {
             cgroupName: "boxbench/native-\(getpid())-\(runIndex)", timeout: timeout)
         do {
             let r = try HostProcess.run(request)
-            let (status, failure, code) = outcome(exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stderr: r.stderr, stdout: r.stdout)
+            let (status, failure, code) = outcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stderr: r.stderr, stdout: r.stdout)
             let stdout = String(decoding: r.stdout, as: UTF8.self)
             var metrics = cgroupMetrics(r.stats).merging(parseWorkloadMetrics(stdout)) { a, _ in a }
             metrics[Metric.startupExitMs.name] = ms(r.exitNs)
@@ -222,12 +226,15 @@ public struct BoxbenchContainerEngine: Engine {
             metrics[Metric.createMs.name] = ms(r.createdNs)
             metrics[Metric.startMs.name] = ms(r.exitNs - (created.startedNs ?? r.createdNs))
             metrics[Metric.maxRSSBytes.name] = Double(r.maxRSSKilobytes * 1024)
-            let phases = [
-                Phase(name: "created", ms: ms(r.createdNs)), Phase(name: "started", ms: ms(created.startedNs ?? r.createdNs)),
-            ] + (r.firstOutputNs.map { [Phase(name: "first-output", ms: ms($0))] } ?? []) + [
-                Phase(name: "exited", ms: ms(r.exitNs))
-            ]
-            return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, phases: phases, stdout: stdout)
+            let phases =
+                [
+                    Phase(name: "created", ms: ms(r.createdNs)),
+                    Phase(name: "started", ms: ms(created.startedNs ?? r.createdNs)),
+                ] + (r.firstOutputNs.map { [Phase(name: "first-output", ms: ms($0))] } ?? []) + [
+                    Phase(name: "exited", ms: ms(r.exitNs))
+                ]
+            return RunOutcome(
+                status: status, failure: failure, exitCode: code, metrics: metrics, phases: phases, stdout: stdout)
         } catch {
             return RunOutcome(status: .failed, failure: error.description)
         }
@@ -255,7 +262,9 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
     func bundleDir(_ workload: WorkloadSpec) -> String { "\(bundleRoot)/\(peer.rawValue)-\(getpid())-\(workload.name)" }
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
-        guard peer.isInstalled else { throw EngineUnavailable(reason: "\(peer.path) is not installed (scripts/setup installs it)") }
+        guard peer.isInstalled else {
+            throw EngineUnavailable(reason: "\(peer.path) is not installed (scripts/setup installs it)")
+        }
         let dir = bundleDir(workload)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: image.rootfs, hostname: "boxbench")
@@ -282,7 +291,8 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         defer { peer.forceDelete(id: id) }
         do {
             let r = try HostProcess.run(peer.request(bundle: dir, id: id, timeout: timeout, layout: layout))
-            let (status, failure, code) = outcome(exit: r.exit, timedOut: r.timedOut, oomKilled: false, stderr: r.stderr, stdout: r.stdout)
+            let (status, failure, code) = outcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: false, stderr: r.stderr, stdout: r.stdout)
             let stdout = String(decoding: r.stdout, as: UTF8.self)
             var metrics = parseWorkloadMetrics(stdout)
             metrics[Metric.startupExitMs.name] = ms(r.exitNs)

@@ -11,20 +11,23 @@ public struct ContainerRunStepExecutor: RunStepExecutor {
 
     public func run(_ step: RunStep, output: @Sendable (String) -> Void) throws -> Int32 {
         let id = "build-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        var spec = RuntimeSpec.defaultSpec(args: step.argv, rootPath: "\(runtime.stateRoot)/\(id)/rootfs", hostname: "build")
+        var spec = RuntimeSpec.defaultSpec(
+            args: step.argv, rootPath: "\(runtime.stateRoot)/\(id)/rootfs", hostname: "build")
         spec.process?.env = step.env
         spec.process?.cwd = step.workdir.isEmpty ? "/" : step.workdir
         spec.root?.readonly = false
         // Builds install and chown files: give RUN the capabilities Docker's default grants.
-        let buildCaps = Capability.defaultSet + [
-            "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETGID", "CAP_SETUID", "CAP_MKNOD",
-            "CAP_SETFCAP", "CAP_SETPCAP", "CAP_SYS_CHROOT",
-        ]
+        let buildCaps =
+            Capability.defaultSet + [
+                "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETGID", "CAP_SETUID", "CAP_MKNOD",
+                "CAP_SETFCAP", "CAP_SETPCAP", "CAP_SYS_CHROOT",
+            ]
         spec.setCapabilities(buildCaps)
         if let user = step.user, !user.isEmpty {
             let parts = user.split(separator: ":")
             guard let uid = UInt32(parts[0]), parts.count < 2 || UInt32(parts[1]) != nil else {
-                throw ContainerError(id: id, operation: "USER", detail: "\(user): only numeric uid[:gid] is supported in RUN")
+                throw ContainerError(
+                    id: id, operation: "USER", detail: "\(user): only numeric uid[:gid] is supported in RUN")
             }
             spec.setUser(uid: uid, gid: parts.count > 1 ? UInt32(parts[1])! : uid)
         }
@@ -34,7 +37,9 @@ public struct ContainerRunStepExecutor: RunStepExecutor {
             io: .capture, timeout: .seconds(3600))
         let result = try runtime.run(request)
         let text = String(decoding: result.stdout + result.stderr, as: UTF8.self)
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty { output(String(line)) }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
+            output(String(line))
+        }
         return result.exit.shellStatus
     }
 }
@@ -93,8 +98,12 @@ public struct WorkloadImages: Sendable {
             argv: image.entrypoint + (w.args ?? image.cmd), entrypoint: image.entrypoint, env: image.env,
             workdir: image.workdir,
             sizes: [
-                ArtifactSize(image: name, armKey: "container", component: "layers-compressed", bytes: UInt64(sizes.compressedBytes)),
-                ArtifactSize(image: name, armKey: "container", component: "layers-uncompressed", bytes: UInt64(sizes.uncompressedBytes)),
+                ArtifactSize(
+                    image: name, armKey: "container", component: "layers-compressed",
+                    bytes: UInt64(sizes.compressedBytes)),
+                ArtifactSize(
+                    image: name, armKey: "container", component: "layers-uncompressed",
+                    bytes: UInt64(sizes.uncompressedBytes)),
             ])
     }
 

@@ -27,7 +27,8 @@ public struct PlannedRun: Sendable, Equatable {
 
 /// Warmups first, then each repetition runs every arm × workload once, in a fresh shuffled order:
 /// interleaving spreads slow drifts (thermal, page cache, noisy neighbours) over all arms alike.
-public func planRuns(arms: [String], workloads: [String], repetitions: Int, warmups: Int, seed: UInt64) -> [PlannedRun] {
+public func planRuns(arms: [String], workloads: [String], repetitions: Int, warmups: Int, seed: UInt64) -> [PlannedRun]
+{
     var rng = SeededGenerator(seed: seed)
     var plan: [PlannedRun] = []
     for round in 0..<(warmups + repetitions) {
@@ -175,7 +176,9 @@ public final class SuiteRunner: @unchecked Sendable {
             }
             let elapsed = Double(monotonicNanos() - startedNs) / 1e9
             let eta = elapsed / Double(index + 1) * Double(total - index - 1)
-            let last = result.metrics[Metric.startupExitMs.name].map { String(format: "%.1f ms", $0) } ?? result.status.rawValue
+            let last =
+                result.metrics[Metric.startupExitMs.name].map { String(format: "%.1f ms", $0) }
+                ?? result.status.rawValue
             progress.update(
                 "run \(index + 1)/\(total) \(run.isWarmup ? "warmup " : "")\(run.arm) \(run.workload): \(last)  ETA \(Int(eta)) s",
                 final: false)
@@ -215,7 +218,9 @@ public final class SuiteRunner: @unchecked Sendable {
         guard let w = suite.workloads.first(where: { $0.name == "probe" }), let image = prepared[w.name] else { return }
         for arm in suite.arms where arm.kind != .native {
             guard let engine = engines[arm.name] else { continue }
-            let r = engine.run(image, workload: w, limits: RunLimits(), timeout: .seconds(Int64(suite.timeoutSeconds)), runIndex: 900_000)
+            let r = engine.run(
+                image, workload: w, limits: RunLimits(), timeout: .seconds(Int64(suite.timeoutSeconds)),
+                runIndex: 900_000)
             for line in r.stdout.split(separator: "\n") where line.hasPrefix("bbwork: probe ") {
                 var fields: [String: String] = [:]
                 for token in line.dropFirst(14).split(separator: " ") {
@@ -242,7 +247,8 @@ public final class SuiteRunner: @unchecked Sendable {
             for n in density.levels {
                 progress.update("density \(armName) N=\(n)…", final: false)
                 do {
-                    let point = try engine.density(image, workload: workload, instances: n, timeout: .seconds(Int64(suite.timeoutSeconds)))
+                    let point = try engine.density(
+                        image, workload: workload, instances: n, timeout: .seconds(Int64(suite.timeoutSeconds)))
                     document.density.append(point)
                 } catch {
                     document.notes.append("density \(armName) N=\(n): \(error)")
@@ -256,7 +262,8 @@ public final class SuiteRunner: @unchecked Sendable {
 
 /// Engines that can start N idle instances at once and report host memory per instance.
 public protocol DensityCapable: Engine {
-    func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws -> DensityPoint
+    func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws
+        -> DensityPoint
 }
 
 func dropPageCache() {

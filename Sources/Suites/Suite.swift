@@ -72,7 +72,8 @@ public struct SuiteError: Error, CustomStringConvertible, Equatable {
 extension Suite {
     public static func load(path: String) throws(SuiteError) -> Suite {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SuiteError(file: path, line: nil, key: "", message: "cannot read: \(String(cString: strerror(errno)))")
+            throw SuiteError(
+                file: path, line: nil, key: "", message: "cannot read: \(String(cString: strerror(errno)))")
         }
         return try parse(String(decoding: data, as: UTF8.self), path: path)
     }
@@ -106,11 +107,15 @@ extension Suite {
         }
         let reader = NodeReader(file: path)
         let baseDir = (path as NSString).deletingLastPathComponent
-        let top = try reader.mapping(root, key: "", allowed: [
-            "name", "repetitions", "warmups", "timeout", "cache", "seed", "arms", "workloads", "density",
-            "isolation_probe",
-        ])
-        let name = try top["name"].map { try reader.string($0, key: "name") } ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let top = try reader.mapping(
+            root, key: "",
+            allowed: [
+                "name", "repetitions", "warmups", "timeout", "cache", "seed", "arms", "workloads", "density",
+                "isolation_probe",
+            ])
+        let name =
+            try top["name"].map { try reader.string($0, key: "name") }
+            ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let repetitions = try top["repetitions"].map { try reader.int($0, key: "repetitions", range: 1...10_000) } ?? 5
         let warmups = try top["warmups"].map { try reader.int($0, key: "warmups", range: 0...1000) } ?? 1
         let timeout = try top["timeout"].map { try reader.double($0, key: "timeout", range: 0.1...86_400) } ?? 120
@@ -118,27 +123,41 @@ extension Suite {
         let seed = try top["seed"].map { UInt64(try reader.int($0, key: "seed", range: 0...Int.max)) }
         let isolationProbe = try top["isolation_probe"].map { try reader.bool($0, key: "isolation_probe") } ?? false
 
-        guard let armsNode = top["arms"] else { throw SuiteError(file: path, line: root.mark?.line, key: "arms", message: "required") }
+        guard let armsNode = top["arms"] else {
+            throw SuiteError(file: path, line: root.mark?.line, key: "arms", message: "required")
+        }
         var arms: [ArmSpec] = []
         for (i, node) in try reader.sequence(armsNode, key: "arms").enumerated() {
             let key = "arms[\(i)]"
-            let m = try reader.mapping(node, key: key, allowed: ["name", "kind", "engine", "accel", "memory", "vcpus", "machine", "rootfs"])
-            guard let kindNode = m["kind"] else { throw SuiteError(file: path, line: node.mark?.line, key: "\(key).kind", message: "required (native, container or vm)") }
+            let m = try reader.mapping(
+                node, key: key, allowed: ["name", "kind", "engine", "accel", "memory", "vcpus", "machine", "rootfs"])
+            guard let kindNode = m["kind"] else {
+                throw SuiteError(
+                    file: path, line: node.mark?.line, key: "\(key).kind", message: "required (native, container or vm)"
+                )
+            }
             let kind = try reader.enumValue(kindNode, key: "\(key).kind", ArmKind.self)
-            let engine = try m["engine"].map { try reader.enumValue($0, key: "\(key).engine", ContainerEngineKind.self) } ?? .boxbench
+            let engine =
+                try m["engine"].map { try reader.enumValue($0, key: "\(key).engine", ContainerEngineKind.self) }
+                ?? .boxbench
             if kind != .container, let e = m["engine"] {
-                throw SuiteError(file: path, line: e.mark?.line, key: "\(key).engine", message: "only container arms take an engine")
+                throw SuiteError(
+                    file: path, line: e.mark?.line, key: "\(key).engine", message: "only container arms take an engine")
             }
             for vmOnly in ["accel", "memory", "vcpus", "machine", "rootfs"] where kind != .vm {
                 if let n = m[vmOnly] {
-                    throw SuiteError(file: path, line: n.mark?.line, key: "\(key).\(vmOnly)", message: "only vm arms take \(vmOnly)")
+                    throw SuiteError(
+                        file: path, line: n.mark?.line, key: "\(key).\(vmOnly)", message: "only vm arms take \(vmOnly)")
                 }
             }
-            let accel = try m["accel"].map { try reader.oneOf($0, key: "\(key).accel", ["auto", "kvm", "tcg"]) } ?? "auto"
+            let accel =
+                try m["accel"].map { try reader.oneOf($0, key: "\(key).accel", ["auto", "kvm", "tcg"]) } ?? "auto"
             let memory = try m["memory"].map { try reader.int($0, key: "\(key).memory", range: 64...65536) } ?? 256
             let vcpus = try m["vcpus"].map { try reader.int($0, key: "\(key).vcpus", range: 1...64) } ?? 1
-            let machine = try m["machine"].map { try reader.oneOf($0, key: "\(key).machine", ["pc", "q35", "microvm"]) } ?? "pc"
-            let rootfs = try m["rootfs"].map { try reader.oneOf($0, key: "\(key).rootfs", ["initramfs", "disk"]) } ?? "initramfs"
+            let machine =
+                try m["machine"].map { try reader.oneOf($0, key: "\(key).machine", ["pc", "q35", "microvm"]) } ?? "pc"
+            let rootfs =
+                try m["rootfs"].map { try reader.oneOf($0, key: "\(key).rootfs", ["initramfs", "disk"]) } ?? "initramfs"
             let defaultName: String
             switch kind {
             case .native: defaultName = "native"
@@ -147,11 +166,17 @@ extension Suite {
             }
             let name = try m["name"].map { try reader.identifier($0, key: "\(key).name") } ?? defaultName
             if arms.contains(where: { $0.name == name }) {
-                throw SuiteError(file: path, line: node.mark?.line, key: "\(key).name", message: "duplicate arm name \(name)")
+                throw SuiteError(
+                    file: path, line: node.mark?.line, key: "\(key).name", message: "duplicate arm name \(name)")
             }
-            arms.append(ArmSpec(name: name, kind: kind, engine: engine, accel: accel, memoryMiB: memory, vcpus: vcpus, machine: machine, rootfsMode: rootfs))
+            arms.append(
+                ArmSpec(
+                    name: name, kind: kind, engine: engine, accel: accel, memoryMiB: memory, vcpus: vcpus,
+                    machine: machine, rootfsMode: rootfs))
         }
-        if arms.isEmpty { throw SuiteError(file: path, line: armsNode.mark?.line, key: "arms", message: "at least one arm") }
+        if arms.isEmpty {
+            throw SuiteError(file: path, line: armsNode.mark?.line, key: "arms", message: "at least one arm")
+        }
 
         guard let workloadsNode = top["workloads"] else {
             throw SuiteError(file: path, line: root.mark?.line, key: "workloads", message: "required")
@@ -159,49 +184,90 @@ extension Suite {
         var workloads: [WorkloadSpec] = []
         for (i, node) in try reader.sequence(workloadsNode, key: "workloads").enumerated() {
             let key = "workloads[\(i)]"
-            let m = try reader.mapping(node, key: key, allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit"])
-            guard let nameNode = m["name"] else { throw SuiteError(file: path, line: node.mark?.line, key: "\(key).name", message: "required") }
+            let m = try reader.mapping(
+                node, key: key, allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit"])
+            guard let nameNode = m["name"] else {
+                throw SuiteError(file: path, line: node.mark?.line, key: "\(key).name", message: "required")
+            }
             let name = try reader.identifier(nameNode, key: "\(key).name")
             if workloads.contains(where: { $0.name == name }) {
-                throw SuiteError(file: path, line: nameNode.mark?.line, key: "\(key).name", message: "duplicate workload \(name)")
+                throw SuiteError(
+                    file: path, line: nameNode.mark?.line, key: "\(key).name", message: "duplicate workload \(name)")
             }
-            let dockerfileRel = try m["dockerfile"].map { try reader.string($0, key: "\(key).dockerfile") } ?? "workloads/\(name)/Dockerfile"
+            let dockerfileRel =
+                try m["dockerfile"].map { try reader.string($0, key: "\(key).dockerfile") }
+                ?? "workloads/\(name)/Dockerfile"
             let dockerfile = dockerfileRel.hasPrefix("/") ? dockerfileRel : "\(baseDir)/\(dockerfileRel)"
             let contextRel = try m["context"].map { try reader.string($0, key: "\(key).context") }
-            let context = contextRel.map { $0.hasPrefix("/") ? $0 : "\(baseDir)/\($0)" } ?? (dockerfile as NSString).deletingLastPathComponent
-            let args = try m["args"].map { try reader.sequence($0, key: "\(key).args").enumerated().map { (j, n) in try reader.string(n, key: "\(key).args[\(j)]") } }
+            let context =
+                contextRel.map { $0.hasPrefix("/") ? $0 : "\(baseDir)/\($0)" }
+                ?? (dockerfile as NSString).deletingLastPathComponent
+            let args = try m["args"].map {
+                try reader.sequence($0, key: "\(key).args").enumerated().map { (j, n) in
+                    try reader.string(n, key: "\(key).args[\(j)]")
+                }
+            }
             let memLimit = try m["memory_limit"].map { try reader.bytes($0, key: "\(key).memory_limit") }
-            let pids = try m["pids_limit"].map { Int64(try reader.int($0, key: "\(key).pids_limit", range: 1...1_000_000)) }
-            workloads.append(WorkloadSpec(name: name, dockerfile: dockerfile, context: context, args: args, memoryLimitBytes: memLimit, pidsLimit: pids))
+            let pids = try m["pids_limit"].map {
+                Int64(try reader.int($0, key: "\(key).pids_limit", range: 1...1_000_000))
+            }
+            workloads.append(
+                WorkloadSpec(
+                    name: name, dockerfile: dockerfile, context: context, args: args, memoryLimitBytes: memLimit,
+                    pidsLimit: pids))
         }
-        if workloads.isEmpty { throw SuiteError(file: path, line: workloadsNode.mark?.line, key: "workloads", message: "at least one workload") }
+        if workloads.isEmpty {
+            throw SuiteError(
+                file: path, line: workloadsNode.mark?.line, key: "workloads", message: "at least one workload")
+        }
 
         var density: DensitySpec?
         if let dn = top["density"] {
             let m = try reader.mapping(dn, key: "density", allowed: ["workload", "levels", "arms"])
-            guard let wn = m["workload"] else { throw SuiteError(file: path, line: dn.mark?.line, key: "density.workload", message: "required") }
+            guard let wn = m["workload"] else {
+                throw SuiteError(file: path, line: dn.mark?.line, key: "density.workload", message: "required")
+            }
             let w = try reader.string(wn, key: "density.workload")
             guard workloads.contains(where: { $0.name == w }) else {
-                throw SuiteError(file: path, line: wn.mark?.line, key: "density.workload", message: "\(w) is not a workload of this suite")
+                throw SuiteError(
+                    file: path, line: wn.mark?.line, key: "density.workload",
+                    message: "\(w) is not a workload of this suite")
             }
-            let levels = try m["levels"].map { try reader.sequence($0, key: "density.levels").enumerated().map { (j, n) in try reader.int(n, key: "density.levels[\(j)]", range: 1...512) } } ?? [1, 2, 4]
-            let densityArms = try m["arms"].map { try reader.sequence($0, key: "density.arms").enumerated().map { (j, n) in try reader.string(n, key: "density.arms[\(j)]") } } ?? arms.map(\.name)
+            let levels =
+                try m["levels"].map {
+                    try reader.sequence($0, key: "density.levels").enumerated().map { (j, n) in
+                        try reader.int(n, key: "density.levels[\(j)]", range: 1...512)
+                    }
+                } ?? [1, 2, 4]
+            let densityArms =
+                try m["arms"].map {
+                    try reader.sequence($0, key: "density.arms").enumerated().map { (j, n) in
+                        try reader.string(n, key: "density.arms[\(j)]")
+                    }
+                } ?? arms.map(\.name)
             for a in densityArms where !arms.contains(where: { $0.name == a }) {
-                throw SuiteError(file: path, line: m["arms"]?.mark?.line, key: "density.arms", message: "\(a) is not an arm of this suite")
+                throw SuiteError(
+                    file: path, line: m["arms"]?.mark?.line, key: "density.arms",
+                    message: "\(a) is not an arm of this suite")
             }
             density = DensitySpec(workload: w, levels: levels, arms: densityArms)
         }
         return Suite(
             name: name, sourcePath: path, repetitions: repetitions, warmups: warmups, timeoutSeconds: timeout,
-            cacheMode: cache, seed: seed, arms: arms, workloads: workloads, density: density, isolationProbe: isolationProbe)
+            cacheMode: cache, seed: seed, arms: arms, workloads: workloads, density: density,
+            isolationProbe: isolationProbe)
     }
 
     /// `--arms a,b` / `--workloads a,b`: subsets of the suite; unknown names are errors.
-    public func selecting(arms armNames: [String]?, workloads workloadNames: [String]?, repetitions: Int?) throws -> Suite {
+    public func selecting(arms armNames: [String]?, workloads workloadNames: [String]?, repetitions: Int?) throws
+        -> Suite
+    {
         var s = self
         if let armNames {
             for a in armNames where !arms.contains(where: { $0.name == a }) {
-                throw SuiteError(file: "--arms", line: nil, key: a, message: "not an arm of \(name) (have: \(arms.map(\.name).joined(separator: ",")))")
+                throw SuiteError(
+                    file: "--arms", line: nil, key: a,
+                    message: "not an arm of \(name) (have: \(arms.map(\.name).joined(separator: ",")))")
             }
             s.arms = arms.filter { armNames.contains($0.name) }
             if var d = s.density {
@@ -211,13 +277,17 @@ extension Suite {
         }
         if let workloadNames {
             for w in workloadNames where !workloads.contains(where: { $0.name == w }) {
-                throw SuiteError(file: "--workloads", line: nil, key: w, message: "not a workload of \(name) (have: \(workloads.map(\.name).joined(separator: ",")))")
+                throw SuiteError(
+                    file: "--workloads", line: nil, key: w,
+                    message: "not a workload of \(name) (have: \(workloads.map(\.name).joined(separator: ",")))")
             }
             s.workloads = workloads.filter { workloadNames.contains($0.name) }
             if let d = s.density, !workloadNames.contains(d.workload) { s.density = nil }
         }
         if let repetitions {
-            guard repetitions >= 1 else { throw SuiteError(file: "--repetitions", line: nil, key: "", message: "must be ≥ 1") }
+            guard repetitions >= 1 else {
+                throw SuiteError(file: "--repetitions", line: nil, key: "", message: "must be ≥ 1")
+            }
             s.repetitions = repetitions
         }
         return s
@@ -240,7 +310,9 @@ struct NodeReader {
             guard case .scalar(let s) = k else { throw fail(k, key, "keys must be strings") }
             let name = s.string
             guard allowed.contains(name) else {
-                throw fail(k, key.isEmpty ? name : "\(key).\(name)", "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                throw fail(
+                    k, key.isEmpty ? name : "\(key).\(name)",
+                    "unknown key (expected one of: \(allowed.sorted().joined(separator: ", ")))")
             }
             if out[name] != nil { throw fail(k, key.isEmpty ? name : "\(key).\(name)", "duplicate key") }
             out[name] = v
@@ -260,7 +332,9 @@ struct NodeReader {
 
     func identifier(_ node: Node, key: String) throws(SuiteError) -> String {
         let s = try string(node, key: key)
-        guard !s.isEmpty, s.count <= 40, s.allSatisfy({ ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") && $0.isASCII }) else {
+        guard !s.isEmpty, s.count <= 40,
+            s.allSatisfy({ ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") && $0.isASCII })
+        else {
             throw fail(node, key, "\"\(s)\" must be 1–40 characters of [A-Za-z0-9_-]")
         }
         return s
@@ -269,14 +343,18 @@ struct NodeReader {
     func int(_ node: Node, key: String, range: ClosedRange<Int>) throws(SuiteError) -> Int {
         let s = try string(node, key: key)
         guard let v = Int(s) else { throw fail(node, key, "\"\(s)\" is not an integer") }
-        guard range.contains(v) else { throw fail(node, key, "\(v) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        guard range.contains(v) else {
+            throw fail(node, key, "\(v) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
         return v
     }
 
     func double(_ node: Node, key: String, range: ClosedRange<Double>) throws(SuiteError) -> Double {
         let s = try string(node, key: key)
         guard let v = Double(s), v.isFinite else { throw fail(node, key, "\"\(s)\" is not a number") }
-        guard range.contains(v) else { throw fail(node, key, "\(v) is out of range \(range.lowerBound)…\(range.upperBound)") }
+        guard range.contains(v) else {
+            throw fail(node, key, "\(v) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
         return v
     }
 
@@ -291,7 +369,9 @@ struct NodeReader {
 
     func oneOf(_ node: Node, key: String, _ values: [String]) throws(SuiteError) -> String {
         let s = try string(node, key: key)
-        guard values.contains(s) else { throw fail(node, key, "\"\(s)\" is not one of \(values.joined(separator: ", "))") }
+        guard values.contains(s) else {
+            throw fail(node, key, "\"\(s)\" is not one of \(values.joined(separator: ", "))")
+        }
         return s
     }
 
@@ -307,7 +387,9 @@ struct NodeReader {
     /// "64MiB", "32M", "1GiB", or plain bytes.
     func bytes(_ node: Node, key: String) throws(SuiteError) -> Int64 {
         let s = try string(node, key: key).trimmingCharacters(in: .whitespaces)
-        let units: [(String, Int64)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        let units: [(String, Int64)] = [
+            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10),
+        ]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             guard let v = Int64(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v > 0 else { break }
             return v * factor

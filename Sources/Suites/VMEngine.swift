@@ -24,12 +24,16 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         let choice = AccelChoice(rawValue: arm.accel) ?? .auto
         let resolved = AccelProbe(paths: paths, uri: uri, logger: logger).resolve(choice)
         self.accel = resolved.accel
-        self.accelReason = resolved.probe.map { "\(arm.name): accel \(arm.accel) → \(resolved.accel.rawValue) (\($0.reason))" }
+        self.accelReason = resolved.probe.map {
+            "\(arm.name): accel \(arm.accel) → \(resolved.accel.rawValue) (\($0.reason))"
+        }
     }
 
     deinit { runner.close() }
 
-    func key(_ workload: WorkloadSpec, argv: [String]) -> String { "\(workload.name)|\(argv.joined(separator: "\u{0}"))" }
+    func key(_ workload: WorkloadSpec, argv: [String]) -> String {
+        "\(workload.name)|\(argv.joined(separator: "\u{0}"))"
+    }
 
     func artifactsFor(_ image: PreparedImage, workload: WorkloadSpec, argv: [String]) throws -> GuestArtifacts {
         let k = key(workload, argv: argv)
@@ -40,7 +44,9 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         }
         lock.unlock()
         let mode = RootfsMode(rawValue: arm.rootfsMode) ?? .initramfs
-        let argvHash = SHA256.hash(data: Data(argv.joined(separator: "\u{0}").utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        let argvHash = SHA256.hash(data: Data(argv.joined(separator: "\u{0}").utf8)).prefix(8).map {
+            String(format: "%02x", $0)
+        }.joined()
         let a = try builder.prepare(
             rootfsDir: image.rootfs,
             workload: GuestWorkload(argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir),
@@ -57,8 +63,12 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
             ArtifactSize(image: image.name, armKey: arm.name, component: "kernel", bytes: a.kernelBytes),
             ArtifactSize(image: image.name, armKey: arm.name, component: "initramfs", bytes: a.initrdBytes),
         ]
-        if let d = a.diskAllocatedBytes { sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-allocated", bytes: d)) }
-        if let d = a.diskVirtualBytes { sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-virtual", bytes: d)) }
+        if let d = a.diskAllocatedBytes {
+            sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-allocated", bytes: d))
+        }
+        if let d = a.diskVirtualBytes {
+            sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-virtual", bytes: d))
+        }
         return sizes
     }
 
@@ -88,7 +98,9 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         if let v = r.phaseMs("workload-exit") { m[Metric.startupExitMs.name] = v }
         if let created = r.phaseMs("create-returned") {
             m[Metric.createMs.name] = created
-            if let exit = r.phaseMs("workload-exit") { m[Metric.startMs.name] = exit - (r.phaseMs("resume-returned") ?? created) }
+            if let exit = r.phaseMs("workload-exit") {
+                m[Metric.startMs.name] = exit - (r.phaseMs("resume-returned") ?? created)
+            }
         }
         if let v = r.memory.qemuPeakPssBytes {
             m[Metric.pssPeakBytes.name] = Double(v)
@@ -120,7 +132,9 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
     public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
 
     /// N idle guests at once, each on its own thread; memory per instance is QEMU's peak PSS.
-    public func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws -> DensityPoint {
+    public func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws
+        -> DensityPoint
+    {
         // Idle long enough that every guest is up while the others boot (TCG boots take seconds each).
         let argv = image.entrypoint + ["\(4 + 3 * instances)"]
         let a = try artifactsFor(image, workload: workload, argv: argv)
@@ -130,7 +144,12 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
             group.enter()
             let t = Thread { [runner] in
                 defer { group.leave() }
-                results.set(i, Result { try runner.runBlocking(a, config: self.config(timeout: timeout + .seconds(Int64(6 * instances)))) })
+                results.set(
+                    i,
+                    Result {
+                        try runner.runBlocking(
+                            a, config: self.config(timeout: timeout + .seconds(Int64(6 * instances))))
+                    })
             }
             t.start()
         }

@@ -38,7 +38,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log file (errors are also written to stderr).") var log: String?
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat = "text"
     @Flag(name: .long, help: "Ignored; accepted for runc compatibility.") var debug = false
-    @Flag(name: .customLong("systemd-cgroup"), help: "Not supported; accepted and refused clearly.") var systemdCgroup = false
+    @Flag(name: .customLong("systemd-cgroup"), help: "Not supported; accepted and refused clearly.") var systemdCgroup =
+        false
 
     var runtime: OCIRuntime { OCIRuntime(root: root) }
 
@@ -56,11 +57,16 @@ struct GlobalOptions: ParsableArguments {
                 let line: String
                 if logFormat == "json" {
                     let obj = ["level": "error", "msg": message, "time": ISO8601DateFormatter().string(from: Date())]
-                    line = String(decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+                    line = String(
+                        decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(),
+                        as: UTF8.self)
                 } else {
                     line = "error: \(message)"
                 }
-                if let h = FileHandle(forWritingAtPath: log) ?? (FileManager.default.createFile(atPath: log, contents: nil) ? FileHandle(forWritingAtPath: log) : nil) {
+                if let h = FileHandle(forWritingAtPath: log)
+                    ?? (FileManager.default.createFile(atPath: log, contents: nil)
+                        ? FileHandle(forWritingAtPath: log) : nil)
+                {
                     h.seekToEndOfFile()
                     h.write(Data((line + "\n").utf8))
                     try? h.close()
@@ -76,13 +82,15 @@ struct Create: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Bundle directory.") var bundle = "."
     @Option(name: .customLong("pid-file"), help: "Write the container's pid here.") var pidFile: String?
-    @Option(name: .customLong("console-socket"), help: "Terminal socket (needs process.terminal).") var consoleSocket: String?
+    @Option(name: .customLong("console-socket"), help: "Terminal socket (needs process.terminal).") var consoleSocket:
+        String?
     @Argument var id: String
 
     func run() throws {
         try global.perform {
             if consoleSocket != nil {
-                throw OCIRuntimeError("cannot use --console-socket: process.terminal is not supported by boxbench-runtime")
+                throw OCIRuntimeError(
+                    "cannot use --console-socket: process.terminal is not supported by boxbench-runtime")
             }
             try global.runtime.create(id: id, bundle: bundle, pidFile: pidFile)
         }
@@ -155,7 +163,9 @@ struct Run: ParsableCommand {
             do { spec = try RuntimeSpec.load(bundle: bundle) } catch { throw OCIRuntimeError("\(error)") }
             let runtime = ContainerRuntime(stateRoot: global.root)
             let result = try runtime.run(
-                ContainerRequest(id: id, bundle: URL(fileURLWithPath: bundle).standardizedFileURL.path, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2)))
+                ContainerRequest(
+                    id: id, bundle: URL(fileURLWithPath: bundle).standardizedFileURL.path, spec: spec,
+                    io: .inherit(stdin: 0, stdout: 1, stderr: 2)))
             status = result.exit.shellStatus
         }
         throw ExitCode(status)
@@ -176,15 +186,22 @@ struct List: ParsableCommand {
             } else if format == "json" {
                 let e = JSONEncoder()
                 e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                FileHandle.standardOutput.write(try e.encode(states.map { s in
-                    ["id": s.id, "pid": "\(s.pid)", "status": s.status, "bundle": s.bundle, "created": s.created ?? ""]
-                }))
+                FileHandle.standardOutput.write(
+                    try e.encode(
+                        states.map { s in
+                            [
+                                "id": s.id, "pid": "\(s.pid)", "status": s.status, "bundle": s.bundle,
+                                "created": s.created ?? "",
+                            ]
+                        }))
                 print()
             } else if format == "table" {
                 print("ID".padding(toLength: 24, withPad: " ", startingAt: 0) + "PID       STATUS    BUNDLE")
                 for s in states {
-                    print(s.id.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(s.pid)".padding(toLength: 10, withPad: " ", startingAt: 0)
-                        + s.status.padding(toLength: 10, withPad: " ", startingAt: 0) + s.bundle)
+                    print(
+                        s.id.padding(toLength: 24, withPad: " ", startingAt: 0)
+                            + "\(s.pid)".padding(toLength: 10, withPad: " ", startingAt: 0)
+                            + s.status.padding(toLength: 10, withPad: " ", startingAt: 0) + s.bundle)
                 }
             } else {
                 throw OCIRuntimeError("unknown --format \(format) (table or json)")
@@ -201,7 +218,9 @@ struct Spec: ParsableCommand {
     func run() throws {
         try global.perform {
             let path = bundle + "/config.json"
-            if FileManager.default.fileExists(atPath: path) { throw OCIRuntimeError("File \(path) exists. Remove it first") }
+            if FileManager.default.fileExists(atPath: path) {
+                throw OCIRuntimeError("File \(path) exists. Remove it first")
+            }
             try RuntimeSpec.defaultSpec().jsonData().write(to: URL(fileURLWithPath: path))
         }
     }

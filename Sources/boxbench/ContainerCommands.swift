@@ -87,7 +87,8 @@ struct ContainerBench: ParsableCommand {
             if i >= warmup { samples.append(Double(result.exitNs) / 1e6) }
         }
         samples.sort()
-        let median = samples.count % 2 == 1
+        let median =
+            samples.count % 2 == 1
             ? samples[samples.count / 2] : (samples[samples.count / 2 - 1] + samples[samples.count / 2]) / 2
         let json: [String: Any] = [
             "runs": runs, "median_ms": median, "min_ms": samples.first!, "max_ms": samples.last!,

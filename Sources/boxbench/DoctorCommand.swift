@@ -10,7 +10,8 @@ enum DoctorFormat: String, ExpressibleByArgument, CaseIterable {
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "doctor", abstract: "Measure what this host can do: KVM (does a guest boot?), TCG, libvirt, cgroups, …")
+        commandName: "doctor",
+        abstract: "Measure what this host can do: KVM (does a guest boot?), TCG, libvirt, cgroups, …")
 
     @Option(help: "table or json.") var format: DoctorFormat = .table
     @Flag(help: "Re-measure the slow probes (guest boots) instead of using this boot's cache.") var refresh = false
@@ -30,7 +31,8 @@ struct DoctorCommand: ParsableCommand {
             kvm: {
                 let r = probe.probe(.kvm)
                 if r.booted {
-                    return DoctorCheck(name: "kvm", status: .ok, detail: "probe guest booted under KVM", measuredMs: r.bootMs)
+                    return DoctorCheck(
+                        name: "kvm", status: .ok, detail: "probe guest booted under KVM", measuredMs: r.bootMs)
                 }
                 return DoctorCheck(
                     name: "kvm", status: .missing,
@@ -56,7 +58,8 @@ struct DoctorCommand: ParsableCommand {
                     checks.append(
                         DoctorCheck(
                             name: "libvirt-embedded", status: .ok,
-                            detail: "\(conn.uri) opened through the C API; libvirt \(conn.libraryVersion)", measuredMs: ms))
+                            detail: "\(conn.uri) opened through the C API; libvirt \(conn.libraryVersion)",
+                            measuredMs: ms))
                     conn.close()
                 } catch {
                     checks.append(
@@ -69,12 +72,15 @@ struct DoctorCommand: ParsableCommand {
                     let conn = try? LibvirtConnection(uri: "qemu:///system")
                 {
                     checks.append(
-                        DoctorCheck(name: "libvirt-system", status: .ok, detail: "qemu:///system answers; libvirt \(conn.libraryVersion)"))
+                        DoctorCheck(
+                            name: "libvirt-system", status: .ok,
+                            detail: "qemu:///system answers; libvirt \(conn.libraryVersion)"))
                     conn.close()
                 } else {
                     checks.append(
                         DoctorCheck(
-                            name: "libvirt-system", status: .degraded, detail: "no libvirtd listening (not needed: the embedded driver is the default)",
+                            name: "libvirt-system", status: .degraded,
+                            detail: "no libvirtd listening (not needed: the embedded driver is the default)",
                             action: "scripts/setup --daemon starts virtlogd + libvirtd for --vm-uri qemu:///system"))
                 }
                 return checks

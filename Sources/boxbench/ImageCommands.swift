@@ -93,7 +93,8 @@ struct ImageBuild: ParsableCommand {
                 switch event {
                 case .step(let i, let n, let text): line = "step \(i)/\(n): \(text)"
                 case .cacheHit(let d): line = "  cache hit \(d.short)"
-                case .layer(let d, let c, let u): line = "  layer \(d.short): \(humanBytes(c)) compressed, \(humanBytes(u)) unpacked"
+                case .layer(let d, let c, let u):
+                    line = "  layer \(d.short): \(humanBytes(c)) compressed, \(humanBytes(u)) unpacked"
                 case .output(let s): line = "  | \(s)"
                 case .done(let img): line = "built \(img.digest)\(img.reference.map { " as \($0)" } ?? "")"
                 }
@@ -119,19 +120,27 @@ struct ImageList: ParsableCommand {
         let list: [ImageSummary]
         do { list = try storeOptions.open().list() } catch { throw imageFailure(error) }
         if json {
-            try printJSON(list.map { Row(reference: $0.reference.description, digest: $0.digest.description, compressedBytes: $0.compressedSize) })
+            try printJSON(
+                list.map {
+                    Row(
+                        reference: $0.reference.description, digest: $0.digest.description,
+                        compressedBytes: $0.compressedSize)
+                })
             return
         }
         let width = max(10, list.map { $0.reference.description.count }.max() ?? 0)
         print("REFERENCE".padding(toLength: width, withPad: " ", startingAt: 0) + "  DIGEST        SIZE")
         for s in list {
-            print(s.reference.description.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(s.digest.short)  \(humanBytes(s.compressedSize))")
+            print(
+                s.reference.description.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + "  \(s.digest.short)  \(humanBytes(s.compressedSize))")
         }
     }
 }
 
 struct ImageInspect: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Print an image's manifest and config as JSON.")
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Print an image's manifest and config as JSON.")
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "NAME[:TAG] or digest.") var image: String
 
@@ -145,13 +154,17 @@ struct ImageInspect: ParsableCommand {
     func run() throws {
         let img: StoredImage
         do { img = try storeOptions.open().resolve(image) } catch { throw imageFailure(error) }
-        try printJSON(Inspection(reference: img.reference?.description, digest: img.digest.description, manifest: img.manifest, config: img.config))
+        try printJSON(
+            Inspection(
+                reference: img.reference?.description, digest: img.digest.description, manifest: img.manifest,
+                config: img.config))
     }
 }
 
 struct ImageDiskUsage: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "du", abstract: "Sizes per image and layer: compressed, unpacked, shared vs unique, bytes to pull.")
+        commandName: "du", abstract: "Sizes per image and layer: compressed, unpacked, shared vs unique, bytes to pull."
+    )
     @OptionGroup var storeOptions: StoreOptions
     @Flag(name: .long, help: "JSON output.") var json = false
     @Option(name: .long, help: "Also report bytes to pull each image when this one is present.") var given: String?
@@ -166,17 +179,25 @@ struct ImageDiskUsage: ParsableCommand {
         let store = try storeOptions.open()
         var entries: [Entry] = []
         do {
-            let targets = images.isEmpty ? try store.list().map { try store.resolve($0.reference.description) } : try images.map { try store.resolve($0) }
+            let targets =
+                images.isEmpty
+                ? try store.list().map { try store.resolve($0.reference.description) }
+                : try images.map { try store.resolve($0) }
             let base = try given.map { try store.resolve($0) }
             for img in targets {
-                entries.append(Entry(size: try store.sizes(of: img), pullGiven: try base.map { try store.bytesToPull(image: img, given: $0) }))
+                entries.append(
+                    Entry(
+                        size: try store.sizes(of: img),
+                        pullGiven: try base.map { try store.bytesToPull(image: img, given: $0) }))
             }
         } catch { throw imageFailure(error) }
         if json {
             try printJSON(entries)
             return
         }
-        print("IMAGE / LAYER                     COMPRESSED    UNPACKED      SHARED(c)     UNIQUE(c)\(given == nil ? "" : "     TO PULL")")
+        print(
+            "IMAGE / LAYER                     COMPRESSED    UNPACKED      SHARED(c)     UNIQUE(c)\(given == nil ? "" : "     TO PULL")"
+        )
         for e in entries {
             let s = e.size
             var line = s.reference.padding(toLength: 32, withPad: " ", startingAt: 0)
@@ -187,16 +208,19 @@ struct ImageDiskUsage: ParsableCommand {
             print(line)
             for l in s.layers {
                 let shared = l.sharedWith.isEmpty ? "unique" : "shared with " + l.sharedWith.joined(separator: ", ")
-                print("  \(l.digest.short)".padding(toLength: 32, withPad: " ", startingAt: 0)
-                    + "  " + humanBytes(l.compressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
-                    + "  " + humanBytes(l.uncompressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0) + "  " + shared)
+                print(
+                    "  \(l.digest.short)".padding(toLength: 32, withPad: " ", startingAt: 0)
+                        + "  " + humanBytes(l.compressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
+                        + "  " + humanBytes(l.uncompressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0)
+                        + "  " + shared)
             }
         }
     }
 }
 
 struct ImageRemove: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Untag images (blobs go with `image prune`).")
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Untag images (blobs go with `image prune`).")
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "NAME[:TAG] or digest.") var images: [String]
 
@@ -210,7 +234,8 @@ struct ImageRemove: ParsableCommand {
 }
 
 struct ImagePrune: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "prune", abstract: "Delete blobs no tagged image references.")
+    static let configuration = CommandConfiguration(
+        commandName: "prune", abstract: "Delete blobs no tagged image references.")
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
@@ -240,7 +265,8 @@ struct ImageImport: ParsableCommand {
 
 struct ImageExport: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Export images as an OCI layout directory, or a tar of one (PATH ending in .tar).")
+        commandName: "export",
+        abstract: "Export images as an OCI layout directory, or a tar of one (PATH ending in .tar).")
     @OptionGroup var storeOptions: StoreOptions
     @Option(name: .shortAndLong, help: "Destination directory or .tar file.") var output: String
     @Argument(help: "Images to export.") var images: [String]
@@ -252,7 +278,8 @@ struct ImageExport: ParsableCommand {
 
 struct ImageBundle: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bundle", abstract: "Write an OCI runtime bundle (config.json + rootfs) for boxbench, crun or runc.")
+        commandName: "bundle",
+        abstract: "Write an OCI runtime bundle (config.json + rootfs) for boxbench, crun or runc.")
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "NAME[:TAG] or digest.") var image: String
     @Argument(help: "Bundle directory (rootfs must not exist or be empty).") var directory: String

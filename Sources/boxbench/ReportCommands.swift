@@ -45,7 +45,8 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         guard let format = ReportFormat(rawValue: format.lowercased()) else {
             throw failInput(
-                "unknown report format \"\(format)\"; use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                "unknown report format \"\(format)\"; use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         let document = try readResults(results)
         let text = renderReport(document, format: format)
@@ -82,7 +83,9 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Output format: markdown (for a CI job summary) or terminal.")
     var format: String = "markdown"
 
-    @Option(name: .customLong("github-json"), help: "Also write the new run as github-action-benchmark customSmallerIsBetter JSON to FILE.")
+    @Option(
+        name: .customLong("github-json"),
+        help: "Also write the new run as github-action-benchmark customSmallerIsBetter JSON to FILE.")
     var githubJSON: String?
 
     /// "10%" → 0.10; "0.1" → 0.1. A bare number above 1 is ambiguous and refused.

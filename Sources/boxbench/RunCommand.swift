@@ -18,9 +18,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Comma-separated subset of the suite's workloads.") var workloads: String?
     @Option(help: "Directory for the results and reports (default: results/runs/<suite>-<time>).") var output: String?
     @Option(help: "Seed for the run order (default: the suite's, else random; always recorded).") var seed: UInt64?
-    @Option(name: .customLong("vm-uri"), help: "libvirt URI for VM arms (default: the embedded driver).") var vmURI: String?
+    @Option(name: .customLong("vm-uri"), help: "libvirt URI for VM arms (default: the embedded driver).") var vmURI:
+        String?
     @Flag(help: "No progress line.") var quiet = false
-    @Flag(help: "Also check the harness's own overhead: native hello vs hyperfine -N on the same binary.") var calibrate = false
+    @Flag(help: "Also check the harness's own overhead: native hello vs hyperfine -N on the same binary.")
+    var calibrate = false
 
     func run() throws {
         installCancellationHandlers(extra: { VMRunner.cancelAll() })
@@ -82,7 +84,9 @@ struct RunCommand: ParsableCommand {
         print("results: \(resultsPath)")
         print("reports: \(outDir)/report.md, \(outDir)/report.html")
         let failed = doc.samples.filter { $0.status != .ok }.count
-        if failed > 0 { print("note: \(failed) of \(doc.samples.count) runs did not succeed (see the report's failures)") }
+        if failed > 0 {
+            print("note: \(failed) of \(doc.samples.count) runs did not succeed (see the report's failures)")
+        }
     }
 
     /// The suite shipped next to the binary's source tree, found from the working directory or the executable.

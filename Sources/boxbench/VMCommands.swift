@@ -49,7 +49,9 @@ struct VMRunCommand: AsyncParsableCommand {
     @Option(help: "Working directory of the workload inside the guest.")
     var workdir: String = "/"
 
-    @Option(name: .customLong("cache-key"), help: "Artifact cache key (an image digest); default: a fingerprint of the directory.")
+    @Option(
+        name: .customLong("cache-key"),
+        help: "Artifact cache key (an image digest); default: a fingerprint of the directory.")
     var cacheKey: String?
 
     @Flag(help: "Create the domain paused, then resume it (records both phases).")
@@ -102,20 +104,29 @@ struct VMRunCommand: AsyncParsableCommand {
         var lines: [String] = []
         var accelLine = "accel: \(result.accel.rawValue)"
         if let probe { accelLine += " (auto: kvm probe: \(probe.reason))" }
-        lines.append(accelLine + ", machine: \(result.machine.rawValue), rootfs: \(result.rootfsMode.rawValue)"
-            + ", artifacts: \(artifacts.cached ? "cached" : "built in \(Int(artifacts.buildMs)) ms")")
+        lines.append(
+            accelLine + ", machine: \(result.machine.rawValue), rootfs: \(result.rootfsMode.rawValue)"
+                + ", artifacts: \(artifacts.cached ? "cached" : "built in \(Int(artifacts.buildMs)) ms")")
         lines.append("exit code: " + (result.exitCode.map(String.init) ?? "none"))
         if let f = result.failure { lines.append("failure: \(f)") }
-        lines.append("phases (ms from launch): " + result.phases.map { "\($0.name)=\(String(format: "%.1f", $0.ms))" }
-            .joined(separator: " "))
+        lines.append(
+            "phases (ms from launch): "
+                + result.phases.map { "\($0.name)=\(String(format: "%.1f", $0.ms))" }
+                .joined(separator: " "))
         let m = result.memory
         let mib = { (b: UInt64?) in b.map { String(format: "%.1f MiB", Double($0) / 1_048_576) } ?? "n/a" }
-        lines.append("memory: qemu peak pss \(mib(m.qemuPeakPssBytes)), peak rss \(mib(m.qemuPeakRssBytes)), "
-            + "pss at workload start \(mib(m.qemuPssAtWorkloadStartBytes)), cgroup peak \(mib(m.cgroupPeakBytes)), "
-            + "guest MemTotal \(m.guestMemTotalKiB.map { "\($0) KiB" } ?? "n/a")")
-        lines.append("cpu: libvirt cpu.time \(result.cpu.libvirtCpuTimeNs.map { String(format: "%.1f ms", Double($0) / 1e6) } ?? "n/a")")
-        lines.append("sizes: kernel \(result.sizes.kernelBytes) B, initrd \(result.sizes.initrdBytes) B"
-            + (result.sizes.diskVirtualBytes.map { ", disk \($0) B virtual / \(result.sizes.diskAllocatedBytes ?? 0) B allocated" } ?? ""))
+        lines.append(
+            "memory: qemu peak pss \(mib(m.qemuPeakPssBytes)), peak rss \(mib(m.qemuPeakRssBytes)), "
+                + "pss at workload start \(mib(m.qemuPssAtWorkloadStartBytes)), cgroup peak \(mib(m.cgroupPeakBytes)), "
+                + "guest MemTotal \(m.guestMemTotalKiB.map { "\($0) KiB" } ?? "n/a")")
+        lines.append(
+            "cpu: libvirt cpu.time \(result.cpu.libvirtCpuTimeNs.map { String(format: "%.1f ms", Double($0) / 1e6) } ?? "n/a")"
+        )
+        lines.append(
+            "sizes: kernel \(result.sizes.kernelBytes) B, initrd \(result.sizes.initrdBytes) B"
+                + (result.sizes.diskVirtualBytes.map {
+                    ", disk \($0) B virtual / \(result.sizes.diskAllocatedBytes ?? 0) B allocated"
+                } ?? ""))
         if let tail = result.consoleTail { lines.append("console tail:\n" + tail) }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         if json {

@@ -6,10 +6,13 @@ enum BoxbenchVersion {
     /// The source tree's commit, read from .git next to the working directory or the executable.
     static let commit: String = {
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        for base in [FileManager.default.currentDirectoryPath, exe.appendingPathComponent("../../..").standardized.path] {
+        for base in [
+            FileManager.default.currentDirectoryPath, exe.appendingPathComponent("../../..").standardized.path,
+        ] {
             let git = base + "/.git"
-            guard let head = try? String(contentsOfFile: git + "/HEAD", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard
+                let head = try? String(contentsOfFile: git + "/HEAD", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
             else { continue }
             if head.hasPrefix("ref: ") {
                 let ref = String(head.dropFirst(5))

@@ -8,20 +8,27 @@ import Testing
 @Suite(.serialized, .enabled(if: isRoot, "needs root: the runtime creates namespaces and cgroups"))
 struct RuntimeCLITests {
     static var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("boxbench-runtime").path
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "boxbench-runtime"
+        ).path
     }
     let root = "/run/boxbench-runtime-test-\(getpid())"
 
     @discardableResult
     func cli(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let r = try HostProcess.run(
-            HostProcessRequest(path: Self.binary, args: ["boxbench-runtime", "--root", root] + args, env: ["PATH=/usr/bin:/bin"], timeout: .seconds(30)))
-        return (r.exit.shellStatus, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self))
+            HostProcessRequest(
+                path: Self.binary, args: ["boxbench-runtime", "--root", root] + args, env: ["PATH=/usr/bin:/bin"],
+                timeout: .seconds(30)))
+        return (
+            r.exit.shellStatus, String(decoding: r.stdout, as: UTF8.self), String(decoding: r.stderr, as: UTF8.self)
+        )
     }
 
     func status(_ id: String) throws -> String? {
         let r = try cli(["state", id])
-        guard r.status == 0, let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else { return nil }
+        guard r.status == 0, let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        else { return nil }
         return obj["status"] as? String
     }
 
@@ -69,10 +76,13 @@ struct RuntimeCLITests {
         let logDir = try makeTempDir("hooks")
         defer { try? FileManager.default.removeItem(atPath: logDir) }
         func hook(_ name: String) -> RuntimeSpec.Hook {
-            .init(path: "/bin/sh", args: ["sh", "-c", "cat > \(logDir)/\(name).json; echo \(name) >> \(logDir)/order"], env: nil, timeout: 10)
+            .init(
+                path: "/bin/sh", args: ["sh", "-c", "cat > \(logDir)/\(name).json; echo \(name) >> \(logDir)/order"],
+                env: nil, timeout: 10)
         }
         let hooks = RuntimeSpec.Hooks(
-            prestart: [hook("prestart")], createRuntime: [hook("createRuntime")], createContainer: [hook("createContainer")],
+            prestart: [hook("prestart")], createRuntime: [hook("createRuntime")],
+            createContainer: [hook("createContainer")],
             startContainer: [hook("startContainer")], poststart: [hook("poststart")], poststop: [hook("poststop")])
         let fs = try bundle(["true"], hooks: hooks)
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -82,7 +92,9 @@ struct RuntimeCLITests {
         #expect(try cli(["delete", "hk1"]).status == 0)
         let order = (try? String(contentsOfFile: logDir + "/order", encoding: .utf8)) ?? ""
         #expect(order == "prestart\ncreateRuntime\ncreateContainer\nstartContainer\npoststart\npoststop\n")
-        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: logDir + "/prestart.json"))) as? [String: Any]
+        let state =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: logDir + "/prestart.json")))
+            as? [String: Any]
         #expect(state?["id"] as? String == "hk1")
         #expect(state?["status"] as? String == "created")
         #expect((state?["pid"] as? Int ?? 0) > 0)
@@ -108,7 +120,8 @@ struct RuntimeCLITests {
         #expect(try cli(["create", "--bundle", fs.dir, "st1"]).status == 0)
         #expect(try cli(["start", "st1"]).status == 0)
         // Simulate a runtime killed mid-create: a state dir without state.json, plus a running container's cgroup.
-        let state = try JSONSerialization.jsonObject(with: Data(try cli(["state", "st1"]).stdout.utf8)) as? [String: Any]
+        let state =
+            try JSONSerialization.jsonObject(with: Data(try cli(["state", "st1"]).stdout.utf8)) as? [String: Any]
         let pid = Int32(state?["pid"] as? Int ?? 0)
         try FileManager.default.removeItem(atPath: "\(root)/st1/state.json")
         #expect(try cli(["delete", "--force", "st1"]).status == 0)

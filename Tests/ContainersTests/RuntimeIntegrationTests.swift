@@ -16,12 +16,17 @@ final class BusyboxRootfs {
             try fm.createDirectory(atPath: "\(rootfs)/\(d)", withIntermediateDirectories: true)
         }
         try fm.copyItem(atPath: "/bin/busybox", toPath: "\(rootfs)/bin/busybox")
-        for applet in ["sh", "true", "echo", "cat", "ls", "hostname", "ps", "grep", "sleep", "mount", "unshare", "seq", "head", "tr", "wc"] {
+        for applet in [
+            "sh", "true", "echo", "cat", "ls", "hostname", "ps", "grep", "sleep", "mount", "unshare", "seq", "head",
+            "tr", "wc",
+        ] {
             try fm.createSymbolicLink(atPath: "\(rootfs)/bin/\(applet)", withDestinationPath: "busybox")
         }
         let kit = BoxbenchPaths().workloadBinary
         if fm.fileExists(atPath: kit) { try fm.copyItem(atPath: kit, toPath: "\(rootfs)/usr/bin/bbwork") }
-        for (path, content) in extraFiles { try content.write(toFile: rootfs + path, atomically: false, encoding: .utf8) }
+        for (path, content) in extraFiles {
+            try content.write(toFile: rootfs + path, atomically: false, encoding: .utf8)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: dir) }
@@ -83,7 +88,9 @@ struct RuntimeIntegrationTests {
         // sh, the $(ls) subshell, ls and grep at most: no host process is visible.
         let procs = out.split(separator: "\n").first { $0.hasPrefix("procs=") }.flatMap { Int($0.dropFirst(6)) } ?? 999
         #expect(procs <= 5)
-        let capEff = out.split(separator: "\n").first { $0.hasPrefix("CapEff:") }.map { $0.split(separator: "\t").last! }
+        let capEff = out.split(separator: "\n").first { $0.hasPrefix("CapEff:") }.map {
+            $0.split(separator: "\t").last!
+        }
         #expect(capEff.flatMap { UInt64($0, radix: 16) } == Capability.mask(Capability.defaultSet))
         #expect(r.firstOutputNs != nil && r.firstOutputNs! <= r.exitNs)
         expectNoLeftovers(id: "iso1", testDir: fs.dir)
@@ -103,7 +110,10 @@ struct RuntimeIntegrationTests {
         expectNoLeftovers(id: "ro1", testDir: fs.dir)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: BoxbenchPaths().workloadBinary), "needs the workload kit (scripts/setup builds it)"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: BoxbenchPaths().workloadBinary),
+            "needs the workload kit (scripts/setup builds it)"))
     func defaultSeccompProfileDeniesDangerousSyscalls() throws {
         let fs = try BusyboxRootfs()
         let r = try run(["/usr/bin/bbwork", "probe"], id: "sec1", rootfs: fs)
@@ -157,7 +167,9 @@ struct RuntimeIntegrationTests {
         let fm = FileManager.default
         try fm.createDirectory(atPath: "\(layerDir)/top/etc", withIntermediateDirectories: true)
         try "from-top\n".write(toFile: "\(layerDir)/top/etc/msg", atomically: false, encoding: .utf8)
-        for d in ["upper", "work", "mnt"] { try fm.createDirectory(atPath: "\(layerDir)/\(d)", withIntermediateDirectories: true) }
+        for d in ["upper", "work", "mnt"] {
+            try fm.createDirectory(atPath: "\(layerDir)/\(d)", withIntermediateDirectories: true)
+        }
         let overlay = OverlayRootfs(
             lowerDirs: ["\(layerDir)/top", base.rootfs], upperDir: "\(layerDir)/upper", workDir: "\(layerDir)/work")
         let r = try run(
@@ -166,7 +178,8 @@ struct RuntimeIntegrationTests {
             spec.root?.path = "\(layerDir)/mnt"
             spec.root?.readonly = false
         }
-        #expect(String(decoding: r.stdout, as: UTF8.self) == "from-top\n", "\(String(decoding: r.stderr, as: UTF8.self))")
+        #expect(
+            String(decoding: r.stdout, as: UTF8.self) == "from-top\n", "\(String(decoding: r.stderr, as: UTF8.self))")
         #expect(fm.fileExists(atPath: "\(layerDir)/upper/etc/added"))
         // The deletion is an overlay whiteout (0/0 char device) in the upper dir; the lower is untouched.
         var st = stat()
@@ -234,7 +247,8 @@ struct PeerRuntimeTests {
     func peerRunsTheIdenticalBundle(peer: PeerRuntime) throws {
         try #require(peer.isInstalled, "\(peer.rawValue) not installed (scripts/setup installs it)")
         let fs = try BusyboxRootfs()
-        var spec = RuntimeSpec.defaultSpec(args: ["sh", "-c", "echo pid=$$; hostname"], rootPath: "rootfs", hostname: "peer")
+        var spec = RuntimeSpec.defaultSpec(
+            args: ["sh", "-c", "echo pid=$$; hostname"], rootPath: "rootfs", hostname: "peer")
         spec.process?.noNewPrivileges = true
         try spec.jsonData().write(to: URL(fileURLWithPath: fs.dir + "/config.json"))
         let id = "peer-\(peer.rawValue)-\(getpid())"

@@ -27,10 +27,22 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"intelRdt":{}}}"#, "linux.intelRdt"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/","ioPriority":{}},"root":{"path":"r"}}"#, "process.ioPriority"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/a"},{"destination":"/b","uidMappings":[]}]}"#, "mounts[1].uidMappings"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"resources":{"blockIO":{}}}}"#, "linux.resources.blockIO"),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"intelRdt":{}}}"#,
+            "linux.intelRdt"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/","ioPriority":{}},"root":{"path":"r"}}"#,
+            "process.ioPriority"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/a"},{"destination":"/b","uidMappings":[]}]}"#,
+            "mounts[1].uidMappings"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"resources":{"blockIO":{}}}}"#,
+            "linux.resources.blockIO"
+        ),
     ])
     func unknownFieldsAreNamed(json: String, field: String) {
         do {
@@ -43,18 +55,54 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":[],"cwd":"/"},"root":{"path":"r"}}"#, "process.args"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"rel"},"root":{"path":"r"}}"#, "process.cwd"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"}}"#, "process.user.gid"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":"zero","gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"}}"#, "process.user.uid"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/","capabilities":{"bounding":["CAP_FLY"]}},"root":{"path":"r"}}"#, "process.capabilities.bounding"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"time"}]}}"#, "linux.namespaces[0].type"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"net","path":"/proc/1/ns/net"}]}}"#, "linux.namespaces[0].type"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}]}}"#, "linux.namespaces[0].path"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_MAYBE"}}}"#, "linux.seccomp.defaultAction"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/x","options":["frobnicate"]}]}"#, "mounts[0].options"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/../etc"}]}"#, "mounts[0].destination"),
-        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"user"}]}}"#, "linux.uidMappings"),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":[],"cwd":"/"},"root":{"path":"r"}}"#,
+            "process.args"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"rel"},"root":{"path":"r"}}"#,
+            "process.cwd"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"}}"#,
+            "process.user.gid"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":"zero","gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"}}"#,
+            "process.user.uid"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/","capabilities":{"bounding":["CAP_FLY"]}},"root":{"path":"r"}}"#,
+            "process.capabilities.bounding"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"time"}]}}"#,
+            "linux.namespaces[0].type"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"net","path":"/proc/1/ns/net"}]}}"#,
+            "linux.namespaces[0].type"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"network","path":"/proc/1/ns/net"}]}}"#,
+            "linux.namespaces[0].path"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"seccomp":{"defaultAction":"SCMP_ACT_MAYBE"}}}"#,
+            "linux.seccomp.defaultAction"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/x","options":["frobnicate"]}]}"#,
+            "mounts[0].options"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"mounts":[{"destination":"/../etc"}]}"#,
+            "mounts[0].destination"
+        ),
+        (
+            #"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x"],"cwd":"/"},"root":{"path":"r"},"linux":{"namespaces":[{"type":"user"}]}}"#,
+            "linux.uidMappings"
+        ),
     ])
     func badValuesAreNamed(json: String, field: String) {
         do {

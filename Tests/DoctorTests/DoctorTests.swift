@@ -17,7 +17,10 @@ import Testing
         let checks = Doctor(paths: .init(environment: env)).run(slow: Self.fakeSlow, refresh: true)
         let names = checks.map(\.name)
         #expect(Set(names).count == names.count)
-        for required in ["kvm-device", "kvm", "tcg", "libvirt-embedded", "cgroups", "seccomp", "user-namespaces", "overlayfs", "guest-kernel"] {
+        for required in [
+            "kvm-device", "kvm", "tcg", "libvirt-embedded", "cgroups", "seccomp", "user-namespaces", "overlayfs",
+            "guest-kernel",
+        ] {
             #expect(names.contains(required), "missing \(required)")
         }
         for c in checks where c.status != .ok && c.name != "kvm" {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Images
 
 @Suite(.serialized) struct BuildTests {
@@ -102,11 +103,13 @@ import Testing
         #expect {
             try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx"))
         } throws: { e in
-            (e as? DockerfileError)?.description == "\(dir.path)/ctx/Dockerfile:2: RUN: RUN needs the container runtime (not available)"
+            (e as? DockerfileError)?.description
+                == "\(dir.path)/ctx/Dockerfile:2: RUN: RUN needs the container runtime (not available)"
         }
         dir.write("ctx/Dockerfile", "FROM scratch\nRUN exit 3\n")
         #expect {
-            try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", executor: FakeExecutor(log: LockedLog())))
+            try ImageBuilder(store: store).build(
+                BuildOptions(context: dir.path + "/ctx", executor: FakeExecutor(log: LockedLog())))
         } throws: { e in
             "\(e)".contains("Dockerfile:2: RUN: command") && "\(e)".contains("exited with status 3")
         }
@@ -122,7 +125,9 @@ import Testing
             // Separate stores and no cache: the bytes are really produced twice.
             let store = try ImageStore(root: dir.path + "/store\(i)", layerCache: dir.path + "/layers\(i)")
             let image = try ImageBuilder(store: store).build(
-                BuildOptions(context: ctx, tag: ImageReference(name: "det"), noCache: true, executor: FakeExecutor(log: LockedLog())))
+                BuildOptions(
+                    context: ctx, tag: ImageReference(name: "det"), noCache: true,
+                    executor: FakeExecutor(log: LockedLog())))
             digests.append(image.digest)
             layerSets.append(image.manifest.layers.map(\.digest))
             // gzip header MTIME (bytes 4..<8) is zero.
@@ -140,8 +145,10 @@ import Testing
         let store = try makeStore(dir)
         dir.write("ctx/a.txt", "a\n")
         dir.write("ctx/b.txt", "b one\n")
-        dir.write("ctx/Dockerfile", "FROM boxbench/busybox\nCOPY a.txt /a.txt\nRUN write /r.txt run\nCOPY b.txt /b.txt\n")
-        let opts = BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "rebuild"), executor: FakeExecutor(log: LockedLog()))
+        dir.write(
+            "ctx/Dockerfile", "FROM boxbench/busybox\nCOPY a.txt /a.txt\nRUN write /r.txt run\nCOPY b.txt /b.txt\n")
+        let opts = BuildOptions(
+            context: dir.path + "/ctx", tag: ImageReference(name: "rebuild"), executor: FakeExecutor(log: LockedLog()))
         let first = try ImageBuilder(store: store).build(opts)
         let blobsBefore = Set(try FS.listDirectory(store.root + "/blobs/sha256"))
         dir.write("ctx/b.txt", "b two\n")
@@ -161,17 +168,23 @@ import Testing
         let dir = TempDir("whiteout")
         defer { dir.cleanup() }
         let store = try makeStore(dir)
-        dir.write("ctx/Dockerfile", """
+        dir.write(
+            "ctx/Dockerfile",
+            """
             FROM boxbench/busybox
             RUN write /data/keep.txt k;write /data/gone.txt g;write /cfg/old.txt o
             RUN rm /data/gone.txt;rm /bin/vi;mkdir-opaque /cfg;write /cfg/new.txt n
             """)
         let image = try ImageBuilder(store: store).build(
-            BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "wh"), executor: FakeExecutor(log: LockedLog())))
+            BuildOptions(
+                context: dir.path + "/ctx", tag: ImageReference(name: "wh"), executor: FakeExecutor(log: LockedLog())))
         // The layer carries OCI whiteouts.
         let reader = try TarReader(path: store.blobPath(image.manifest.layers.last!.digest))
         var names: [String] = []
-        try reader.forEach { names.append($0.path); return true }
+        try reader.forEach {
+            names.append($0.path)
+            return true
+        }
         #expect(names.contains("data/.wh.gone.txt"))
         #expect(names.contains("cfg/.wh..wh..opq"))
         #expect(names.contains("bin/.wh.vi"))
@@ -199,11 +212,13 @@ import Testing
         let store = try makeStore(dir)
         dir.write("a/Dockerfile", "FROM boxbench/busybox\nCOPY x /x\n")
         dir.write("a/x", String(repeating: "x", count: 5000))
-        let a = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/a", tag: ImageReference(name: "img-a")))
+        let a = try ImageBuilder(store: store).build(
+            BuildOptions(context: dir.path + "/a", tag: ImageReference(name: "img-a")))
         dir.write("b/Dockerfile", "FROM img-a\nCOPY y /y\nCOPY z /z\n")
         dir.write("b/y", "yy\n")
         dir.write("b/z", "zz\n")
-        let b = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/b", tag: ImageReference(name: "img-b")))
+        let b = try ImageBuilder(store: store).build(
+            BuildOptions(context: dir.path + "/b", tag: ImageReference(name: "img-b")))
 
         let sizes = try store.sizes(of: b)
         #expect(sizes.layers.count == a.manifest.layers.count + 2)
@@ -250,7 +265,8 @@ import Testing
         let store = try makeStore(dir)
         dir.write("ctx/Dockerfile", "FROM boxbench/busybox\nCOPY f /f\n")
         dir.write("ctx/f", "f\n")
-        let image = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "p")))
+        let image = try ImageBuilder(store: store).build(
+            BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "p")))
         let stray = try store.putBlob(Data("stray".utf8))
         var report = try store.prune()
         #expect(report.removedBlobs == [stray])

@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import Images
 
 /// Real OCI tools must accept the store.
 @Suite(.serialized) struct ClientInteropTests {
     func buildStore(_ dir: TempDir) throws -> ImageStore {
         let store = try makeStore(dir)
-        dir.write("ctx/Dockerfile", """
+        dir.write(
+            "ctx/Dockerfile",
+            """
             FROM boxbench/busybox
             COPY hello.txt /srv/hello.txt
             ENV GREETING=hi
@@ -14,7 +17,8 @@ import Testing
             CMD ["/srv/hello.txt"]
             """)
         dir.write("ctx/hello.txt", "hello\n")
-        _ = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "hello", tag: "v1")))
+        _ = try ImageBuilder(store: store).build(
+            BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "hello", tag: "v1")))
         return store
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Images
 
 struct DockerfileParserTests {
@@ -6,12 +7,23 @@ struct DockerfileParserTests {
         ("scratch", "FROM scratch\nCOPY a /a\n", ["FROM", "COPY"]),
         ("comments and blanks", "# a comment\n\nFROM scratch\n  # indented comment\nCMD [\"x\"]\n", ["FROM", "CMD"]),
         ("continuation with comment inside", "FROM scratch\nRUN echo a \\\n# dropped\n  && echo b\n", ["FROM", "RUN"]),
-        ("backtick escape", "# escape=`\nFROM scratch\nRUN echo a `\n  b\nWORKDIR C:\\x\n", ["FROM", "RUN", "WORKDIR"]),
+        (
+            "backtick escape", "# escape=`\nFROM scratch\nRUN echo a `\n  b\nWORKDIR C:\\x\n",
+            ["FROM", "RUN", "WORKDIR"]
+        ),
         ("arg before from", "ARG V=1\nFROM boxbench/busybox:${V}\n", ["ARG", "FROM"]),
         ("lowercase keywords", "from scratch as build\nenv A=1 B=\"two words\"\n", ["FROM", "ENV"]),
         ("legacy env", "FROM scratch\nENV PATH /usr/bin:/bin\n", ["FROM", "ENV"]),
-        ("all metadata", "FROM scratch\nLABEL a=b \"c d\"=e\nUSER 1000:1000\nEXPOSE 80 53/udp\nSTOPSIGNAL SIGTERM\nVOLUME /data\nSHELL [\"/bin/ash\",\"-c\"]\n", ["FROM", "LABEL", "USER", "EXPOSE", "STOPSIGNAL", "VOLUME", "SHELL"]),
-        ("copy flags and json", "FROM scratch\nCOPY --chown=1:2 --chmod=755 [\"a b\", \"/dst/\"]\nADD x.tar.gz /opt/\n", ["FROM", "COPY", "ADD"]),
+        (
+            "all metadata",
+            "FROM scratch\nLABEL a=b \"c d\"=e\nUSER 1000:1000\nEXPOSE 80 53/udp\nSTOPSIGNAL SIGTERM\nVOLUME /data\nSHELL [\"/bin/ash\",\"-c\"]\n",
+            ["FROM", "LABEL", "USER", "EXPOSE", "STOPSIGNAL", "VOLUME", "SHELL"]
+        ),
+        (
+            "copy flags and json",
+            "FROM scratch\nCOPY --chown=1:2 --chmod=755 [\"a b\", \"/dst/\"]\nADD x.tar.gz /opt/\n",
+            ["FROM", "COPY", "ADD"]
+        ),
     ]
 
     @Test(arguments: valid.indices) func validFiles(_ i: Int) throws {
@@ -39,7 +51,10 @@ struct DockerfileParserTests {
         #expect(k[2] == .cmd(.exec(["/bin/x", "-v"])))
         #expect(k[3] == .entrypoint(.shell("/bin/x --flag")))
         #expect(k[4] == .copy(CopySpec(sources: ["src1", "src2"], destination: "/dst/", chown: "nobody", chmod: nil)))
-        guard case .env(let pairs) = k[5] else { Issue.record("not ENV"); return }
+        guard case .env(let pairs) = k[5] else {
+            Issue.record("not ENV")
+            return
+        }
         let expanded = try pairs.map { try WordExpansion(variables: [:]).expand($0.value) }
         #expect(pairs.map(\.key) == ["A", "B", "C"])
         #expect(expanded == ["1", "two words", "x y"])
@@ -108,7 +123,8 @@ struct DockerfileParserTests {
         #expect {
             try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx"))
         } throws: { e in
-            (e as? DockerfileError).map { $0.line == 3 && $0.instruction == "COPY" && $0.message.contains("not found") } ?? false
+            (e as? DockerfileError).map { $0.line == 3 && $0.instruction == "COPY" && $0.message.contains("not found") }
+                ?? false
         }
         dir.write("ctx/Dockerfile", "FROM scratch\nCOPY ../outside /x\n")
         #expect {
@@ -117,7 +133,9 @@ struct DockerfileParserTests {
         dir.write("ctx/Dockerfile", "FROM no/such-image\n")
         #expect {
             try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx"))
-        } throws: { e in (e as? DockerfileError).map { $0.line == 1 && $0.message.contains("not in the store") } ?? false }
+        } throws: { e in
+            (e as? DockerfileError).map { $0.line == 1 && $0.message.contains("not in the store") } ?? false
+        }
     }
 
     @Test func dockerignore() {

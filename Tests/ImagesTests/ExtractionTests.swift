@@ -1,6 +1,7 @@
 import CArchive
 import Foundation
 import Testing
+
 @testable import Images
 
 /// Hostile layers are crafted with libarchive directly (our writer refuses such paths).
@@ -21,7 +22,10 @@ struct ExtractionTests {
             archive_entry_set_perm(en, 0o644)
             if e.type == ArchiveFileType.symlink { archive_entry_set_symlink(en, e.link) }
             if e.type == ArchiveFileType.regular, let l = e.link { archive_entry_set_hardlink(en, l) }
-            if e.type == ArchiveFileType.character { archive_entry_set_rdevmajor(en, 1); archive_entry_set_rdevminor(en, 3) }
+            if e.type == ArchiveFileType.character {
+                archive_entry_set_rdevmajor(en, 1)
+                archive_entry_set_rdevminor(en, 3)
+            }
             archive_entry_set_size(en, e.link == nil ? la_int64_t(e.data.utf8.count) : 0)
             archive_write_header(a, en)
             if e.link == nil && !e.data.isEmpty { _ = e.data.withCString { archive_write_data(a, $0, strlen($0)) } }
@@ -38,7 +42,8 @@ struct ExtractionTests {
         let root = dir.path + "/target/root"
         try FS.makeDirectories(root)
         dir.write("outside/passwd", "original\n")
-        let R = ArchiveFileType.regular, L = ArchiveFileType.symlink
+        let R = ArchiveFileType.regular
+        let L = ArchiveFileType.symlink
         let entries: [(name: String, type: UInt32, link: String?, data: String)]
         switch kind {
         case .dotdot: entries = [("ok.txt", R, nil, "ok"), ("../../outside/passwd", R, nil, "pwned")]
@@ -70,10 +75,13 @@ struct ExtractionTests {
         let dir = TempDir("dev")
         defer { dir.cleanup() }
         let tar = dir.path + "/l.tar.gz"
-        craft(tar, [
-            ("dev/null", ArchiveFileType.character, nil, ""), ("etc/mtab", ArchiveFileType.symlink, "/proc/self/mounts", ""),
-            ("usr/lib/x", ArchiveFileType.regular, nil, "x"), ("lib", ArchiveFileType.symlink, "usr/lib", ""),
-        ])
+        craft(
+            tar,
+            [
+                ("dev/null", ArchiveFileType.character, nil, ""),
+                ("etc/mtab", ArchiveFileType.symlink, "/proc/self/mounts", ""),
+                ("usr/lib/x", ArchiveFileType.regular, nil, "x"), ("lib", ArchiveFileType.symlink, "usr/lib", ""),
+            ])
         let root = dir.path + "/root"
         try FS.makeDirectories(root)
         try LayerExtractor(allowDevices: true, label: "l").extract(archive: tar, into: root, mode: .flatten)

@@ -1,13 +1,16 @@
 import Foundation
 import Testing
+
 @testable import Images
 
 @Suite(.serialized) struct ImportExportTests {
     func source(_ dir: TempDir) throws -> (ImageStore, StoredImage) {
         let store = try ImageStore(root: dir.path + "/src", layerCache: dir.path + "/src-layers")
-        dir.write("ctx/Dockerfile", "FROM boxbench/busybox\nCOPY f /f\nUSER nobody\nWORKDIR /srv\nCMD [\"cat\", \"/f\"]\n")
+        dir.write(
+            "ctx/Dockerfile", "FROM boxbench/busybox\nCOPY f /f\nUSER nobody\nWORKDIR /srv\nCMD [\"cat\", \"/f\"]\n")
         dir.write("ctx/f", "payload\n")
-        let image = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "exp", tag: "1")))
+        let image = try ImageBuilder(store: store).build(
+            BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "exp", tag: "1")))
         return (store, image)
     }
 
@@ -39,8 +42,11 @@ import Testing
             #expect(r.status == 0)
             layerPaths.append("l\(i)/layer.tar")
         }
-        try FS.copyFile(src.blobPath(image.manifest.config.digest), save + "/\(image.manifest.config.digest.hex).json", mode: 0o644)
-        let manifest: [[String: Any]] = [["Config": "\(image.manifest.config.digest.hex).json", "RepoTags": ["saved/app:2"], "Layers": layerPaths]]
+        try FS.copyFile(
+            src.blobPath(image.manifest.config.digest), save + "/\(image.manifest.config.digest.hex).json", mode: 0o644)
+        let manifest: [[String: Any]] = [
+            ["Config": "\(image.manifest.config.digest.hex).json", "RepoTags": ["saved/app:2"], "Layers": layerPaths]
+        ]
         try FS.writeAtomically(save + "/manifest.json", try JSONSerialization.data(withJSONObject: manifest))
         #expect(runTool(["tar", "-cf", dir.path + "/save.tar", "-C", save, "."]).status == 0)
 
@@ -61,7 +67,8 @@ import Testing
         defer { dir.cleanup() }
         let (store, image) = try source(dir)
         try store.bundle(image, into: dir.path + "/bundle")
-        let json = try JSONSerialization.jsonObject(with: FS.readFile(dir.path + "/bundle/config.json")) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: FS.readFile(dir.path + "/bundle/config.json")) as! [String: Any]
         let process = json["process"] as! [String: Any]
         #expect(process["args"] as? [String] == ["cat", "/f"])
         #expect(process["cwd"] as? String == "/srv")
@@ -80,10 +87,16 @@ import Testing
         let dir = TempDir("runc")
         defer { dir.cleanup() }
         let store = try makeStore(dir)
-        dir.write("ctx/Dockerfile", "FROM boxbench/busybox\nWORKDIR /srv\nENTRYPOINT [\"/bin/sh\", \"-c\"]\nCMD [\"echo hi from $(pwd) as $(id -u)\"]\n")
-        let image = try ImageBuilder(store: store).build(BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "runc-hi")))
+        dir.write(
+            "ctx/Dockerfile",
+            "FROM boxbench/busybox\nWORKDIR /srv\nENTRYPOINT [\"/bin/sh\", \"-c\"]\nCMD [\"echo hi from $(pwd) as $(id -u)\"]\n"
+        )
+        let image = try ImageBuilder(store: store).build(
+            BuildOptions(context: dir.path + "/ctx", tag: ImageReference(name: "runc-hi")))
         try store.bundle(image, into: dir.path + "/b")
-        let r = runTool(["runc", "--root", dir.path + "/state", "run", "--bundle", dir.path + "/b", "bb-img-test-\(getpid())"])
+        let r = runTool([
+            "runc", "--root", dir.path + "/state", "run", "--bundle", dir.path + "/b", "bb-img-test-\(getpid())",
+        ])
         withKnownIssue("runc needs cgroups and namespaces this host may not grant", isIntermittent: true) {
             #expect(r.status == 0, "\(r.output)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Images
 
 /// A scratch directory under /tmp, removed by `cleanup()`.

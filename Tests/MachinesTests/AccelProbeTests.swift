@@ -18,7 +18,10 @@ extension BootTests {
     }
 
     @Test func tcgBoots() {
-        if let why = Self.probeSkipReason { print("skipped: \(why)"); return }
+        if let why = Self.probeSkipReason {
+            print("skipped: \(why)")
+            return
+        }
         let r = runProbe(.tcg)
         print("tcg probe:", r.reason)
         #expect(r.booted, "\(r.reason)")
@@ -26,20 +29,24 @@ extension BootTests {
     }
 
     @Test func kvmGivesADefiniteAnswerWithinItsTimeout() {
-        if let why = Self.probeSkipReason { print("skipped: \(why)"); return }
+        if let why = Self.probeSkipReason {
+            print("skipped: \(why)")
+            return
+        }
         let t0 = monotonicNanos()
         let r = runProbe(.kvm)
         let seconds = Double(monotonicNanos() - t0) / 1e9
         print("kvm probe (\(String(format: "%.1f", seconds)) s):", r.booted, r.reason)
         #expect(seconds < 8 + 12, "the probe must not outlive its timeout by much")
         if !r.booted { #expect(!r.reason.isEmpty) }
-        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { e in
-            guard let pid = Int32(e), let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
-                return false
-            }
-            let s = String(decoding: cmd, as: UTF8.self)
-            return s.contains("qemu") && s.contains("boxbench-\(getpid())-")
-        } ?? []
+        let leftovers =
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { e in
+                guard let pid = Int32(e), let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+                    return false
+                }
+                let s = String(decoding: cmd, as: UTF8.self)
+                return s.contains("qemu") && s.contains("boxbench-\(getpid())-")
+            } ?? []
         #expect(leftovers.isEmpty, "QEMU left behind: \(leftovers)")
     }
 }

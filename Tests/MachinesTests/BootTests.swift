@@ -22,7 +22,9 @@ struct BootTests {
 
     /// A busybox rootfs: /bin/busybox plus sh, sleep, echo links.
     static func makeRootfs() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.path + "/machines-rootfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let dir =
+            FileManager.default.temporaryDirectory.path
+            + "/machines-rootfs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir + "/bin", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: dir + "/bin/busybox")
         for tool in ["sh", "sleep", "echo", "cat", "true"] {
@@ -66,7 +68,10 @@ struct BootTests {
     }
 
     @Test func initramfsOutputAndExitCode() async throws {
-        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        if let why = Self.skipReason {
+            print("skipped: \(why)")
+            return
+        }
         let r = try await boot(["/bin/sh", "-c", "echo hi; exit 3"])
         print("initramfs boot:", r.phases.map { "\($0.name)=\(Int($0.ms))ms" }.joined(separator: " "))
         #expect(r.failure == nil, "\(r.failure ?? "") \(r.consoleTail ?? "")")
@@ -74,8 +79,10 @@ struct BootTests {
         #expect(r.exitCode == 3)
         #expect(r.accel == .tcg)
         #expect(!r.timedOut)
-        for p in ["create-returned", "qemu-alive", "guest-init", "workload-start", "first-output", "workload-exit",
-                  "domain-gone"] {
+        for p in [
+            "create-returned", "qemu-alive", "guest-init", "workload-start", "first-output", "workload-exit",
+            "domain-gone",
+        ] {
             #expect(r.phaseMs(p) != nil, "missing phase \(p)")
         }
         Self.expectOrdered(r)
@@ -85,9 +92,13 @@ struct BootTests {
     }
 
     @Test func diskModeAndPausedSplit() async throws {
-        if let why = Self.skipReason { print("skipped: \(why)"); return }
-        let r = try await boot(["/bin/sh", "-c", "cat /etc/boxbench/workload >/dev/null; echo disk; exit 0"], mode: .disk,
-                               paused: true)
+        if let why = Self.skipReason {
+            print("skipped: \(why)")
+            return
+        }
+        let r = try await boot(
+            ["/bin/sh", "-c", "cat /etc/boxbench/workload >/dev/null; echo disk; exit 0"], mode: .disk,
+            paused: true)
         print("disk boot:", r.phases.map { "\($0.name)=\(Int($0.ms))ms" }.joined(separator: " "))
         #expect(r.failure == nil, "\(r.failure ?? "") \(r.consoleTail ?? "")")
         #expect(r.output == "disk\n")
@@ -98,7 +109,10 @@ struct BootTests {
     }
 
     @Test func neverPoweringOffIsDestroyedAtTimeout() async throws {
-        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        if let why = Self.skipReason {
+            print("skipped: \(why)")
+            return
+        }
         let r = try await boot(["/bin/sleep", "1000"], timeout: .seconds(6))
         print("timeout boot:", r.phases.map { "\($0.name)=\(Int($0.ms))ms" }.joined(separator: " "))
         #expect(r.timedOut)
@@ -109,7 +123,10 @@ struct BootTests {
     }
 
     @Test func cancelAllMidBootLeavesNothing() async throws {
-        if let why = Self.skipReason { print("skipped: \(why)"); return }
+        if let why = Self.skipReason {
+            print("skipped: \(why)")
+            return
+        }
         let canceller = Task.detached {
             try await Task.sleep(for: .milliseconds(1500))
             VMRunner.cancelAll()

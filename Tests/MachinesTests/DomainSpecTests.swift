@@ -61,8 +61,10 @@ struct DomainSpecTests {
         #expect(!xml.contains("controller"))
         #expect(xml.contains("<serial type='pty'>"))
         #expect(throws: MachineError.self) {
-            try DomainSpec(name: "m", machine: .microvm, kernel: "/k", initrd: "/i", disk: .init(path: "/d"), serial: .pty)
-                .xml()
+            try DomainSpec(
+                name: "m", machine: .microvm, kernel: "/k", initrd: "/i", disk: .init(path: "/d"), serial: .pty
+            )
+            .xml()
         }
     }
 
@@ -83,8 +85,12 @@ struct DomainSpecTests {
     }
 
     @Test func refusesWhatXMLCannotCarry() {
-        #expect(throws: MachineError.self) { try DomainSpec(name: "a\u{1}b", kernel: "/k", initrd: nil, serial: .pty).xml() }
-        #expect(throws: MachineError.self) { try DomainSpec(name: "a/b", kernel: "/k", initrd: nil, serial: .pty).xml() }
+        #expect(throws: MachineError.self) {
+            try DomainSpec(name: "a\u{1}b", kernel: "/k", initrd: nil, serial: .pty).xml()
+        }
+        #expect(throws: MachineError.self) {
+            try DomainSpec(name: "a/b", kernel: "/k", initrd: nil, serial: .pty).xml()
+        }
         #expect(throws: MachineError.self) { try DomainSpec(name: "", kernel: "/k", initrd: nil, serial: .pty).xml() }
         #expect(throws: MachineError.self) {
             try DomainSpec(name: "a", memoryMiB: 0, kernel: "/k", initrd: nil, serial: .pty).xml()
@@ -156,7 +162,10 @@ struct ConsoleTranscriptTests {
 
     @Test func signalAndErrors() {
         var t = ConsoleTranscript()
-        t.feed(Array("BOXBENCH-MARK workload-start\nBOXBENCH-ERROR step=exec errno=2\nBOXBENCH-MARK workload-exit signal=9\n".utf8), atNs: 5)
+        t.feed(
+            Array(
+                "BOXBENCH-MARK workload-start\nBOXBENCH-ERROR step=exec errno=2\nBOXBENCH-MARK workload-exit signal=9\n"
+                    .utf8), atNs: 5)
         #expect(t.exitSignal == 9 && t.exitCode == nil)
         #expect(t.errors == ["step=exec errno=2"])
         #expect(t.output.isEmpty)
@@ -165,8 +174,9 @@ struct ConsoleTranscriptTests {
 
 struct ArtifactTests {
     @Test func workloadSpecRefusesNewlines() throws {
-        #expect(try GuestWorkload(argv: ["/bin/sh", "-c", "echo 'a&b' \"<x>\""], env: ["A=1"], cwd: "/tmp").specText()
-            == "arg=/bin/sh\narg=-c\narg=echo 'a&b' \"<x>\"\nenv=A=1\ncwd=/tmp\n")
+        #expect(
+            try GuestWorkload(argv: ["/bin/sh", "-c", "echo 'a&b' \"<x>\""], env: ["A=1"], cwd: "/tmp").specText()
+                == "arg=/bin/sh\narg=-c\narg=echo 'a&b' \"<x>\"\nenv=A=1\ncwd=/tmp\n")
         #expect(throws: MachineError.self) { try GuestWorkload(argv: ["a\nb"]).specText() }
         #expect(throws: MachineError.self) { try GuestWorkload(argv: []).specText() }
         #expect(throws: MachineError.self) { try GuestWorkload(argv: ["x"], env: ["NOEQUALS"]).specText() }
@@ -207,7 +217,10 @@ struct ArtifactTests {
 
     @Test func resolvesVirtioBlkFromTheCloudKernel() throws {
         let dir = BoxbenchPaths().kernelModules
-        guard access(dir, R_OK) == 0 else { print("skipped: no guest kernel modules at \(dir)"); return }
+        guard access(dir, R_OK) == 0 else {
+            print("skipped: no guest kernel modules at \(dir)")
+            return
+        }
         let order = try KernelModuleSet(modulesDir: dir).loadOrder(for: GuestArtifactBuilder.diskModules).map(\.name)
         #expect(order.last == "virtio_blk" || order.contains("virtio_blk"))
         let ring = try #require(order.firstIndex(of: "virtio_ring"))

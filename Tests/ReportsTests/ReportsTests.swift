@@ -30,7 +30,8 @@ struct AnalysisTests {
 
     @Test func outlierIsFlaggedAndKept() throws {
         let analysis = ReportAnalysis(try loadFixture())
-        let stats = try #require(analysis.stats(workload: "hello", armKey: "container", metric: "startup_first_output_ms"))
+        let stats = try #require(
+            analysis.stats(workload: "hello", armKey: "container", metric: "startup_first_output_ms"))
         #expect(stats.summary.count == 12)
         #expect(stats.summary.max == 19.5)
         #expect(stats.outlierCount >= 1)
@@ -126,7 +127,9 @@ struct AnalysisTests {
         for format in ReportFormat.allCases {
             let text = renderReport(doc, format: format)
             #expect(text == renderReport(doc, format: format), "\(format)")
-            if let dump { try text.write(toFile: "\(dump)/fixture-report.\(format.rawValue)", atomically: true, encoding: .utf8) }
+            if let dump {
+                try text.write(toFile: "\(dump)/fixture-report.\(format.rawValue)", atomically: true, encoding: .utf8)
+            }
         }
     }
 }
@@ -259,7 +262,8 @@ struct CompareTests {
         let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions(threshold: 0.10))
         #expect(outcome.exitCode == 1)
         let regressions = outcome.changes.filter { $0.classification == .regression }
-        #expect(regressions.map { "\($0.workload)/\($0.armKey)/\($0.metric.name)" } == ["hello/container/startup_exit_ms"])
+        #expect(
+            regressions.map { "\($0.workload)/\($0.armKey)/\($0.metric.name)" } == ["hello/container/startup_exit_ms"])
         let change = regressions[0]
         #expect(abs(change.change - 0.5) < 1e-9)
         #expect(change.changeInterval!.contains(0.5))
@@ -280,7 +284,8 @@ struct CompareTests {
     @Test func throughputDropIsARegression() throws {
         let baseline = try loadFixture()
         let new = scaled(baseline, workload: "cpu", armKey: "container", metric: "work_ops_per_s", by: 0.7)
-        let outcome = try compareResults(baseline: baseline, new: new, options: CompareOptions(metrics: ["work_ops_per_s"]))
+        let outcome = try compareResults(
+            baseline: baseline, new: new, options: CompareOptions(metrics: ["work_ops_per_s"]))
         #expect(outcome.exitCode == 1)
         #expect(outcome.changes.allSatisfy { $0.metric.name == "work_ops_per_s" })
     }
@@ -314,7 +319,9 @@ struct CompareTests {
         let baseline = try loadFixture()
         var otherHost = baseline
         otherHost.host.cpus = 4
-        #expect(throws: CompareError.differentHostClass(baseline: baseline.host.hostClass, new: otherHost.host.hostClass)) {
+        #expect(
+            throws: CompareError.differentHostClass(baseline: baseline.host.hostClass, new: otherHost.host.hostClass)
+        ) {
             try compareResults(baseline: baseline, new: otherHost, options: CompareOptions())
         }
         var otherSchema = baseline

@@ -102,7 +102,8 @@ struct BootstrapTests {
 
     /// Number of values ≤ point in an ascending array, by binary search.
     func countAtMost(_ sorted: [Double], _ point: Double) -> Int {
-        var low = 0, high = sorted.count
+        var low = 0
+        var high = sorted.count
         while low < high {
             let mid = (low + high) / 2
             if sorted[mid] <= point { low = mid + 1 } else { high = mid }
@@ -194,24 +195,25 @@ struct OutlierTests {
 struct MannWhitneyTests {
     // Each literal from scipy 1.17.1:
     // scipy.stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic", use_continuity=True)
-    @Test(arguments: [
-        // a vs b (no ties) → statistic 6.0, pvalue 0.0006371948724634316
-        (
-            [12.1, 14.3, 11.8, 15.2, 13.3, 12.9, 14.8, 13.9, 12.5, 16.1],
-            [15.5, 16.2, 14.9, 17.8, 16.6, 18.1, 15.9, 17.2, 16.8, 15.1, 19.0], 6.0, 0.0006371948724634316
-        ),
-        // b vs a → statistic 104.0, same p
-        (
-            [15.5, 16.2, 14.9, 17.8, 16.6, 18.1, 15.9, 17.2, 16.8, 15.1, 19.0],
-            [12.1, 14.3, 11.8, 15.2, 13.3, 12.9, 14.8, 13.9, 12.5, 16.1], 104.0, 0.0006371948724634316
-        ),
-        // heavy ties: [1,2,2,3,3,3,4,5] vs [3,3,4,4,5,6,6,7,8] → 10.5, 0.01442744938140461
-        ([1, 2, 2, 3, 3, 3, 4, 5], [3, 3, 4, 4, 5, 6, 6, 7, 8], 10.5, 0.01442744938140461),
-        // tiny: [1,2,3] vs [4,5,6] → 0.0, 0.08085559837005224
-        ([1, 2, 3], [4, 5, 6], 0.0, 0.08085559837005224),
-        // all tied: [2,2,2] vs [2,2,2] → 4.5, 1.0
-        ([2, 2, 2], [2, 2, 2], 4.5, 1.0),
-    ] as [([Double], [Double], Double, Double)])
+    @Test(
+        arguments: [
+            // a vs b (no ties) → statistic 6.0, pvalue 0.0006371948724634316
+            (
+                [12.1, 14.3, 11.8, 15.2, 13.3, 12.9, 14.8, 13.9, 12.5, 16.1],
+                [15.5, 16.2, 14.9, 17.8, 16.6, 18.1, 15.9, 17.2, 16.8, 15.1, 19.0], 6.0, 0.0006371948724634316
+            ),
+            // b vs a → statistic 104.0, same p
+            (
+                [15.5, 16.2, 14.9, 17.8, 16.6, 18.1, 15.9, 17.2, 16.8, 15.1, 19.0],
+                [12.1, 14.3, 11.8, 15.2, 13.3, 12.9, 14.8, 13.9, 12.5, 16.1], 104.0, 0.0006371948724634316
+            ),
+            // heavy ties: [1,2,2,3,3,3,4,5] vs [3,3,4,4,5,6,6,7,8] → 10.5, 0.01442744938140461
+            ([1, 2, 2, 3, 3, 3, 4, 5], [3, 3, 4, 4, 5, 6, 6, 7, 8], 10.5, 0.01442744938140461),
+            // tiny: [1,2,3] vs [4,5,6] → 0.0, 0.08085559837005224
+            ([1, 2, 3], [4, 5, 6], 0.0, 0.08085559837005224),
+            // all tied: [2,2,2] vs [2,2,2] → 4.5, 1.0
+            ([2, 2, 2], [2, 2, 2], 4.5, 1.0),
+        ] as [([Double], [Double], Double, Double)])
     func matchesScipy(x: [Double], y: [Double], u: Double, p: Double) throws {
         let result = try #require(MannWhitney.test(x, y))
         #expect(result.u == u)

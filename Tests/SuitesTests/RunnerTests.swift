@@ -24,12 +24,15 @@ final class FakeEngine: Engine, @unchecked Sendable {
         [ArtifactSize(image: image.name, armKey: arm.name, component: "fake", bytes: 1)]
     }
 
-    func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int) -> RunOutcome {
+    func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
+        -> RunOutcome
+    {
         runs += 1
         samplesOnDiskAtEachRun.append((try? ResultsStore.read(resultsPath))?.samples.count ?? -1)
         if failOn.contains(runs) { return RunOutcome(status: .failed, failure: "scripted failure") }
         return RunOutcome(
-            status: .ok, exitCode: 0, metrics: ["startup_exit_ms": Double(runs)], stdout: "hello\nbbwork: elapsed_ns=\(runs)\n")
+            status: .ok, exitCode: 0, metrics: ["startup_exit_ms": Double(runs)],
+            stdout: "hello\nbbwork: elapsed_ns=\(runs)\n")
     }
 
     func cleanup(_ image: PreparedImage, workload: WorkloadSpec) { cleaned = true }
@@ -107,7 +110,9 @@ struct SilentProgress: ProgressSink {
                 self.counter = counter
             }
             func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] { [] }
-            func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int) -> RunOutcome {
+            func run(
+                _ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int
+            ) -> RunOutcome {
                 counter.runs += 1
                 if counter.runs == 7 { snapshot = FileManager.default.contents(atPath: path) }
                 return RunOutcome(status: .ok, metrics: ["startup_exit_ms": 1])
@@ -117,7 +122,8 @@ struct SilentProgress: ProgressSink {
         let counter = Counter()
         let engines = s.arms.map { CrashingEngine(arm: $0, path: path, counter: counter) }
         _ = SuiteRunner(
-            suite: s, engines: engines, images: { self.image($0) }, resultsPath: path, seed: 9, progress: SilentProgress(),
+            suite: s, engines: engines, images: { self.image($0) }, resultsPath: path, seed: 9,
+            progress: SilentProgress(),
             tool: ToolInfo(version: "t", commit: "c")
         ).run()
         let snap = try #require(engines.compactMap(\.snapshot).first)
@@ -133,7 +139,8 @@ struct SilentProgress: ProgressSink {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let s = try Suite.parse(
-            "repetitions: 2\nwarmups: 0\narms: [{kind: native}]\nworkloads: [{name: good}, {name: bad}]\n", path: "/tmp/y.yaml")
+            "repetitions: 2\nwarmups: 0\narms: [{kind: native}]\nworkloads: [{name: good}, {name: bad}]\n",
+            path: "/tmp/y.yaml")
         struct Boom: Error {}
         let engine = FakeEngine(arm: s.arms[0], resultsPath: dir + "/r.json")
         let doc = SuiteRunner(
@@ -141,7 +148,8 @@ struct SilentProgress: ProgressSink {
             images: { w in
                 if w.name == "bad" { throw Boom() }
                 return self.image(w)
-            }, resultsPath: dir + "/r.json", seed: 3, progress: SilentProgress(), tool: ToolInfo(version: "t", commit: "c")
+            }, resultsPath: dir + "/r.json", seed: 3, progress: SilentProgress(),
+            tool: ToolInfo(version: "t", commit: "c")
         ).run()
         #expect(doc.samples.filter { $0.workload == "good" && $0.status == .ok }.count == 2)
         #expect(doc.samples.filter { $0.workload == "bad" && $0.status == .failed }.count == 2)
@@ -149,7 +157,8 @@ struct SilentProgress: ProgressSink {
     }
 
     @Test func workloadMetricLines() {
-        let m = parseWorkloadMetrics("hello\nbbwork: elapsed_ns=120 sha256=abc\nbbwork: write_bytes_per_s=3.5e8\nnoise=1\n")
+        let m = parseWorkloadMetrics(
+            "hello\nbbwork: elapsed_ns=120 sha256=abc\nbbwork: write_bytes_per_s=3.5e8\nnoise=1\n")
         #expect(m == ["work_elapsed_ns": 120, "work_write_bytes_per_s": 3.5e8])
         #expect(behaviourDigest("a\nbbwork: elapsed_ns=1\n") == behaviourDigest("a\nbbwork: elapsed_ns=2\n"))
         #expect(behaviourDigest("a\n") != behaviourDigest("b\n"))
