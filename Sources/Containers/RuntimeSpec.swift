@@ -306,6 +306,22 @@ extension RuntimeSpec {
             throw SpecError(file: file, field: "process.selinuxLabel", reason: "SELinux is not supported")
         }
         if !process.cwd.hasPrefix("/") { throw SpecError(file: file, field: "process.cwd", reason: "must be absolute") }
+        // C strings end at NUL: a NUL inside would silently cut the value short.
+        for (field, values) in [("process.args", process.args), ("process.env", process.env ?? [])] {
+            for (i, v) in values.enumerated() where v.utf8.contains(0) {
+                throw SpecError(file: file, field: "\(field)[\(i)]", reason: "contains a NUL byte")
+            }
+        }
+        for (field, value) in [("process.cwd", process.cwd), ("root.path", root?.path), ("hostname", hostname)] {
+            if let value, value.utf8.contains(0) {
+                throw SpecError(file: file, field: field, reason: "contains a NUL byte")
+            }
+        }
+        for (i, m) in (mounts ?? []).enumerated()
+        where ([m.destination, m.source ?? "", m.type ?? ""] + (m.options ?? [])).contains(where: { $0.utf8.contains(0) })
+        {
+            throw SpecError(file: file, field: "mounts[\(i)]", reason: "contains a NUL byte")
+        }
         if let caps = process.capabilities {
             let sets: [(String, [String]?)] = [
                 ("bounding", caps.bounding), ("effective", caps.effective), ("inheritable", caps.inheritable),
@@ -344,6 +360,20 @@ extension RuntimeSpec {
                 throw SpecError(
                     file: file, field: "linux.namespaces[\(i)].path",
                     reason: "joining an existing namespace is not supported")
+            }
+        }
+        if let path = linux.cgroupsPath, !path.isEmpty {
+            // The runtime kills every member of the group at teardown: it must be a group of its own.
+            let parts = path.split(separator: "/")
+            if path.contains(":") {
+                throw SpecError(
+                    file: file, field: "linux.cgroupsPath", reason: "\(path): systemd slice:prefix:name is not supported")
+            }
+            if parts.contains("..") || parts.contains(".") {
+                throw SpecError(file: file, field: "linux.cgroupsPath", reason: "\(path) must not contain . or ..")
+            }
+            if parts.isEmpty {
+                throw SpecError(file: file, field: "linux.cgroupsPath", reason: "\(path) names the root cgroup")
             }
         }
         if let d = linux.devices, !d.isEmpty {

@@ -103,7 +103,8 @@ struct DockerfileParser {
     }
 
     func parse(_ text: String) throws -> Dockerfile {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+        // "\r\n" is one Character in Swift: split on it too, or a CRLF file is a single line.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map {
             $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
         }
         var escape: Character = "\\"

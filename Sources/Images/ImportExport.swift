@@ -93,39 +93,92 @@ extension ImageStore {
             "import \(path): neither an OCI layout (oci-layout, index.json) nor a docker save archive (manifest.json)")
     }
 
+    /// Manifests and configs are small JSON documents; anything bigger is refused before it is read.
+    static let maxJSONBlobSize: Int64 = 4 << 20
+    static let layerMediaTypes: Set<String> = [
+        MediaType.layerTar, MediaType.layerGzip, MediaType.dockerLayerGzip,
+        "application/vnd.oci.image.layer.v1.tar+zstd", "application/vnd.docker.image.rootfs.diff.tar",
+    ]
+
     private func importOCILayout(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
         let idx = try decodeJSON(ImageIndex.self, try FS.readFile(dir + "/index.json"), what: "\(dir)/index.json")
-        func copyBlob(_ d: Digest) throws -> Data {
-            let src = dir + "/blobs/sha256/" + d.hex
-            let data = try FS.readFile(src)
-            guard Digest.of(data) == d else {
-                throw ImageError(.digestMismatch, "import: blob \(d) at \(src) does not match its digest")
+        /// The blob file for `desc`: a regular file (not a symlink, FIFO or device) of exactly the declared size.
+        func checkedBlob(_ desc: Descriptor, limit: Int64?) throws -> String {
+            let src = dir + "/blobs/sha256/" + desc.digest.hex
+            var st = stat()
+            guard lstat(src, &st) == 0 else {
+                if errno == ENOENT { throw ImageError(.notFound, "import: blob \(desc.digest) missing: \(src) (ENOENT)") }
+                throw ImageError.errno("lstat", src)
             }
-            if !hasBlob(d) { try FS.writeAtomically(blobPath(d), data) }
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                throw ImageError(.invalidImage, "import: blob \(desc.digest) at \(src) is not a regular file")
+            }
+            guard desc.size >= 0, Int64(st.st_size) == desc.size else {
+                throw ImageError(
+                    .invalidImage, "import: blob \(desc.digest) at \(src) has \(st.st_size) bytes, descriptor says \(desc.size)")
+            }
+            if let limit, desc.size > limit {
+                throw ImageError(
+                    .invalidImage, "import: blob \(desc.digest) declares \(desc.size) bytes, more than \(limit) for JSON")
+            }
+            return src
+        }
+        func copyBlob(_ desc: Descriptor) throws -> Data {
+            let src = try checkedBlob(desc, limit: Self.maxJSONBlobSize)
+            let data = try FS.readFile(src)
+            guard Digest.of(data) == desc.digest else {
+                throw ImageError(.digestMismatch, "import: blob \(desc.digest) at \(src) does not match its digest")
+            }
+            if !hasBlob(desc.digest) { try FS.writeAtomically(blobPath(desc.digest), data) }
             return data
         }
         var out: [StoredImage] = []
         for desc in idx.manifests {
             guard desc.mediaType == MediaType.manifest || desc.mediaType == MediaType.dockerManifest else {
                 throw ImageError(
-                    .unsupported, "import \(dir): \(desc.mediaType) entries (multi-platform indexes) are not supported")
+                    .unsupported,
+                    "import \(dir): manifest \(desc.digest) has media type \(desc.mediaType) (multi-platform indexes and other types are not supported)"
+                )
             }
-            let manifest = try decodeJSON(
-                ImageManifest.self, try copyBlob(desc.digest), what: "manifest \(desc.digest)")
-            _ = try copyBlob(manifest.config.digest)
-            for l in manifest.layers {
-                let src = dir + "/blobs/sha256/" + l.digest.hex
+            let name = desc.annotations?[refNameAnnotation]
+            let ref = try tag ?? name.map { try ImageReference(parsing: $0) }
+            let manifest = try decodeJSON(ImageManifest.self, try copyBlob(desc), what: "manifest \(desc.digest)")
+            guard manifest.config.mediaType == MediaType.config || manifest.config.mediaType == MediaType.dockerConfig
+            else {
+                throw ImageError(
+                    .unsupported, "import: config \(manifest.config.digest) has media type \(manifest.config.mediaType)")
+            }
+            let config = try decodeJSON(
+                ImageConfig.self, try copyBlob(manifest.config), what: "config \(manifest.config.digest)")
+            guard config.rootfs.diff_ids.count == manifest.layers.count else {
+                throw ImageError(
+                    .invalidImage,
+                    "import: config \(manifest.config.digest) lists \(config.rootfs.diff_ids.count) diff_ids for \(manifest.layers.count) layers"
+                )
+            }
+            for (i, l) in manifest.layers.enumerated() {
+                guard Self.layerMediaTypes.contains(l.mediaType) else {
+                    throw ImageError(.unsupported, "import: layer \(l.digest) has media type \(l.mediaType)")
+                }
+                let src = try checkedBlob(l, limit: nil)
                 guard try hashFile(src) == l.digest else {
                     throw ImageError(.digestMismatch, "import: blob \(l.digest) at \(src) does not match its digest")
+                }
+                // Unpacked layers are cached by diff_id: a config that lies about it would poison the cache.
+                let info = try Self.tarDigest(src)
+                guard info.diffID == config.rootfs.diff_ids[i] else {
+                    throw ImageError(
+                        .digestMismatch,
+                        "import: layer \(l.digest) unpacks to diff_id \(info.diffID), config says \(config.rootfs.diff_ids[i])"
+                    )
                 }
                 if !hasBlob(l.digest) {
                     let tmp = makeTempFile("import")
                     try FS.copyFile(src, tmp, mode: 0o644)
                     try adoptBlob(file: tmp, digest: l.digest)
                 }
+                try recordLayerInfo(l.digest, info)
             }
-            let name = desc.annotations?[refNameAnnotation]
-            let ref = try tag ?? name.map { try ImageReference(parsing: $0) }
             var plain = desc
             plain.annotations = nil
             if let ref { try self.tag(manifest: plain, as: ref) }

@@ -138,7 +138,10 @@ struct LayerExtractor {
         created.insert(rel)
 
         if let linkName = entry.hardlinkTarget, type != ArchiveFileType.directory {
-            let target = try components(linkName)
+            let target: [String]
+            do { target = try components(linkName) } catch {
+                throw unsafe(name, "hardlink to \"\(linkName)\" leaves the root (absolute or \"..\")")
+            }
             guard let targetLeaf = target.last else { throw unsafe(name, "hardlink to the root") }
             let targetParent = try openParent(rootFD, target.dropLast(), name: name, create: false)
             defer { close(targetParent) }

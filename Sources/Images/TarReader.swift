@@ -13,9 +13,8 @@ final class TarReader {
         archive_read_support_format_tar(a)
         archive_read_support_format_gnutar(a)
         guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
-            let err = archiveError(a, "open archive \(path)")
-            archive_read_free(a)
-            throw err
+            // deinit frees `a` (every stored property is set): freeing it here too was a double free.
+            throw archiveError(a, "open archive \(path)")
         }
     }
 

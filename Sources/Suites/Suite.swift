@@ -113,8 +113,9 @@ extension Suite {
                 "name", "repetitions", "warmups", "timeout", "cache", "seed", "arms", "workloads", "density",
                 "isolation_probe",
             ])
+        // The name becomes a directory name (results/runs/<name>-<time>): no separators, no leading dot.
         let name =
-            try top["name"].map { try reader.string($0, key: "name") }
+            try top["name"].map { try reader.fileName($0, key: "name") }
             ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let repetitions = try top["repetitions"].map { try reader.int($0, key: "repetitions", range: 1...10_000) } ?? 5
         let warmups = try top["warmups"].map { try reader.int($0, key: "warmups", range: 0...1000) } ?? 1
@@ -340,6 +341,17 @@ struct NodeReader {
         return s
     }
 
+    /// Safe as one path component: 1–64 characters of [A-Za-z0-9_.-], not starting with ".".
+    func fileName(_ node: Node, key: String) throws(SuiteError) -> String {
+        let s = try string(node, key: key)
+        guard !s.isEmpty, s.count <= 64, !s.hasPrefix("."),
+            s.allSatisfy({ ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") && $0.isASCII })
+        else {
+            throw fail(node, key, "\"\(s)\" must be 1–64 characters of [A-Za-z0-9_.-], not starting with \".\"")
+        }
+        return s
+    }
+
     func int(_ node: Node, key: String, range: ClosedRange<Int>) throws(SuiteError) -> Int {
         let s = try string(node, key: key)
         guard let v = Int(s) else { throw fail(node, key, "\"\(s)\" is not an integer") }
@@ -392,7 +404,9 @@ struct NodeReader {
         ]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             guard let v = Int64(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v > 0 else { break }
-            return v * factor
+            let (product, overflow) = v.multipliedReportingOverflow(by: factor)
+            guard !overflow else { throw fail(node, key, "\"\(s)\" is too large") }
+            return product
         }
         guard let v = Int64(s), v > 0 else { throw fail(node, key, "\"\(s)\" is not a size (e.g. 64MiB)") }
         return v

@@ -259,6 +259,8 @@ struct ImageImport: ParsableCommand {
             for img in try storeOptions.open().importImages(from: path, tag: ref) {
                 print("\(img.reference?.description ?? "<untagged>") \(img.digest)")
             }
+        } catch let e as ImageError where e.code == .digestMismatch || e.code == .archive {
+            throw CLIError.badInput(e.description)  // the archive or layout being imported is what is wrong
         } catch { throw imageFailure(error) }
     }
 }

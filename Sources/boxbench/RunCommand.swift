@@ -36,6 +36,8 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CLIError.badInput("\(error)")
         }
+        // Leftovers of earlier runs that died without tearing down (kill -9): removed, and said so.
+        for item in Janitor().clean() { FileHandle.standardError.write(Data("cleaned: \(item)\n".utf8)) }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let outDir = output ?? "results/runs/\(parsed.name)-\(stamp)"
         do { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) } catch {

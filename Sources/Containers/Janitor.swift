@@ -1,0 +1,236 @@
+import CShim
+import Foundation
+import Probes
+
+/// One thing a dead boxbench process left behind, as found (and, after `clean`, removed) by `Janitor`.
+public struct Leftover: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable {
+        /// A `boxbench/<id>` cgroup (every hierarchy it exists in); its processes are killed first.
+        case cgroup
+        /// A container state directory under `BoxbenchPaths().containers`.
+        case containerState = "container-state"
+        /// A peer (crun/runc) bundle under `<run>/bundles`.
+        case bundle
+        /// A per-VM run directory under `<run>/vm`, or an accel probe directory.
+        case vmRunDir = "vm-run-dir"
+        /// A QEMU process whose domain is named `boxbench-<pid>-…`.
+        case qemu
+        /// A mount below one of boxbench's directories (detached before its directory is removed).
+        case mount
+        /// A temp file or directory `boxbench-<what>-<pid>…` in the temp directory.
+        case temp
+    }
+
+    public var kind: Kind
+    /// Path of the directory/file, cgroup name, or `pid <n>` for a process.
+    public var path: String
+    /// The boxbench process that created it (dead, or it would not be a leftover).
+    public var ownerPid: pid_t
+    /// Set when cleaning failed: what went wrong (the leftover is still there).
+    public var error: String?
+
+    public var description: String {
+        "\(kind.rawValue) \(path) (owner pid \(ownerPid) is gone)" + (error.map { ": NOT cleaned: \($0)" } ?? "")
+    }
+}
+
+/// Finds what a boxbench process that died without tearing down (kill -9, OOM, power cut of the process)
+/// left on the host, and removes it. Only names that encode the owner's pid are touched — container ids
+/// `run-<pid>-<n>`, `density-<pid>-…`, `build-<pid>-…`, `bench-<pid>-…`, `native-<pid>-…`,
+/// `bb-<peer>-<pid>-…`, `boxbench-<pid>`, bundles `<peer>-<pid>-<workload>`, domains `boxbench-<pid>-…` —
+/// and only when that pid is no longer alive. Anything else (another live run, runtime ids a user chose) is
+/// left alone.
+public struct Janitor: Sendable {
+    public var paths: BoxbenchPaths
+    /// cgroup hierarchy mount points searched for `boxbench/<id>` groups.
+    public var cgroupMounts: [String]
+    public var layout: CgroupLayout
+    public var tempDir: String
+    public var procRoot: String
+    /// Whether `pid` is a live process (default: `kill(pid, 0)` succeeds or fails with EPERM).
+    public var isAlive: @Sendable (pid_t) -> Bool
+
+    public init(
+        paths: BoxbenchPaths = BoxbenchPaths(), layout: CgroupLayout = .detect(),
+        tempDir: String = NSTemporaryDirectory(), procRoot: String = "/proc",
+        isAlive: @escaping @Sendable (pid_t) -> Bool = Janitor.processExists
+    ) {
+        self.paths = paths
+        self.layout = layout
+        self.cgroupMounts = Array(Set(layout.hierarchies.map(\.mountPoint))).sorted()
+        self.tempDir = tempDir.hasSuffix("/") ? String(tempDir.dropLast()) : tempDir
+        self.procRoot = procRoot
+        self.isAlive = isAlive
+    }
+
+    public static func processExists(_ pid: pid_t) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+
+    /// The owner pid encoded in a name boxbench generates, or nil for names it did not generate.
+    public static func ownerPid(of name: String) -> pid_t? {
+        let prefixes = [
+            "run-", "density-", "build-", "bench-", "native-", "bb-crun-", "bb-runc-", "crun-", "runc-",
+            "accel-probe-", "boxbench-native-", "boxbench-calibrate-", "boxbench-hook-", "boxbench-",
+        ]
+        for prefix in prefixes where name.hasPrefix(prefix) {
+            let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
+            let rest = name.dropFirst(prefix.count + digits.count)
+            guard !digits.isEmpty, digits.count <= 10, rest.isEmpty || rest.first == "-" || rest.first == ".",
+                let pid = pid_t(digits), pid > 0
+            else { continue }
+            return pid
+        }
+        return nil
+    }
+
+    /// Leftovers whose owner is dead, without touching anything.
+    public func scan() -> [Leftover] {
+        var out: [Leftover] = []
+        func dead(_ name: String) -> pid_t? {
+            guard let pid = Self.ownerPid(of: name), !isAlive(pid) else { return nil }
+            return pid
+        }
+        // QEMU first: a domain's process is what keeps its other leftovers busy.
+        for (pid, domain) in qemuProcesses() {
+            if let owner = dead(domain) { out.append(Leftover(kind: .qemu, path: "pid \(pid) (\(domain))", ownerPid: owner)) }
+        }
+        let ownedDirs: [(String, Leftover.Kind)] = [
+            (paths.containers, .containerState), (paths.run + "/bundles", .bundle), (paths.run + "/vm", .vmRunDir),
+        ]
+        for mount in mountPoints() {
+            for (root, _) in ownedDirs + [(paths.run, .vmRunDir)] where mount.hasPrefix(root + "/") {
+                let first = String(mount.dropFirst(root.count + 1).prefix { $0 != "/" })
+                if let owner = dead(first) { out.append(Leftover(kind: .mount, path: mount, ownerPid: owner)) }
+                break
+            }
+        }
+        var groups = Set<String>()
+        for mount in cgroupMounts {
+            for name in listDirectory(mount + "/boxbench") where dead(name) != nil { groups.insert(name) }
+        }
+        for name in groups.sorted() {
+            out.append(Leftover(kind: .cgroup, path: "boxbench/\(name)", ownerPid: dead(name)!))
+        }
+        for (root, kind) in ownedDirs {
+            for name in listDirectory(root) {
+                if let owner = dead(name) { out.append(Leftover(kind: kind, path: root + "/" + name, ownerPid: owner)) }
+            }
+        }
+        // The embedded libvirt driver's per-domain status and pid files (it would try to reattach to them).
+        let libvirtRun = paths.libvirtEmbedRoot + "/run/qemu"
+        for name in listDirectory(libvirtRun) where name.hasPrefix("boxbench-") {
+            if let owner = dead(name) {
+                out.append(Leftover(kind: .vmRunDir, path: libvirtRun + "/" + name, ownerPid: owner))
+            }
+        }
+        for name in listDirectory(paths.run) where name.hasPrefix("accel-probe-") {
+            if let owner = dead(name) {
+                out.append(Leftover(kind: .vmRunDir, path: paths.run + "/" + name, ownerPid: owner))
+            }
+        }
+        for name in listDirectory(tempDir) where name.hasPrefix("boxbench-") {
+            if let owner = dead(name) { out.append(Leftover(kind: .temp, path: tempDir + "/" + name, ownerPid: owner)) }
+        }
+        return out
+    }
+
+    /// Removes every leftover `scan` finds; returns them, with `error` set on the ones that could not go.
+    public func clean() -> [Leftover] {
+        scan().map { item in
+            var item = item
+            item.error = remove(item)
+            return item
+        }
+    }
+
+    private func remove(_ item: Leftover) -> String? {
+        switch item.kind {
+        case .qemu:
+            guard let pid = pid_t(item.path.dropFirst(4).prefix { $0.isNumber }) else { return "bad pid" }
+            if kill(pid, SIGKILL) != 0 && errno != ESRCH { return "kill: \(String(cString: strerror(errno)))" }
+            // Not our child: wait for it to disappear so its files are free.
+            for _ in 0..<200 where Self.processExists(pid) && !isZombie(pid) { usleep(5000) }
+            return nil
+        case .mount:
+            if umount2(item.path, Int32(MNT_DETACH)) != 0 && errno != EINVAL && errno != ENOENT {
+                return "umount \(item.path): \(String(cString: strerror(errno)))"
+            }
+            return nil
+        case .cgroup:
+            let cgroup = makeCgroupManager(name: item.path, layout: layout)
+            cgroup.killAll()
+            do { try cgroup.remove() } catch { return error.description }
+            for mount in cgroupMounts { rmdir(mount + "/boxbench") }  // only succeeds when empty
+            return nil
+        case .containerState, .bundle, .vmRunDir, .temp:
+            // Never descend into a mount (a bind mount would have its source deleted).
+            if mountPoints().contains(where: { $0 == item.path || $0.hasPrefix(item.path + "/") }) {
+                return "\(item.path) still has mounts below it"
+            }
+            do { try FileManager.default.removeItem(atPath: item.path) } catch {
+                return "remove \(item.path): \(error.localizedDescription)"
+            }
+            return nil
+        }
+    }
+
+    // MARK: - host readers
+
+    private func listDirectory(_ path: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    }
+
+    /// Mount points from /proc/self/mountinfo (field 5, octal escapes undone), deepest first.
+    func mountPoints() -> [String] {
+        let text = (try? String(contentsOfFile: procRoot + "/self/mountinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 ? Self.unescapeOctal(String(fields[4])) : nil
+        }.sorted { $0.count > $1.count }
+    }
+
+    /// (pid, domain name) of every `qemu-system-*` process started for a `boxbench-…` domain.
+    func qemuProcesses() -> [(pid_t, String)] {
+        var out: [(pid_t, String)] = []
+        for entry in listDirectory(procRoot) {
+            guard let pid = pid_t(entry),
+                let data = FileManager.default.contents(atPath: "\(procRoot)/\(entry)/cmdline"), !data.isEmpty
+            else { continue }
+            let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            guard let exe = args.first, (exe as NSString).lastPathComponent.hasPrefix("qemu-system") else { continue }
+            // libvirt passes `-name guest=<name>,debug-threads=on`; plain QEMU `-name <name>`.
+            guard let i = args.firstIndex(of: "-name"), i + 1 < args.count else { continue }
+            var name = args[i + 1]
+            if name.hasPrefix("guest=") { name = String(name.dropFirst(6)) }
+            name = String(name.prefix { $0 != "," })
+            if name.hasPrefix("boxbench-") { out.append((pid, name)) }
+        }
+        return out
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as `\ooo`.
+    static func unescapeOctal(_ field: String) -> String {
+        var out: [UInt8] = []
+        let b = Array(field.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
+                let v = UInt8(String(decoding: b[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
+            {
+                out.append(v)
+                i += 4
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func isZombie(_ pid: pid_t) -> Bool {
+        let stat = (try? String(contentsOfFile: "\(procRoot)/\(pid)/stat", encoding: .utf8)) ?? ""
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+}

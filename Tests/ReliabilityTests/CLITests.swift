@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// The real CLI: hostile input exits 2 with a message naming the culprit, and changes nothing.
+@Suite(.serialized) struct CLITests {
+    @Test func binaryIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: boxbenchBinary), "no boxbench at \(boxbenchBinary)")
+    }
+
+    func env(_ s: Scratch) -> [String: String] {
+        ["BOXBENCH_STATE": s.path + "/state", "BOXBENCH_RUN": s.path + "/run", "BOXBENCH_CACHE": s.path + "/cache"]
+    }
+
+    @Test(arguments: [
+        "bad-json-index", "layer-digest-mismatch", "missing-layer-blob", "huge-declared-layer-size",
+        "nested-index-media-type", "diff-id-lie", "docker-save-escape",
+    ])
+    func imageImportOfHostileLayoutExits2(_ name: String) throws {
+        let s = Scratch("cli-import")
+        defer { s.cleanup() }
+        let expect = try #require(try Corpus.expectations("oci-layouts").first { $0.name == name }).substrings
+        let r = try runBoxbench(["image", "import", Corpus.root + "/oci-layouts/" + name], environment: env(s))
+        #expect(r.status == 2, "\(name): exit \(r.status), stderr: \(r.stderr)")
+        for sub in expect { #expect(r.stderr.contains(sub), "\(name): stderr lacks \(sub): \(r.stderr)") }
+        // The store opens and lists nothing afterwards.
+        let ls = try runBoxbench(["image", "ls"], environment: env(s))
+        #expect(ls.status == 0, "image ls after a failed import: \(ls.stderr)")
+        #expect(!ls.stdout.contains("hostile"))
+    }
+
+    @Test func imageImportOfHostileTarExits2() throws {
+        let s = Scratch("cli-tar")
+        defer { s.cleanup() }
+        try FileManager.default.createDirectory(atPath: s.path + "/tars", withIntermediateDirectories: true)
+        #expect(try sh(["python3", Corpus.root + "/tars/make-tars.py", s.path + "/tars", s.path + "/outside"]) == 0)
+        for name in ["dotdot.tar", "absolute.tar", "symlink-then-write.tar", "hardlink-escape.tar", "device-char.tar"] {
+            let r = try runBoxbench(["image", "import", s.path + "/tars/" + name], environment: env(s))
+            #expect(r.status == 2, "\(name): exit \(r.status): \(r.stderr)")
+            #expect(r.stderr.contains("archive \(s.path)/tars/\(name): entry"), "\(name): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: s.path + "/outside"))
+        let garbage = s.path + "/garbage.tar"
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: garbage))
+        let r = try runBoxbench(["image", "import", garbage], environment: env(s))
+        #expect(r.status == 2, "garbage archive: exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains(garbage))
+    }
+
+    @Test(arguments: [
+        "memory-limit-overflow.yaml", "suite-name-traversal.yaml", "unknown-key.yaml", "alias-bomb.yaml",
+        "binary-garbage.yaml", "workload-name-traversal.yaml",
+    ])
+    func runOfBadSuiteExits2(_ name: String) throws {
+        let s = Scratch("cli-run")
+        defer { s.cleanup() }
+        let expect = try #require(try Corpus.expectations("suites").first { $0.name == name }).substrings
+        let path = Corpus.root + "/suites/" + name
+        let r = try runBoxbench(["run", "--quiet", "--output", s.path + "/out", path], environment: env(s))
+        #expect(r.status == 2, "\(name): exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains(path), "\(name): \(r.stderr)")
+        for sub in expect { #expect(r.stderr.contains(sub), "\(name): stderr lacks \(sub): \(r.stderr)") }
+        #expect(!FileManager.default.fileExists(atPath: s.path + "/out"), "bad suite still created the output dir")
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/boxbench-pwned"))
+    }
+
+    @Test(arguments: ["cgroups-path-root", "namespace-join-host", "nul-in-args", "unknown-field", "not-json", "sysctl"])
+    func containerRunOfBadBundleExits2(_ name: String) throws {
+        let s = Scratch("cli-bundle")
+        defer { s.cleanup() }
+        let expect = try #require(try Corpus.expectations("bundles").first { $0.name == name }).substrings
+        let bundle = Corpus.root + "/bundles/" + name
+        let r = try runBoxbench(["container", "run", "--bundle", bundle], environment: env(s))
+        #expect(r.status == 2, "\(name): exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains(bundle + "/config.json"), "\(name): \(r.stderr)")
+        for sub in expect { #expect(r.stderr.contains(sub), "\(name): stderr lacks \(sub): \(r.stderr)") }
+        // Refused before anything was created.
+        #expect(!FileManager.default.fileExists(atPath: s.path + "/run/containers/boxbench-\(getpid())"))
+    }
+}

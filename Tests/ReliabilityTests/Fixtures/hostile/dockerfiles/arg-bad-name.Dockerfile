@@ -1,0 +1,2 @@
+ARG 1x=2
+FROM scratch

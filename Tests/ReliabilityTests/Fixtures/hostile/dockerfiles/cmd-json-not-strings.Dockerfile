@@ -1,0 +1,2 @@
+FROM scratch
+CMD ["sh", 1, {"a": null}]

@@ -1,0 +1,6 @@
+FROM scratch
+RUN echo \
+# comment
+
+hi
+BOGUS x

@@ -1,0 +1,1 @@
+FROM --evil=1 scratch

@@ -1,0 +1,2 @@
+FROM scratch
+HEALTHCHECK CMD true

@@ -1,0 +1,2 @@
+RUN rm -rf /
+FROM scratch

@@ -1,0 +1,2 @@
+FROM scratch
+<script>&amp;$(reboot)`id` x
