@@ -232,6 +232,11 @@ static void exec_in_path(const struct cshim_container_config *cfg) {
     errno = saved;
 }
 
+/* glibc's setresuid/setgroups broadcast the change to every thread it believes exists and wait on a futex for
+   them; after a raw clone of a multi-threaded process those threads do not exist, so use the syscalls directly. */
+static int raw_setresuid(uid_t id) { return (int)syscall(SYS_setresuid, id, id, id); }
+static int raw_setresgid(gid_t id) { return (int)syscall(SYS_setresgid, id, id, id); }
+
 static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     const struct cshim_container_config *cfg = c->cfg;
     char scratch[PATH_MAX];
@@ -256,7 +261,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         if (fifo_path_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
     }
     if (cfg->namespaces & CLONE_NEWUSER) {
-        if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) fail(c, CSHIM_STEP_IDS, "become root in user namespace");
+        if (raw_setresgid(0) != 0 || raw_setresuid(0) != 0) fail(c, CSHIM_STEP_IDS, "become root in user namespace");
     }
     /* Entering the cgroup namespace after joining the cgroup makes the container's group its root. */
     if (cfg->namespaces & CLONE_NEWCGROUP) {
@@ -343,10 +348,10 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
         seccomp_loaded = 1;
     }
-    if (setgroups(cfg->n_additional_gids, (const gid_t *)cfg->additional_gids) != 0 && errno != EPERM)
+    if (syscall(SYS_setgroups, cfg->n_additional_gids, cfg->additional_gids) != 0 && errno != EPERM)
         fail(c, CSHIM_STEP_IDS, "setgroups");
-    if (setresgid(cfg->gid, cfg->gid, cfg->gid) != 0) fail(c, CSHIM_STEP_IDS, "setgid");
-    if (setresuid(cfg->uid, cfg->uid, cfg->uid) != 0) fail(c, CSHIM_STEP_IDS, "setuid");
+    if (raw_setresgid(cfg->gid) != 0) fail(c, CSHIM_STEP_IDS, "setgid");
+    if (raw_setresuid(cfg->uid) != 0) fail(c, CSHIM_STEP_IDS, "setuid");
     if (set_capabilities(cfg) != 0) fail(c, CSHIM_STEP_CAPABILITIES, NULL);
     if (cfg->cwd && chdir(cfg->cwd) != 0) fail(c, CSHIM_STEP_CWD, cfg->cwd);
     if (cfg->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, CSHIM_STEP_NO_NEW_PRIVS, NULL);

@@ -107,8 +107,42 @@ public struct WorkloadImages: Sendable {
             ])
     }
 
+    /// C5's rebuild property, measured: two variants of the workload's Dockerfile that differ only in an appended
+    /// last step are built one after the other; the second must add exactly one layer the first does not have.
+    public func lastStepRebuildNewLayers(for w: WorkloadSpec) -> Int? {
+        guard let store = try? ImageStore(root: paths.imageStore, layerCache: paths.layerCache),
+            let context = try? makeTempDirectory("boxbench-rebuild")
+        else { return nil }
+        defer { try? FileManager.default.removeItem(atPath: context) }
+        do {
+            for item in try FileManager.default.contentsOfDirectory(atPath: w.context) {
+                try FileManager.default.copyItem(atPath: "\(w.context)/\(item)", toPath: "\(context)/\(item)")
+            }
+            if FileManager.default.fileExists(atPath: paths.workloadBinary) {
+                try FileManager.default.copyItem(atPath: paths.workloadBinary, toPath: "\(context)/bbwork")
+            }
+            let original = try String(contentsOfFile: w.dockerfile, encoding: .utf8)
+            var layers: [[String]] = []
+            for variant in ["a", "b"] {
+                let dockerfile = "\(context)/Dockerfile.rebuild-\(variant)"
+                try (original + "\nRUN echo \(variant) > /etc/boxbench-rebuild-probe\n").write(
+                    toFile: dockerfile, atomically: true, encoding: .utf8)
+                let image = try ImageBuilder(store: store).build(
+                    BuildOptions(
+                        context: context, dockerfile: dockerfile,
+                        tag: try ImageReference(parsing: "boxbench/rebuild-probe-\(w.name):\(variant)"),
+                        executor: ContainerRunStepExecutor()), progress: { _ in })
+                layers.append(image.manifest.layers.map(\.digest.description))
+            }
+            for variant in ["a", "b"] { try? store.remove("boxbench/rebuild-probe-\(w.name):\(variant)") }
+            return Set(layers[1]).subtracting(layers[0]).count
+        } catch {
+            return nil
+        }
+    }
+
     /// C5 figures for a workload image against the busybox base it is built FROM.
-    public func layerSharing(for image: PreparedImage) -> LayerSharing? {
+    public func layerSharing(for image: PreparedImage, workload: WorkloadSpec? = nil) -> LayerSharing? {
         guard let store = try? ImageStore(root: paths.imageStore, layerCache: paths.layerCache),
             let stored = try? store.resolve(image.name), let base = try? store.resolve("boxbench/busybox"),
             let pull = try? store.bytesToPull(image: stored, given: base), let sizes = try? store.sizes(of: stored)

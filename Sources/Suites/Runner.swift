@@ -106,7 +106,7 @@ public final class SuiteRunner: @unchecked Sendable {
 
     /// Runs the whole suite; the results file is rewritten atomically after every run.
     public func run(
-        notes: [String] = [], layerSharing: (PreparedImage) -> LayerSharing? = { _ in nil }
+        notes: [String] = [], layerSharing: (PreparedImage, WorkloadSpec) -> LayerSharing? = { _, _ in nil }
     ) -> ResultsDocument {
         document.notes += notes
         let planned = planRuns(
@@ -124,7 +124,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 let image = try images(w)
                 prepared[w.name] = image
                 document.images += image.sizes
-                if let sharing = layerSharing(image) { document.layerSharing.append(sharing) }
+                if let sharing = layerSharing(image, w) { document.layerSharing.append(sharing) }
             } catch {
                 imageFailures[w.name] = "image build failed: \(error)"
             }

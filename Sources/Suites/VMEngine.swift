@@ -89,7 +89,9 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         } catch {
             return RunOutcome(status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: arm.machine)
         }
-        return Self.outcome(r, accel: accel, machine: arm.machine)
+        var o = Self.outcome(r, accel: accel, machine: arm.machine)
+        o.metrics["vcpus"] = Double(arm.vcpus)
+        return o
     }
 
     static func outcome(_ r: VMRunResult, accel: Accel, machine: String) -> RunOutcome {

@@ -68,7 +68,7 @@ struct RunCommand: ParsableCommand {
         let runner = SuiteRunner(
             suite: parsed, engines: engines, images: { try images.prepare($0) }, resultsPath: resultsPath, seed: seed,
             progress: progress, tool: ToolInfo(version: BoxbenchVersion.string, commit: BoxbenchVersion.commit))
-        var doc = runner.run(notes: notes, layerSharing: { images.layerSharing(for: $0) })
+        var doc = runner.run(notes: notes, layerSharing: { images.layerSharing(for: $0, workload: $1) })
         if calibrate {
             if let c = Calibrator.run(images: images, suite: parsed) {
                 doc.calibration = c

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Images
 import Machines
+import Probes
 
 /// `boxbench vm …`: boot the same rootfs as a VM through libvirt (embedded QEMU driver by default).
 struct VMCommand: AsyncParsableCommand {
@@ -19,8 +21,11 @@ struct VMRunCommand: AsyncParsableCommand {
         abstract: "Boot a rootfs directory as a VM, run ARGV as its workload, print its output, exit code and phases.",
         discussion: "Exits with the guest workload's exit code; 1 when the guest never reported one (timeout, crash).")
 
-    @Option(name: .customLong("rootfs-dir"), help: "Flattened root filesystem of the image.")
-    var rootfsDir: String
+    @Option(name: .customLong("rootfs-dir"), help: "Flattened root filesystem (instead of IMAGE).")
+    var rootfsDir: String?
+
+    @Argument(help: "Image in boxbench's store (name[:tag] or digest); its entrypoint+cmd, env and workdir are used.")
+    var image: String?
 
     @Option(help: "auto (KVM only if a probe guest boots under it, else TCG), kvm or tcg.")
     var accel: AccelChoice = .auto
@@ -67,7 +72,10 @@ struct VMRunCommand: AsyncParsableCommand {
     var argv: [String] = []
 
     func validate() throws {
-        guard !argv.isEmpty else { throw ValidationError("give the workload after --, e.g. -- /bin/sh -c 'echo hi'") }
+        guard (image == nil) != (rootfsDir == nil) else { throw ValidationError("give either IMAGE or --rootfs-dir") }
+        guard !argv.isEmpty || image != nil else {
+            throw ValidationError("give the workload after --, e.g. -- /bin/sh -c 'echo hi'")
+        }
         guard memory >= 32 else { throw ValidationError("--memory must be at least 32 MiB") }
         guard vcpus >= 1 else { throw ValidationError("--vcpus must be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -78,10 +86,24 @@ struct VMRunCommand: AsyncParsableCommand {
         if let problem = KVMDevice.qemuAccessProblem() {
             FileHandle.standardError.write(Data("warning: \(problem)\n".utf8))
         }
+        var rootfsDir = self.rootfsDir ?? ""
+        var argv = self.argv
         var workloadEnv = GuestWorkload(argv: argv).env
+        var workdir = self.workdir
+        var key = cacheKey ?? ""
+        if let image {
+            // The same bytes as the container arm: the image's layers flattened once per digest.
+            let resolved: ResolvedImageRootfs
+            do { resolved = try resolveImageRootfs(image) } catch { throw CLIError.badInput("\(error)") }
+            rootfsDir = resolved.rootfs
+            if argv.isEmpty { argv = resolved.argv }
+            workloadEnv = resolved.env
+            if workdir == "/" { workdir = resolved.workdir }
+            if key.isEmpty { key = resolved.digest + "-" + argv.joined(separator: " ") }
+        }
         workloadEnv += env
         let workload = GuestWorkload(argv: argv, env: workloadEnv, cwd: workdir)
-        let key = cacheKey ?? GuestArtifactBuilder.directoryFingerprint(rootfsDir)
+        if key.isEmpty { key = GuestArtifactBuilder.directoryFingerprint(rootfsDir) }
         let artifacts: GuestArtifacts
         do {
             artifacts = try GuestArtifactBuilder().prepare(
@@ -137,4 +159,34 @@ struct VMRunCommand: AsyncParsableCommand {
         guard let code = result.exitCode else { throw ExitCode(1) }
         throw ExitCode(code)
     }
+}
+
+struct ResolvedImageRootfs {
+    var rootfs: String
+    var argv: [String]
+    var env: [String]
+    var workdir: String
+    var digest: String
+}
+
+/// Flattens an image from the store into `<state>/rootfs/<digest>` (once) for the VM arm.
+func resolveImageRootfs(_ ref: String) throws -> ResolvedImageRootfs {
+    let paths = BoxbenchPaths()
+    let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
+    let image = try store.resolve(ref)
+    let rootfs = paths.state + "/rootfs/" + image.digest.hex
+    if !FileManager.default.fileExists(atPath: rootfs) {
+        let tmp = rootfs + ".tmp.\(getpid())"
+        try? FileManager.default.removeItem(atPath: tmp)
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        do {
+            try store.flatten(image, into: tmp)
+            guard rename(tmp, rootfs) == 0 else { throw CLIError.failed("rename \(tmp) → \(rootfs): errno \(errno)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+    return ResolvedImageRootfs(
+        rootfs: rootfs, argv: image.argv, env: image.env, workdir: image.workdir, digest: image.digest.description)
 }
