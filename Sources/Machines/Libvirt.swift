@@ -10,8 +10,11 @@ import Probes
 /// (it must keep running after a connection closes, or libvirt's cleanup callbacks never fire).
 enum LibvirtEventLoop {
     private static let started: Bool = {
-        // libvirt logs warnings (e.g. stale XATTR timestamps) to stderr; keep only errors unless the user chose.
-        setenv("LIBVIRT_LOG_OUTPUTS", "4:stderr", 0)
+        // libvirt's own log (stale XATTRs, "domain not found" races after poweroff) goes to a file, not the
+        // user's terminal; failures still surface through MachineError. The user's LIBVIRT_LOG_OUTPUTS wins.
+        let state = BoxbenchPaths().state
+        mkdir(state, 0o755)
+        setenv("LIBVIRT_LOG_OUTPUTS", "4:file:\(state)/libvirt-errors.log", 0)
         // Errors are reported through MachineError with virGetLastErrorMessage(); keep libvirt off stderr.
         virSetErrorFunc(nil) { _, _ in }
         guard virEventRegisterDefaultImpl() == 0 else { return false }

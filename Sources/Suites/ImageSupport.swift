@@ -109,10 +109,9 @@ public struct WorkloadImages: Sendable {
 
     /// C5's rebuild property, measured: two variants of the workload's Dockerfile that differ only in an appended
     /// last step are built one after the other; the second must add exactly one layer the first does not have.
-    public func lastStepRebuildNewLayers(for w: WorkloadSpec) -> Int? {
-        guard let store = try? ImageStore(root: paths.imageStore, layerCache: paths.layerCache),
-            let context = try? makeTempDirectory("boxbench-rebuild")
-        else { return nil }
+    public func lastStepRebuildNewLayers(for w: WorkloadSpec) throws -> Int {
+        let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
+        let context = try makeTempDirectory("boxbench-rebuild")
         defer { try? FileManager.default.removeItem(atPath: context) }
         do {
             for item in try FileManager.default.contentsOfDirectory(atPath: w.context) {
@@ -136,8 +135,6 @@ public struct WorkloadImages: Sendable {
             }
             for variant in ["a", "b"] { try? store.remove("boxbench/rebuild-probe-\(w.name):\(variant)") }
             return Set(layers[1]).subtracting(layers[0]).count
-        } catch {
-            return nil
         }
     }
 
@@ -152,7 +149,12 @@ public struct WorkloadImages: Sendable {
         return LayerSharing(
             image: image.name, base: "boxbench/busybox", imageCompressedBytes: UInt64(sizes.compressedBytes),
             sharedCompressedBytes: UInt64(sharedBytes), bytesToPullGivenBase: UInt64(pull.compressedBytes),
-            newLayersOnLastStepRebuild: nil)
+            newLayersOnLastStepRebuild: workload.flatMap { w in
+                do { return try lastStepRebuildNewLayers(for: w) } catch {
+                    FileHandle.standardError.write(Data("rebuild probe for \(w.name) failed: \(error)\n".utf8))
+                    return nil
+                }
+            })
     }
 }
 
