@@ -25,6 +25,8 @@ public struct Metric: Sendable, Hashable {
         name: "pss_peak_bytes", unit: "B", lowerIsBetter: true, title: "QEMU PSS peak")
     public static let rssPeakBytes = Metric(
         name: "rss_peak_bytes", unit: "B", lowerIsBetter: true, title: "RSS peak")
+    /// Not recorded by the runner: after a clone of the harness, ru_maxrss keeps the pre-exec copy's peak
+    /// (~16 MiB here), so it overstates small workloads; the cgroup peak is the memory figure.
     public static let maxRSSBytes = Metric(
         name: "maxrss_bytes", unit: "B", lowerIsBetter: true, title: "ru_maxrss")
     public static let cpuNs = Metric(

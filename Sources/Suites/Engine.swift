@@ -169,7 +169,6 @@ public struct NativeEngine: Engine {
             var metrics = cgroupMetrics(r.stats).merging(parseWorkloadMetrics(stdout)) { a, _ in a }
             metrics[Metric.startupExitMs.name] = ms(r.exitNs)
             if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
-            metrics[Metric.maxRSSBytes.name] = Double(r.maxRSSKilobytes * 1024)
             if metrics[Metric.cpuNs.name] == nil { metrics[Metric.cpuNs.name] = Double(r.cpuNs) }
             return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: stdout)
         } catch {
@@ -225,7 +224,6 @@ public struct BoxbenchContainerEngine: Engine {
             if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
             metrics[Metric.createMs.name] = ms(r.createdNs)
             metrics[Metric.startMs.name] = ms(r.exitNs - (created.startedNs ?? r.createdNs))
-            metrics[Metric.maxRSSBytes.name] = Double(r.maxRSSKilobytes * 1024)
             let phases =
                 [
                     Phase(name: "created", ms: ms(r.createdNs)),
