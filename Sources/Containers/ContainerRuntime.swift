@@ -134,6 +134,11 @@ public final class ContainerRuntime: Sendable {
         guard Self.isValidID(id) else {
             throw ContainerError(id: id, operation: "validate id", detail: "must be [A-Za-z0-9_.-]{1,64}")
         }
+        // Held until the container's cgroup and pid are recorded, so cancelAll never sees it half made.
+        guard Self.gate.enter() else {
+            throw ContainerError(id: id, operation: "create", detail: "cancelled (SIGINT/SIGTERM)")
+        }
+        defer { Self.gate.leave() }
         let stateDir = "\(stateRoot)/\(id)"
         do {
             try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
@@ -412,12 +417,46 @@ public final class ContainerRuntime: Sendable {
 
     // MARK: - cancellation (SIGINT, SIGTERM)
 
-    /// Kills and tears down every container this process created and has not cleaned up yet.
+    /// Kills and tears down every container this process created and has not cleaned up yet. Waits for
+    /// creations in flight to finish first (a signal landing between cgroup creation and spawn used to leave
+    /// the new container running after exit); creations after this call fail with "cancelled".
     public static func cancelAll() {
-        for teardown in Teardown.registry.all() {
-            teardown.cgroup?.killAll()
-            teardown.run()
+        gate.cancel {
+            for teardown in Teardown.registry.all() {
+                teardown.cgroup?.killAll()
+                teardown.run()
+            }
         }
+    }
+
+    static let gate = CreateGate()
+}
+
+/// Creations hold it shared, cancellation exclusively; once cancelled it stays closed.
+final class CreateGate: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
+        let p = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        pthread_rwlock_init(p, nil)
+        return p
+    }()
+    private var cancelled = false  // written only under the exclusive lock
+
+    func enter() -> Bool {
+        pthread_rwlock_rdlock(lock)
+        if cancelled {
+            pthread_rwlock_unlock(lock)
+            return false
+        }
+        return true
+    }
+
+    func leave() { pthread_rwlock_unlock(lock) }
+
+    func cancel(_ body: () -> Void) {
+        pthread_rwlock_wrlock(lock)
+        cancelled = true
+        body()
+        pthread_rwlock_unlock(lock)
     }
 }
 

@@ -24,13 +24,16 @@ struct Boxbench: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+            CancellationSources.parkIfCancelling()
         } catch let error as CLIError {
+            CancellationSources.parkIfCancelling()
             FileHandle.standardError.write(Data("boxbench: \(error)\n".utf8))
             switch error {
             case .badInput: Glibc.exit(2)
             case .failed: Glibc.exit(1)
             }
         } catch {
+            CancellationSources.parkIfCancelling()
             let code = exitCode(for: error)
             // ArgumentParser reports usage errors as 64 (EX_USAGE); boxbench's contract is 2 for all bad input.
             if code.rawValue == 64 {
