@@ -59,7 +59,7 @@ enum ClaimRules {
     static let layerRule =
         "holds if every image shares bytes with its base, needs fewer bytes to pull than its full size, and a rebuild after changing only the last step creates exactly 1 new layer; does not hold if any image shares nothing or such a rebuild creates ≠ 1 layer; otherwise inconclusive"
     static let isolationRule =
-        "holds if every isolation probe run in the container and VM arms was blocked and the native control is not blocked everywhere; does not hold if any container or VM probe got through; otherwise inconclusive"
+        "holds if every isolation probe in the container arms was blocked (they share the host kernel) and the VM arm ran them against its own guest kernel, with the native control not blocked everywhere; does not hold if any container probe got through; otherwise inconclusive. A probe that succeeds inside the VM acts on the guest's kernel, not the host's"
     static let portabilityRule =
         "holds if every workload (except `probe`, whose output reports the arm by design) succeeded in every planned arm and its output digest is identical across arms; does not hold if digests differ; otherwise inconclusive"
 
@@ -621,7 +621,8 @@ extension ReportAnalysis {
                 reason: records.isEmpty ? "no isolation probes in the results" : "isolation probes ran only natively",
                 caveats: caveats, evidence: evidence)
         }
-        let leaks = isolated.filter { !$0.blocked }
+        // Inside the VM the probes hit the guest's own kernel: a success there is the VM's model, not an escape.
+        let leaks = isolated.filter { $0.armKey.hasPrefix("container") && !$0.blocked }
         let blockedCount = isolated.filter(\.blocked).count
         let verdict: Verdict
         let reason: String
@@ -638,12 +639,12 @@ extension ReportAnalysis {
         } else {
             (verdict, reason) = (
                 .holds,
-                "all \(isolated.count) container/VM probes blocked"
+                "all \(isolated.filter { $0.armKey.hasPrefix("container") }.count) container probes blocked; the VM ran them against its own kernel"
                     + (native.isEmpty ? " (no native control recorded)" : "")
             )
         }
         return ClaimAssessment(
-            id: id, claim: claim, metric: "isolation probes blocked in container and VM arms",
+            id: id, claim: claim, metric: "isolation probes blocked in container arms; VM probes on the guest kernel",
             measured: "\(blockedCount)/\(isolated.count) probes blocked", ratio: nil, interval: nil, verdict: verdict,
             reason: reason, notMeasured: false, rule: ClaimRules.isolationRule, caveats: caveats, evidence: evidence,
             references: ReferencePoints.byClaim[id] ?? [])

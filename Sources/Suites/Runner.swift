@@ -215,9 +215,32 @@ public final class SuiteRunner: @unchecked Sendable {
 
     /// C6: the probe workload's attempts, per arm, from its `bbwork: probe name=… result=…` lines.
     func runIsolationProbes(prepared: [String: PreparedImage]) {
-        guard let w = suite.workloads.first(where: { $0.name == "probe" }), let image = prepared[w.name] else { return }
+        // The probe need not be a measured workload: build it on the side from the suite's workloads dir.
+        let baseDir = (suite.sourcePath as NSString).deletingLastPathComponent
+        let w =
+            suite.workloads.first(where: { $0.name == "probe" })
+            ?? WorkloadSpec(
+                name: "probe", dockerfile: "\(baseDir)/workloads/probe/Dockerfile",
+                context: "\(baseDir)/workloads/probe",
+                args: nil, memoryLimitBytes: nil, pidsLimit: nil)
+        let image: PreparedImage
+        if let p = prepared[w.name] {
+            image = p
+        } else {
+            do { image = try images(w) } catch {
+                document.notes.append("isolation probes skipped: probe image: \(error)")
+                return
+            }
+        }
         for arm in suite.arms where arm.kind != .native {
             guard let engine = engines[arm.name] else { continue }
+            if prepared[w.name] == nil {
+                do { _ = try engine.prepare(image, workload: w) } catch {
+                    document.notes.append("isolation probes in \(arm.name) skipped: \(error)")
+                    continue
+                }
+            }
+            defer { if prepared[w.name] == nil { engine.cleanup(image, workload: w) } }
             let r = engine.run(
                 image, workload: w, limits: RunLimits(), timeout: .seconds(Int64(suite.timeoutSeconds)),
                 runIndex: 900_000)
