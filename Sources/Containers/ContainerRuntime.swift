@@ -195,10 +195,13 @@ public final class ContainerRuntime: Sendable {
         // cgroup
         let cgroupName = Self.cgroupName(spec: spec, id: id)
         let cgroup = makeCgroupManager(name: cgroupName, layout: layout)
-        do { try cgroup.create() } catch { throw ContainerError(id: id, operation: "cgroup", detail: error.description) }
+        do { try cgroup.create() } catch {
+            throw ContainerError(id: id, operation: "cgroup", detail: error.description)
+        }
         // Teardown kills every member: never adopt a group that already holds someone else's processes.
         if let busy = cgroup.procsPaths.first(where: { !memberPids($0).isEmpty }) {
-            throw ContainerError(id: id, operation: "cgroup", detail: "\(busy) already has processes (cgroupsPath in use)")
+            throw ContainerError(
+                id: id, operation: "cgroup", detail: "\(busy) already has processes (cgroupsPath in use)")
         }
         cleanup.cgroup = cgroup
         do { try cgroup.apply(request.limitsOverride ?? CgroupLimits(spec.linux?.resources)) } catch {

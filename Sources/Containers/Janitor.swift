@@ -93,7 +93,9 @@ public struct Janitor: Sendable {
         }
         // QEMU first: a domain's process is what keeps its other leftovers busy.
         for (pid, domain) in qemuProcesses() {
-            if let owner = dead(domain) { out.append(Leftover(kind: .qemu, path: "pid \(pid) (\(domain))", ownerPid: owner)) }
+            if let owner = dead(domain) {
+                out.append(Leftover(kind: .qemu, path: "pid \(pid) (\(domain))", ownerPid: owner))
+            }
         }
         let ownedDirs: [(String, Leftover.Kind)] = [
             (paths.containers, .containerState), (paths.run + "/bundles", .bundle), (paths.run + "/vm", .vmRunDir),

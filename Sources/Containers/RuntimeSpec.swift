@@ -318,8 +318,9 @@ extension RuntimeSpec {
             }
         }
         for (i, m) in (mounts ?? []).enumerated()
-        where ([m.destination, m.source ?? "", m.type ?? ""] + (m.options ?? [])).contains(where: { $0.utf8.contains(0) })
-        {
+        where ([m.destination, m.source ?? "", m.type ?? ""] + (m.options ?? [])).contains(where: {
+            $0.utf8.contains(0)
+        }) {
             throw SpecError(file: file, field: "mounts[\(i)]", reason: "contains a NUL byte")
         }
         if let caps = process.capabilities {
@@ -367,7 +368,8 @@ extension RuntimeSpec {
             let parts = path.split(separator: "/")
             if path.contains(":") {
                 throw SpecError(
-                    file: file, field: "linux.cgroupsPath", reason: "\(path): systemd slice:prefix:name is not supported")
+                    file: file, field: "linux.cgroupsPath",
+                    reason: "\(path): systemd slice:prefix:name is not supported")
             }
             if parts.contains("..") || parts.contains(".") {
                 throw SpecError(file: file, field: "linux.cgroupsPath", reason: "\(path) must not contain . or ..")

@@ -107,7 +107,9 @@ extension ImageStore {
             let src = dir + "/blobs/sha256/" + desc.digest.hex
             var st = stat()
             guard lstat(src, &st) == 0 else {
-                if errno == ENOENT { throw ImageError(.notFound, "import: blob \(desc.digest) missing: \(src) (ENOENT)") }
+                if errno == ENOENT {
+                    throw ImageError(.notFound, "import: blob \(desc.digest) missing: \(src) (ENOENT)")
+                }
                 throw ImageError.errno("lstat", src)
             }
             guard (st.st_mode & S_IFMT) == S_IFREG else {
@@ -115,11 +117,13 @@ extension ImageStore {
             }
             guard desc.size >= 0, Int64(st.st_size) == desc.size else {
                 throw ImageError(
-                    .invalidImage, "import: blob \(desc.digest) at \(src) has \(st.st_size) bytes, descriptor says \(desc.size)")
+                    .invalidImage,
+                    "import: blob \(desc.digest) at \(src) has \(st.st_size) bytes, descriptor says \(desc.size)")
             }
             if let limit, desc.size > limit {
                 throw ImageError(
-                    .invalidImage, "import: blob \(desc.digest) declares \(desc.size) bytes, more than \(limit) for JSON")
+                    .invalidImage,
+                    "import: blob \(desc.digest) declares \(desc.size) bytes, more than \(limit) for JSON")
             }
             return src
         }
@@ -146,7 +150,8 @@ extension ImageStore {
             guard manifest.config.mediaType == MediaType.config || manifest.config.mediaType == MediaType.dockerConfig
             else {
                 throw ImageError(
-                    .unsupported, "import: config \(manifest.config.digest) has media type \(manifest.config.mediaType)")
+                    .unsupported, "import: config \(manifest.config.digest) has media type \(manifest.config.mediaType)"
+                )
             }
             let config = try decodeJSON(
                 ImageConfig.self, try copyBlob(manifest.config), what: "config \(manifest.config.digest)")

@@ -19,7 +19,8 @@ import Testing
                 + "LABEL a=b \"c d\"=e\nSHELL [\"/bin/sh\", \"-c\"]\nVOLUME [\"/v\"]\nSTOPSIGNAL SIGTERM\n"
                 + "ENTRYPOINT [\"/bin/sh\"]\nCMD [\"-c\", \"echo\"]\n",
         ]
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Benchmarks/workloads")
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../Benchmarks/workloads")
         for dir in (try? FileManager.default.contentsOfDirectory(atPath: repo.path)) ?? [] {
             if let text = try? String(contentsOfFile: repo.path + "/" + dir + "/Dockerfile", encoding: .utf8) {
                 seeds.append(text)
@@ -84,7 +85,8 @@ import Testing
                 let len = min(Int(byte % 32), b.count - pos)
                 if len > 0 { b.insert(contentsOf: b[pos..<(pos + len)], at: pos) }
             case 4, 5: b.insert(contentsOf: Array(tokens[Int(byte) % tokens.count].utf8), at: pos)
-            case 6 where pos < b.count: b[pos] = [0, 0x0a, 0x0d, 0x5c, 0x22, 0x27, 0xff, 0x7b, 0x5b, 0x3a][Int(byte % 10)]
+            case 6 where pos < b.count:
+                b[pos] = [0, 0x0a, 0x0d, 0x5c, 0x22, 0x27, 0xff, 0x7b, 0x5b, 0x3a][Int(byte % 10)]
             default: if byte < 8 { b.removeSubrange(pos...) }
             }
         }
@@ -126,7 +128,8 @@ import Testing
     }
 
     @Test func dockerfileParserOnRandomTokens() async {
-        await propertyCheck(count: Self.iterations, input: Gen.element(of: Self.dockerTokens).array(of: 0...80)) { parts in
+        await propertyCheck(count: Self.iterations, input: Gen.element(of: Self.dockerTokens).array(of: 0...80)) {
+            parts in
             let text = parts.compactMap { $0 }.joined()
             do { _ = try Dockerfile.parse(text, file: "tokens") } catch let e as DockerfileError {
                 #expect(e.line >= 1 && e.line <= text.utf8.count + 1, "line \(e.line) outside the text")

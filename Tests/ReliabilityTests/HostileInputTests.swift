@@ -41,7 +41,8 @@ import Testing
         }
         let s = Scratch("df")
         defer { s.cleanup() }
-        #expect(FileManager.default.createFile(atPath: s.path + "/Dockerfile", contents: Data([0x46, 0xff, 0xfe, 0x00])))
+        #expect(
+            FileManager.default.createFile(atPath: s.path + "/Dockerfile", contents: Data([0x46, 0xff, 0xfe, 0x00])))
         #expect { try Dockerfile.load(s.path + "/Dockerfile") } throws: { e in
             "\(e)".contains(s.path + "/Dockerfile") && "\(e)".contains("UTF-8")
         }
@@ -112,7 +113,9 @@ import Testing
             }
             // The same character in an argument fails too, naming the field.
             if !name.isEmpty && !name.contains("/") {
-                #expect { try DomainSpec(name: "ok", kernel: "/k", initrd: nil, cmdline: name, serial: .pty).xml() } throws: {
+                #expect {
+                    try DomainSpec(name: "ok", kernel: "/k", initrd: nil, cmdline: name, serial: .pty).xml()
+                } throws: {
                     "\($0)".contains("cmdline")
                 }
             }
@@ -162,13 +165,17 @@ import Testing
         defer { s.cleanup() }
         let layout = s.path + "/layout"
         #expect(try sh(["cp", "-a", Corpus.root + "/oci-layouts/valid", layout]) == 0)
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
-        let digest = try #require(((index as? [String: Any])?["manifests"] as? [[String: Any]])?.first?["digest"] as? String)
+        let index = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
+        let digest = try #require(
+            ((index as? [String: Any])?["manifests"] as? [[String: Any]])?.first?["digest"] as? String)
         let blob = layout + "/blobs/sha256/" + digest.dropFirst(7)
         try FileManager.default.removeItem(atPath: blob)
         switch kind {
-        case "symlink-dev-zero": try FileManager.default.createSymbolicLink(atPath: blob, withDestinationPath: "/dev/zero")
-        case "symlink-host-file": try FileManager.default.createSymbolicLink(atPath: blob, withDestinationPath: "/etc/passwd")
+        case "symlink-dev-zero":
+            try FileManager.default.createSymbolicLink(atPath: blob, withDestinationPath: "/dev/zero")
+        case "symlink-host-file":
+            try FileManager.default.createSymbolicLink(atPath: blob, withDestinationPath: "/etc/passwd")
         default: #expect(mkfifo(blob, 0o644) == 0)
         }
         let store = try ImageStore(root: s.path + "/store", layerCache: s.path + "/layers")
@@ -178,7 +185,9 @@ import Testing
         try expectStoreValid(s.path + "/store", s.path + "/layers", tags: [])
     }
 
-    func expectStoreValid(_ root: String, _ layers: String, tags: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectStoreValid(
+        _ root: String, _ layers: String, tags: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let reopened = try ImageStore(root: root, layerCache: layers)
         let listed = try reopened.list()
         for image in try reopened.allImages() {
@@ -295,7 +304,8 @@ struct XMLTextCollector {
                 current = ""
             }
             func parser(_ parser: XMLParser, foundCharacters string: String) { current += string }
-            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?)
+            {
                 if ["name", "cmdline", "kernel"].contains(name) { texts[name, default: []].append(current) }
                 current = ""
             }
@@ -304,7 +314,9 @@ struct XMLTextCollector {
         let d = Delegate()
         parser.delegate = d
         guard parser.parse() else {
-            throw NSError(domain: "xml", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(parser.parserError.map { "\($0)" } ?? "?"): \(xml)"])
+            throw NSError(
+                domain: "xml", code: 1,
+                userInfo: [NSLocalizedDescriptionKey: "\(parser.parserError.map { "\($0)" } ?? "?"): \(xml)"])
         }
         texts = d.texts
         counts = d.counts

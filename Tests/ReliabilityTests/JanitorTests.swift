@@ -15,7 +15,9 @@ import Testing
         #expect(Janitor.ownerPid(of: "boxbench-native-8-2") == 8)
         #expect(Janitor.ownerPid(of: "boxbench-calibrate-8.json") == 8)
         #expect(Janitor.ownerPid(of: "boxbench-12-1-ab.pid") == 12)
-        for foreign in ["c1", "mycontainer", "run-abc", "run-", "boxbench-test-rel-x", "run-12x", "boxbench", "runc", "run-0-1"] {
+        for foreign in [
+            "c1", "mycontainer", "run-abc", "run-", "boxbench-test-rel-x", "run-12x", "boxbench", "runc", "run-0-1",
+        ] {
             #expect(Janitor.ownerPid(of: foreign) == nil, "\(foreign) attributed")
         }
     }
@@ -34,7 +36,9 @@ import Testing
     @Test func cleansWhatADeadOwnerLeftAndKeepsTheRest() throws {
         let s = Scratch("janitor")
         defer { s.cleanup() }
-        let env = ["BOXBENCH_RUN": s.path + "/run", "BOXBENCH_STATE": s.path + "/state", "BOXBENCH_CACHE": s.path + "/cache"]
+        let env = [
+            "BOXBENCH_RUN": s.path + "/run", "BOXBENCH_STATE": s.path + "/state", "BOXBENCH_CACHE": s.path + "/cache",
+        ]
         let paths = BoxbenchPaths(environment: env)
         let dead = try deadPid()
         let me = getpid()
@@ -60,7 +64,9 @@ import Testing
         #expect(cleaned.allSatisfy { $0.error == nil }, "\(cleaned)")
         for d in deadItems { #expect(!fm.fileExists(atPath: d), "\(d) survived") }
         for d in liveItems { #expect(fm.fileExists(atPath: d), "\(d) of a live owner was removed") }
-        #expect(cleaned.first { $0.path.hasSuffix("run-\(dead)-1") }?.description.contains("owner pid \(dead) is gone") == true)
+        #expect(
+            cleaned.first { $0.path.hasSuffix("run-\(dead)-1") }?.description.contains("owner pid \(dead) is gone")
+                == true)
         // Second pass: nothing left to do.
         #expect(janitor.scan().filter { $0.kind != .cgroup && $0.kind != .qemu }.isEmpty)
     }
@@ -83,7 +89,9 @@ import Testing
         orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
         orphan.arguments = ["60"]
         try orphan.run()
-        for p in deadGroup.procsPaths { try "\(orphan.processIdentifier)".write(toFile: p, atomically: false, encoding: .utf8) }
+        for p in deadGroup.procsPaths {
+            try "\(orphan.processIdentifier)".write(toFile: p, atomically: false, encoding: .utf8)
+        }
         let s = Scratch("janitor-cg")
         defer { s.cleanup() }
         let paths = BoxbenchPaths(environment: ["BOXBENCH_RUN": s.path + "/run", "BOXBENCH_STATE": s.path + "/state"])
@@ -107,12 +115,18 @@ import Testing
         let leftover = s.path + "/run/containers/run-\(dead)-0"
         try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: true)
         let suite = s.path + "/s.yaml"
-        try "arms: [{kind: native}]\nworkloads: [{name: nope, dockerfile: \(s.path)/missing/Dockerfile}]\nrepetitions: 1\nwarmups: 0\n"
+        try
+            "arms: [{kind: native}]\nworkloads: [{name: nope, dockerfile: \(s.path)/missing/Dockerfile}]\nrepetitions: 1\nwarmups: 0\n"
             .write(toFile: suite, atomically: true, encoding: .utf8)
         let r = try runBoxbench(
             ["run", "--quiet", "--output", s.path + "/out", suite],
-            environment: ["BOXBENCH_RUN": s.path + "/run", "BOXBENCH_STATE": s.path + "/state", "BOXBENCH_CACHE": s.path + "/cache"])
-        #expect(r.stderr.contains("cleaned: container-state \(leftover) (owner pid \(dead) is gone)"), "\(r.status): \(r.stderr)")
+            environment: [
+                "BOXBENCH_RUN": s.path + "/run", "BOXBENCH_STATE": s.path + "/state",
+                "BOXBENCH_CACHE": s.path + "/cache",
+            ])
+        #expect(
+            r.stderr.contains("cleaned: container-state \(leftover) (owner pid \(dead) is gone)"),
+            "\(r.status): \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: leftover))
     }
 }

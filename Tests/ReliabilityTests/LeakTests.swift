@@ -23,7 +23,9 @@ struct HostLeftovers: Equatable, CustomStringConvertible {
                 out.cgroups.append(h.mountPoint + "/boxbench/" + name)
             }
         }
-        out.stateDirs = ((try? FileManager.default.contentsOfDirectory(atPath: stateRoot)) ?? []).filter { ids.contains($0) }
+        out.stateDirs = ((try? FileManager.default.contentsOfDirectory(atPath: stateRoot)) ?? []).filter {
+            ids.contains($0)
+        }
         return out
     }
 
@@ -43,7 +45,9 @@ func makeBusyboxBundle(_ dir: String) throws {
     }
 }
 
-@Suite(.serialized, .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/bin/busybox"), "needs root and busybox"))
+@Suite(
+    .serialized,
+    .enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/bin/busybox"), "needs root and busybox"))
 struct LeakTests {
     enum Outcome: CaseIterable { case ok, nonZero, segv, oom, timeout, abort }
 
@@ -75,7 +79,8 @@ struct LeakTests {
                 timeout = .milliseconds(300)
             case .abort: spec.process?.args = ["/bin/sh", "-c", "sleep 100 & /bin/sh -c 'kill -ABRT $$'; exit $?"]
             }
-            let r = try runtime.run(ContainerRequest(id: id, bundle: s.path, spec: spec, io: .capture, timeout: timeout))
+            let r = try runtime.run(
+                ContainerRequest(id: id, bundle: s.path, spec: spec, io: .capture, timeout: timeout))
             switch outcome {
             case .ok: #expect(r.exit == .exited(0) && String(decoding: r.stdout, as: UTF8.self) == "ok\n")
             case .nonZero: #expect(r.exit == .exited(7))
@@ -112,7 +117,9 @@ struct LeakTests {
             sleeper.waitUntilExit()
             try? group.remove()
         }
-        for path in group.procsPaths { try "\(sleeper.processIdentifier)".write(toFile: path, atomically: false, encoding: .utf8) }
+        for path in group.procsPaths {
+            try "\(sleeper.processIdentifier)".write(toFile: path, atomically: false, encoding: .utf8)
+        }
         var spec = RuntimeSpec.defaultSpec(args: ["/bin/true"])
         spec.root?.path = "rootfs"
         spec.linux?.cgroupsPath = "/" + name

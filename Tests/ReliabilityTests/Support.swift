@@ -109,7 +109,9 @@ func sh(_ argv: [String]) throws -> Int32 {
 }
 
 /// An error's text must contain every expected substring; reported with the fixture name.
-func expectNames(_ error: any Error, _ substrings: [String], fixture: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectNames(
+    _ error: any Error, _ substrings: [String], fixture: String, sourceLocation: SourceLocation = #_sourceLocation
+) {
     let text = "\(error)"
     for s in substrings {
         #expect(text.contains(s), "\(fixture): error does not name \"\(s)\": \(text)", sourceLocation: sourceLocation)
