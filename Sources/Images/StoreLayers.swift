@@ -115,3 +115,25 @@ extension ImageStore {
         }
     }
 }
+
+extension ImageStore {
+    /// The image's layers flattened once into `<root>/<digest hex>` (temp dir + rename, so a crash leaves no
+    /// half-flattened tree); the directory native runs, peer bundles and VM artifacts share.
+    public func flattenedRootfs(_ image: StoredImage, under root: String) throws -> String {
+        let rootfs = root + "/" + image.digest.hex
+        if FileManager.default.fileExists(atPath: rootfs) { return rootfs }
+        let tmp = rootfs + ".tmp.\(getpid())"
+        try? FileManager.default.removeItem(atPath: tmp)
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        do {
+            try flatten(image, into: tmp)
+            guard rename(tmp, rootfs) == 0 else {
+                throw ImageError(.io, "rename \(tmp) → \(rootfs): \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+        return rootfs
+    }
+}

@@ -76,21 +76,7 @@ public struct WorkloadImages: Sendable {
                 if case .step(let i, let total, let text) = event { progress("\(w.name): step \(i)/\(total) \(text)") }
             })
         let lowers = try store.lowerDirs(for: image)
-        let rootfs = paths.state + "/rootfs/" + image.digest.hex
-        if !FileManager.default.fileExists(atPath: rootfs) {
-            let tmp = rootfs + ".tmp.\(getpid())"
-            try? FileManager.default.removeItem(atPath: tmp)
-            try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-            do {
-                try store.flatten(image, into: tmp)
-                guard rename(tmp, rootfs) == 0 else {
-                    throw ContainerError(id: w.name, operation: "rename", detail: "\(tmp) → \(rootfs)", errno: errno)
-                }
-            } catch {
-                try? FileManager.default.removeItem(atPath: tmp)
-                throw error
-            }
-        }
+        let rootfs = try store.flattenedRootfs(image, under: paths.state + "/rootfs")
         let sizes = try store.sizes(of: image)
         let name = "boxbench/workload-\(w.name)"
         return PreparedImage(

@@ -174,19 +174,7 @@ func resolveImageRootfs(_ ref: String) throws -> ResolvedImageRootfs {
     let paths = BoxbenchPaths()
     let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
     let image = try store.resolve(ref)
-    let rootfs = paths.state + "/rootfs/" + image.digest.hex
-    if !FileManager.default.fileExists(atPath: rootfs) {
-        let tmp = rootfs + ".tmp.\(getpid())"
-        try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        do {
-            try store.flatten(image, into: tmp)
-            guard rename(tmp, rootfs) == 0 else { throw CLIError.failed("rename \(tmp) → \(rootfs): errno \(errno)") }
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw error
-        }
-    }
+    let rootfs = try store.flattenedRootfs(image, under: paths.state + "/rootfs")
     return ResolvedImageRootfs(
         rootfs: rootfs, argv: image.argv, env: image.env, workdir: image.workdir, digest: image.digest.description)
 }
