@@ -42,7 +42,9 @@ struct RealSuiteTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let images = WorkloadImages()
         let engines: [any Engine] = [
-            NativeEngine(arm: suite.arms[0]), BoxbenchContainerEngine(arm: suite.arms[1]), VMEngine(arm: suite.arms[2]),
+            NativeEngine(arm: suite.arms[0]), BoxbenchContainerEngine(arm: suite.arms[1]),
+            // One embedded driver per process: share the root the Machines tests use in this test process.
+            VMEngine(arm: suite.arms[2], uri: "qemu:///embed?root=\(BoxbenchPaths().state)/libvirt-test"),
         ]
         let runner = SuiteRunner(
             suite: suite, engines: engines, images: { try images.prepare($0) }, resultsPath: dir + "/results.json",
