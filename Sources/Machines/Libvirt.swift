@@ -45,6 +45,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     public let embedRoot: String?
     private let lock = NSLock()
     private var closed = false
+    /// libvirt refuses a second registration of the same callback on a connection, so concurrent domains share
+    /// one lifecycle registration that dispatches by domain name.
+    let lifecycleWatches = LifecycleDispatcher()
 
     /// The default: libvirt's embedded QEMU driver rooted at `root` (no daemon).
     public static func embedded(root: String = BoxbenchPaths().libvirtEmbedRoot) throws(MachineError)
@@ -146,7 +149,6 @@ final class LifecycleWatch: @unchecked Sendable {
     private var events: [Event] = []
     private var stoppedFlag = false
     private let stoppedSemaphore = DispatchSemaphore(value: 0)
-    var callbackID: Int32 = -1
 
     init(name: String) { self.name = name }
 
@@ -190,39 +192,59 @@ final class LifecycleWatch: @unchecked Sendable {
     }
 
     func register(on conn: LibvirtConnection) throws(MachineError) {
-        let opaque = Unmanaged.passRetained(self).toOpaque()
-        let id = virConnectDomainEventRegisterAny(
-            conn.ptr, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
-            unsafeBitCast(lifecycleCallback, to: virConnectDomainEventGenericCallback.self), opaque, releaseWatch)
-        guard id >= 0 else {
-            Unmanaged<LifecycleWatch>.fromOpaque(opaque).release()
-            throw conn.error("virConnectDomainEventRegisterAny lifecycle")
-        }
-        callbackID = id
+        try conn.lifecycleWatches.add(self, on: conn)
     }
 
     func deregister(from conn: LibvirtConnection) {
-        if callbackID >= 0 {
-            virConnectDomainEventDeregisterAny(conn.ptr, callbackID)
-            callbackID = -1
+        conn.lifecycleWatches.remove(self)
+    }
+}
+
+/// The one lifecycle callback of a connection, registered on first use; events go to the watch of that domain.
+final class LifecycleDispatcher: @unchecked Sendable {
+    private let lock = NSLock()
+    private var watches: [String: LifecycleWatch] = [:]
+    private var registered = false
+
+    func add(_ watch: LifecycleWatch, on conn: LibvirtConnection) throws(MachineError) {
+        lock.lock()
+        defer { lock.unlock() }
+        watches[watch.name] = watch
+        if registered { return }
+        // The connection owns the dispatcher; libvirt holds it unretained until the connection closes.
+        let opaque = Unmanaged.passUnretained(self).toOpaque()
+        let id = virConnectDomainEventRegisterAny(
+            conn.ptr, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+            unsafeBitCast(lifecycleCallback, to: virConnectDomainEventGenericCallback.self), opaque, nil)
+        guard id >= 0 else {
+            watches[watch.name] = nil
+            throw conn.error("virConnectDomainEventRegisterAny lifecycle")
         }
+        registered = true
+    }
+
+    func remove(_ watch: LifecycleWatch) {
+        lock.lock()
+        if watches[watch.name] === watch { watches[watch.name] = nil }
+        lock.unlock()
+    }
+
+    func dispatch(name: String, event: Int32, detail: Int32) {
+        lock.lock()
+        let watch = watches[name]
+        lock.unlock()
+        watch?.record(event: event, detail: detail)
     }
 }
 
 private let lifecycleCallback:
     @convention(c) (virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = {
         _, dom, event, detail, opaque in
-        guard let dom, let opaque else { return 0 }
-        let watch = Unmanaged<LifecycleWatch>.fromOpaque(opaque).takeUnretainedValue()
-        if let n = virDomainGetName(dom), String(cString: n) == watch.name {
-            watch.record(event: event, detail: detail)
-        }
+        guard let dom, let opaque, let n = virDomainGetName(dom) else { return 0 }
+        let dispatcher = Unmanaged<LifecycleDispatcher>.fromOpaque(opaque).takeUnretainedValue()
+        dispatcher.dispatch(name: String(cString: n), event: event, detail: detail)
         return 0
     }
-
-private let releaseWatch: @convention(c) (UnsafeMutableRawPointer?) -> Void = { opaque in
-    if let opaque { Unmanaged<LifecycleWatch>.fromOpaque(opaque).release() }
-}
 
 /// Names for lifecycle events, as recorded in results.
 func lifecycleEventName(_ e: Int32) -> String {
