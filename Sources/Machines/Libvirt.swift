@@ -66,7 +66,11 @@ public final class LibvirtConnection: @unchecked Sendable {
     static func prepareEmbedRoot(_ root: String) throws(MachineError) {
         try GuestArtifactBuilder.mkdirs(root + "/etc")
         let conf = root + "/etc/qemu.conf"
-        let want = "# written by boxbench: QEMU logs go to files, no virtlogd needed\nstdio_handler = \"file\"\n"
+        // remember_owner = 0: the kernel and initrd are shared, world-readable artifacts; remembering owners in
+        // XATTRs only produced "Invalid XATTR timestamp" warnings on the next boot of the host.
+        let want =
+            "# written by boxbench: QEMU logs go to files, no virtlogd needed\nstdio_handler = \"file\"\n"
+            + "remember_owner = 0\n"
         if (try? String(contentsOfFile: conf, encoding: .utf8)) != want {
             guard FileManager.default.createFile(atPath: conf + ".tmp", contents: Data(want.utf8)),
                 rename(conf + ".tmp", conf) == 0

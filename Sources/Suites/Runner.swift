@@ -244,21 +244,16 @@ public final class SuiteRunner: @unchecked Sendable {
             let r = engine.run(
                 image, workload: w, limits: RunLimits(), timeout: .seconds(Int64(suite.timeoutSeconds)),
                 runIndex: 900_000)
-            for line in r.stdout.split(separator: "\n") where line.hasPrefix("bbwork: probe ") {
-                var fields: [String: String] = [:]
-                for token in line.dropFirst(14).split(separator: " ") {
-                    let kv = token.split(separator: "=", maxSplits: 1)
-                    if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
-                }
-                guard let name = fields["name"], let result = fields["result"] else { continue }
-                document.isolation.append(
-                    IsolationRecord(
-                        armKey: arm.name, probe: name, blocked: result == "blocked",
-                        detail: fields.filter { $0.key != "name" && $0.key != "result" }.sorted { $0.key < $1.key }
-                            .map { "\($0.key)=\($0.value)" }.joined(separator: " ")))
-            }
+            let records = isolationRecords(arm: arm.name, probeOutput: r.stdout, hostPID1: hostPID1Cmdline())
+            document.isolation += records.records
+            document.notes += records.notes
             flush()
         }
+    }
+
+    func hostPID1Cmdline() -> String {
+        let raw = (try? readTextFile("/proc/1/cmdline")) ?? ""
+        return raw.split(separator: "\u{0}").joined(separator: ",")
     }
 
     func runDensity(_ density: DensitySpec, image: PreparedImage, workload: WorkloadSpec) {
@@ -302,4 +297,41 @@ func isoNow() -> String {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return f.string(from: Date())
+}
+
+/// Turns the probe workload's lines into C6 records. Two probes need reading, not just their result:
+/// - `result=failed` means the attempt was inconclusive on this kernel (e.g. no /proc/sysrq-trigger): noted, no record;
+/// - `proc1_environ` always reads *a* PID 1: it is an escape only if that is the host's init, so it counts as blocked
+///   when the PID 1 the probe saw (`probe-info pid1_cmdline`) is not the host's.
+func isolationRecords(arm: String, probeOutput: String, hostPID1: String) -> (
+    records: [IsolationRecord], notes: [String]
+) {
+    var records: [IsolationRecord] = []
+    var notes: [String] = []
+    var info: [String: String] = [:]
+    for line in probeOutput.split(separator: "\n") where line.hasPrefix("bbwork: probe-info ") {
+        let kv = line.dropFirst(19).split(separator: "=", maxSplits: 1)
+        if kv.count == 2 { info[String(kv[0])] = String(kv[1]) }
+    }
+    for line in probeOutput.split(separator: "\n") where line.hasPrefix("bbwork: probe ") {
+        var fields: [String: String] = [:]
+        for token in line.dropFirst(14).split(separator: " ") {
+            let kv = token.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+        }
+        guard let name = fields["name"], let result = fields["result"] else { continue }
+        var detail = fields.filter { $0.key != "name" && $0.key != "result" }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        if result == "failed" {
+            notes.append("isolation probe \(name) in \(arm) was inconclusive (\(detail)); not counted")
+            continue
+        }
+        var blocked = result == "blocked"
+        if name == "proc1_environ", result == "succeeded", let seen = info["pid1_cmdline"], seen != hostPID1 {
+            blocked = true
+            detail = "read PID 1 of its own pid namespace (\(seen)), not the host's init (\(hostPID1))"
+        }
+        records.append(IsolationRecord(armKey: arm, probe: name, blocked: blocked, detail: detail))
+    }
+    return (records, notes)
 }

@@ -164,3 +164,27 @@ struct SilentProgress: ProgressSink {
         #expect(behaviourDigest("a\n") != behaviourDigest("b\n"))
     }
 }
+
+@Suite struct IsolationRecordTests {
+    @Test func probeLinesBecomeRecords() {
+        let out = """
+            bbwork: probe-info pid=1
+            bbwork: probe-info pid1_cmdline=/usr/bin/bbwork,probe
+            bbwork: probe name=mount result=blocked errno=EPERM
+            bbwork: probe name=sysrq_trigger result=failed errno=ENOENT
+            bbwork: probe name=proc1_environ result=succeeded
+            bbwork: probe name=bpf result=allowed errno=EINVAL
+            """
+        let (records, notes) = isolationRecords(arm: "container", probeOutput: out, hostPID1: "/sbin/init")
+        #expect(records.map(\.probe) == ["mount", "proc1_environ", "bpf"])
+        #expect(records.map(\.blocked) == [true, true, false])
+        #expect(notes.count == 1 && notes[0].contains("sysrq_trigger"))
+        // Natively the PID 1 seen is the host's: that read is not blocked.
+        let native = isolationRecords(
+            arm: "native",
+            probeOutput:
+                "bbwork: probe-info pid1_cmdline=/sbin/init\nbbwork: probe name=proc1_environ result=succeeded\n",
+            hostPID1: "/sbin/init")
+        #expect(native.records.first?.blocked == false)
+    }
+}
