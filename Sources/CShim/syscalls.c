@@ -132,54 +132,84 @@ pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[
     return cshim_spawn_process(path, argv, envp, in_fd, out_fd, err_fd, cgroup_procs_paths, 0, NULL, err_out);
 }
 
+struct spawn_args {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int in_fd, out_fd, err_fd;
+    const char *cgroup_procs_paths;
+    int private_mount_ns;
+    const char *detach_mount;
+    int err; /* written by the child (shared memory), read by the parent after vfork returns */
+};
+
+/* Runs on its own stack in the parent's memory (CLONE_VM|CLONE_VFORK, as posix_spawn does): no page-table copy of
+   the large harness process, so the launch costs what a small launcher's would. Joins the accounting cgroups itself
+   by writing "0" (the writer) to each cgroup.procs, so the workload is counted from its first instruction. */
+static int spawn_child(void *opaque) {
+    struct spawn_args *a = opaque;
+    sigset_t all;
+    sigemptyset(&all);
+    for (int s = 1; s < NSIG; s++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+    }
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    if (a->cgroup_procs_paths) {
+        const char *p = a->cgroup_procs_paths;
+        while (*p) {
+            const char *end = strchr(p, '\n');
+            size_t len = end ? (size_t)(end - p) : strlen(p);
+            char path[4096];
+            if (len > 0 && len < sizeof path) {
+                memcpy(path, p, len);
+                path[len] = 0;
+                int fd = open(path, O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || write(fd, "0", 1) != 1) { a->err = errno; if (fd >= 0) close(fd); _exit(127); }
+                close(fd);
+            }
+            if (!end) break;
+            p = end + 1;
+        }
+    }
+    if (a->private_mount_ns) {
+        /* crun refuses hybrid cgroups: hide the v2 mount in a private namespace (ENVIRONMENT.md). */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) { a->err = errno; _exit(127); }
+        if (a->detach_mount && umount2(a->detach_mount, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) {
+            a->err = errno;
+            _exit(127);
+        }
+    }
+    if ((a->in_fd >= 0 && dup2(a->in_fd, 0) < 0) || (a->out_fd >= 0 && dup2(a->out_fd, 1) < 0) ||
+        (a->err_fd >= 0 && dup2(a->err_fd, 2) < 0)) {
+        a->err = errno;
+        _exit(127);
+    }
+    execve(a->path, a->argv, a->envp);
+    a->err = errno;
+    _exit(127);
+}
+
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                           int err_fd, const char *cgroup_procs_paths, int private_mount_ns,
                           const char *detach_mount, int *err_out) {
-    int sync[2];
-    if (pipe2(sync, O_CLOEXEC) != 0) { *err_out = errno; return -1; }
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) != 0) { *err_out = errno; close(sync[0]); close(sync[1]); return -1; }
-    unsigned long flags = SIGCHLD | (private_mount_ns ? CLONE_NEWNS : 0);
-    pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
-    if (pid < 0) { *err_out = errno; close(sync[0]); close(sync[1]); close(go[0]); close(go[1]); return -1; }
-    if (pid == 0) {
-        close(sync[0]);
-        close(go[1]);
-        char b;
-        /* Wait until the parent has placed us in the accounting cgroup, so the workload is counted whole. */
-        while (read(go[0], &b, 1) < 0 && errno == EINTR) {}
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-        if (private_mount_ns) {
-            /* crun refuses hybrid cgroups: hide the v2 mount in a private namespace (ENVIRONMENT.md). */
-            if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) goto fail;
-            if (detach_mount && umount2(detach_mount, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT) goto fail;
-        }
-        if (in_fd >= 0 && dup2(in_fd, 0) < 0) goto fail;
-        if (out_fd >= 0 && dup2(out_fd, 1) < 0) goto fail;
-        if (err_fd >= 0 && dup2(err_fd, 2) < 0) goto fail;
-        execve(path, argv, envp);
-    fail: {
-        int e = errno;
-        (void)!write(sync[1], &e, sizeof e);
-        _exit(127);
-    }
-    }
-    close(sync[1]);
-    close(go[0]);
-    (void)cshim_join_cgroups(pid, cgroup_procs_paths, NULL, NULL);
-    (void)!write(go[1], "g", 1);
-    close(go[1]);
-    int e = 0;
-    ssize_t n;
-    do { n = read(sync[0], &e, sizeof e); } while (n < 0 && errno == EINTR);
-    close(sync[0]);
-    if (n == (ssize_t)sizeof e) {
+    struct spawn_args a = {path, argv, envp, in_fd, out_fd, err_fd, cgroup_procs_paths, private_mount_ns,
+                           detach_mount, 0};
+    size_t stack_size = 256 * 1024;
+    char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) { *err_out = errno; return -1; }
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (private_mount_ns ? CLONE_NEWNS : 0);
+    pid_t pid = clone(spawn_child, stack + stack_size, flags, &a);
+    int clone_errno = errno;
+    munmap(stack, stack_size);
+    if (pid < 0) { *err_out = clone_errno; return -1; }
+    if (a.err != 0) {
+        /* The child failed before exec and has exited: reap it and report why. */
         int st;
-        waitpid(pid, &st, 0);
-        *err_out = e;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        *err_out = a.err;
         return -1;
     }
     return pid;
