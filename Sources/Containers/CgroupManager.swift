@@ -61,10 +61,17 @@ public protocol CgroupManager: Sendable {
 }
 
 /// Picks the implementation for the detected layout.
-public func makeCgroupManager(name: String, layout: CgroupLayout = CgroupLayout.detect()) -> any CgroupManager {
+/// `accountingOnly`: just memory, cpuacct and pids (the native arm's plain accounting group: fewer hierarchies
+/// to join between clone and exec, so the harness adds less to what it measures).
+public func makeCgroupManager(
+    name: String, layout: CgroupLayout = CgroupLayout.detect(), accountingOnly: Bool = false
+) -> any CgroupManager {
     switch layout.mode {
     case .v2: CgroupV2Manager(name: name, root: layout.unifiedMountPoint ?? "/sys/fs/cgroup")
-    case .v1, .hybrid, .none: CgroupV1Manager(name: name, layout: layout)
+    case .v1, .hybrid, .none:
+        CgroupV1Manager(
+            name: name, layout: layout,
+            controllers: accountingOnly ? CgroupV1Manager.accountingControllers : CgroupV1Manager.controllers)
     }
 }
 
@@ -105,19 +112,21 @@ public final class CgroupV1Manager: CgroupManager {
     /// A hybrid host's v2 mount: we join it too so the group is visible there (no controllers to apply).
     let unifiedDir: String?
 
-    static let controllers = ["memory", "cpu", "cpuacct", "pids", "devices", "freezer"]
+    public static let controllers = ["memory", "cpu", "cpuacct", "pids", "devices", "freezer"]
+    public static let accountingControllers = ["memory", "cpuacct", "pids"]
 
-    public init(name: String, layout: CgroupLayout) {
+    public init(name: String, layout: CgroupLayout, controllers: [String] = CgroupV1Manager.controllers) {
         self.name = name
         var seen = Set<String>()
         var dirs: [(String, String)] = []
-        for c in Self.controllers {
+        for c in controllers {
             guard let mount = layout.v1MountPoint(for: c) else { continue }
             let path = "\(mount)/\(name)"
             if seen.insert(path).inserted { dirs.append((c, path)) }
         }
         self.dirs = dirs
-        self.unifiedDir = layout.mode == .hybrid ? layout.unifiedMountPoint.map { "\($0)/\(name)" } : nil
+        let full = controllers == Self.controllers
+        self.unifiedDir = layout.mode == .hybrid && full ? layout.unifiedMountPoint.map { "\($0)/\(name)" } : nil
     }
 
     func dir(_ controller: String) -> String? { dirs.first { $0.controller == controller }?.path }

@@ -48,7 +48,7 @@ public enum HostProcess {
         var cgroup: (any CgroupManager)?
         var teardown: Teardown?
         if let name = request.cgroupName {
-            let manager = makeCgroupManager(name: name, layout: layout)
+            let manager = makeCgroupManager(name: name, layout: layout, accountingOnly: true)
             do { try manager.create() } catch {
                 throw ContainerError(id: label, operation: "create accounting cgroup", detail: error.description)
             }
