@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "Suites",
             dependencies: [
-                "Probes", "Results", "Containers", "Images", "Machines",
+                "Probes", "Results", "Stats", "Containers", "Images", "Machines",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

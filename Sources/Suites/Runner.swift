@@ -3,19 +3,7 @@ import Foundation
 import Logging
 import Probes
 import Results
-
-/// SplitMix64: a tiny seeded generator so the run order is reproducible from the recorded seed.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import Stats
 
 /// One scheduled run: repetition < 0 marks a warmup.
 public struct PlannedRun: Sendable, Equatable {
@@ -29,7 +17,7 @@ public struct PlannedRun: Sendable, Equatable {
 /// interleaving spreads slow drifts (thermal, page cache, noisy neighbours) over all arms alike.
 public func planRuns(arms: [String], workloads: [String], repetitions: Int, warmups: Int, seed: UInt64) -> [PlannedRun]
 {
-    var rng = SeededGenerator(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var plan: [PlannedRun] = []
     for round in 0..<(warmups + repetitions) {
         let repetition = round < warmups ? -(round + 1) : round - warmups
