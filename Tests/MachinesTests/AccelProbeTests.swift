@@ -7,21 +7,11 @@ import Testing
 /// The accel probe answers definitely within its timeout and leaves no QEMU behind (root + QEMU only).
 /// Part of the serialized BootTests suite: guests never boot concurrently on this 2-core host.
 extension BootTests {
-    static var probeSkipReason: String? {
-        if let why = BootTests.skipReason { return why }
-        if access(BoxbenchPaths().workloadBinary, X_OK) != 0 { return "bbwork missing (make -C Benchmarks/kit)" }
-        return nil
-    }
-
     func runProbe(_ accel: Accel) -> AccelProbeResult {
         AccelProbe(uri: LibvirtConnection.embedURI(root: BootTests.testRoot), kvmTimeout: .seconds(8)).probe(accel)
     }
 
     @Test func tcgBoots() {
-        if let why = Self.probeSkipReason {
-            print("skipped: \(why)")
-            return
-        }
         let r = runProbe(.tcg)
         print("tcg probe:", r.reason)
         #expect(r.booted, "\(r.reason)")
@@ -29,10 +19,6 @@ extension BootTests {
     }
 
     @Test func kvmGivesADefiniteAnswerWithinItsTimeout() {
-        if let why = Self.probeSkipReason {
-            print("skipped: \(why)")
-            return
-        }
         let t0 = monotonicNanos()
         let r = runProbe(.kvm)
         let seconds = Double(monotonicNanos() - t0) / 1e9

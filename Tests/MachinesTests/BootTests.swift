@@ -4,21 +4,28 @@ import Testing
 
 @testable import Machines
 
+/// What real boots need; nil when the host has it all.
+let bootRequirementsMissing: String? = {
+    let paths = BoxbenchPaths()
+    if getuid() != 0 { return "not root" }
+    if access("/usr/bin/qemu-system-x86_64", X_OK) != 0 { return "qemu-system-x86_64 missing" }
+    if access(paths.kernelImage, R_OK) != 0 { return "guest kernel missing (scripts/setup)" }
+    if access(paths.guestInit, X_OK) != 0 { return "boxbench-init missing (make -C Benchmarks/kit)" }
+    if access("/bin/busybox", X_OK) != 0 { return "busybox-static missing" }
+    if access(paths.workloadBinary, X_OK) != 0 { return "bbwork missing (make -C Benchmarks/kit)" }
+    return nil
+}()
+
 /// Real boots under TCG through the embedded driver (root only); each is ~2–3 s.
-@Suite(.serialized)
+@Suite(
+    .serialized,
+    .enabled(
+        if: bootRequirementsMissing == nil,
+        "needs root, qemu-system-x86_64, busybox-static, the guest kernel and the static kit (scripts/setup)"))
 struct BootTests {
     static let paths = BoxbenchPaths()
     /// A separate embedded root so a concurrently running `boxbench doctor` does not contend for ours.
-    static let testRoot = BoxbenchPaths().state + "/libvirt-test"
-
-    static var skipReason: String? {
-        if getuid() != 0 { return "not root" }
-        if access("/usr/bin/qemu-system-x86_64", X_OK) != 0 { return "qemu-system-x86_64 missing" }
-        if access(paths.kernelImage, R_OK) != 0 { return "guest kernel missing (scripts/setup)" }
-        if access(paths.guestInit, X_OK) != 0 { return "boxbench-init missing (make -C Benchmarks/kit)" }
-        if access("/bin/busybox", X_OK) != 0 { return "busybox-static missing" }
-        return nil
-    }
+    static let testRoot = BoxbenchPaths().libvirtTestEmbedRoot
 
     /// A busybox rootfs: /bin/busybox plus sh, sleep, echo links.
     static func makeRootfs() throws -> String {
@@ -68,10 +75,6 @@ struct BootTests {
     }
 
     @Test func initramfsOutputAndExitCode() async throws {
-        if let why = Self.skipReason {
-            print("skipped: \(why)")
-            return
-        }
         let r = try await boot(["/bin/sh", "-c", "echo hi; exit 3"])
         print("initramfs boot:", r.phases.map { "\($0.name)=\(Int($0.ms))ms" }.joined(separator: " "))
         #expect(r.failure == nil, "\(r.failure ?? "") \(r.consoleTail ?? "")")
@@ -92,10 +95,6 @@ struct BootTests {
     }
 
     @Test func diskModeAndPausedSplit() async throws {
-        if let why = Self.skipReason {
-            print("skipped: \(why)")
-            return
-        }
         let r = try await boot(
             ["/bin/sh", "-c", "cat /etc/boxbench/workload >/dev/null; echo disk; exit 0"], mode: .disk,
             paused: true)
@@ -109,10 +108,6 @@ struct BootTests {
     }
 
     @Test func neverPoweringOffIsDestroyedAtTimeout() async throws {
-        if let why = Self.skipReason {
-            print("skipped: \(why)")
-            return
-        }
         let r = try await boot(["/bin/sleep", "1000"], timeout: .seconds(6))
         print("timeout boot:", r.phases.map { "\($0.name)=\(Int($0.ms))ms" }.joined(separator: " "))
         #expect(r.timedOut)
@@ -123,10 +118,6 @@ struct BootTests {
     }
 
     @Test func cancelAllMidBootLeavesNothing() async throws {
-        if let why = Self.skipReason {
-            print("skipped: \(why)")
-            return
-        }
         let canceller = Task.detached {
             try await Task.sleep(for: .milliseconds(1500))
             VMRunner.cancelAll()

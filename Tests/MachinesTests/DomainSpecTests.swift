@@ -215,14 +215,13 @@ struct ArtifactTests {
         #expect(KernelModuleSet.moduleName(of: "kernel/lib/crc-t10dif.ko.xz") == "crc_t10dif")
     }
 
-    @Test func resolvesVirtioBlkFromTheCloudKernel() throws {
+    @Test(
+        .enabled(
+            if: access(BoxbenchPaths().kernelModules, R_OK) == 0, "needs the guest kernel's modules (scripts/setup)"))
+    func resolvesVirtioBlkFromTheCloudKernel() throws {
         let dir = BoxbenchPaths().kernelModules
-        guard access(dir, R_OK) == 0 else {
-            print("skipped: no guest kernel modules at \(dir)")
-            return
-        }
         let order = try KernelModuleSet(modulesDir: dir).loadOrder(for: GuestArtifactBuilder.diskModules).map(\.name)
-        #expect(order.last == "virtio_blk" || order.contains("virtio_blk"))
+        #expect(order.contains("virtio_blk"))
         let ring = try #require(order.firstIndex(of: "virtio_ring"))
         #expect(ring < order.firstIndex(of: "virtio_blk")!)
         #expect(ring < order.firstIndex(of: "virtio_pci")!)
