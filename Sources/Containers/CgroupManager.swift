@@ -85,8 +85,40 @@ func writeCgroupFile(_ path: String, _ value: String) throws(CgroupError) {
     if n < 0 { throw CgroupError(operation: "write \"\(value)\" to", path: path, errno: errno) }
 }
 
-func makeDirectory(_ path: String) throws(CgroupError) {
-    if mkdir(path, 0o755) != 0 && errno != EEXIST { throw CgroupError(operation: "mkdir", path: path, errno: errno) }
+/// mkdir of `name`'s directories below a hierarchy root. Parents such as `boxbench` are shared: a concurrent
+/// teardown may remove an empty one between our mkdirs (ENOENT), so the chain is retried from the root.
+/// `beforeEachLevel` runs on each existing directory before its child is made (v2 enables controllers there).
+func makeDirectoryChain(
+    root: String, name: String, beforeEachLevel: (String) -> Void = { _ in }
+) throws(CgroupError) {
+    let parts = name.split(separator: "/")
+    for attempt in 0..<20 {
+        var prefix = root
+        var vanished = false
+        for part in parts {
+            beforeEachLevel(prefix)
+            prefix += "/\(part)"
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                if errno == ENOENT && attempt < 19 {
+                    vanished = true
+                    break
+                }
+                throw CgroupError(operation: "mkdir", path: prefix, errno: errno)
+            }
+        }
+        if !vanished { return }
+    }
+}
+
+/// Removes the group, then its now-empty shared ancestors (e.g. `boxbench`) up to the hierarchy root.
+func removeDirectoryChain(root: String, name: String) throws(CgroupError) {
+    var path = "\(root)/\(name)"
+    try removeDirectory(path)
+    for _ in 1..<name.split(separator: "/").count {
+        path = String(path[..<path.lastIndex(of: "/")!])
+        // Busy or not empty: another group still lives there.
+        if rmdir(path) != 0 { break }
+    }
 }
 
 /// rmdir with retries: a just-killed task can keep the group busy for a moment.
@@ -95,7 +127,7 @@ func removeDirectory(_ path: String) throws(CgroupError) {
         if rmdir(path) == 0 || errno == ENOENT { return }
         let e = errno
         if e != EBUSY || attempt == 199 { throw CgroupError(operation: "rmdir", path: path, errno: e) }
-        usleep(5000)
+        usleep(1000)
     }
 }
 
@@ -107,43 +139,37 @@ func memberPids(_ procsPath: String) -> [pid_t] {
 
 public final class CgroupV1Manager: CgroupManager {
     public let name: String
-    /// controller → group directory
-    let dirs: [(controller: String, path: String)]
-    /// A hybrid host's v2 mount: we join it too so the group is visible there (no controllers to apply).
-    let unifiedDir: String?
 
     public static let controllers = ["memory", "cpu", "cpuacct", "pids", "devices", "freezer"]
     public static let accountingControllers = ["memory", "cpuacct", "pids"]
 
     public init(name: String, layout: CgroupLayout, controllers: [String] = CgroupV1Manager.controllers) {
         self.name = name
-        var seen = Set<String>()
-        var dirs: [(String, String)] = []
+        var roots: [(controller: String, root: String)] = []
         for c in controllers {
-            guard let mount = layout.v1MountPoint(for: c) else { continue }
-            let path = "\(mount)/\(name)"
-            if seen.insert(path).inserted { dirs.append((c, path)) }
+            guard let mount = layout.v1MountPoint(for: c), !roots.contains(where: { $0.root == mount }) else {
+                continue
+            }
+            roots.append((c, mount))
         }
-        self.dirs = dirs
         let full = controllers == Self.controllers
-        self.unifiedDir = layout.mode == .hybrid && full ? layout.unifiedMountPoint.map { "\($0)/\(name)" } : nil
+        // A hybrid host's v2 mount: joined too so the group is visible there (it has no controllers to apply).
+        if layout.mode == .hybrid && full, let unified = layout.unifiedMountPoint { roots.append(("", unified)) }
+        self.roots = roots
     }
 
-    func dir(_ controller: String) -> String? { dirs.first { $0.controller == controller }?.path }
-    var allDirs: [String] { dirs.map(\.path) + (unifiedDir.map { [$0] } ?? []) }
+    /// Hierarchy mount point per controller ("" for the controller-less v2 mount of a hybrid host).
+    let roots: [(controller: String, root: String)]
+
+    func dir(_ controller: String) -> String? {
+        roots.first { !$0.controller.isEmpty && $0.controller == controller }.map { "\($0.root)/\(name)" }
+    }
+    var allDirs: [String] { roots.map { "\($0.root)/\(name)" } }
 
     public var procsPaths: [String] { allDirs.map { $0 + "/cgroup.procs" } }
 
     public func create() throws(CgroupError) {
-        for path in allDirs {
-            // Parents (e.g. /sys/fs/cgroup/memory/boxbench) are shared by every container.
-            var prefix = ""
-            for part in path.split(separator: "/") {
-                prefix += "/\(part)"
-                if prefix.count <= 15 { continue }  // below /sys/fs/cgroup: already exists
-                try makeDirectory(prefix)
-            }
-        }
+        for (_, root) in roots { try makeDirectoryChain(root: root, name: name) }
         // v1 memory stats are per group unless hierarchy is on; make OOM kill the task, not pause it.
         if let mem = dir("memory") { try? writeCgroupFile(mem + "/memory.oom_control", "0") }
     }
@@ -203,8 +229,8 @@ public final class CgroupV1Manager: CgroupManager {
 
     public func remove() throws(CgroupError) {
         var firstError: CgroupError?
-        for path in allDirs {
-            do { try removeDirectory(path) } catch { firstError = firstError ?? error }
+        for (_, root) in roots {
+            do { try removeDirectoryChain(root: root, name: name) } catch { firstError = firstError ?? error }
         }
         if let firstError { throw firstError }
     }
@@ -225,17 +251,13 @@ public final class CgroupV2Manager: CgroupManager {
     public var procsPaths: [String] { [path + "/cgroup.procs"] }
 
     public func create() throws(CgroupError) {
-        var prefix = root
-        let parts = name.split(separator: "/")
-        for part in parts {
+        try makeDirectoryChain(root: root, name: name) { level in
             // Controllers must be enabled in every ancestor's subtree_control before the leaf can use them.
-            let available = ((try? readTextFile(prefix + "/cgroup.controllers")) ?? "")
+            let available = ((try? readTextFile(level + "/cgroup.controllers")) ?? "")
                 .split(whereSeparator: { $0 == " " || $0 == "\n" })
             for c in ["memory", "cpu", "pids"] where available.contains(Substring(c)) {
-                try? writeCgroupFile(prefix + "/cgroup.subtree_control", "+\(c)")
+                try? writeCgroupFile(level + "/cgroup.subtree_control", "+\(c)")
             }
-            prefix += "/\(part)"
-            try makeDirectory(prefix)
         }
     }
 
@@ -286,5 +308,5 @@ public final class CgroupV2Manager: CgroupManager {
         }
     }
 
-    public func remove() throws(CgroupError) { try removeDirectory(path) }
+    public func remove() throws(CgroupError) { try removeDirectoryChain(root: root, name: name) }
 }

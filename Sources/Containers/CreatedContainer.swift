@@ -7,13 +7,14 @@ final class Teardown: @unchecked Sendable {
     static let registry = TeardownRegistry()
 
     let id: String
-    let stateDir: String
+    /// nil for host processes that own only an accounting cgroup.
+    let stateDir: String?
     private let lock = NSLock()
     private var done = false
     var cgroup: (any CgroupManager)?
     var pid: pid_t = 0
 
-    init(id: String, stateDir: String) {
+    init(id: String, stateDir: String?) {
         self.id = id
         self.stateDir = stateDir
         Self.registry.add(self)
@@ -31,21 +32,9 @@ final class Teardown: @unchecked Sendable {
                 _ = cshim_wait4(pid, &status, WNOHANG, nil, nil, nil)
             }
             try? cgroup.remove()
-            removeEmptyParents(of: cgroup)
         }
-        try? FileManager.default.removeItem(atPath: stateDir)
+        if let stateDir { try? FileManager.default.removeItem(atPath: stateDir) }
         Self.registry.remove(self)
-    }
-
-    /// The shared `boxbench` parent group goes too once the last container is gone.
-    private func removeEmptyParents(of cgroup: any CgroupManager) {
-        for procs in cgroup.procsPaths {
-            var dir = (procs as NSString).deletingLastPathComponent
-            for _ in 1..<cgroup.name.split(separator: "/").count {
-                dir = (dir as NSString).deletingLastPathComponent
-                if rmdir(dir) != 0 { break }
-            }
-        }
     }
 }
 

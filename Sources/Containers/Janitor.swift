@@ -163,7 +163,6 @@ public struct Janitor: Sendable {
             let cgroup = makeCgroupManager(name: item.path, layout: layout)
             cgroup.killAll()
             do { try cgroup.remove() } catch { return error.description }
-            for mount in cgroupMounts { rmdir(mount + "/boxbench") }  // only succeeds when empty
             return nil
         case .containerState, .bundle, .vmRunDir, .temp:
             // Never descend into a mount (a bind mount would have its source deleted).

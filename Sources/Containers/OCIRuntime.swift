@@ -195,10 +195,6 @@ public final class OCIRuntime: @unchecked Sendable {
             cg.killAll()
             if let pid = state?.pid, pid > 0, state?.status != "stopped" { Glibc.kill(pid, SIGKILL) }
             try? cg.remove()
-            for procs in cg.procsPaths {
-                let parent = ((procs as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-                if parent.hasSuffix("/boxbench") { rmdir(parent) }
-            }
             try? FileManager.default.removeItem(atPath: path)
             unlink("\(root)/\(id).lock")
             if let state, let spec = try? RuntimeSpec.load(bundle: state.bundle) {
