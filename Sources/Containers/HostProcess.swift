@@ -41,19 +41,20 @@ public struct HostProcessResult: Sendable {
 }
 
 public enum HostProcess {
-    public static func run(_ request: HostProcessRequest, layout: CgroupLayout = .detect()) throws(ContainerError)
+    /// `layout`: the host's cgroup layout, detected once by long-lived callers; detected here only when needed.
+    public static func run(_ request: HostProcessRequest, layout: CgroupLayout? = nil) throws(ContainerError)
         -> HostProcessResult
     {
         let label = (request.path as NSString).lastPathComponent
         var cgroup: (any CgroupManager)?
         var teardown: Teardown?
         if let name = request.cgroupName {
-            let manager = makeCgroupManager(name: name, layout: layout, accountingOnly: true)
+            let manager = makeCgroupManager(name: name, layout: layout ?? .detect(), accountingOnly: true)
             do { try manager.create() } catch {
                 throw ContainerError(id: label, operation: "create accounting cgroup", detail: error.description)
             }
             cgroup = manager
-            let t = Teardown(id: label, stateDir: "")
+            let t = Teardown(id: label, stateDir: nil)
             t.cgroup = manager
             teardown = t
         }

@@ -110,17 +110,30 @@ public func behaviourDigest(_ stdout: String) -> String {
     return "sha256:" + SHA256.hash(data: Data(stable.utf8)).map { String(format: "%02x", $0) }.joined()
 }
 
-func outcome(
-    exit: ContainerExit, timedOut: Bool, oomKilled: Bool, stderr: [UInt8], stdout: [UInt8]
-) -> (SampleStatus, String?, Int32?) {
+/// What every process-based arm records from one run: status from the exit, cgroup memory and CPU when the run
+/// was accounted, the workload's own values, and launch → first output / exit.
+func processOutcome(
+    exit: ContainerExit, timedOut: Bool, oomKilled: Bool, stdout: [UInt8], stderr: [UInt8], stats: CgroupStats?,
+    exitNs: UInt64, firstOutputNs: UInt64?
+) -> RunOutcome {
     let err = String(decoding: stderr.suffix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    if timedOut { return (.timeout, "timed out", nil) }
-    if oomKilled { return (.oomKilled, "OOM-killed by the memory limit", nil) }
-    switch exit {
-    case .exited(0): return (.ok, nil, 0)
-    case .exited(let c): return (.nonZeroExit, "exit \(c)\(err.isEmpty ? "" : ": \(err)")", c)
-    case .signaled(let s): return (.signaled, "killed by signal \(s)", 128 + s)
+    let (status, failure, code): (SampleStatus, String?, Int32?)
+    if timedOut {
+        (status, failure, code) = (.timeout, "timed out", nil)
+    } else if oomKilled {
+        (status, failure, code) = (.oomKilled, "OOM-killed by the memory limit", nil)
+    } else {
+        switch exit {
+        case .exited(0): (status, failure, code) = (.ok, nil, 0)
+        case .exited(let c): (status, failure, code) = (.nonZeroExit, "exit \(c)\(err.isEmpty ? "" : ": \(err)")", c)
+        case .signaled(let sig): (status, failure, code) = (.signaled, "killed by signal \(sig)", 128 + sig)
+        }
     }
+    let text = String(decoding: stdout, as: UTF8.self)
+    var metrics = cgroupMetrics(stats).merging(parseWorkloadMetrics(text)) { a, _ in a }
+    metrics[Metric.startupExitMs.name] = ms(exitNs)
+    if let f = firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
+    return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: text)
 }
 
 func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
@@ -141,8 +154,12 @@ func cgroupMetrics(_ stats: CgroupStats?) -> [String: Double] {
 /// The image's own binary run on the host with no isolation, in a plain accounting cgroup.
 public struct NativeEngine: Engine {
     public let arm: ArmSpec
+    let layout: CgroupLayout
     public var engineName: String { "native" }
-    public init(arm: ArmSpec) { self.arm = arm }
+    public init(arm: ArmSpec, layout: CgroupLayout = .detect()) {
+        self.arm = arm
+        self.layout = layout
+    }
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] { [] }
 
@@ -162,15 +179,12 @@ public struct NativeEngine: Engine {
             path: image.rootfs + program, args: image.argv, env: image.env + ["BBWORK_DIR=\(scratch)"],
             cgroupName: "boxbench/native-\(getpid())-\(runIndex)", timeout: timeout)
         do {
-            let r = try HostProcess.run(request)
-            let (status, failure, code) = outcome(
-                exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stderr: r.stderr, stdout: r.stdout)
-            let stdout = String(decoding: r.stdout, as: UTF8.self)
-            var metrics = cgroupMetrics(r.stats).merging(parseWorkloadMetrics(stdout)) { a, _ in a }
-            metrics[Metric.startupExitMs.name] = ms(r.exitNs)
-            if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
-            if metrics[Metric.cpuNs.name] == nil { metrics[Metric.cpuNs.name] = Double(r.cpuNs) }
-            return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: stdout)
+            let r = try HostProcess.run(request, layout: layout)
+            var o = processOutcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stdout: r.stdout, stderr: r.stderr,
+                stats: r.stats, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
+            if o.metrics[Metric.cpuNs.name] == nil { o.metrics[Metric.cpuNs.name] = Double(r.cpuNs) }
+            return o
         } catch {
             return RunOutcome(status: .failed, failure: error.description)
         }
@@ -216,23 +230,19 @@ public struct BoxbenchContainerEngine: Engine {
             let created = try runtime.create(request, waitForStart: true)
             try created.start()
             let r = created.wait(timeout: timeout)
-            let (status, failure, code) = outcome(
-                exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stderr: r.stderr, stdout: r.stdout)
-            let stdout = String(decoding: r.stdout, as: UTF8.self)
-            var metrics = cgroupMetrics(r.stats).merging(parseWorkloadMetrics(stdout)) { a, _ in a }
-            metrics[Metric.startupExitMs.name] = ms(r.exitNs)
-            if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
-            metrics[Metric.createMs.name] = ms(r.createdNs)
-            metrics[Metric.startMs.name] = ms(r.exitNs - (created.startedNs ?? r.createdNs))
-            let phases =
+            var o = processOutcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stdout: r.stdout, stderr: r.stderr,
+                stats: r.stats, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
+            o.metrics[Metric.createMs.name] = ms(r.createdNs)
+            o.metrics[Metric.startMs.name] = ms(r.exitNs - (created.startedNs ?? r.createdNs))
+            o.phases =
                 [
                     Phase(name: "created", ms: ms(r.createdNs)),
                     Phase(name: "started", ms: ms(created.startedNs ?? r.createdNs)),
                 ] + (r.firstOutputNs.map { [Phase(name: "first-output", ms: ms($0))] } ?? []) + [
                     Phase(name: "exited", ms: ms(r.exitNs))
                 ]
-            return RunOutcome(
-                status: status, failure: failure, exitCode: code, metrics: metrics, phases: phases, stdout: stdout)
+            return o
         } catch {
             return RunOutcome(status: .failed, failure: error.description)
         }
@@ -289,13 +299,10 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         defer { peer.forceDelete(id: id) }
         do {
             let r = try HostProcess.run(peer.request(bundle: dir, id: id, timeout: timeout, layout: layout))
-            let (status, failure, code) = outcome(
-                exit: r.exit, timedOut: r.timedOut, oomKilled: false, stderr: r.stderr, stdout: r.stdout)
-            let stdout = String(decoding: r.stdout, as: UTF8.self)
-            var metrics = parseWorkloadMetrics(stdout)
-            metrics[Metric.startupExitMs.name] = ms(r.exitNs)
-            if let f = r.firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
-            return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: stdout)
+            // The peer makes its own cgroup; boxbench does not account it (no memory figures for peers).
+            return processOutcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: false, stdout: r.stdout, stderr: r.stderr, stats: nil,
+                exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
         } catch {
             return RunOutcome(status: .failed, failure: error.description)
         }
