@@ -31,6 +31,9 @@ public struct BoxbenchPaths: Sendable {
     public var layerCache: String { state + "/layers" }
     /// Root of libvirt's embedded driver; kept short (UNIX socket paths ≤ 108 bytes).
     public var libvirtEmbedRoot: String { state + "/libvirt" }
+    /// The embedded root the test process uses: libvirt allows one embedded driver per process, so every test
+    /// that boots a guest shares it (and a concurrent `boxbench doctor` keeps its own).
+    public var libvirtTestEmbedRoot: String { state + "/libvirt-test" }
     /// Container runtime state (one directory per container id).
     public var containers: String { run + "/containers" }
     /// Doctor's cached slow probes, keyed by host boot id.

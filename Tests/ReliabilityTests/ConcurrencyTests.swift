@@ -79,7 +79,7 @@ struct ConcurrencyTests {
             rootfsDir: s.path + "/rootfs", workload: GuestWorkload(argv: ["/bin/sh", "-c", "sleep 2; echo up"]),
             cacheKey: "concurrency-test", mode: .initramfs)
         // One embedded driver per process: the Machines tests' root.
-        let runner = VMRunner(uri: "qemu:///embed?root=\(BoxbenchPaths().state)/libvirt-test")
+        let runner = VMRunner(uri: LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot))
         defer { runner.close() }
         final class Box: @unchecked Sendable {
             let lock = NSLock()

@@ -1,4 +1,5 @@
 import Foundation
+import Machines
 import Probes
 import Results
 import Testing
@@ -44,7 +45,7 @@ struct RealSuiteTests {
         let engines: [any Engine] = [
             NativeEngine(arm: suite.arms[0]), BoxbenchContainerEngine(arm: suite.arms[1]),
             // One embedded driver per process: share the root the Machines tests use in this test process.
-            VMEngine(arm: suite.arms[2], uri: "qemu:///embed?root=\(BoxbenchPaths().state)/libvirt-test"),
+            VMEngine(arm: suite.arms[2], uri: LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot)),
         ]
         let runner = SuiteRunner(
             suite: suite, engines: engines, images: { try images.prepare($0) }, resultsPath: dir + "/results.json",
