@@ -127,11 +127,6 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
     return 0;
 }
 
-pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
-                         int err_fd, const char *cgroup_procs_paths, int *err_out) {
-    return cshim_spawn_process(path, argv, envp, in_fd, out_fd, err_fd, cgroup_procs_paths, 0, NULL, err_out);
-}
-
 struct spawn_args {
     const char *path;
     char *const *argv;

@@ -20,11 +20,9 @@ pid_t cshim_wait4(pid_t pid, int *status, int options, long *maxrss_kb, long *ut
 int cshim_pidfd_open(pid_t pid);
 /* pipe2(O_CLOEXEC): no fd may leak into a container or a peer runtime. */
 int cshim_pipe_cloexec(int fds[2]);
-/* Plain fork+exec of a host program for the native arm: argv/envp NULL-terminated, stdio fds dup'ed in. */
-int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
-pid_t cshim_spawn_native(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
-                         int err_fd, const char *cgroup_procs_paths, int *err_out);
-/* The same, optionally in a private mount namespace with one mount detached first (the crun workaround). */
+/* Launches a host program (native arm, peer runtimes, hooks): argv/envp NULL-terminated, stdio fds dup'ed in,
+   joined to the listed cgroup.procs files before exec; optionally in a private mount namespace with one mount
+   detached first (the crun hybrid-cgroup workaround). */
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                           int err_fd, const char *cgroup_procs_paths, int private_mount_ns,
                           const char *detach_mount, int *err_out);
