@@ -1,8 +1,10 @@
+import Foundation
+
 /// Pure parsers for cgroup v1 and v2 interface files.
 
 /// A single integer file (`memory.current`, `pids.current`, `cpuacct.usage`, …); "max" means no limit.
 public func parseCgroupValue(_ text: String, file: String) throws(ProbeParseError) -> UInt64? {
-    let trimmed = Substring(text).trimmingCharacters(in: " \n\t")
+    let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
     if trimmed == "max" { return nil }
     guard let v = UInt64(trimmed) else {
         throw ProbeParseError(file: file, reason: "not an integer: \"\(trimmed.prefix(40))\"")

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -46,9 +48,10 @@ public struct HostFacts: Sendable, Equatable {
         let model =
             cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
-            .map { Substring($0).trimmingCharacters(in: " \t") } ?? "unknown"
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         let mem = (try? MemInfo.parse((try? readTextFile("/proc/meminfo")) ?? ""))?.totalBytes ?? 0
-        let boot = Substring((try? readTextFile("/proc/sys/kernel/random/boot_id")) ?? "").trimmingCharacters(in: "\n ")
+        let boot = ((try? readTextFile("/proc/sys/kernel/random/boot_id")) ?? "").trimmingCharacters(
+            in: .whitespacesAndNewlines)
         return HostFacts(
             kernel: release, cpuModel: model, cpus: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), memTotalBytes: mem,
             bootID: boot, hostname: node)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Pure parsers for procfs text. Each takes the file's text and returns typed values; no I/O.
 
 /// A `Key:   value kB` table such as `/proc/<pid>/smaps_rollup` or `/proc/meminfo`, in bytes.
@@ -70,7 +72,7 @@ public struct ProcStat: Sendable, Equatable {
         guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close else {
             throw ProbeParseError(file: "stat", reason: "no (comm) field")
         }
-        guard let pid = Int32(text[..<open].trimmingCharacters(in: " ")) else {
+        guard let pid = Int32(text[..<open].trimmingCharacters(in: .whitespaces)) else {
             throw ProbeParseError(file: "stat", reason: "bad pid field")
         }
         let comm = String(text[text.index(after: open)..<close])
@@ -80,7 +82,7 @@ public struct ProcStat: Sendable, Equatable {
             throw ProbeParseError(file: "stat", reason: "expected ≥ 24 fields, got \(fields.count + 2)")
         }
         func number<T: FixedWidthInteger>(_ field: Int, _: T.Type) throws(ProbeParseError) -> T {
-            guard let v = T(fields[field - 3].trimmingCharacters(in: "\n")) else {
+            guard let v = T(fields[field - 3].trimmingCharacters(in: .newlines)) else {
                 throw ProbeParseError(file: "stat", reason: "field \(field) is not a number: \(fields[field - 3])")
             }
             return v
@@ -101,13 +103,4 @@ public struct ProbeParseError: Error, CustomStringConvertible, Equatable {
         self.reason = reason
     }
     public var description: String { "parse \(file): \(reason)" }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self[...]
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
 }
