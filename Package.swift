@@ -19,9 +19,8 @@ let package = Package(
     targets: [
         // Everything between clone and exec, plus raw syscalls Glibc does not expose.
         .target(name: "CShim", linkerSettings: [.linkedLibrary("seccomp")]),
-        .systemLibrary(
-            name: "CLibvirt", pkgConfig: "libvirt",
-            providers: [.apt(["libvirt-dev"])]),
+        // libvirt's headers (libvirt-dev) with the library dlopen()ed on first use: see include/CLibvirt.h.
+        .target(name: "CLibvirt"),
         .systemLibrary(
             name: "CSeccomp", pkgConfig: "libseccomp",
             providers: [.apt(["libseccomp-dev"])]),

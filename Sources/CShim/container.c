@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
+int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len);
 
 /*
  * The child runs between clone and exec in a copy of a multi-threaded process: it must not allocate,
@@ -248,6 +249,18 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     if (n != 1) fail(c, CSHIM_STEP_SYNC, "parent went away");
     close(c->go_fd);
 
+    const char *bad = NULL;
+    size_t bad_len = 0;
+    int joined = cshim_self_join_cgroups(cfg->cgroup_join_paths, &bad, &bad_len);
+    if (joined != 0) {
+        char what[240];
+        size_t n_what = bad && bad_len < sizeof what ? bad_len : 0;
+        memcpy(what, bad ? bad : "", n_what);
+        what[n_what] = 0;
+        errno = -joined;
+        fail(c, CSHIM_STEP_CGROUP, what);
+    }
+
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
@@ -425,18 +438,25 @@ static int write_file(const char *path, const char *data) {
     return 0;
 }
 
-static pid_t clone_child(const struct cshim_container_config *cfg, int flags) {
-    /* clone3 can place the child straight into a v2 cgroup; plain clone is the fallback. */
+/* clone3 can place the child straight into a v2 cgroup (no migration, no global lock); without it the parent
+   writes cgroup.procs afterwards. *placed says which happened. */
+static pid_t clone_child(const struct cshim_container_config *cfg, int flags, int *placed) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = (uint64_t)flags;
     args.exit_signal = SIGCHLD;
+    *placed = 0;
+    long pid = -1;
     if (cfg->cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cfg->cgroup_fd;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+        if (pid >= 0) { *placed = 1; return (pid_t)pid; }
+        args.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+        args.cgroup = 0;
     }
-    long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0 && (errno == ENOSYS || errno == E2BIG || (errno == EINVAL && cfg->cgroup_fd < 0))) {
+    pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0 && (errno == ENOSYS || errno == E2BIG || errno == EINVAL)) {
         pid = syscall(SYS_clone, (unsigned long)flags | SIGCHLD, 0, 0, 0, 0);
     }
     return (pid_t)pid;
@@ -454,7 +474,8 @@ pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct csh
     }
     /* The cgroup namespace is entered by the child after it joined its cgroup. */
     int flags = cfg->namespaces & ~CLONE_NEWCGROUP;
-    pid_t pid = clone_child(cfg, flags);
+    int placed = 0;
+    pid_t pid = clone_child(cfg, flags, &placed);
     if (pid < 0) {
         error->step = CSHIM_STEP_CLONE; error->err = errno;
         close(report_pipe[0]); close(report_pipe[1]); close(go_pipe[0]); close(go_pipe[1]);
@@ -484,7 +505,7 @@ pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct csh
             if (write_file(path, cfg->uid_map) != 0) { step = CSHIM_STEP_ID_MAPS; err = errno; snprintf(detail, sizeof detail, "%s", path); }
         }
     }
-    if (!step) {
+    if (!step && !placed) {
         const char *bad = NULL;
         size_t bad_len = 0;
         int rc = cshim_join_cgroups(pid, cfg->cgroup_procs_paths, &bad, &bad_len);

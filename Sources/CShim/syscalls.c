@@ -127,12 +127,42 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
     return 0;
 }
 
+/* Writes "0" (the writer itself) into each listed file: v1 `tasks` files move just the calling thread, which the
+   kernel does without its global threadgroup lock — a pid written into cgroup.procs takes that lock and waits for
+   an RCU grace period (7–15 ms per launch here). Only for a single-threaded caller between clone and exec.
+   Returns 0 or -errno with the failing path in *bad. */
+int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len) {
+    if (!paths) return 0;
+    const char *p = paths;
+    while (*p) {
+        const char *end = strchr(p, '\n');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen > 0) {
+            char path[4096];
+            if (plen >= sizeof path) return -ENAMETOOLONG;
+            memcpy(path, p, plen);
+            path[plen] = 0;
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, "0", 1) != 1) {
+                int e = errno;
+                if (fd >= 0) close(fd);
+                if (bad) { *bad = p; *bad_len = plen; }
+                return -e;
+            }
+            close(fd);
+        }
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
 struct spawn_args {
     const char *path;
     char *const *argv;
     char *const *envp;
     int in_fd, out_fd, err_fd;
-    const char *cgroup_procs_paths;
+    const char *cgroup_join_paths;
     int private_mount_ns;
     const char *detach_mount;
     int err; /* written by the child (shared memory), read by the parent after vfork returns */
@@ -140,7 +170,7 @@ struct spawn_args {
 
 /* Runs on its own stack in the parent's memory (CLONE_VM|CLONE_VFORK, as posix_spawn does): no page-table copy of
    the large harness process, so the launch costs what a small launcher's would. Joins the accounting cgroups itself
-   by writing "0" (the writer) to each cgroup.procs, so the workload is counted from its first instruction. */
+   (cshim_self_join_cgroups), so the workload is counted from its first instruction. */
 static int spawn_child(void *opaque) {
     struct spawn_args *a = opaque;
     sigset_t all;
@@ -152,23 +182,8 @@ static int spawn_child(void *opaque) {
         if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
     }
     sigprocmask(SIG_SETMASK, &all, NULL);
-    if (a->cgroup_procs_paths) {
-        const char *p = a->cgroup_procs_paths;
-        while (*p) {
-            const char *end = strchr(p, '\n');
-            size_t len = end ? (size_t)(end - p) : strlen(p);
-            char path[4096];
-            if (len > 0 && len < sizeof path) {
-                memcpy(path, p, len);
-                path[len] = 0;
-                int fd = open(path, O_WRONLY | O_CLOEXEC);
-                if (fd < 0 || write(fd, "0", 1) != 1) { a->err = errno; if (fd >= 0) close(fd); _exit(127); }
-                close(fd);
-            }
-            if (!end) break;
-            p = end + 1;
-        }
-    }
+    int joined = cshim_self_join_cgroups(a->cgroup_join_paths, NULL, NULL);
+    if (joined != 0) { a->err = -joined; _exit(127); }
     if (a->private_mount_ns) {
         /* crun refuses hybrid cgroups: hide the v2 mount in a private namespace (ENVIRONMENT.md). */
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) { a->err = errno; _exit(127); }
@@ -188,9 +203,9 @@ static int spawn_child(void *opaque) {
 }
 
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
-                          int err_fd, const char *cgroup_procs_paths, int private_mount_ns,
+                          int err_fd, const char *cgroup_join_paths, int private_mount_ns,
                           const char *detach_mount, int *err_out) {
-    struct spawn_args a = {path, argv, envp, in_fd, out_fd, err_fd, cgroup_procs_paths, private_mount_ns,
+    struct spawn_args a = {path, argv, envp, in_fd, out_fd, err_fd, cgroup_join_paths, private_mount_ns,
                            detach_mount, 0};
     size_t stack_size = 256 * 1024;
     char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);

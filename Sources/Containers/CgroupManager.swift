@@ -49,8 +49,10 @@ public struct CgroupStats: Sendable, Equatable {
 public protocol CgroupManager: Sendable {
     /// The group's name below each hierarchy root, e.g. "boxbench/c1".
     var name: String { get }
-    /// cgroup.procs files a new process is written into, one per hierarchy.
+    /// Every hierarchy's cgroup.procs (membership, kill).
     var procsPaths: [String] { get }
+    /// How a new process enters the group: see `CgroupJoin`.
+    var join: CgroupJoin { get }
     func create() throws(CgroupError)
     func apply(_ limits: CgroupLimits) throws(CgroupError)
     func stats() -> CgroupStats
@@ -58,6 +60,21 @@ public protocol CgroupManager: Sendable {
     func killAll()
     /// Removes the group's directories; the group must be empty (call killAll first).
     func remove() throws(CgroupError)
+}
+
+/// How a new process enters a group without the kernel's global threadgroup lock: a pid written into cgroup.procs
+/// takes it and waits for an RCU grace period (7–15 ms per launch on this host, crun and runc pay it too); a v1
+/// `tasks` file written "0" by the single-threaded child itself, and a v2 group entered at clone time
+/// (clone3 CLONE_INTO_CGROUP), do not.
+public struct CgroupJoin: Sendable, Equatable {
+    /// Files the new process writes "0" into itself, before exec.
+    public var selfJoin: [String]
+    /// A v2 group directory to clone the process straight into; its cgroup.procs is the fallback.
+    public var cloneInto: String?
+
+    /// For a launcher that cannot clone into a group (vfork-style spawn): the clone target is self-joined
+    /// through its cgroup.procs (the slow path, on v2 groups only).
+    public var selfJoinOnly: [String] { selfJoin + (cloneInto.map { [$0 + "/cgroup.procs"] } ?? []) }
 }
 
 /// Picks the implementation for the detected layout.
@@ -168,6 +185,12 @@ public final class CgroupV1Manager: CgroupManager {
 
     public var procsPaths: [String] { allDirs.map { $0 + "/cgroup.procs" } }
 
+    public var join: CgroupJoin {
+        CgroupJoin(
+            selfJoin: roots.filter { !$0.controller.isEmpty }.map { "\($0.root)/\(name)/tasks" },
+            cloneInto: roots.first { $0.controller.isEmpty }.map { "\($0.root)/\(name)" })
+    }
+
     public func create() throws(CgroupError) {
         for (_, root) in roots { try makeDirectoryChain(root: root, name: name) }
         // v1 memory stats are per group unless hierarchy is on; make OOM kill the task, not pause it.
@@ -249,6 +272,7 @@ public final class CgroupV2Manager: CgroupManager {
     }
 
     public var procsPaths: [String] { [path + "/cgroup.procs"] }
+    public var join: CgroupJoin { CgroupJoin(selfJoin: [], cloneInto: path) }
 
     public func create() throws(CgroupError) {
         try makeDirectoryChain(root: root, name: name) { level in

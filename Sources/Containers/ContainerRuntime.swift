@@ -315,8 +315,13 @@ public final class ContainerRuntime: Sendable {
         config.oom_score_adj = process.oomScoreAdj.map { Int32($0) } ?? Int32.min
         config.uid_map = strings.string(idMap(spec.linux?.uidMappings))
         config.gid_map = strings.string(idMap(spec.linux?.gidMappings))
-        config.cgroup_procs_paths = strings.string(cgroup.procsPaths.joined(separator: "\n"))
-        config.cgroup_fd = -1
+        let join = cgroup.join
+        config.cgroup_join_paths = strings.string(join.selfJoin.joined(separator: "\n"))
+        // If the directory cannot be opened the parent writes cgroup.procs instead (the slow path).
+        let cloneIntoFd = join.cloneInto.map { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
+        defer { if cloneIntoFd >= 0 { close(cloneIntoFd) } }
+        config.cgroup_fd = cloneIntoFd
+        config.cgroup_procs_paths = strings.string(join.cloneInto.map { $0 + "/cgroup.procs" })
         config.stdin_fd = stdinFd
         config.stdout_fd = stdoutFd
         config.stderr_fd = stderrFd

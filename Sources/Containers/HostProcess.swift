@@ -71,7 +71,7 @@ public enum HostProcess {
         defer { strings.free() }
         let argv = strings.array(request.args)
         let envp = strings.array(request.env)
-        let cgroupPaths = strings.string(cgroup?.procsPaths.joined(separator: "\n"))
+        let cgroupPaths = strings.string(cgroup?.join.selfJoinOnly.joined(separator: "\n"))
         let detach = strings.string(request.detachMountInPrivateNamespace)
         var spawnErrno: Int32 = 0
         let t0 = monotonicNanos()

@@ -9,31 +9,35 @@ import Probes
 /// libvirt's default event loop: registered once before any connection, run forever on a dedicated thread
 /// (it must keep running after a connection closes, or libvirt's cleanup callbacks never fire).
 enum LibvirtEventLoop {
-    private static let started: Bool = {
+    /// nil once libvirt is loaded and its event loop runs; otherwise the failed operation and why.
+    private static let failure: (operation: String, message: String)? = {
+        if let message = bb_libvirt_load() { return ("load libvirt", String(cString: message)) }
         // libvirt's own log (stale XATTRs, "domain not found" races after poweroff) goes to a file, not the
         // user's terminal; failures still surface through MachineError. The user's LIBVIRT_LOG_OUTPUTS wins.
         let state = BoxbenchPaths().state
         mkdir(state, 0o755)
         setenv("LIBVIRT_LOG_OUTPUTS", "4:file:\(state)/libvirt-errors.log", 0)
         // Errors are reported through MachineError with virGetLastErrorMessage(); keep libvirt off stderr.
-        virSetErrorFunc(nil) { _, _ in }
-        guard virEventRegisterDefaultImpl() == 0 else { return false }
+        bb_virSetErrorFunc(nil) { _, _ in }
+        guard bb_virEventRegisterDefaultImpl() == 0 else {
+            return ("virEventRegisterDefaultImpl", lastLibvirtError())
+        }
         let t = Thread {
-            while true { _ = virEventRunDefaultImpl() }
+            while true { _ = bb_virEventRunDefaultImpl() }
         }
         t.name = "libvirt-events"
         t.stackSize = 1 << 20
         t.start()
-        return true
+        return nil
     }()
 
     static func ensureStarted() throws(MachineError) {
-        guard started else { throw .libvirt(operation: "virEventRegisterDefaultImpl", message: lastLibvirtError()) }
+        if let failure { throw .libvirt(operation: failure.operation, message: failure.message) }
     }
 }
 
 func lastLibvirtError() -> String {
-    virGetLastErrorMessage().map { String(cString: $0) } ?? "unknown libvirt error"
+    bb_virGetLastErrorMessage().map { String(cString: $0) } ?? "unknown libvirt error"
 }
 
 /// One libvirt connection; keep it open for as long as any domain created through it must live
@@ -80,7 +84,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     public init(uri: String) throws(MachineError) {
         try LibvirtEventLoop.ensureStarted()
-        guard let c = virConnectOpen(uri) else {
+        guard let c = bb_virConnectOpen(uri) else {
             throw .libvirt(operation: "virConnectOpen \(uri)", message: lastLibvirtError())
         }
         ptr = c
@@ -100,14 +104,14 @@ public final class LibvirtConnection: @unchecked Sendable {
         defer { lock.unlock() }
         if !closed {
             closed = true
-            virConnectClose(ptr)
+            bb_virConnectClose(ptr)
         }
     }
 
     /// libvirt library version, e.g. "9.0.0".
     public var libraryVersion: String {
         var v: UInt = 0
-        guard virConnectGetLibVersion(ptr, &v) == 0 else { return "unknown" }
+        guard bb_virConnectGetLibVersion(ptr, &v) == 0 else { return "unknown" }
         return "\(v / 1_000_000).\(v / 1000 % 1000).\(v % 1000)"
     }
 
@@ -129,13 +133,13 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// Defines (persistently, on drivers like test:///default) and returns the name libvirt parsed back,
     /// plus the XML libvirt renders for it; the domain is undefined again. For tests of the XML layer.
     public func defineRoundTrip(xml: String) throws(MachineError) -> (name: String, xml: String) {
-        guard let dom = virDomainDefineXML(ptr, xml) else { throw error("virDomainDefineXML") }
+        guard let dom = bb_virDomainDefineXML(ptr, xml) else { throw error("virDomainDefineXML") }
         defer {
-            virDomainUndefine(dom)
-            virDomainFree(dom)
+            bb_virDomainUndefine(dom)
+            bb_virDomainFree(dom)
         }
-        let name = virDomainGetName(dom).map { String(cString: $0) } ?? ""
-        guard let desc = virDomainGetXMLDesc(dom, 0) else { throw error("virDomainGetXMLDesc") }
+        let name = bb_virDomainGetName(dom).map { String(cString: $0) } ?? ""
+        guard let desc = bb_virDomainGetXMLDesc(dom, 0) else { throw error("virDomainGetXMLDesc") }
         defer { free(desc) }
         return (name, String(cString: desc))
     }
@@ -217,7 +221,7 @@ final class LifecycleDispatcher: @unchecked Sendable {
         if registered { return }
         // The connection owns the dispatcher; libvirt holds it unretained until the connection closes.
         let opaque = Unmanaged.passUnretained(self).toOpaque()
-        let id = virConnectDomainEventRegisterAny(
+        let id = bb_virConnectDomainEventRegisterAny(
             conn.ptr, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
             unsafeBitCast(lifecycleCallback, to: virConnectDomainEventGenericCallback.self), opaque, nil)
         guard id >= 0 else {
@@ -244,7 +248,7 @@ final class LifecycleDispatcher: @unchecked Sendable {
 private let lifecycleCallback:
     @convention(c) (virConnectPtr?, virDomainPtr?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = {
         _, dom, event, detail, opaque in
-        guard let dom, let opaque, let n = virDomainGetName(dom) else { return 0 }
+        guard let dom, let opaque, let n = bb_virDomainGetName(dom) else { return 0 }
         let dispatcher = Unmanaged<LifecycleDispatcher>.fromOpaque(opaque).takeUnretainedValue()
         dispatcher.dispatch(name: String(cString: n), event: event, detail: detail)
         return 0
@@ -272,23 +276,23 @@ struct LibvirtDomain: @unchecked Sendable {
     let conn: LibvirtConnection
 
     func resume() throws(MachineError) {
-        guard virDomainResume(ptr) == 0 else { throw conn.error("virDomainResume") }
+        guard bb_virDomainResume(ptr) == 0 else { throw conn.error("virDomainResume") }
     }
 
     func destroy() throws(MachineError) {
-        guard virDomainDestroy(ptr) == 0 else { throw conn.error("virDomainDestroy") }
+        guard bb_virDomainDestroy(ptr) == 0 else { throw conn.error("virDomainDestroy") }
     }
 
-    var isActive: Bool { virDomainIsActive(ptr) == 1 }
+    var isActive: Bool { bb_virDomainIsActive(ptr) == 1 }
 
     /// libvirt's `cpu_time` for the whole domain (ns), from `virDomainGetCPUStats`.
     func cpuTimeNs() -> UInt64? {
-        let n = virDomainGetCPUStats(ptr, nil, 0, -1, 1, 0)
+        let n = bb_virDomainGetCPUStats(ptr, nil, 0, -1, 1, 0)
         guard n > 0 else { return nil }
         var params = [virTypedParameter](repeating: virTypedParameter(), count: Int(n))
-        let got = virDomainGetCPUStats(ptr, &params, UInt32(n), -1, 1, 0)
+        let got = bb_virDomainGetCPUStats(ptr, &params, UInt32(n), -1, 1, 0)
         guard got > 0 else { return nil }
-        defer { virTypedParamsClear(&params, got) }
+        defer { bb_virTypedParamsClear(&params, got) }
         for p in params.prefix(Int(got)) {
             let field = withUnsafeBytes(of: p.field) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
             if field == "cpu_time" { return p.value.ul }
@@ -299,7 +303,7 @@ struct LibvirtDomain: @unchecked Sendable {
     /// `virDomainMemoryStats` as tag → KiB (only `rss` unless the guest runs virtio_balloon).
     func memoryStats() -> [String: UInt64] {
         var stats = [virDomainMemoryStatStruct](repeating: virDomainMemoryStatStruct(), count: 16)
-        let n = virDomainMemoryStats(ptr, &stats, UInt32(stats.count), 0)
+        let n = bb_virDomainMemoryStats(ptr, &stats, UInt32(stats.count), 0)
         guard n > 0 else { return [:] }
         let names = [
             "swap_in", "swap_out", "major_fault", "minor_fault", "unused", "available", "actual_balloon",

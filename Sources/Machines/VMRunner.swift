@@ -177,7 +177,7 @@ public final class VMRunner: @unchecked Sendable {
             var flags: UInt32 = conn.embedRoot == nil ? UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue) : 0
             if config.startPaused { flags |= UInt32(VIR_DOMAIN_START_PAUSED.rawValue) }
             logger?.debug("virDomainCreateXML", metadata: ["name": "\(name)", "accel": "\(config.accel.rawValue)"])
-            guard let d = virDomainCreateXML(conn.ptr, xml, flags) else {
+            guard let d = bb_virDomainCreateXML(conn.ptr, xml, flags) else {
                 var e = conn.error("virDomainCreateXML \(name)")
                 if case .libvirt(let op, let msg) = e, let log = conn.logFile(domain: name), let tail = Self.tail(log) {
                     e = .libvirt(operation: op, message: msg + "\nQEMU log:\n" + tail)
@@ -234,7 +234,7 @@ public final class VMRunner: @unchecked Sendable {
         if dom != nil { mark("domain-gone") }
         let transcript = reader.stop()
         watch.deregister(from: conn)
-        if let d = dom { virDomainFree(d.ptr) }
+        if let d = dom { bb_virDomainFree(d.ptr) }
         active.detach()
         QemuReaper.sweep()
         if let launchError { throw launchError }

@@ -21,10 +21,10 @@ int cshim_pidfd_open(pid_t pid);
 /* pipe2(O_CLOEXEC): no fd may leak into a container or a peer runtime. */
 int cshim_pipe_cloexec(int fds[2]);
 /* Launches a host program (native arm, peer runtimes, hooks): argv/envp NULL-terminated, stdio fds dup'ed in,
-   joined to the listed cgroup.procs files before exec; optionally in a private mount namespace with one mount
-   detached first (the crun hybrid-cgroup workaround). */
+   joined by itself (cshim_self_join_cgroups) to the listed cgroup files before exec; optionally in a private mount
+   namespace with one mount detached first (the crun hybrid-cgroup workaround). */
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
-                          int err_fd, const char *cgroup_procs_paths, int private_mount_ns,
+                          int err_fd, const char *cgroup_join_paths, int private_mount_ns,
                           const char *detach_mount, int *err_out);
 
 /* Capability probes for `boxbench doctor`: 0 on success, else errno. */
@@ -90,9 +90,12 @@ struct cshim_container_config {
 
     const char *uid_map;          /* written by the parent when CLONE_NEWUSER is requested */
     const char *gid_map;
-    /* newline-separated cgroup.procs paths the parent writes the child's pid into before release */
-    const char *cgroup_procs_paths;
+    /* newline-separated files the child writes "0" into first thing (v1 `tasks`: see cshim_self_join_cgroups) */
+    const char *cgroup_join_paths;
     int cgroup_fd;                /* v2 directory fd for clone3 CLONE_INTO_CGROUP, or -1 */
+    /* newline-separated cgroup.procs files the parent writes the child's pid into when clone3 could not place it
+       with cgroup_fd (or when there is no cgroup_fd) */
+    const char *cgroup_procs_paths;
 
     int stdin_fd, stdout_fd, stderr_fd;  /* -1: /dev/null */
     /* create/start split: if set, the child reports "ready" and opens this FIFO for writing (blocks until
