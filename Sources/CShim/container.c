@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,6 +22,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
@@ -36,7 +38,8 @@ static const char *const step_names[] = {
     "sethostname", "make mounts private", "mount rootfs", "mount", "create devices", "pivot_root",
     "mask paths", "read-only paths", "remount root read-only", "unshare cgroup namespace", "setrlimit",
     "chdir", "set uid/gid", "set capabilities", "set no_new_privs", "load seccomp filter",
-    "set up stdio", "wait for start", "execve", "oom_score_adj",
+    "set up stdio", "wait for start", "execve", "oom_score_adj", "createContainer hook", "startContainer hook",
+    "paused for runtime hooks",
 };
 
 const char *cshim_step_name(int step) {
@@ -47,7 +50,8 @@ const char *cshim_step_name(int step) {
 struct child_ctx {
     const struct cshim_container_config *cfg;
     int report_fd; /* CLOEXEC: EOF at exec means success */
-    int go_fd;     /* parent writes one byte once maps and cgroups are in place */
+    int go_fd;     /* parent writes the child's host pid once maps and cgroups are in place */
+    pid_t host_pid;
 };
 
 static size_t str_len(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
@@ -238,16 +242,102 @@ static void exec_in_path(const struct cshim_container_config *cfg) {
 static int raw_setresuid(uid_t id) { return (int)syscall(SYS_setresuid, id, id, id); }
 static int raw_setresgid(gid_t id) { return (int)syscall(SYS_setresgid, id, id, id); }
 
+static int write_all_fd(int fd, const char *s, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Runs OCI hooks in order from the child (so in the container's namespaces), each with the state on stdin from a
+   memfd. A raw clone, not fork(): glibc's fork runs atfork handlers that take locks a thread of the parent process
+   may have held at clone time. Returns 0, or -1 with errno set and the failing hook's path in *failed. */
+static int run_hooks_inside(const struct child_ctx *c, const struct cshim_hook *hooks, size_t n,
+                            const char *suffix, const char **failed) {
+    const struct cshim_container_config *cfg = c->cfg;
+    for (size_t i = 0; i < n; i++) {
+        const struct cshim_hook *h = &hooks[i];
+        *failed = h->path;
+        int state = (int)syscall(SYS_memfd_create, "oci-state", MFD_CLOEXEC);
+        if (state < 0) return -1;
+        char digits[16];
+        int nd = 0;
+        unsigned v = (unsigned)c->host_pid;
+        char tmp[16];
+        int t = 0;
+        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
+        while (t) digits[nd++] = tmp[--t];
+        const char *prefix = cfg->hook_state_prefix ? cfg->hook_state_prefix : "";
+        if (write_all_fd(state, prefix, str_len(prefix)) != 0 || write_all_fd(state, digits, (size_t)nd) != 0 ||
+            write_all_fd(state, suffix, str_len(suffix)) != 0 || lseek(state, 0, SEEK_SET) != 0) {
+            int e = errno;
+            close(state);
+            errno = e;
+            return -1;
+        }
+        long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0) { int e = errno; close(state); errno = e; return -1; }
+        if (pid == 0) {
+            if (dup2(state, 0) < 0) _exit(126);
+            execve(h->path, h->argv, h->envp);
+            _exit(127);
+        }
+        close(state);
+        struct timespec tick = {0, 1000000};
+        long waited_ms = 0;
+        int st = 0;
+        for (;;) {
+            pid_t r = waitpid((pid_t)pid, &st, WNOHANG);
+            if (r == (pid_t)pid) break;
+            if (r < 0 && errno != EINTR) return -1;
+            if (h->timeout_s > 0 && waited_ms >= (long)h->timeout_s * 1000) {
+                kill((pid_t)pid, SIGKILL);
+                while (waitpid((pid_t)pid, &st, 0) < 0 && errno == EINTR) {}
+                errno = ETIMEDOUT;
+                return -1;
+            }
+            nanosleep(&tick, NULL);
+            waited_ms++;
+        }
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            /* ENOEXEC for "the hook ran and failed", as close as errno gets; 127 = could not exec. */
+            errno = WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ENOENT : ENOEXEC;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Before pivot_root: let the parent run the runtime-namespace hooks, then run createContainer hooks here. */
+static void before_pivot(struct child_ctx *c) {
+    const struct cshim_container_config *cfg = c->cfg;
+    if (cfg->paused) {
+        report(c->report_fd, CSHIM_STEP_PAUSED, 0, NULL);
+        char go;
+        ssize_t n;
+        do { n = read(c->go_fd, &go, 1); } while (n < 0 && errno == EINTR);
+        if (n != 1) fail(c, CSHIM_STEP_SYNC, "runtime hooks: parent went away");
+    }
+    const char *failed = NULL;
+    if (cfg->n_create_container_hooks > 0 &&
+        run_hooks_inside(c, cfg->create_container_hooks, cfg->n_create_container_hooks,
+                         cfg->hook_state_creating_suffix ? cfg->hook_state_creating_suffix : "", &failed) != 0)
+        fail(c, CSHIM_STEP_CREATE_CONTAINER_HOOK, failed);
+}
+
 static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     const struct cshim_container_config *cfg = c->cfg;
     char scratch[PATH_MAX];
 
-    /* Block until the parent has written id maps and placed us in the cgroup. */
-    char go;
+    /* Block until the parent has written id maps and placed us in the cgroup; it sends our host pid. */
     ssize_t n;
-    do { n = read(c->go_fd, &go, 1); } while (n < 0 && errno == EINTR);
-    if (n != 1) fail(c, CSHIM_STEP_SYNC, "parent went away");
-    close(c->go_fd);
+    do { n = read(c->go_fd, &c->host_pid, sizeof c->host_pid); } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof c->host_pid) fail(c, CSHIM_STEP_SYNC, "parent went away");
+    if (!cfg->paused) { close(c->go_fd); c->go_fd = -1; }
 
     const char *bad = NULL;
     size_t bad_len = 0;
@@ -317,6 +407,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             if (create_devices(cfg->rootfs, (cfg->namespaces & CLONE_NEWUSER) != 0, scratch, sizeof scratch) != 0)
                 fail(c, CSHIM_STEP_DEVICES, scratch);
         }
+        before_pivot(c);
         if (chdir(cfg->rootfs) != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new. */
         if (syscall(SYS_pivot_root, ".", ".") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
@@ -332,6 +423,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) != 0) fail(c, CSHIM_STEP_ROOT_READONLY, "/");
         }
     } else if (cfg->rootfs) {
+        before_pivot(c);
         if (chroot(cfg->rootfs) != 0 || chdir("/") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
     }
 
@@ -420,6 +512,18 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         }
     }
 
+    if (cfg->n_start_container_hooks > 0) {
+        const char *failed = NULL;
+        if (run_hooks_inside(c, cfg->start_container_hooks, cfg->n_start_container_hooks,
+                             cfg->hook_state_created_suffix ? cfg->hook_state_created_suffix : "", &failed) != 0) {
+            /* Nobody reads the report pipe after `create` returned: say it on the container's stderr too. */
+            static const char msg[] = "boxbench-runtime: startContainer hook failed: ";
+            write_all_fd(2, msg, sizeof msg - 1);
+            write_all_fd(2, failed, str_len(failed));
+            write_all_fd(2, "\n", 1);
+            fail(c, CSHIM_STEP_START_CONTAINER_HOOK, failed);
+        }
+    }
     if (seccomp_loaded == 0 && cfg->seccomp_filter) {
         if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
     }
@@ -440,6 +544,22 @@ static int write_file(const char *path, const char *data) {
 
 /* clone3 can place the child straight into a v2 cgroup (no migration, no global lock); without it the parent
    writes cgroup.procs afterwards. *placed says which happened. */
+/* Reads the child's report: EOF (exec closed the CLOEXEC pipe) or a NONE record (created, waiting for start) is
+   success; anything else is the failed step, after which the child is reaped. Closes report_fd. */
+static int await_child(int report_fd, pid_t pid, struct cshim_spawn_error *error) {
+    struct cshim_spawn_error child_err;
+    ssize_t n;
+    do { n = read(report_fd, &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
+    close(report_fd);
+    if (n == (ssize_t)sizeof child_err && child_err.step != CSHIM_STEP_NONE) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        *error = child_err;
+        return -1;
+    }
+    return 0;
+}
+
 static pid_t clone_child(const struct cshim_container_config *cfg, int flags, int *placed) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
@@ -484,7 +604,7 @@ pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct csh
     if (pid == 0) {
         close(report_pipe[0]);
         close(go_pipe[1]);
-        struct child_ctx c = {cfg, report_pipe[1], go_pipe[0]};
+        struct child_ctx c = {cfg, report_pipe[1], go_pipe[0], 0};
         child_main(&c);
     }
     close(report_pipe[1]);
@@ -525,19 +645,41 @@ pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct csh
         return -1;
     }
     ssize_t w;
-    do { w = write(go_pipe[1], "g", 1); } while (w < 0 && errno == EINTR);
-    close(go_pipe[1]);
-
-    struct cshim_spawn_error child_err;
-    ssize_t n;
-    do { n = read(report_pipe[0], &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
-    close(report_pipe[0]);
-    if (n == (ssize_t)sizeof child_err && child_err.step != CSHIM_STEP_NONE) {
+    do { w = write(go_pipe[1], &pid, sizeof pid); } while (w < 0 && errno == EINTR);
+    if (cfg->paused) {
+        cfg->paused->report_fd = report_pipe[0];
+        cfg->paused->go_fd = go_pipe[1];
+        struct cshim_spawn_error child_err;
+        ssize_t n;
+        do { n = read(report_pipe[0], &child_err, sizeof child_err); } while (n < 0 && errno == EINTR);
+        if (n == (ssize_t)sizeof child_err && child_err.step == CSHIM_STEP_PAUSED) {
+            error->step = CSHIM_STEP_PAUSED;
+            return pid;
+        }
+        cshim_container_abandon(cfg->paused);
         int st;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        *error = child_err;
+        if (n == (ssize_t)sizeof child_err) *error = child_err;
+        else { error->step = CSHIM_STEP_SYNC; error->err = EPIPE; }
         return -1;
     }
-    /* n == 0: exec closed the CLOEXEC pipe. A NONE record: created and waiting for start. */
-    return pid;
+    close(go_pipe[1]);
+    return await_child(report_pipe[0], pid, error) == 0 ? pid : -1;
+}
+
+void cshim_container_abandon(struct cshim_paused *paused) {
+    if (paused->report_fd >= 0) close(paused->report_fd);
+    if (paused->go_fd >= 0) close(paused->go_fd);
+    paused->report_fd = paused->go_fd = -1;
+}
+
+int cshim_container_continue(struct cshim_paused *paused, pid_t pid, struct cshim_spawn_error *error) {
+    memset(error, 0, sizeof *error);
+    ssize_t w;
+    do { w = write(paused->go_fd, "g", 1); } while (w < 0 && errno == EINTR);
+    close(paused->go_fd);
+    paused->go_fd = -1;
+    int report_fd = paused->report_fd;
+    paused->report_fd = -1;
+    return await_child(report_fd, pid, error);
 }

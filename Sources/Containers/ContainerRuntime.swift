@@ -23,6 +23,31 @@ public enum ContainerIO: Sendable {
     case inherit(stdin: Int32, stdout: Int32, stderr: Int32)
 }
 
+/// OCI hooks in the runtime-spec lifecycle. The child stops before pivot_root while `runtimeHooks` runs the
+/// runtime-namespace ones (prestart, createRuntime) with its host pid; then the child itself runs createContainer
+/// (container namespaces, before pivot_root) and, once started, startContainer (inside the rootfs, right before
+/// exec), each with the OCI state on stdin: `statePrefix` + host pid + the creating / created suffix.
+public struct ContainerHooks: Sendable {
+    public var createContainer: [RuntimeSpec.Hook]
+    public var startContainer: [RuntimeSpec.Hook]
+    public var statePrefix: String
+    public var creatingSuffix: String
+    public var createdSuffix: String
+    public var runtimeHooks: @Sendable (pid_t) throws -> Void
+
+    public init(
+        createContainer: [RuntimeSpec.Hook], startContainer: [RuntimeSpec.Hook], statePrefix: String,
+        creatingSuffix: String, createdSuffix: String, runtimeHooks: @escaping @Sendable (pid_t) throws -> Void
+    ) {
+        self.createContainer = createContainer
+        self.startContainer = startContainer
+        self.statePrefix = statePrefix
+        self.creatingSuffix = creatingSuffix
+        self.createdSuffix = createdSuffix
+        self.runtimeHooks = runtimeHooks
+    }
+}
+
 public struct ContainerRequest: Sendable {
     public var id: String
     public var bundle: String
@@ -35,6 +60,8 @@ public struct ContainerRequest: Sendable {
     /// OCI CLI create/start: the created process blocks opening `<state>/exec.fifo` until `start` reads it,
     /// so the waiting container outlives the `create` command.
     public var useExecFifo = false
+    /// OCI hooks around create and start (the OCI CLI sets them; the harness does not).
+    public var hooks: ContainerHooks?
 
     public init(
         id: String, bundle: String, spec: RuntimeSpec, overlay: OverlayRootfs? = nil, io: ContainerIO = .capture,
@@ -328,19 +355,61 @@ public final class ContainerRuntime: Sendable {
         config.exec_fifo = strings.string(execFifo)
         config.start_fd = startPipe[0]
 
+        let hooks = request.hooks
+        func cHooks(_ list: [RuntimeSpec.Hook]) -> [cshim_hook] {
+            list.map { h in
+                cshim_hook(
+                    path: strings.string(h.path), argv: strings.array(h.args ?? [h.path]),
+                    envp: strings.array(h.env ?? []), timeout_s: Int32(clamping: h.timeout ?? 0))
+            }
+        }
+        let createHooks = cHooks(hooks?.createContainer ?? [])
+        let startHooks = cHooks(hooks?.startContainer ?? [])
+        config.hook_state_prefix = strings.string(hooks?.statePrefix)
+        config.hook_state_creating_suffix = strings.string(hooks?.creatingSuffix)
+        config.hook_state_created_suffix = strings.string(hooks?.createdSuffix)
+        var paused = cshim_paused(report_fd: -1, go_fd: -1)
+
         var spawnError = cshim_spawn_error()
-        let pid: pid_t = gids.withUnsafeBufferPointer { gidBuf in
-            rlimits.withUnsafeBufferPointer { rlBuf in
-                cmounts.withUnsafeBufferPointer { mBuf in
-                    (filter?.bytes ?? []).withUnsafeBytes { bpf in
-                        config.additional_gids = gidBuf.baseAddress
-                        config.rlimits = rlBuf.baseAddress
-                        config.mounts = mBuf.baseAddress
-                        config.seccomp_filter = filter == nil ? nil : bpf.baseAddress
-                        config.seccomp_filter_len = filter == nil ? 0 : bpf.count
-                        return cshim_container_spawn(&config, &spawnError)
+        var pid: pid_t = withUnsafeMutablePointer(to: &paused) { pausedPtr in
+            gids.withUnsafeBufferPointer { gidBuf in
+                rlimits.withUnsafeBufferPointer { rlBuf in
+                    cmounts.withUnsafeBufferPointer { mBuf in
+                        createHooks.withUnsafeBufferPointer { createBuf in
+                            startHooks.withUnsafeBufferPointer { startBuf in
+                                (filter?.bytes ?? []).withUnsafeBytes { bpf in
+                                    config.additional_gids = gidBuf.baseAddress
+                                    config.rlimits = rlBuf.baseAddress
+                                    config.mounts = mBuf.baseAddress
+                                    config.seccomp_filter = filter == nil ? nil : bpf.baseAddress
+                                    config.seccomp_filter_len = filter == nil ? 0 : bpf.count
+                                    config.paused = hooks == nil ? nil : pausedPtr
+                                    config.create_container_hooks = createBuf.baseAddress
+                                    config.n_create_container_hooks = createBuf.count
+                                    config.start_container_hooks = startBuf.baseAddress
+                                    config.n_start_container_hooks = startBuf.count
+                                    return cshim_container_spawn(&config, &spawnError)
+                                }
+                            }
+                        }
                     }
                 }
+            }
+        }
+        if pid > 0, let hooks, spawnError.step == Int32(CSHIM_STEP_PAUSED.rawValue) {
+            // Paused before pivot_root: the runtime-namespace hooks run now, then the child goes on.
+            cleanup.pid = pid
+            do { try hooks.runtimeHooks(pid) } catch {
+                cshim_container_abandon(&paused)
+                childEnds.forEach { close($0) }
+                parentEnds.forEach { close($0) }
+                if startPipe[0] >= 0 { close(startPipe[0]) }
+                if startPipe[1] >= 0 { close(startPipe[1]) }
+                throw ContainerError(id: id, operation: "runtime hooks", detail: "\(error)")
+            }
+            if cshim_container_continue(&paused, pid, &spawnError) != 0 {
+                cleanup.pid = 0
+                pid = -1
             }
         }
         childEnds.forEach { close($0) }

@@ -16,6 +16,22 @@ public struct OCIState: Codable, Sendable, Equatable {
     public var cgroup: String?
     public var startTimeTicks: UInt64?
 
+    /// `ociJSON()` split around the pid, for hooks run by the container's own process (only it knows when its pid
+    /// is final): prefix + pid + suffix, with the status "creating" or "created".
+    public func ociJSONAroundPid() -> (prefix: String, creatingSuffix: String, createdSuffix: String) {
+        var probe = self
+        probe.pid = Int32.min
+        probe.status = "creating"
+        let json = String(decoding: probe.ociJSON(), as: UTF8.self)
+        // Keys are sorted and strings escaped, so this unquoted key/value pair occurs once.
+        let marker = "\"pid\" : \(Int32.min)"
+        guard let r = json.range(of: marker) else { return (json, "", "") }
+        let prefix = String(json[..<r.lowerBound]) + "\"pid\" : "
+        let suffix = String(json[r.upperBound...])
+        let created = suffix.replacingOccurrences(of: "\"status\" : \"creating\"", with: "\"status\" : \"created\"")
+        return (prefix, suffix, created)
+    }
+
     /// Only the fields the runtime spec defines, as `state` prints them.
     public func ociJSON() -> Data {
         struct Public: Encodable {
@@ -110,6 +126,23 @@ public final class OCIRuntime: @unchecked Sendable {
                 id: id, bundle: bundlePath, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2))
             var req = request
             req.useExecFifo = true
+            let creating = OCIState(
+                ociVersion: "1.0.2", id: id, status: "creating", pid: 0, bundle: bundlePath,
+                annotations: spec.annotations)
+            if let hooks = spec.hooks {
+                let pieces = creating.ociJSONAroundPid()
+                req.hooks = ContainerHooks(
+                    createContainer: hooks.createContainer ?? [], startContainer: hooks.startContainer ?? [],
+                    statePrefix: pieces.prefix, creatingSuffix: pieces.creatingSuffix,
+                    createdSuffix: pieces.createdSuffix
+                ) { [self] pid in
+                    // The child waits before pivot_root: prestart and createRuntime run in the runtime namespace.
+                    var state = creating
+                    state.pid = pid
+                    try runHooks(hooks.prestart, state: state, phase: "prestart")
+                    try runHooks(hooks.createRuntime, state: state, phase: "createRuntime")
+                }
+            }
             let created: CreatedContainer
             do { created = try runtime.create(req, waitForStart: true) } catch { throw OCIRuntimeError("\(error)") }
             let startTicks = (try? ProcStat.parse(try readTextFile("/proc/\(created.pid)/stat")))?.startTimeTicks
@@ -117,12 +150,7 @@ public final class OCIRuntime: @unchecked Sendable {
                 ociVersion: "1.0.2", id: id, status: "created", pid: created.pid, bundle: bundlePath,
                 annotations: spec.annotations, created: ISO8601DateFormatter().string(from: Date()),
                 cgroup: created.cgroup.name, startTimeTicks: startTicks)
-            do {
-                try writeState(state)
-                try runHooks(spec.hooks?.prestart, state: state, phase: "prestart")
-                try runHooks(spec.hooks?.createRuntime, state: state, phase: "createRuntime")
-                try runHooks(spec.hooks?.createContainer, state: state, phase: "createContainer")
-            } catch {
+            do { try writeState(state) } catch {
                 created.destroy()
                 throw error
             }
@@ -148,7 +176,7 @@ public final class OCIRuntime: @unchecked Sendable {
                 throw OCIRuntimeError("cannot start a container that is \(state.status) (id \(id))")
             }
             let spec = try? RuntimeSpec.load(bundle: state.bundle)
-            try runHooks(spec?.hooks?.startContainer, state: state, phase: "startContainer")
+            // startContainer hooks run inside the container (CShim), after the FIFO releases it.
             let fifo = "\(dir(id))/exec.fifo"
             // Opening for read releases the process blocked in open(O_WRONLY); it writes one byte, then execs.
             let fd = open(fifo, O_RDONLY | O_CLOEXEC)

@@ -72,32 +72,81 @@ struct RuntimeCLITests {
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
-    func hooksRunInOrderWithStateOnStdin() throws {
+    func hooksRunInOrderInTheirNamespacesWithStateOnStdin() throws {
         let logDir = try makeTempDir("hooks")
         defer { try? FileManager.default.removeItem(atPath: logDir) }
-        func hook(_ name: String) -> RuntimeSpec.Hook {
-            .init(
-                path: "/bin/sh", args: ["sh", "-c", "cat > \(logDir)/\(name).json; echo \(name) >> \(logDir)/order"],
-                env: nil, timeout: 10)
+        // Each hook logs its stdin (the state), its mount and UTS namespaces and the hostname it sees.
+        // startContainer runs inside the rootfs (after pivot_root), so it logs through a bind mount at /hooklog.
+        func hook(_ name: String, dir: String? = nil) -> RuntimeSpec.Hook {
+            let d = dir ?? logDir
+            let script =
+                "cat > \(d)/\(name).json; /bin/busybox readlink /proc/self/ns/mnt > \(d)/\(name).ns; "
+                + "/bin/busybox readlink /proc/self/ns/uts >> \(d)/\(name).ns; "
+                + "cat /proc/sys/kernel/hostname >> \(d)/\(name).ns; echo \(name) >> \(d)/order"
+            return .init(path: "/bin/sh", args: ["sh", "-c", script], env: ["PATH=/usr/bin:/bin"], timeout: 10)
         }
         let hooks = RuntimeSpec.Hooks(
             prestart: [hook("prestart")], createRuntime: [hook("createRuntime")],
             createContainer: [hook("createContainer")],
-            startContainer: [hook("startContainer")], poststart: [hook("poststart")], poststop: [hook("poststop")])
-        let fs = try bundle(["true"], hooks: hooks)
+            startContainer: [hook("startContainer", dir: "/hooklog")], poststart: [hook("poststart")],
+            poststop: [hook("poststop")])
+        let fs = try BusyboxRootfs()
+        var spec = RuntimeSpec.defaultSpec(args: ["true"], rootPath: "rootfs", hostname: "hooked")
+        spec.hooks = hooks
+        spec.mounts =
+            (spec.mounts ?? []) + [
+                RuntimeSpec.Mount(destination: "/hooklog", type: "bind", source: logDir, options: ["rbind", "rw"])
+            ]
+        try spec.jsonData().write(to: URL(fileURLWithPath: fs.dir + "/config.json"))
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try cli(["create", "--bundle", fs.dir, "hk1"]).status == 0)
+        let pid = try JSONSerialization.jsonObject(with: Data(try cli(["state", "hk1"]).stdout.utf8))
+        let containerPid = (pid as? [String: Any])?["pid"] as? Int ?? -1
         #expect(try cli(["start", "hk1"]).status == 0)
         for _ in 0..<200 where try status("hk1") != "stopped" { usleep(10_000) }
         #expect(try cli(["delete", "hk1"]).status == 0)
         let order = (try? String(contentsOfFile: logDir + "/order", encoding: .utf8)) ?? ""
         #expect(order == "prestart\ncreateRuntime\ncreateContainer\nstartContainer\npoststart\npoststop\n")
-        let state =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: logDir + "/prestart.json")))
-            as? [String: Any]
-        #expect(state?["id"] as? String == "hk1")
-        #expect(state?["status"] as? String == "created")
-        #expect((state?["pid"] as? Int ?? 0) > 0)
+
+        func state(_ name: String) -> [String: Any]? {
+            (try? Data(contentsOf: URL(fileURLWithPath: "\(logDir)/\(name).json")))
+                .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        }
+        func namespaces(_ name: String) -> [String] {
+            ((try? String(contentsOfFile: "\(logDir)/\(name).ns", encoding: .utf8)) ?? "")
+                .split(separator: "\n").map(String.init)
+        }
+        for name in ["prestart", "createRuntime", "createContainer", "startContainer"] {
+            #expect(state(name)?["id"] as? String == "hk1", "\(name) state")
+            #expect(state(name)?["pid"] as? Int == containerPid, "\(name) sees the container's host pid")
+        }
+        #expect(state("prestart")?["status"] as? String == "creating")
+        #expect(state("createContainer")?["status"] as? String == "creating")
+        #expect(state("startContainer")?["status"] as? String == "created")
+        // Runtime-namespace hooks share the runtime's namespaces; createContainer and startContainer the container's.
+        let host = [
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")) ?? "?",
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/uts")) ?? "?",
+        ]
+        #expect(Array(namespaces("prestart").prefix(2)) == host)
+        #expect(Array(namespaces("createRuntime").prefix(2)) == host)
+        let inside = namespaces("createContainer")
+        #expect(inside.count == 3 && inside[0] != host[0] && inside[1] != host[1] && inside[2] == "hooked")
+        #expect(namespaces("startContainer") == inside)
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func failingCreateContainerHookFailsCreateAndLeavesNothing() throws {
+        let hooks = RuntimeSpec.Hooks(
+            prestart: nil, createRuntime: nil,
+            createContainer: [.init(path: "/bin/sh", args: ["sh", "-c", "exit 3"], env: nil, timeout: 10)],
+            startContainer: nil, poststart: nil, poststop: nil)
+        let fs = try bundle(["true"], hooks: hooks)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try cli(["create", "--bundle", fs.dir, "hkfail"])
+        #expect(r.status == 1 && r.stderr.contains("createContainer hook"), "\(r.stderr)")
+        #expect(try cli(["state", "hkfail"]).status == 1)
+        expectNoCgroup("hkfail")
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))

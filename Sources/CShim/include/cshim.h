@@ -103,6 +103,35 @@ struct cshim_container_config {
     const char *exec_fifo;
     /* in-process variant: if >= 0 the child blocks reading one byte from this fd before exec. */
     int start_fd;
+
+    /* OCI hooks (runtime-spec lifecycle). If `paused` is set, the child stops before pivot_root and
+       cshim_container_spawn returns its pid with *paused filled (error->step == CSHIM_STEP_PAUSED). The child then
+       runs create_container_hooks (container namespaces, host paths still visible), and, once started,
+       start_container_hooks (after pivot_root, right before exec). Each hook gets the OCI state on stdin:
+       hook_state_prefix + the container's host pid + the creating/created suffix. */
+    struct cshim_paused *paused;
+    const struct cshim_hook *create_container_hooks;
+    size_t n_create_container_hooks;
+    const struct cshim_hook *start_container_hooks;
+    size_t n_start_container_hooks;
+    const char *hook_state_prefix;
+    const char *hook_state_creating_suffix;
+    const char *hook_state_created_suffix;
+};
+
+/* One OCI hook run inside the container (createContainer, startContainer): argv/envp NULL-terminated. */
+struct cshim_hook {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int timeout_s;                /* <= 0: no timeout */
+};
+
+/* A child paused before pivot_root so the caller can run the runtime-namespace hooks (prestart, createRuntime):
+   then cshim_container_continue, or cshim_container_abandon and kill. */
+struct cshim_paused {
+    int report_fd;
+    int go_fd;
 };
 
 /* Steps a child can fail at, reported to the parent with errno. */
@@ -113,7 +142,8 @@ enum cshim_step {
     CSHIM_STEP_DEVICES, CSHIM_STEP_PIVOT_ROOT, CSHIM_STEP_MASKED_PATHS, CSHIM_STEP_READONLY_PATHS,
     CSHIM_STEP_ROOT_READONLY, CSHIM_STEP_CGROUP_NS, CSHIM_STEP_RLIMITS, CSHIM_STEP_CWD, CSHIM_STEP_IDS,
     CSHIM_STEP_CAPABILITIES, CSHIM_STEP_NO_NEW_PRIVS, CSHIM_STEP_SECCOMP, CSHIM_STEP_STDIO,
-    CSHIM_STEP_WAIT_START, CSHIM_STEP_EXEC, CSHIM_STEP_OOM_SCORE
+    CSHIM_STEP_WAIT_START, CSHIM_STEP_EXEC, CSHIM_STEP_OOM_SCORE, CSHIM_STEP_CREATE_CONTAINER_HOOK,
+    CSHIM_STEP_START_CONTAINER_HOOK, CSHIM_STEP_PAUSED
 };
 
 struct cshim_spawn_error {
@@ -125,6 +155,11 @@ struct cshim_spawn_error {
 /* Returns the child's host pid, or -1 with *error filled. On success the child has exec'd (or, with
    exec_fifo/start_fd, is waiting before exec with everything else set up). */
 pid_t cshim_container_spawn(const struct cshim_container_config *config, struct cshim_spawn_error *error);
+/* Releases a paused child (see `paused`): 0 once it exec'd or waits for start, else -1 with *error filled and the
+   child reaped. Closes the paused fds either way. */
+int cshim_container_continue(struct cshim_paused *paused, pid_t pid, struct cshim_spawn_error *error);
+/* Closes a paused child's fds without releasing it (the caller kills it). */
+void cshim_container_abandon(struct cshim_paused *paused);
 const char *cshim_step_name(int step);
 
 #endif
