@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Machines
 import Suites
 
 @main
@@ -17,6 +18,8 @@ struct Boxbench: AsyncParsableCommand {
     /// Wires the image builder's RUN steps to boxbench's runtime and maps bad input (flags, files, fields) to exit 2.
     static func main() async {
         makeRunStepExecutor = { ContainerRunStepExecutor() }
+        // libvirt leaves its embedded driver's pid file behind; every exit() removes ours (signals: the handler).
+        atexit { LibvirtConnection.releaseDriverPidFiles() }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
