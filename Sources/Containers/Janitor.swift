@@ -19,6 +19,8 @@ public struct Leftover: Sendable, Equatable, CustomStringConvertible {
         case mount
         /// A temp file or directory `boxbench-<what>-<pid>…` in the temp directory.
         case temp
+        /// A lock or pid file naming a dead process: libvirt's embedded driver pid file (libvirt never removes it).
+        case lockFile = "lock-file"
     }
 
     public var kind: Kind
@@ -71,7 +73,8 @@ public struct Janitor: Sendable {
     public static func ownerPid(of name: String) -> pid_t? {
         let prefixes = [
             "run-", "density-", "build-", "bench-", "native-", "bb-crun-", "bb-runc-", "crun-", "runc-",
-            "accel-probe-", "boxbench-native-", "boxbench-calibrate-", "boxbench-hook-", "boxbench-",
+            "accel-probe-", "boxbench-native-", "boxbench-calibrate-", "boxbench-hook-", "boxbench-context-",
+            "boxbench-rebuild-", "boxbench-",
         ]
         for prefix in prefixes where name.hasPrefix(prefix) {
             let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
@@ -131,6 +134,14 @@ public struct Janitor: Sendable {
                 out.append(Leftover(kind: .vmRunDir, path: paths.run + "/" + name, ownerPid: owner))
             }
         }
+        // libvirt's embedded driver keeps `run/qemu/driver.pid` (locked while the driver lives) and never removes it.
+        for root in [paths.libvirtEmbedRoot, paths.libvirtTestEmbedRoot] {
+            let path = root + "/run/qemu/driver.pid"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, !isAlive(pid)
+            else { continue }
+            out.append(Leftover(kind: .lockFile, path: path, ownerPid: pid))
+        }
         for name in listDirectory(tempDir) where name.hasPrefix("boxbench-") {
             if let owner = dead(name) { out.append(Leftover(kind: .temp, path: tempDir + "/" + name, ownerPid: owner)) }
         }
@@ -163,6 +174,21 @@ public struct Janitor: Sendable {
             let cgroup = makeCgroupManager(name: item.path, layout: layout)
             cgroup.killAll()
             do { try cgroup.remove() } catch { return error.description }
+            return nil
+        case .lockFile:
+            // Unlinked only while we hold its lock: a driver that has just taken it keeps it.
+            let fd = open(item.path, O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else {
+                return errno == ENOENT ? nil : "open \(item.path): \(String(cString: strerror(errno)))"
+            }
+            defer { close(fd) }
+            var lock = flock()
+            lock.l_type = Int16(F_WRLCK)
+            lock.l_whence = Int16(SEEK_SET)
+            guard fcntl(fd, F_SETLK, &lock) == 0 else { return "\(item.path) is locked by a live libvirt driver" }
+            if unlink(item.path) != 0 && errno != ENOENT {
+                return "unlink \(item.path): \(String(cString: strerror(errno)))"
+            }
             return nil
         case .containerState, .bundle, .vmRunDir, .temp:
             // Never descend into a mount (a bind mount would have its source deleted).

@@ -21,7 +21,7 @@ extension ImageStore {
         let applets = try busyboxApplets(busybox)
         let writer = try writerLock()
         defer { writer.unlock() }
-        let stage = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "busybox-")
+        let stage = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "busybox-\(getpid())-")
         defer { try? FS.removeTree(stage) }
         func dir(_ p: String, _ mode: mode_t) throws {
             try FS.makeDirectories(stage + "/" + p)

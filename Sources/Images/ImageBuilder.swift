@@ -79,6 +79,7 @@ public struct ImageBuilder: Sendable {
         let file = dockerfile.file
 
         for (n, ins) in dockerfile.instructions.enumerated() {
+            try Self.checkCancelled("build \(dockerfilePath) line \(ins.line)")
             func fail(_ message: String) -> DockerfileError {
                 DockerfileError(file: file, line: ins.line, instruction: ins.keyword, message: message)
             }
@@ -199,6 +200,7 @@ public struct ImageBuilder: Sendable {
         guard let final = stage else {
             throw DockerfileError(file: file, line: 1, instruction: "FROM", message: "no FROM instruction")
         }
+        try Self.checkCancelled("build \(dockerfilePath)")
         let config = ImageConfig(
             created: created, architecture: final.architecture, os: "linux", config: final.config,
             rootfs: RootFS(diffIDs: final.diffIDs), history: final.history)
@@ -292,7 +294,7 @@ public struct ImageBuilder: Sendable {
             throw fail("RUN needs the container runtime (not available)")
         }
         var lowers = try store.lowerDirs(layers: s.layers, diffIDs: s.diffIDs)
-        let scratch = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "run-")
+        let scratch = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "run-\(getpid())-")
         defer { try? FS.removeTree(scratch) }
         let upper = scratch + "/upper"
         let work = scratch + "/work"
@@ -311,6 +313,8 @@ public struct ImageBuilder: Sendable {
         let step = RunStep(
             argv: argv, env: env, workdir: workdir, user: user, lowerDirs: lowers, upperDir: upper, workDir: work)
         let status = try executor.run(step) { line in progress(.output(line)) }
+        // A cancelled build's RUN container was killed: its status says nothing about the command.
+        try Self.checkCancelled("\(ins.keyword) at line \(ins.line)")
         guard status == 0 else {
             throw fail("command \(argv) exited with status \(status)")
         }
@@ -350,7 +354,7 @@ public struct ImageBuilder: Sendable {
         let owner = try chown.map { try resolveOwner($0, stage: s, fail: fail) }
         let mode = chmod.flatMap { UInt32($0, radix: 8) }
 
-        let stageDir = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "copy-")
+        let stageDir = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "copy-\(getpid())-")
         defer { try? FS.removeTree(stageDir) }
         chmod_(stageDir, 0o755)
         for rel in resolved {
@@ -372,6 +376,7 @@ public struct ImageBuilder: Sendable {
                 try copyEntry(host, st: st, to: target, owner: owner, mode: mode)
             }
         }
+        try Self.checkCancelled(text)
         let contentHash = try treeHash(stageDir)
         let key = cacheKey(s, [text, workdir, contentHash.description])
         if let hit = cached(key, noCache: noCache) {

@@ -4,6 +4,8 @@ import Foundation
 public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Code: String, Sendable {
         case io, digestMismatch, notFound, invalidReference, invalidImage, unsafeEntry, archive, build, unsupported
+        /// `ImageBuilder.cancelAll()` (SIGINT/SIGTERM) stopped the build; what it had written is removed.
+        case cancelled
     }
     public var code: Code
     public var message: String

@@ -6,7 +6,7 @@ extension ImageStore {
     public func export(_ refs: [String], to path: String) throws {
         let images = try refs.map { try resolve($0) }
         let asTar = path.hasSuffix(".tar")
-        let dir = asTar ? try FS.makeTemporaryDirectory(in: tmpDir, prefix: "export-") : path
+        let dir = asTar ? try FS.makeTemporaryDirectory(in: tmpDir, prefix: "export-\(getpid())-") : path
         defer { if asTar { try? FS.removeTree(dir) } }
         try FS.makeDirectories(dir + "/blobs/sha256")
         var descriptors: [Descriptor] = []
@@ -77,7 +77,7 @@ extension ImageStore {
         var dir = path
         var cleanup: String?
         if !FS.isDirectory(path) {
-            let tmp = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "import-")
+            let tmp = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "import-\(getpid())-")
             cleanup = tmp
             try LayerExtractor(allowDevices: false, preserveOwnership: false, label: "archive \(path)")
                 .extract(archive: path, into: tmp, mode: .plain)

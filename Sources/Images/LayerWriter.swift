@@ -246,6 +246,7 @@ extension LayerWriter {
         of dir: String, relative: String, source: DirectorySource, hardlinks: inout [String: String]
     ) throws {
         for name in try FS.listDirectory(dir) {
+            try ImageBuilder.checkCancelled("write layer")
             let host = dir + "/" + name
             let rel = relative.isEmpty ? name : relative + "/" + name
             let st = try FS.lstatOrThrow(host)

@@ -77,7 +77,7 @@ extension ImageStore {
             let dir = layerCache + "/" + diffID.hex
             if !FS.isDirectory(dir) {
                 try verifyBlob(layer.digest)
-                let tmp = try FS.makeTemporaryDirectory(in: layerCache, prefix: ".tmp-\(diffID.short)-")
+                let tmp = try FS.makeTemporaryDirectory(in: layerCache, prefix: ".tmp-\(diffID.short)-\(getpid())-")
                 do {
                     chmod(tmp, 0o755)
                     try LayerExtractor(allowDevices: false, label: "layer \(layer.digest)")

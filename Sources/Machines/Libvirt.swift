@@ -1,6 +1,7 @@
 import CLibvirt
 import Foundation
 import Probes
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -92,8 +93,29 @@ public final class LibvirtConnection: @unchecked Sendable {
         if uri.hasPrefix("qemu:///embed"), let r = uri.range(of: "root=") {
             let raw = String(uri[r.upperBound...].prefix { $0 != "&" })
             embedRoot = raw.removingPercentEncoding ?? raw
+            Self.embedRootsOpened.withLock { _ = $0.insert(raw.removingPercentEncoding ?? raw) }
         } else {
             embedRoot = nil
+        }
+    }
+
+    private static let embedRootsOpened = Mutex<Set<String>>([])
+
+    /// The embedded driver's pid file (`<root>/run/qemu/driver.pid`, held with a lock while the driver lives in
+    /// this process). libvirt never removes it, even on close, so every embedded run used to leave a stale one.
+    public static func driverPidFile(root: String) -> String { root + "/run/qemu/driver.pid" }
+
+    /// Removes the driver pid files of every embedded root this process opened, when they name this process.
+    /// Only for a process about to exit: the in-process driver must not be used afterwards (another process may
+    /// then take the root). Called from the CLI's exit paths and its SIGINT/SIGTERM handler.
+    public static func releaseDriverPidFiles() {
+        let me = "\(getpid())"
+        for root in embedRootsOpened.withLock({ $0 }) {
+            let path = driverPidFile(root: root)
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                text.trimmingCharacters(in: .whitespacesAndNewlines) == me
+            else { continue }
+            unlink(path)
         }
     }
 

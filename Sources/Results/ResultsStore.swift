@@ -42,23 +42,48 @@ public enum ResultsStore {
         try writeAtomically(data, to: path)
     }
 
-    /// Temp + fsync + rename: a crash leaves either the old or the new file, never half of one.
+    /// Temp + fsync + rename: a crash leaves either the old or the new file, never half of one. The temp file is
+    /// `<path>.tmp.<pid>` in the same directory; a failed write removes it.
     public static func writeAtomically(_ data: Data, to path: String) throws {
+        // Once a signal handler closed writes (it is about to exit the process), this blocks: no write starts.
+        gate.enter()
+        defer { gate.leave() }
         let tmp = path + ".tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw ResultsError.writeFailed(path: tmp, reason: "create failed: \(String(cString: strerror(errno)))")
+        func failure(_ operation: String, _ file: String, _ err: Int32) -> ResultsError {
+            .writeFailed(path: file, reason: "\(operation): \(String(cString: strerror(err))) (errno \(err))")
         }
-        let fd = open(tmp, O_RDONLY)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure("create", tmp, errno) }
+        var written = 0
+        let err: Int32? = data.withUnsafeBytes { buffer in
+            while written < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                written += n
+            }
+            return fsync(fd) == 0 ? nil : errno
+        }
+        close(fd)
+        if let err {
+            unlink(tmp)
+            throw failure(written < data.count ? "write" : "fsync", tmp, err)
         }
         if rename(tmp, path) != 0 {
-            let reason = String(cString: strerror(errno))
+            let e = errno
             unlink(tmp)
-            throw ResultsError.writeFailed(path: path, reason: "rename: \(reason)")
+            throw failure("rename \(tmp) to", path, e)
         }
     }
+
+    /// For a SIGINT/SIGTERM handler about to `_exit`: waits until an atomic write in flight has renamed (or
+    /// removed) its temp file, and parks every later write, so the process exits with no temp file and no torn
+    /// file. Never returns the gate: call it only right before exiting.
+    public static func closeWrites() { gate.close() }
+
+    static let gate = WriteGate()
 
     public static func read(_ path: String) throws -> ResultsDocument {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -87,4 +112,20 @@ public enum ResultsStore {
             throw ResultsError.unreadable(path: path, reason: "\(error)")
         }
     }
+}
+
+/// Writes hold it shared; `close()` takes it exclusively (waiting for writes in flight) and never releases it, so
+/// a write that starts afterwards blocks for good.
+final class WriteGate: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
+        let p = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        pthread_rwlock_init(p, nil)
+        return p
+    }()
+
+    func enter() { pthread_rwlock_rdlock(lock) }
+
+    func leave() { pthread_rwlock_unlock(lock) }
+
+    func close() { pthread_rwlock_wrlock(lock) }
 }

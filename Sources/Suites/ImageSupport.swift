@@ -58,7 +58,7 @@ public struct WorkloadImages: Sendable {
         let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
         _ = try store.ensureBusyboxBase()
         // The context gets the static workload kit so the same bytes run in every arm.
-        let context = try makeTempDirectory("boxbench-context")
+        let context = try makeTempDirectory("boxbench-context-\(getpid())")
         defer { try? FileManager.default.removeItem(atPath: context) }
         let source = w.context
         for item in try FileManager.default.contentsOfDirectory(atPath: source) {
@@ -97,7 +97,7 @@ public struct WorkloadImages: Sendable {
     /// last step are built one after the other; the second must add exactly one layer the first does not have.
     public func lastStepRebuildNewLayers(for w: WorkloadSpec) throws -> Int {
         let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
-        let context = try makeTempDirectory("boxbench-rebuild")
+        let context = try makeTempDirectory("boxbench-rebuild-\(getpid())")
         defer { try? FileManager.default.removeItem(atPath: context) }
         do {
             for item in try FileManager.default.contentsOfDirectory(atPath: w.context) {

@@ -167,10 +167,12 @@ public final class SuiteRunner: @unchecked Sendable {
             let last =
                 result.metrics[Metric.startupExitMs.name].map { String(format: "%.1f ms", $0) }
                 ?? result.status.rawValue
-            progress.update(
-                "run \(index + 1)/\(total) \(run.isWarmup ? "warmup " : "")\(run.arm) \(run.workload): \(last)  ETA \(Int(eta)) s",
-                final: false)
-            if run.isWarmup { continue }
+            let line =
+                "run \(index + 1)/\(total) \(run.isWarmup ? "warmup " : "")\(run.arm) \(run.workload): \(last)  ETA \(Int(eta)) s"
+            if run.isWarmup {
+                progress.update(line, final: false)
+                continue
+            }
             let engineName = engines[run.arm]?.engineName ?? arm.kind.rawValue
             let provenance = Provenance(
                 arm: arm.kind.rawValue, engine: engineName, accel: result.accel,
@@ -183,7 +185,9 @@ public final class SuiteRunner: @unchecked Sendable {
                     armKey: run.arm, workload: run.workload, repetition: run.repetition, status: result.status,
                     failure: result.failure, exitCode: result.exitCode, metrics: result.metrics, phases: result.phases,
                     outputDigest: result.status == .ok ? behaviourDigest(result.stdout) : nil, provenance: provenance))
+            // Written before it is announced: a run the progress line reports is in the results file.
             flush()
+            progress.update(line, final: false)
         }
         progress.update("ran \(total) runs in \(Int(Double(monotonicNanos() - startedNs) / 1e9)) s", final: true)
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Machines
 import Suites
 
 @main
@@ -29,6 +30,8 @@ struct Boxbench: AsyncParsableCommand {
 
     static func main() async {
         makeRunStepExecutor = { ContainerRunStepExecutor() }
+        // libvirt leaves its embedded driver's pid file behind; every exit() removes ours (signals: the handler).
+        atexit { LibvirtConnection.releaseDriverPidFiles() }
         do {
             var command = try parseLeanOrRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Containers
 import Foundation
+import Machines
+import Results
 import Synchronization
 
 /// Exit codes: 2 for bad input (file, field, flag), 1 for operational failures.
@@ -17,14 +19,47 @@ enum CLIError: Error, CustomStringConvertible {
 extension CLIError: CustomNSError {}
 
 /// SIGINT/SIGTERM: tear down what this process created, then exit 130/143.
-func installCancellationHandlers(extra: (@Sendable () -> Void)? = nil) {
+///
+/// By default the handler does it all and `_exit`s: `extra` (VMs), every container this process created,
+/// `sweep` (this process's temp files and directories), after waiting for a results or report write in flight
+/// (`ResultsStore.closeWrites`). With `unwind`, the main thread cleans up itself: the handler calls `unwind`
+/// (which makes the work throw at its next check), kills the containers, and leaves the exit to the main thread,
+/// which unwinds (removing its scratch files) and exits 128+signal; should it not have exited after
+/// `unwindDeadline`, the handler sweeps and exits anyway.
+func installCancellationHandlers(
+    extra: (@Sendable () -> Void)? = nil, sweep: (@Sendable () -> Void)? = nil, unwind: (@Sendable () -> Void)? = nil,
+    unwindDeadline: Duration = .seconds(30)
+) {
+    CancellationSources.unwinding = unwind != nil
     for sig in [SIGINT, SIGTERM] {
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler {
-            CancellationSources.signalled.withLock { $0 = sig }
+            let first = CancellationSources.signalled.withLock { current in
+                if current != 0 { return false }
+                current = sig
+                return true
+            }
+            guard first else { return }  // a second signal while the first one's cleanup runs
+            if let unwind {
+                unwind()
+                ContainerRuntime.cancelAll()
+                CancellationSources.handlerFinished.signal()
+                let ms = Int(unwindDeadline.components.seconds * 1000)
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(ms)) {
+                    ResultsStore.closeWrites()
+                    sweep?()
+                    FileHandle.standardError.write(
+                        Data("boxbench: still busy \(ms / 1000) s after signal \(sig); exiting\n".utf8))
+                    _exit(128 + sig)
+                }
+                return
+            }
             extra?()
             ContainerRuntime.cancelAll()
+            ResultsStore.closeWrites()
+            sweep?()
+            LibvirtConnection.releaseDriverPidFiles()
             // _exit, not exit: the main thread may be exiting at the same moment, and two threads in exit()
             // deadlock (seen as `container run` hanging after SIGINT until killed, leaving its cgroup).
             _exit(128 + sig)
@@ -36,12 +71,23 @@ func installCancellationHandlers(extra: (@Sendable () -> Void)? = nil) {
 
 enum CancellationSources {
     nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
+    /// Set when the main thread owns the exit after a signal (`installCancellationHandlers(unwind:)`).
+    nonisolated(unsafe) static var unwinding = false
     static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
     static let signalled = Mutex<Int32>(0)
+    /// Unwinding mode: signalled once the handler has torn down the containers (the main thread waits for it).
+    static let handlerFinished = DispatchSemaphore(value: 0)
 
-    /// Once SIGINT/SIGTERM arrived, the handler owns the exit (teardown, then 128+signal): other paths wait for it.
+    /// Once SIGINT/SIGTERM arrived, the exit status is 128+signal: in unwinding mode the main thread, having
+    /// unwound its work, exits with it here; otherwise the handler owns the exit and other paths wait for it.
     static func parkIfCancelling() {
-        guard signalled.withLock({ $0 }) != 0 else { return }
+        let sig = signalled.withLock { $0 }
+        guard sig != 0 else { return }
+        if unwinding {
+            handlerFinished.wait()
+            FileHandle.standardError.write(Data("boxbench: interrupted by signal \(sig); cleaned up\n".utf8))
+            exit(128 + sig)
+        }
         while true { pause() }
     }
 }

@@ -81,6 +81,11 @@ struct ImageBuild: ParsableCommand {
         let reference: ImageReference?
         do { reference = try tag.map { try ImageReference(parsing: $0) } } catch { throw imageFailure(error) }
         let store = try storeOptions.open()
+        // SIGINT/SIGTERM: the RUN container is killed and the build unwinds, removing its scratch files.
+        let (root, layers) = (store.root, store.layerCache)
+        installCancellationHandlers(
+            sweep: { ImageStore.removeTemporaries(root: root, layerCache: layers, pid: getpid()) },
+            unwind: { ImageBuilder.cancelAll() })
         let options = BuildOptions(
             context: context, dockerfile: file, tag: reference, buildArgs: args, noCache: noCache,
             executor: makeRunStepExecutor())

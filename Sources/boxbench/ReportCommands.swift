@@ -48,6 +48,9 @@ struct ReportCommand: ParsableCommand {
                 "unknown report format \"\(format)\"; use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
+        // SIGINT/SIGTERM while the output is written: the handler waits for the rename, so FILE is the old or the
+        // complete new one and no temp file stays.
+        installCancellationHandlers()
         let document = try readResults(results)
         let text = renderReport(document, format: format)
         if let output {
@@ -106,6 +109,7 @@ struct CompareCommand: ParsableCommand {
         guard format == "markdown" || format == "terminal" else {
             throw failInput("unknown compare format \"\(format)\"; use markdown or terminal")
         }
+        installCancellationHandlers()
         let baselineDocument = try readResults(baseline)
         let newDocument = try readResults(new)
         let outcome: CompareOutcome

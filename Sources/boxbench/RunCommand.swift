@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import Foundation
+import Images
 import Machines
 import Probes
 import Reports
@@ -25,7 +26,17 @@ struct RunCommand: ParsableCommand {
     var calibrate = false
 
     func run() throws {
-        installCancellationHandlers(extra: { VMRunner.cancelAll() })
+        let paths = BoxbenchPaths()
+        installCancellationHandlers(
+            extra: { VMRunner.cancelAll() },
+            sweep: {
+                // What the main thread had in flight (image preparation, native scratch, bundles): its names carry
+                // this pid, so the janitor, told only this pid is gone, finds exactly those.
+                let me = getpid()
+                _ = Janitor(paths: paths, isAlive: { $0 != me }).clean()
+                ImageStore.removeTemporaries(
+                    root: paths.imageStore, layerCache: paths.layerCache, rootfsCache: paths.state + "/rootfs", pid: me)
+            })
         let path = suite ?? Self.defaultSuitePath()
         var parsed: Suite
         do {
