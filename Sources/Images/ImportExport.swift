@@ -38,34 +38,34 @@ extension ImageStore {
     }
 
     private func writePlainTar(of dir: String, to path: String) throws {
-        let a = archive_write_new()
-        defer { archive_write_free(a) }
-        archive_write_set_format_pax_restricted(a)
-        guard archive_write_open_filename(a, path) == ARCHIVE_OK else { throw archiveError(a, "create \(path)") }
+        let a = bb_archive_write_new()
+        defer { bb_archive_write_free(a) }
+        bb_archive_write_set_format_pax_restricted(a)
+        guard bb_archive_write_open_filename(a, path) == ARCHIVE_OK else { throw archiveError(a, "create \(path)") }
         func walk(_ host: String, _ rel: String) throws {
             for name in try FS.listDirectory(host) {
                 let h = host + "/" + name
                 let r = rel.isEmpty ? name : rel + "/" + name
                 let st = try FS.lstatOrThrow(h)
-                let e = archive_entry_new()
-                defer { archive_entry_free(e) }
-                archive_entry_set_pathname(e, r)
+                let e = bb_archive_entry_new()
+                defer { bb_archive_entry_free(e) }
+                bb_archive_entry_set_pathname(e, r)
                 let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-                archive_entry_set_perm(e, isDir ? 0o755 : 0o644)
-                archive_entry_set_filetype(e, isDir ? ArchiveFileType.directory : ArchiveFileType.regular)
-                archive_entry_set_size(e, isDir ? 0 : la_int64_t(st.st_size))
-                guard archive_write_header(a, e) == ARCHIVE_OK else { throw archiveError(a, "write \(path)") }
+                bb_archive_entry_set_perm(e, isDir ? 0o755 : 0o644)
+                bb_archive_entry_set_filetype(e, isDir ? ArchiveFileType.directory : ArchiveFileType.regular)
+                bb_archive_entry_set_size(e, isDir ? 0 : la_int64_t(st.st_size))
+                guard bb_archive_write_header(a, e) == ARCHIVE_OK else { throw archiveError(a, "write \(path)") }
                 if isDir {
                     try walk(h, r)
                 } else {
                     let data = try FS.readFile(h)
-                    let n = data.withUnsafeBytes { archive_write_data(a, $0.baseAddress, $0.count) }
+                    let n = data.withUnsafeBytes { bb_archive_write_data(a, $0.baseAddress, $0.count) }
                     guard n == data.count else { throw archiveError(a, "write \(path)") }
                 }
             }
         }
         try walk(dir, "")
-        guard archive_write_close(a) == ARCHIVE_OK else { throw archiveError(a, "finish \(path)") }
+        guard bb_archive_write_close(a) == ARCHIVE_OK else { throw archiveError(a, "finish \(path)") }
     }
 
     /// Import an OCI layout (directory or tar) or a `docker save` tarball; returns the images tagged.

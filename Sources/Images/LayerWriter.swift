@@ -52,7 +52,7 @@ private let sinkWrite: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?,
 }
 
 func archiveError(_ a: OpaquePointer?, _ operation: String) -> ImageError {
-    let msg = a.flatMap { archive_error_string($0) }.map { String(cString: $0) } ?? "unknown error"
+    let msg = a.flatMap { bb_archive_error_string($0) }.map { String(cString: $0) } ?? "unknown error"
     return ImageError(.archive, "\(operation): \(msg)")
 }
 
@@ -76,81 +76,81 @@ final class LayerWriter {
         guard fd >= 0 else { throw ImageError.errno("create", outputPath) }
         let fd = self.fd
         gzipSink = HashingSink { bytes in try FS.writeAll(fd, bytes, path: outputPath) }
-        gzip = archive_write_new()
-        tar = archive_write_new()
+        gzip = bb_archive_write_new()
+        tar = bb_archive_write_new()
         // The gzip stream: libarchive's "raw" format with one entry, gzip filter, header timestamp off.
-        archive_write_set_format_raw(gzip)
-        archive_write_add_filter_gzip(gzip)
-        archive_write_set_bytes_per_block(gzip, 0)
-        guard archive_write_set_filter_option(gzip, "gzip", "timestamp", nil) == ARCHIVE_OK else {
+        bb_archive_write_set_format_raw(gzip)
+        bb_archive_write_add_filter_gzip(gzip)
+        bb_archive_write_set_bytes_per_block(gzip, 0)
+        guard bb_archive_write_set_filter_option(gzip, "gzip", "timestamp", nil) == ARCHIVE_OK else {
             throw archiveError(gzip, "disable gzip timestamp for \(outputPath)")
         }
         guard
-            archive_write_open(gzip, Unmanaged.passUnretained(gzipSink).toOpaque(), nil, sinkWrite, nil)
+            bb_archive_write_open(gzip, Unmanaged.passUnretained(gzipSink).toOpaque(), nil, sinkWrite, nil)
                 == ARCHIVE_OK
         else { throw archiveError(gzip, "open gzip writer for \(outputPath)") }
-        let raw = archive_entry_new()
-        archive_entry_set_pathname(raw, "layer.tar")
-        archive_entry_set_filetype(raw, ArchiveFileType.regular)
-        archive_entry_set_perm(raw, 0o644)
-        defer { archive_entry_free(raw) }
-        guard archive_write_header(gzip, raw) == ARCHIVE_OK else {
+        let raw = bb_archive_entry_new()
+        bb_archive_entry_set_pathname(raw, "layer.tar")
+        bb_archive_entry_set_filetype(raw, ArchiveFileType.regular)
+        bb_archive_entry_set_perm(raw, 0o644)
+        defer { bb_archive_entry_free(raw) }
+        guard bb_archive_write_header(gzip, raw) == ARCHIVE_OK else {
             throw archiveError(gzip, "start gzip stream for \(outputPath)")
         }
         let gzipArchive = gzip
         tarSink = HashingSink { bytes in
             guard bytes.count > 0 else { return }
-            let n = archive_write_data(gzipArchive, bytes.baseAddress, bytes.count)
+            let n = bb_archive_write_data(gzipArchive, bytes.baseAddress, bytes.count)
             guard n == bytes.count else { throw archiveError(gzipArchive, "compress \(outputPath)") }
         }
-        archive_write_set_format_pax_restricted(tar)
-        archive_write_set_bytes_in_last_block(tar, 1)
+        bb_archive_write_set_format_pax_restricted(tar)
+        bb_archive_write_set_bytes_in_last_block(tar, 1)
         guard
-            archive_write_open(tar, Unmanaged.passUnretained(tarSink).toOpaque(), nil, sinkWrite, nil)
+            bb_archive_write_open(tar, Unmanaged.passUnretained(tarSink).toOpaque(), nil, sinkWrite, nil)
                 == ARCHIVE_OK
         else { throw archiveError(tar, "open tar writer for \(outputPath)") }
     }
 
     deinit {
         if !finished {
-            archive_write_free(tar)
-            archive_write_free(gzip)
+            bb_archive_write_free(tar)
+            bb_archive_write_free(gzip)
             close(fd)
         }
     }
 
     func add(_ e: TarEntry) throws {
-        let entry = archive_entry_new()
-        defer { archive_entry_free(entry) }
-        archive_entry_set_pathname_utf8(entry, e.path)
-        archive_entry_set_uid(entry, la_int64_t(e.uid))
-        archive_entry_set_gid(entry, la_int64_t(e.gid))
-        archive_entry_set_mtime(entry, time_t(mtime), 0)
+        let entry = bb_archive_entry_new()
+        defer { bb_archive_entry_free(entry) }
+        bb_archive_entry_set_pathname_utf8(entry, e.path)
+        bb_archive_entry_set_uid(entry, la_int64_t(e.uid))
+        bb_archive_entry_set_gid(entry, la_int64_t(e.gid))
+        bb_archive_entry_set_mtime(entry, time_t(mtime), 0)
         var size: Int64 = 0
         switch e.kind {
         case .file:
-            archive_entry_set_filetype(entry, ArchiveFileType.regular)
+            bb_archive_entry_set_filetype(entry, ArchiveFileType.regular)
             size = e.size
-        case .directory: archive_entry_set_filetype(entry, ArchiveFileType.directory)
+        case .directory: bb_archive_entry_set_filetype(entry, ArchiveFileType.directory)
         case .symlink(let target):
-            archive_entry_set_filetype(entry, ArchiveFileType.symlink)
-            archive_entry_set_symlink_utf8(entry, target)
+            bb_archive_entry_set_filetype(entry, ArchiveFileType.symlink)
+            bb_archive_entry_set_symlink_utf8(entry, target)
         case .hardlink(let target):
-            archive_entry_set_filetype(entry, ArchiveFileType.regular)
-            archive_entry_set_hardlink_utf8(entry, target)
+            bb_archive_entry_set_filetype(entry, ArchiveFileType.regular)
+            bb_archive_entry_set_hardlink_utf8(entry, target)
         case .charDevice(let major, let minor):
-            archive_entry_set_filetype(entry, ArchiveFileType.character)
-            archive_entry_set_rdevmajor(entry, dev_t(major))
-            archive_entry_set_rdevminor(entry, dev_t(minor))
+            bb_archive_entry_set_filetype(entry, ArchiveFileType.character)
+            bb_archive_entry_set_rdevmajor(entry, dev_t(major))
+            bb_archive_entry_set_rdevminor(entry, dev_t(minor))
         case .blockDevice(let major, let minor):
-            archive_entry_set_filetype(entry, ArchiveFileType.block)
-            archive_entry_set_rdevmajor(entry, dev_t(major))
-            archive_entry_set_rdevminor(entry, dev_t(minor))
-        case .fifo: archive_entry_set_filetype(entry, ArchiveFileType.fifo)
+            bb_archive_entry_set_filetype(entry, ArchiveFileType.block)
+            bb_archive_entry_set_rdevmajor(entry, dev_t(major))
+            bb_archive_entry_set_rdevminor(entry, dev_t(minor))
+        case .fifo: bb_archive_entry_set_filetype(entry, ArchiveFileType.fifo)
         }
-        archive_entry_set_perm(entry, mode_t(e.mode & 0o7777))
-        archive_entry_set_size(entry, la_int64_t(size))
-        guard archive_write_header(tar, entry) == ARCHIVE_OK else { throw failure("write tar header for \(e.path)") }
+        bb_archive_entry_set_perm(entry, mode_t(e.mode & 0o7777))
+        bb_archive_entry_set_size(entry, la_int64_t(size))
+        guard bb_archive_write_header(tar, entry) == ARCHIVE_OK else { throw failure("write tar header for \(e.path)") }
         if case .file(let source?) = e.kind, size > 0 {
             let src = open(source, O_RDONLY | O_CLOEXEC)
             guard src >= 0 else { throw ImageError.errno("open", source) }
@@ -162,7 +162,7 @@ final class LayerWriter {
                 if n < 0 && errno == EINTR { continue }
                 guard n >= 0 else { throw ImageError.errno("read", source) }
                 guard n > 0 else { throw ImageError(.io, "read \(source): file shrank while archiving") }
-                let w = buf.withUnsafeBytes { archive_write_data(tar, $0.baseAddress, n) }
+                let w = buf.withUnsafeBytes { bb_archive_write_data(tar, $0.baseAddress, n) }
                 guard w == n else { throw failure("write tar data for \(e.path)") }
                 remaining -= Int64(n)
             }
@@ -174,24 +174,24 @@ final class LayerWriter {
         try add(
             TarEntry(path: path, kind: .file(source: nil), mode: mode, uid: uid, gid: gid, size: Int64(contents.count)))
         guard !contents.isEmpty else { return }
-        let w = contents.withUnsafeBytes { archive_write_data(tar, $0.baseAddress, $0.count) }
+        let w = contents.withUnsafeBytes { bb_archive_write_data(tar, $0.baseAddress, $0.count) }
         guard w == contents.count else { throw failure("write tar data for \(path)") }
     }
 
     /// Use an existing tar (plain or compressed) as the layer's tar stream, byte for byte, instead of entries.
     func copyTarStream(from path: String) throws {
         rawStream = true
-        let a = archive_read_new()
-        defer { archive_read_free(a) }
-        archive_read_support_filter_all(a)
-        archive_read_support_format_raw(a)
+        let a = bb_archive_read_new()
+        defer { bb_archive_read_free(a) }
+        bb_archive_read_support_filter_all(a)
+        bb_archive_read_support_format_raw(a)
         var entry: OpaquePointer?
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
-            archive_read_next_header(a, &entry) == ARCHIVE_OK
+        guard bb_archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
+            bb_archive_read_next_header(a, &entry) == ARCHIVE_OK
         else { throw archiveError(a, "open \(path)") }
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buf.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            let n = buf.withUnsafeMutableBytes { bb_archive_read_data(a, $0.baseAddress, $0.count) }
             if n == 0 { return }
             guard n > 0 else { throw archiveError(a, "read \(path)") }
             try buf.withUnsafeBytes { b in
@@ -210,14 +210,14 @@ final class LayerWriter {
     func finish() throws -> LayerBlob {
         finished = true
         defer {
-            archive_write_free(tar)
-            archive_write_free(gzip)
+            bb_archive_write_free(tar)
+            bb_archive_write_free(gzip)
             close(fd)
         }
         if !rawStream {
-            guard archive_write_close(tar) == ARCHIVE_OK else { throw failure("finish tar \(outputPath)") }
+            guard bb_archive_write_close(tar) == ARCHIVE_OK else { throw failure("finish tar \(outputPath)") }
         }
-        guard archive_write_close(gzip) == ARCHIVE_OK else {
+        guard bb_archive_write_close(gzip) == ARCHIVE_OK else {
             throw gzipSink.failure ?? archiveError(gzip, "finish gzip \(outputPath)")
         }
         guard fsync(fd) == 0 else { throw ImageError.errno("fsync", outputPath) }

@@ -40,19 +40,19 @@ extension ImageStore {
 
     /// sha256 and length of the decompressed stream of a (possibly compressed) tar file.
     static func tarDigest(_ path: String) throws -> LayerInfo {
-        let a = archive_read_new()
-        defer { archive_read_free(a) }
-        archive_read_support_filter_all(a)
-        archive_read_support_format_raw(a)
+        let a = bb_archive_read_new()
+        defer { bb_archive_read_free(a) }
+        bb_archive_read_support_filter_all(a)
+        bb_archive_read_support_format_raw(a)
         var entry: OpaquePointer?
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
-            archive_read_next_header(a, &entry) == ARCHIVE_OK
+        guard bb_archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
+            bb_archive_read_next_header(a, &entry) == ARCHIVE_OK
         else { throw archiveError(a, "open \(path)") }
         var h = SHA256()
         var n: Int64 = 0
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let r = buf.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            let r = buf.withUnsafeMutableBytes { bb_archive_read_data(a, $0.baseAddress, $0.count) }
             if r == 0 { break }
             guard r > 0 else { throw archiveError(a, "decompress \(path)") }
             buf.withUnsafeBytes { h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<r])) }

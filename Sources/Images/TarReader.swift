@@ -8,35 +8,35 @@ final class TarReader {
 
     init(path: String) throws {
         self.path = path
-        a = archive_read_new()
-        archive_read_support_filter_all(a)
-        archive_read_support_format_tar(a)
-        archive_read_support_format_gnutar(a)
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
+        a = bb_archive_read_new()
+        bb_archive_read_support_filter_all(a)
+        bb_archive_read_support_format_tar(a)
+        bb_archive_read_support_format_gnutar(a)
+        guard bb_archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else {
             // deinit frees `a` (every stored property is set): freeing it here too was a double free.
             throw archiveError(a, "open archive \(path)")
         }
     }
 
-    deinit { archive_read_free(a) }
+    deinit { bb_archive_read_free(a) }
 
     struct Entry {
         let raw: OpaquePointer
-        var path: String { Self.string(archive_entry_pathname_utf8(raw) ?? archive_entry_pathname(raw)) }
-        var fileType: UInt32 { UInt32(archive_entry_filetype(raw)) }
-        var mode: UInt32 { UInt32(archive_entry_perm(raw)) }
-        var uid: UInt32 { UInt32(truncatingIfNeeded: archive_entry_uid(raw)) }
-        var gid: UInt32 { UInt32(truncatingIfNeeded: archive_entry_gid(raw)) }
-        var size: Int64 { Int64(archive_entry_size(raw)) }
-        var mtime: Int64 { Int64(archive_entry_mtime(raw)) }
+        var path: String { Self.string(bb_archive_entry_pathname_utf8(raw) ?? bb_archive_entry_pathname(raw)) }
+        var fileType: UInt32 { UInt32(bb_archive_entry_filetype(raw)) }
+        var mode: UInt32 { UInt32(bb_archive_entry_perm(raw)) }
+        var uid: UInt32 { UInt32(truncatingIfNeeded: bb_archive_entry_uid(raw)) }
+        var gid: UInt32 { UInt32(truncatingIfNeeded: bb_archive_entry_gid(raw)) }
+        var size: Int64 { Int64(bb_archive_entry_size(raw)) }
+        var mtime: Int64 { Int64(bb_archive_entry_mtime(raw)) }
         var symlinkTarget: String? {
-            (archive_entry_symlink_utf8(raw) ?? archive_entry_symlink(raw)).map { String(cString: $0) }
+            (bb_archive_entry_symlink_utf8(raw) ?? bb_archive_entry_symlink(raw)).map { String(cString: $0) }
         }
         var hardlinkTarget: String? {
-            (archive_entry_hardlink_utf8(raw) ?? archive_entry_hardlink(raw)).map { String(cString: $0) }
+            (bb_archive_entry_hardlink_utf8(raw) ?? bb_archive_entry_hardlink(raw)).map { String(cString: $0) }
         }
-        var rdevMajor: UInt32 { UInt32(archive_entry_rdevmajor(raw)) }
-        var rdevMinor: UInt32 { UInt32(archive_entry_rdevminor(raw)) }
+        var rdevMajor: UInt32 { UInt32(bb_archive_entry_rdevmajor(raw)) }
+        var rdevMinor: UInt32 { UInt32(bb_archive_entry_rdevminor(raw)) }
         private static func string(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
     }
 
@@ -44,7 +44,7 @@ final class TarReader {
     func forEach(_ body: (Entry) throws -> Bool) throws {
         var entry: OpaquePointer?
         while true {
-            let rc = archive_read_next_header(a, &entry)
+            let rc = bb_archive_read_next_header(a, &entry)
             if rc == ARCHIVE_EOF { return }
             guard rc == ARCHIVE_OK || rc == ARCHIVE_WARN, let entry else {
                 throw archiveError(a, "read archive \(path)")
@@ -57,7 +57,7 @@ final class TarReader {
     func readData(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = buf.withUnsafeMutableBytes { archive_read_data(a, $0.baseAddress, $0.count) }
+            let n = buf.withUnsafeMutableBytes { bb_archive_read_data(a, $0.baseAddress, $0.count) }
             if n == 0 { return }
             guard n > 0 else { throw archiveError(a, "read archive \(path)") }
             try buf.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
@@ -72,14 +72,14 @@ final class TarReader {
 
     /// Whether the file is an archive libarchive can read as tar (possibly compressed).
     static func isTarArchive(_ path: String) -> Bool {
-        let a = archive_read_new()
-        defer { archive_read_free(a) }
-        archive_read_support_filter_all(a)
-        archive_read_support_format_tar(a)
-        archive_read_support_format_gnutar(a)
-        guard archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else { return false }
+        let a = bb_archive_read_new()
+        defer { bb_archive_read_free(a) }
+        bb_archive_read_support_filter_all(a)
+        bb_archive_read_support_format_tar(a)
+        bb_archive_read_support_format_gnutar(a)
+        guard bb_archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK else { return false }
         var entry: OpaquePointer?
-        let rc = archive_read_next_header(a, &entry)
+        let rc = bb_archive_read_next_header(a, &entry)
         return rc == ARCHIVE_OK || rc == ARCHIVE_WARN
     }
 }

@@ -11,28 +11,28 @@ struct ExtractionTests {
     }
 
     func craft(_ path: String, _ entries: [(name: String, type: UInt32, link: String?, data: String)]) {
-        let a = archive_write_new()
-        archive_write_set_format_pax_restricted(a)
-        archive_write_add_filter_gzip(a)
-        archive_write_open_filename(a, path)
+        let a = bb_archive_write_new()
+        bb_archive_write_set_format_pax_restricted(a)
+        bb_archive_write_add_filter_gzip(a)
+        bb_archive_write_open_filename(a, path)
         for e in entries {
-            let en = archive_entry_new()
-            archive_entry_set_pathname(en, e.name)
-            archive_entry_set_filetype(en, e.type)
-            archive_entry_set_perm(en, 0o644)
-            if e.type == ArchiveFileType.symlink { archive_entry_set_symlink(en, e.link) }
-            if e.type == ArchiveFileType.regular, let l = e.link { archive_entry_set_hardlink(en, l) }
+            let en = bb_archive_entry_new()
+            bb_archive_entry_set_pathname(en, e.name)
+            bb_archive_entry_set_filetype(en, e.type)
+            bb_archive_entry_set_perm(en, 0o644)
+            if e.type == ArchiveFileType.symlink { bb_archive_entry_set_symlink(en, e.link) }
+            if e.type == ArchiveFileType.regular, let l = e.link { bb_archive_entry_set_hardlink(en, l) }
             if e.type == ArchiveFileType.character {
-                archive_entry_set_rdevmajor(en, 1)
-                archive_entry_set_rdevminor(en, 3)
+                bb_archive_entry_set_rdevmajor(en, 1)
+                bb_archive_entry_set_rdevminor(en, 3)
             }
-            archive_entry_set_size(en, e.link == nil ? la_int64_t(e.data.utf8.count) : 0)
-            archive_write_header(a, en)
-            if e.link == nil && !e.data.isEmpty { _ = e.data.withCString { archive_write_data(a, $0, strlen($0)) } }
-            archive_entry_free(en)
+            bb_archive_entry_set_size(en, e.link == nil ? la_int64_t(e.data.utf8.count) : 0)
+            bb_archive_write_header(a, en)
+            if e.link == nil && !e.data.isEmpty { _ = e.data.withCString { bb_archive_write_data(a, $0, strlen($0)) } }
+            bb_archive_entry_free(en)
         }
-        archive_write_close(a)
-        archive_write_free(a)
+        bb_archive_write_close(a)
+        bb_archive_write_free(a)
     }
 
     @Test(arguments: Hostile.allCases) func hostileLayersAreRejected(_ kind: Hostile) throws {
