@@ -15,6 +15,10 @@ public struct OCIState: Codable, Sendable, Equatable {
     public var created: String?
     public var cgroup: String?
     public var startTimeTicks: UInt64?
+    /// The poststart and poststop hooks of config.json as it was at create: `start` and `delete` run them without
+    /// parsing config.json again (runc keeps its config in its state for the same reason).
+    public var poststart: [RuntimeSpec.Hook]?
+    public var poststop: [RuntimeSpec.Hook]?
 
     /// `ociJSON()` split around the pid, for hooks run by the container's own process (only it knows when its pid
     /// is final): prefix + pid + suffix, with the status "creating" or "created".
@@ -60,11 +64,11 @@ public struct OCIRuntimeError: Error, CustomStringConvertible {
 
 public final class OCIRuntime: @unchecked Sendable {
     public let root: String
-    let runtime: ContainerRuntime
+    /// Only `create` and `run` need it (it detects the cgroup layout).
+    var runtime: ContainerRuntime { ContainerRuntime(stateRoot: root) }
 
     public init(root: String) {
         self.root = root
-        self.runtime = ContainerRuntime(stateRoot: root)
     }
 
     func dir(_ id: String) -> String { "\(root)/\(id)" }
@@ -149,7 +153,8 @@ public final class OCIRuntime: @unchecked Sendable {
             var state = OCIState(
                 ociVersion: "1.0.2", id: id, status: "created", pid: created.pid, bundle: bundlePath,
                 annotations: spec.annotations, created: ISO8601DateFormatter().string(from: Date()),
-                cgroup: created.cgroup.name, startTimeTicks: startTicks)
+                cgroup: created.cgroup.name, startTimeTicks: startTicks, poststart: spec.hooks?.poststart,
+                poststop: spec.hooks?.poststop)
             do { try writeState(state) } catch {
                 created.destroy()
                 throw error
@@ -175,7 +180,6 @@ public final class OCIRuntime: @unchecked Sendable {
             guard state.status == "created" else {
                 throw OCIRuntimeError("cannot start a container that is \(state.status) (id \(id))")
             }
-            let spec = try? RuntimeSpec.load(bundle: state.bundle)
             // startContainer hooks run inside the container (CShim), after the FIFO releases it.
             let fifo = "\(dir(id))/exec.fifo"
             // Opening for read releases the process blocked in open(O_WRONLY); it writes one byte, then execs.
@@ -188,7 +192,7 @@ public final class OCIRuntime: @unchecked Sendable {
             guard n == 1 else { throw OCIRuntimeError("container \(id) exited before start") }
             var running = state
             running.status = "running"
-            try runHooks(spec?.hooks?.poststart, state: running, phase: "poststart", failIsFatal: false)
+            try runHooks(state.poststart, state: running, phase: "poststart", failIsFatal: false)
         }
     }
 
@@ -225,10 +229,10 @@ public final class OCIRuntime: @unchecked Sendable {
             try? cg.remove()
             try? FileManager.default.removeItem(atPath: path)
             unlink("\(root)/\(id).lock")
-            if let state, let spec = try? RuntimeSpec.load(bundle: state.bundle) {
+            if let state, let poststop = state.poststop {
                 var stopped = state
                 stopped.status = "stopped"
-                try? runHooks(spec.hooks?.poststop, state: stopped, phase: "poststop", failIsFatal: false)
+                try? runHooks(poststop, state: stopped, phase: "poststop", failIsFatal: false)
             }
         }
     }
