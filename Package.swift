@@ -29,7 +29,13 @@ let package = Package(
             name: "CArchive", pkgConfig: "libarchive",
             providers: [.apt(["libarchive-dev"])]),
         .target(name: "Probes", dependencies: ["CShim"]),
-        .target(name: "Results"),
+        // simdjson (C++) behind a C header, so Swift needs no C++ interop; Results reads JSON through it.
+        // The define matches simdjson.pc's Cflags (it changes the parser's layout).
+        .target(
+            name: "CSimdJSON",
+            cxxSettings: [.define("SIMDJSON_THREADS_ENABLED", to: "1")],
+            linkerSettings: [.linkedLibrary("simdjson")]),
+        .target(name: "Results", dependencies: ["CSimdJSON"]),
         .target(name: "Stats"),
         .target(name: "Reports", dependencies: ["Results", "Stats"]),
         .target(
@@ -92,5 +98,6 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )
