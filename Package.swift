@@ -27,7 +27,13 @@ let package = Package(
         // libarchive's headers (libarchive-dev) with the library dlopen()ed on first use: see include/CArchive.h.
         .target(name: "CArchive"),
         .target(name: "Probes", dependencies: ["CShim"]),
-        .target(name: "Results"),
+        // simdjson (C++) behind a C header, so Swift needs no C++ interop; Results reads JSON through it.
+        // The define matches simdjson.pc's Cflags (it changes the parser's layout).
+        .target(
+            name: "CSimdJSON",
+            cxxSettings: [.define("SIMDJSON_THREADS_ENABLED", to: "1")],
+            linkerSettings: [.linkedLibrary("simdjson")]),
+        .target(name: "Results", dependencies: ["CSimdJSON"]),
         .target(name: "Stats"),
         .target(name: "Reports", dependencies: ["Results", "Stats"]),
         .target(
@@ -90,5 +96,6 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]),
     ],
-    swiftLanguageModes: [.v6]
+    swiftLanguageModes: [.v6],
+    cxxLanguageStandard: .cxx17
 )

@@ -95,31 +95,45 @@ public struct ReportAnalysis: Sendable {
             let workload: String
             let armKey: String
         }
-        var valuesByGroup: [GroupKey: [String: [Double]]] = [:]
-        var outcomeByGroup: [GroupKey: ArmOutcome] = [:]
+        // One dictionary lookup per sample (its group's index) and one per metric value: 100 000 samples
+        // of ~10 metrics each must not hash the group's strings per value.
+        var groupIndex: [GroupKey: Int] = [:]
+        var groups: [GroupKey] = []
+        var valuesByGroup: [[String: [Double]]] = []
+        var outcomes: [ArmOutcome] = []
         var accelByArm: [String: String] = [:]
         for sample in document.samples {
             let group = GroupKey(workload: sample.workload, armKey: sample.armKey)
-            var outcome =
-                outcomeByGroup[group]
-                ?? ArmOutcome(
-                    workload: sample.workload, armKey: sample.armKey, succeeded: 0, failed: 0,
-                    failuresByStatus: [:], firstFailure: nil)
+            let index: Int
+            if let known = groupIndex[group] {
+                index = known
+            } else {
+                index = groups.count
+                groupIndex[group] = index
+                groups.append(group)
+                valuesByGroup.append([:])
+                outcomes.append(
+                    ArmOutcome(
+                        workload: sample.workload, armKey: sample.armKey, succeeded: 0, failed: 0,
+                        failuresByStatus: [:], firstFailure: nil))
+            }
             if let accel = sample.provenance.accel, accelByArm[sample.armKey] == nil {
                 accelByArm[sample.armKey] = accel
             }
             if sample.status == .ok {
-                outcome.succeeded += 1
+                outcomes[index].succeeded += 1
                 for (name, value) in sample.metrics {
-                    valuesByGroup[group, default: [:]][name, default: []].append(value)
+                    valuesByGroup[index][name, default: []].append(value)
                 }
             } else {
-                outcome.failed += 1
-                outcome.failuresByStatus[sample.status.rawValue, default: 0] += 1
-                if outcome.firstFailure == nil { outcome.firstFailure = sample.failure ?? sample.status.rawValue }
+                outcomes[index].failed += 1
+                outcomes[index].failuresByStatus[sample.status.rawValue, default: 0] += 1
+                if outcomes[index].firstFailure == nil {
+                    outcomes[index].firstFailure = sample.failure ?? sample.status.rawValue
+                }
             }
-            outcomeByGroup[group] = outcome
         }
+        let outcomeByGroup = Dictionary(uniqueKeysWithValues: zip(groups, outcomes))
         self.accelByArm = accelByArm
 
         let workloads = Self.ordered(
@@ -131,7 +145,7 @@ public struct ReportAnalysis: Sendable {
         self.arms = arms
 
         var statsByKey: [StatsKey: ArmMetricStats] = [:]
-        for (group, metrics) in valuesByGroup {
+        for (group, metrics) in zip(groups, valuesByGroup) {
             for (name, rawValues) in metrics {
                 var values = rawValues.filter(\.isFinite)
                 let nonFinite = rawValues.count - values.count

@@ -107,8 +107,28 @@ extension ReportAnalysis {
     func computeSetupCaveats() -> [SetupCaveat] {
         let doc = document
         var caveats: [SetupCaveat] = []
-        let vmSamples = doc.samples.filter { $0.provenance.arm == "vm" || $0.armKey.hasPrefix("vm") }
-        let accels = Set(vmSamples.compactMap(\.provenance.accel) + doc.density.compactMap(\.accel))
+        // One pass over the samples; a value equal to the previous sample's is not hashed again.
+        var accels = Set(doc.density.compactMap(\.accel))
+        var cgroupModes: Set = [doc.host.cgroupMode]
+        var cacheModes: Set = [doc.plan.cacheMode]
+        var vcpus = Set<Double>()
+        var hasVMSamples = false
+        var lastAccel: String? = nil
+        var last: (cgroupMode: String, cacheMode: String)? = nil
+        for sample in doc.samples {
+            let p = sample.provenance
+            if p.arm == "vm" || sample.armKey.hasPrefix("vm") {
+                hasVMSamples = true
+                if let accel = p.accel, accel != lastAccel {
+                    accels.insert(accel)
+                    lastAccel = accel
+                }
+                if let count = sample.metrics["vcpus"] { vcpus.insert(count) }
+            }
+            if p.cgroupMode != last?.cgroupMode { cgroupModes.insert(p.cgroupMode) }
+            if p.cacheMode != last?.cacheMode { cacheModes.insert(p.cacheMode) }
+            last = (p.cgroupMode, p.cacheMode)
+        }
         if accels.contains("tcg") {
             caveats.append(
                 SetupCaveat(
@@ -124,7 +144,6 @@ extension ReportAnalysis {
                     text: "VM samples mix accelerators (\(accels.sorted().joined(separator: ", ")))",
                     claims: ["C1", "C2", "C3"]))
         }
-        let cgroupModes = Set([doc.host.cgroupMode] + doc.samples.map(\.provenance.cgroupMode))
         if cgroupModes.contains("hybrid") {
             caveats.append(
                 SetupCaveat(
@@ -133,7 +152,6 @@ extension ReportAnalysis {
                         "host uses hybrid cgroups (v1 controllers, v2 hugetlb only): memory and CPU accounting come from cgroup v1; crun needs a workaround",
                     claims: ["C1", "C2", "C3", "C6"]))
         }
-        let cacheModes = Set([doc.plan.cacheMode] + doc.samples.map(\.provenance.cacheMode))
         if cacheModes.contains("warm") {
             caveats.append(
                 SetupCaveat(
@@ -141,13 +159,12 @@ extension ReportAnalysis {
                     text: "warm page cache: image and guest files were cached, so cold-start times would be higher",
                     claims: ["C1", "C3"]))
         }
-        let vcpus = Set(vmSamples.compactMap { $0.metrics["vcpus"] })
         if vcpus == [1] {
             caveats.append(
                 SetupCaveat(
                     key: "single-vcpu", text: "VM has a single vCPU: multi-threaded work cannot scale inside the guest",
                     claims: ["C1", "C3"]))
-        } else if !vmSamples.isEmpty && vcpus.isEmpty {
+        } else if hasVMSamples && vcpus.isEmpty {
             caveats.append(
                 SetupCaveat(
                     key: "vcpus-unrecorded",

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 public enum ResultsError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case incompatibleSchema(path: String, found: String)
@@ -85,10 +89,61 @@ public enum ResultsStore {
 
     static let gate = WriteGate()
 
+    /// Reads a results document. simdjson parses it and the types' own `Decodable` conformances decode it
+    /// (`SimdJSON`); anything that path rejects is decoded again by Foundation's `JSONDecoder`, whose error
+    /// names the field (and which stays the reference for what is accepted).
     public static func read(_ path: String) throws -> ResultsDocument {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let bytes = try readPadded(path)
+        do {
+            return try SimdJSON.decode(ResultsDocument.self, from: bytes) { root in
+                let schema = try root.string("schema")
+                guard schema == ResultsDocument.currentSchema else {
+                    throw ResultsError.incompatibleSchema(path: path, found: schema ?? "(none)")
+                }
+            }
+        } catch let error as ResultsError {
+            throw error
+        } catch {
+            return try decodeWithFoundation(
+                Data(UnsafeRawBufferPointer(rebasing: bytes.buffer[0..<bytes.count])), path: path,
+                fastPathFailure: error as? SimdJSON.Failure)
+        }
+    }
+
+    /// The whole file, with the padding simdjson needs after it.
+    static func readPadded(_ path: String) throws -> SimdJSON.PaddedBytes {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
             throw ResultsError.unreadable(path: path, reason: "cannot open: \(String(cString: strerror(errno)))")
         }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ResultsError.unreadable(path: path, reason: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ResultsError.unreadable(path: path, reason: "cannot open: not a regular file")
+        }
+        return try SimdJSON.PaddedBytes(count: Int(info.st_size)) { buffer in
+            var filled = 0
+            while filled < buffer.count {
+                let n = Glibc.read(fd, buffer.baseAddress! + filled, buffer.count - filled)
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else {
+                    throw ResultsError.unreadable(path: path, reason: "read: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 { break }
+                filled += n
+            }
+            return filled
+        }
+    }
+
+    /// Foundation's decoder: the reference for what is accepted, and the source of precise error messages.
+    /// `fastPathFailure` names the field when Foundation's error does not (e.g. a number out of range).
+    static func decodeWithFoundation(
+        _ data: Data, path: String, fastPathFailure: SimdJSON.Failure? = nil
+    ) throws -> ResultsDocument {
         struct SchemaOnly: Decodable { var schema: String? }
         let head: SchemaOnly
         do {
@@ -108,7 +163,15 @@ public enum ResultsStore {
         } catch let DecodingError.typeMismatch(_, ctx) {
             throw ResultsError.unreadable(
                 path: path, reason: "wrong type at \(ctx.codingPath.map(\.stringValue).joined(separator: "."))")
+        } catch let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
+            throw ResultsError.unreadable(
+                path: path,
+                reason:
+                    "bad value at \(ctx.codingPath.map(\.stringValue).joined(separator: ".")): \(ctx.debugDescription)")
         } catch {
+            if let fastPathFailure, !fastPathFailure.path.isEmpty {
+                throw ResultsError.unreadable(path: path, reason: "bad value at \(fastPathFailure)")
+            }
             throw ResultsError.unreadable(path: path, reason: "\(error)")
         }
     }
