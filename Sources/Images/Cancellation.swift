@@ -28,21 +28,54 @@ extension ImageStore {
     public static func removeTemporaries(root: String, layerCache: String, rootfsCache: String? = nil, pid: pid_t)
         -> [String]
     {
+        sweepTemporaries(root: root, layerCache: layerCache, rootfsCache: rootfsCache) { $0 == pid }
+    }
+
+    /// The same sweep for every owner that is no longer running (a build killed with SIGKILL): what `boxbench run`
+    /// does before it starts, next to the Janitor. A live owner's temp files are left alone.
+    @discardableResult
+    public static func removeTemporariesOfDeadProcesses(
+        root: String, layerCache: String, rootfsCache: String? = nil,
+        isAlive: (pid_t) -> Bool = { kill($0, 0) == 0 || errno == EPERM }
+    ) -> [String] {
+        sweepTemporaries(root: root, layerCache: layerCache, rootfsCache: rootfsCache) { !isAlive($0) }
+    }
+
+    /// Each temp name's owner pid, read from the one place the writer puts it (never any other number in the name,
+    /// such as the random suffix).
+    static func sweepTemporaries(
+        root: String, layerCache: String, rootfsCache: String?, remove owner: (pid_t) -> Bool
+    ) -> [String] {
         var removed: [String] = []
-        func sweep(_ dir: String, _ matches: (String) -> Bool) {
+        func sweep(_ dir: String, _ ownerPid: (String) -> pid_t?) {
             guard let names = try? FS.listDirectory(dir) else { return }
-            for name in names where matches(name) {
+            for name in names {
+                guard let pid = ownerPid(name), pid > 0, owner(pid) else { continue }
                 let path = dir + "/" + name
                 if (try? FS.removeTree(path)) != nil { removed.append(path) }
             }
         }
-        let privateDir = root + "/.boxbench"
-        sweep(privateDir + "/tmp") { $0.contains("-\(pid)-") }
-        for dir in [root, root + "/blobs/sha256", privateDir + "/build-cache", privateDir + "/layers"] {
-            sweep(dir) { $0.contains(".tmp-\(pid)-") }
+        /// `<what>-<pid>-<random>` (store scratch) and `.tmp-<diff_id>-<pid>-<random>` (layer cache).
+        func secondToLastField(_ name: String) -> pid_t? {
+            let fields = name.split(separator: "-", omittingEmptySubsequences: false)
+            return fields.count >= 3 ? pid_t(fields[fields.count - 2]) : nil
         }
-        sweep(layerCache) { $0.hasPrefix(".tmp-") && $0.contains("-\(pid)-") }
-        if let rootfsCache { sweep(rootfsCache) { $0.hasSuffix(".tmp.\(pid)") } }
+        /// `<file>.tmp-<pid>-<random>` or `<file>.tmp-<pid>`.
+        func afterTmpDash(_ name: String) -> pid_t? {
+            guard let r = name.range(of: ".tmp-", options: .backwards) else { return nil }
+            return pid_t(name[r.upperBound...].prefix { $0 != "-" })
+        }
+        let privateDir = root + "/.boxbench"
+        sweep(privateDir + "/tmp", secondToLastField)
+        for dir in [root, root + "/blobs/sha256", privateDir + "/build-cache", privateDir + "/layers"] {
+            sweep(dir, afterTmpDash)
+        }
+        sweep(layerCache) { $0.hasPrefix(".tmp-") ? secondToLastField($0) : nil }
+        if let rootfsCache {
+            sweep(rootfsCache) { name in
+                name.range(of: ".tmp.", options: .backwards).flatMap { pid_t(name[$0.upperBound...]) }
+            }
+        }
         return removed
     }
 }

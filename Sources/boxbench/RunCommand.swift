@@ -49,6 +49,11 @@ struct RunCommand: ParsableCommand {
         }
         // Leftovers of earlier runs that died without tearing down (kill -9): removed, and said so.
         for item in Janitor().clean() { FileHandle.standardError.write(Data("cleaned: \(item)\n".utf8)) }
+        for path in ImageStore.removeTemporariesOfDeadProcesses(
+            root: paths.imageStore, layerCache: paths.layerCache, rootfsCache: paths.state + "/rootfs")
+        {
+            FileHandle.standardError.write(Data("cleaned: image temp \(path) (its build was killed)\n".utf8))
+        }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let outDir = output ?? "results/runs/\(parsed.name)-\(stamp)"
         do { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) } catch {
