@@ -17,9 +17,7 @@ extension ReportAnalysis {
             "intervals: \(Int((options.level * 100).rounded()))% percentile bootstrap of the median (\(options.resamples) resamples, seeded); failed samples excluded; outliers (|modified z| > 3.5) counted, never dropped",
         ]
         if let calibration = doc.calibration {
-            lines.append(
-                "calibration: harness native hello \(NumberText.number(calibration.harnessMedianMs)) ms vs hyperfine \(NumberText.number(calibration.hyperfineMedianMs)) ms (×\(NumberText.number(calibration.ratio)), \(calibration.withinTolerance ? "within" : "OUTSIDE") tolerance)"
-            )
+            lines.append("calibration: " + calibrationText(calibration))
         }
         return lines
     }
@@ -218,4 +216,18 @@ enum MarkdownReport {
         }
         return out
     }
+}
+
+/// Both medians, the ratio, the verdict against the tolerance and how they were sampled.
+func calibrationText(_ c: Calibration) -> String {
+    let tolerance = Int(((c.tolerance ?? 0.10) * 100).rounded())
+    var text =
+        "harness native hello \(NumberText.number(c.harnessMedianMs)) ms vs hyperfine -N "
+        + "\(NumberText.number(c.hyperfineMedianMs)) ms (medians; ×\(NumberText.number(c.ratio)), "
+        + "\(c.withinTolerance ? "within" : "OUTSIDE") ±\(tolerance) %"
+    if let rounds = c.rounds, let runs = c.runsPerSide { text += "; \(runs) runs each, \(rounds) interleaved rounds" }
+    if let r = c.roundRatios?.sorted(), let low = r.first, let high = r.last {
+        text += ", per-round ratio \(NumberText.number(low))–\(NumberText.number(high))"
+    }
+    return text + ")"
 }
