@@ -221,13 +221,15 @@ enum MarkdownReport {
 /// Both medians, the ratio, the verdict against the tolerance and how they were sampled.
 func calibrationText(_ c: Calibration) -> String {
     let tolerance = Int(((c.tolerance ?? 0.10) * 100).rounded())
-    var text =
+    let verdict = "\(c.withinTolerance ? "within" : "OUTSIDE") ±\(tolerance) %"
+    let medians =
         "harness native hello \(NumberText.number(c.harnessMedianMs)) ms vs hyperfine -N "
-        + "\(NumberText.number(c.hyperfineMedianMs)) ms (medians; ×\(NumberText.number(c.ratio)), "
-        + "\(c.withinTolerance ? "within" : "OUTSIDE") ±\(tolerance) %"
-    if let rounds = c.rounds, let runs = c.runsPerSide { text += "; \(runs) runs each, \(rounds) interleaved rounds" }
-    if let r = c.roundRatios?.sorted(), let low = r.first, let high = r.last {
-        text += ", per-round ratio \(NumberText.number(low))–\(NumberText.number(high))"
-    }
-    return text + ")"
+        + "\(NumberText.number(c.hyperfineMedianMs)) ms (medians)"
+    guard let rounds = c.rounds, let runs = c.runsPerSide, let r = c.roundRatios?.sorted(), let low = r.first,
+        let high = r.last
+    else { return medians + ": ×\(NumberText.number(c.ratio)), \(verdict)" }
+    return medians
+        + ": ×\(NumberText.number(c.ratio)) median of \(rounds) interleaved rounds' ratios (range "
+        + "\(NumberText.number(low))–\(NumberText.number(high)); ×\(NumberText.number(c.pooledRatio ?? .nan)) "
+        + "of the two medians), \(verdict); \(runs) runs each"
 }

@@ -9,12 +9,13 @@ import Stats
 /// The two sides are interleaved so that drift on a shared host (other work, frequency, page cache) lands on
 /// both: `rounds` rounds, each a block of `runsPerBlock` harness runs and one `hyperfine -r runsPerBlock`
 /// invocation, the order alternating from round to round (harness first in even rounds). Each block starts with
-/// one unrecorded warm-up run on its side (hyperfine's `-w 1`). The medians compared are over all recorded runs
-/// of the same rounds; each round's own ratio is kept to show the spread.
+/// one unrecorded warm-up run on its side (hyperfine's `-w 1`). The ratio judged is the median of the rounds'
+/// own ratios (harness median ÷ hyperfine median of the same round: a paired comparison, so load that changes
+/// between rounds cancels); both overall medians and their plain ratio are stored next to it.
 public enum Calibrator {
     public static let tolerance = 0.10
 
-    public static func run(images: WorkloadImages, suite: Suite, rounds: Int = 20, runsPerBlock: Int = 5)
+    public static func run(images: WorkloadImages, suite: Suite, rounds: Int = 50, runsPerBlock: Int = 3)
         -> Calibration?
     {
         guard access("/usr/bin/hyperfine", X_OK) == 0,

@@ -22,7 +22,9 @@ struct CalibratorTests {
         let c = try #require(Calibrator.run(images: WorkloadImages(), suite: suite, rounds: 2, runsPerBlock: 3))
         #expect(c.rounds == 2 && c.runsPerSide == 6 && c.roundRatios?.count == 2)
         #expect(c.harnessMedianMs > 0 && c.hyperfineMedianMs > 0)
-        #expect(abs(c.ratio - c.harnessMedianMs / c.hyperfineMedianMs) < 1e-12)
+        #expect(abs((c.pooledRatio ?? 0) - c.harnessMedianMs / c.hyperfineMedianMs) < 1e-12)
+        let rounds = try #require(c.roundRatios)
+        #expect(abs(c.ratio - (rounds[0] + rounds[1]) / 2) < 1e-12)
         #expect(c.withinTolerance == (abs(c.ratio - 1) <= 0.10))
     }
 }
