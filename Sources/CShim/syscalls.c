@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 long cshim_statfs_magic(const char *path) {
@@ -91,18 +93,9 @@ static int write_all(int fd, const void *buf, size_t len) {
     return 0;
 }
 
-/* Writes "<pid>" into each listed cgroup.procs file; returns 0 or -errno with the failing path in *bad. */
-int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len) {
+/* Writes `data` into each file of the newline-separated list; 0 or -errno with the failing path in *bad. */
+static int write_each(const char *paths, const char *data, size_t len, const char **bad, size_t *bad_len) {
     if (!paths) return 0;
-    char num[24];
-    int len = 0;
-    { /* itoa without stdio so it is safe anywhere */
-        char tmp[24];
-        int t = 0;
-        unsigned long v = (unsigned long)pid;
-        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
-        while (t) num[len++] = tmp[--t];
-    }
     const char *p = paths;
     while (*p) {
         const char *end = strchr(p, '\n');
@@ -113,7 +106,7 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
             memcpy(path, p, plen);
             path[plen] = 0;
             int fd = open(path, O_WRONLY | O_CLOEXEC);
-            if (fd < 0 || write_all(fd, num, (size_t)len) != 0) {
+            if (fd < 0 || write_all(fd, data, len) != 0) {
                 int e = errno;
                 if (fd >= 0) close(fd);
                 if (bad) { *bad = p; *bad_len = plen; }
@@ -127,34 +120,39 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
     return 0;
 }
 
+/* Writes "<pid>" into each listed cgroup.procs file; returns 0 or -errno with the failing path in *bad. */
+int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len) {
+    char num[24];
+    int len = 0;
+    { /* itoa without stdio so it is safe anywhere */
+        char tmp[24];
+        int t = 0;
+        unsigned long v = (unsigned long)pid;
+        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
+        while (t) num[len++] = tmp[--t];
+    }
+    return write_each(paths, num, (size_t)len, bad, bad_len);
+}
+
 /* Writes "0" (the writer itself) into each listed file: v1 `tasks` files move just the calling thread, which the
    kernel does without its global threadgroup lock — a pid written into cgroup.procs takes that lock and waits for
    an RCU grace period (7–15 ms per launch here). Only for a single-threaded caller between clone and exec.
    Returns 0 or -errno with the failing path in *bad. */
 int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len) {
-    if (!paths) return 0;
-    const char *p = paths;
-    while (*p) {
-        const char *end = strchr(p, '\n');
-        size_t plen = end ? (size_t)(end - p) : strlen(p);
-        if (plen > 0) {
-            char path[4096];
-            if (plen >= sizeof path) return -ENAMETOOLONG;
-            memcpy(path, p, plen);
-            path[plen] = 0;
-            int fd = open(path, O_WRONLY | O_CLOEXEC);
-            if (fd < 0 || write(fd, "0", 1) != 1) {
-                int e = errno;
-                if (fd >= 0) close(fd);
-                if (bad) { *bad = p; *bad_len = plen; }
-                return -e;
-            }
-            close(fd);
-        }
-        if (!end) break;
-        p = end + 1;
-    }
-    return 0;
+    return write_each(paths, "0", 1, bad, bad_len);
+}
+
+/* The kernel's sigaction (x86_64, aarch64 layout). glibc's wrapper refuses its two internal signals (32, 33), so a
+   disposition a library set on them (seen: SIG_IGN on 32 in the test runner) would leak into the program. */
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+static int raw_sigaction(int sig, const struct kernel_sigaction *act, struct kernel_sigaction *old) {
+    return (int)syscall(SYS_rt_sigaction, sig, act, old, sizeof(uint64_t));
 }
 
 struct spawn_args {
@@ -165,23 +163,25 @@ struct spawn_args {
     const char *cgroup_join_paths;
     int private_mount_ns;
     const char *detach_mount;
+    uint64_t reset; /* bit s-1: signal s's disposition is not SIG_DFL in the parent; reset before exec */
     int err; /* written by the child (shared memory), read by the parent after vfork returns */
 };
 
 /* Runs on its own stack in the parent's memory (CLONE_VM|CLONE_VFORK, as posix_spawn does): no page-table copy of
-   the large harness process, so the launch costs what a small launcher's would. Joins the accounting cgroups itself
+   the large harness process, so the launch costs what a small launcher's would. It starts with every signal
+   blocked (the parent blocked them around clone), so none of the parent's handlers can run on this stack; it resets
+   the dispositions the parent found changed (a handful, read before the clock started, instead of a sigaction for
+   each of the 64 signals), then unblocks everything for the program. Joins the accounting cgroups itself
    (cshim_self_join_cgroups), so the workload is counted from its first instruction. */
 static int spawn_child(void *opaque) {
     struct spawn_args *a = opaque;
-    sigset_t all;
-    sigemptyset(&all);
+    struct kernel_sigaction dfl = {SIG_DFL, 0, NULL, 0};
     for (int s = 1; s < NSIG; s++) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = SIG_DFL;
-        if (s != SIGKILL && s != SIGSTOP) sigaction(s, &sa, NULL);
+        if (a->reset & (1ull << (s - 1))) raw_sigaction(s, &dfl, NULL);
     }
-    sigprocmask(SIG_SETMASK, &all, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     int joined = cshim_self_join_cgroups(a->cgroup_join_paths, NULL, NULL);
     if (joined != 0) { a->err = -joined; _exit(127); }
     if (a->private_mount_ns) {
@@ -202,22 +202,49 @@ static int spawn_child(void *opaque) {
     _exit(127);
 }
 
+static uint64_t monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                           int err_fd, const char *cgroup_join_paths, int private_mount_ns,
-                          const char *detach_mount, int *err_out) {
+                          const char *detach_mount, int *pidfd_out, uint64_t *started_ns, int *err_out) {
     struct spawn_args a = {path, argv, envp, in_fd, out_fd, err_fd, cgroup_join_paths, private_mount_ns,
-                           detach_mount, 0};
+                           detach_mount, 0, 0};
+    /* Everything that is the launcher's preparation happens before the clock: the stack, the dispositions. */
+    for (int s = 1; s < NSIG && s <= 64; s++) {
+        struct kernel_sigaction old;
+        if (s != SIGKILL && s != SIGSTOP && raw_sigaction(s, NULL, &old) == 0 && old.handler != SIG_DFL)
+            a.reset |= 1ull << (s - 1);
+    }
     size_t stack_size = 256 * 1024;
     char *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) { *err_out = errno; return -1; }
+    sigset_t all, saved;
+    sigfillset(&all);
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (private_mount_ns ? CLONE_NEWNS : 0);
-    pid_t pid = clone(spawn_child, stack + stack_size, flags, &a);
+    int pidfd = -1;
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    if (started_ns) *started_ns = monotonic_ns();
+    pid_t pid = clone(spawn_child, stack + stack_size, flags | (pidfd_out ? CLONE_PIDFD : 0), &a, &pidfd);
+    if (pid < 0 && errno == EINVAL && pidfd_out) {
+        /* Kernels before 5.2 have no CLONE_PIDFD: the caller falls back to pidfd_open or polling. */
+        if (started_ns) *started_ns = monotonic_ns();
+        pid = clone(spawn_child, stack + stack_size, flags, &a);
+        pidfd = -1;
+    }
     int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
     munmap(stack, stack_size);
+    if (pidfd_out) *pidfd_out = pid > 0 ? pidfd : -1;
     if (pid < 0) { *err_out = clone_errno; return -1; }
     if (a.err != 0) {
         /* The child failed before exec and has exited: reap it and report why. */
         int st;
+        if (pidfd >= 0) close(pidfd);
+        if (pidfd_out) *pidfd_out = -1;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
         *err_out = a.err;
         return -1;

@@ -78,8 +78,8 @@ public struct CgroupJoin: Sendable, Equatable {
 }
 
 /// Picks the implementation for the detected layout.
-/// `accountingOnly`: just memory, cpuacct and pids (the native arm's plain accounting group: fewer hierarchies
-/// to join between clone and exec, so the harness adds less to what it measures).
+/// `accountingOnly`: just the memory hierarchy on v1/hybrid (the native arm's plain accounting group: one
+/// hierarchy to join between clone and exec, so the harness adds less to what it measures).
 public func makeCgroupManager(
     name: String, layout: CgroupLayout = CgroupLayout.detect(), accountingOnly: Bool = false
 ) -> any CgroupManager {
@@ -158,7 +158,9 @@ public final class CgroupV1Manager: CgroupManager {
     public let name: String
 
     public static let controllers = ["memory", "cpu", "cpuacct", "pids", "devices", "freezer"]
-    public static let accountingControllers = ["memory", "cpuacct", "pids"]
+    /// The native arm's plain accounting group: memory only. Its CPU time comes from wait4's rusage, and every
+    /// hierarchy joined is a cgroup migration inside the launch it measures.
+    public static let accountingControllers = ["memory"]
 
     public init(name: String, layout: CgroupLayout, controllers: [String] = CgroupV1Manager.controllers) {
         self.name = name

@@ -58,8 +58,9 @@ public enum HostProcess {
             t.cgroup = manager
             teardown = t
         }
-        // The clock starts at the launch itself: the accounting cgroup is the harness's bookkeeping, not the
-        // workload's start-up (the calibration against hyperfine checks exactly this).
+        // The clock starts at the launch itself (read in C right before clone): the accounting cgroup, pipes, argv
+        // and the launcher's stack are the harness's bookkeeping, not the workload's start-up (the calibration
+        // against hyperfine checks exactly this).
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
         guard cshim_pipe_cloexec(&outPipe) == 0, cshim_pipe_cloexec(&errPipe) == 0 else {
@@ -74,10 +75,11 @@ public enum HostProcess {
         let cgroupPaths = strings.string(cgroup?.join.selfJoinOnly.joined(separator: "\n"))
         let detach = strings.string(request.detachMountInPrivateNamespace)
         var spawnErrno: Int32 = 0
-        let t0 = monotonicNanos()
+        var pidfd: Int32 = -1
+        var t0: UInt64 = 0
         let pid = cshim_spawn_process(
-            request.path, argv,
-            envp, -1, outPipe[1], errPipe[1], cgroupPaths, detach == nil ? 0 : 1, detach, &spawnErrno)
+            request.path, argv, envp, -1, outPipe[1], errPipe[1], cgroupPaths, detach == nil ? 0 : 1, detach, &pidfd,
+            &t0, &spawnErrno)
         close(outPipe[1])
         close(errPipe[1])
         if pid < 0 {
@@ -88,7 +90,7 @@ public enum HostProcess {
         }
         let deadline = request.timeout.map { monotonicNanos() + durationNanos($0) }
         let collected = collectOutput(
-            pid: pid, stdoutFd: outPipe[0], stderrFd: errPipe[0], t0: t0, deadline: deadline,
+            pid: pid, pidfd: pidfd, stdoutFd: outPipe[0], stderrFd: errPipe[0], t0: t0, deadline: deadline,
             kill: {
                 if let cgroup { cgroup.killAll() } else { kill(pid, SIGKILL) }
             })

@@ -15,14 +15,16 @@ struct CollectedOutput {
 }
 
 /// Reads stdout/stderr until the process exits and both pipes close, or until the deadline, when `kill` runs
-/// (it must kill everything that can hold the pipes). Closes the fds.
+/// (it must kill everything that can hold the pipes). `pidfd`: one the launch already made (else one is opened
+/// here). Closes the fds.
 func collectOutput(
-    pid: pid_t, stdoutFd: Int32, stderrFd: Int32, t0: UInt64, deadline: UInt64?, kill killAll: () -> Void
+    pid: pid_t, pidfd givenPidfd: Int32 = -1, stdoutFd: Int32, stderrFd: Int32, t0: UInt64, deadline: UInt64?,
+    kill killAll: () -> Void
 ) -> CollectedOutput {
     var out = CollectedOutput()
     let fdsAll = [stdoutFd, stderrFd].filter { $0 >= 0 }
     var open = fdsAll
-    let pidfd = cshim_pidfd_open(pid)
+    let pidfd = givenPidfd >= 0 ? givenPidfd : cshim_pidfd_open(pid)
     var exited = false
     var scratch = [UInt8](repeating: 0, count: 65536)
 

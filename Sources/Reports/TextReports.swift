@@ -17,9 +17,7 @@ extension ReportAnalysis {
             "intervals: \(Int((options.level * 100).rounded()))% percentile bootstrap of the median (\(options.resamples) resamples, seeded); failed samples excluded; outliers (|modified z| > 3.5) counted, never dropped",
         ]
         if let calibration = doc.calibration {
-            lines.append(
-                "calibration: harness native hello \(NumberText.number(calibration.harnessMedianMs)) ms vs hyperfine \(NumberText.number(calibration.hyperfineMedianMs)) ms (×\(NumberText.number(calibration.ratio)), \(calibration.withinTolerance ? "within" : "OUTSIDE") tolerance)"
-            )
+            lines.append("calibration: " + calibrationText(calibration))
         }
         return lines
     }
@@ -218,4 +216,20 @@ enum MarkdownReport {
         }
         return out
     }
+}
+
+/// Both medians, the ratio, the verdict against the tolerance and how they were sampled.
+func calibrationText(_ c: Calibration) -> String {
+    let tolerance = Int(((c.tolerance ?? 0.10) * 100).rounded())
+    let verdict = "\(c.withinTolerance ? "within" : "OUTSIDE") ±\(tolerance) %"
+    let medians =
+        "harness native hello \(NumberText.number(c.harnessMedianMs)) ms vs hyperfine -N "
+        + "\(NumberText.number(c.hyperfineMedianMs)) ms (medians)"
+    guard let rounds = c.rounds, let runs = c.runsPerSide, let r = c.roundRatios?.sorted(), let low = r.first,
+        let high = r.last
+    else { return medians + ": ×\(NumberText.number(c.ratio)), \(verdict)" }
+    return medians
+        + ": ×\(NumberText.number(c.ratio)) median of \(rounds) interleaved rounds' ratios (range "
+        + "\(NumberText.number(low))–\(NumberText.number(high)); ×\(NumberText.number(c.pooledRatio ?? .nan)) "
+        + "of the two medians), \(verdict); \(runs) runs each"
 }

@@ -271,14 +271,43 @@ public struct IsolationRecord: Codable, Sendable, Equatable {
 
 /// Harness overhead check: native `hello` in the runner vs `hyperfine -N` on the same binary.
 public struct Calibration: Codable, Sendable, Equatable {
+    /// Median `startup_exit_ms` of the native arm's `hello`, over every recorded harness run.
     public var harnessMedianMs: Double
+    /// Median wall time `hyperfine -N` reported for the same binary, over every recorded hyperfine run.
     public var hyperfineMedianMs: Double
+    /// Harness ÷ hyperfine: the median of the per-round ratios when rounds were recorded (each round compares
+    /// runs made side by side, so drift between rounds cancels), else the ratio of the two medians.
     public var ratio: Double
     public var withinTolerance: Bool
-    public init(harnessMedianMs: Double, hyperfineMedianMs: Double, tolerance: Double = 0.10) {
+    /// |ratio − 1| allowed (0.10); absent in files written before it was recorded.
+    public var tolerance: Double?
+    /// `harnessMedianMs ÷ hyperfineMedianMs`, recorded next to the paired `ratio`.
+    public var pooledRatio: Double?
+    /// Interleaved rounds (each: a block of harness runs and a hyperfine invocation, order alternating) and
+    /// recorded runs per side; absent in files written before the comparison was interleaved.
+    public var rounds: Int?
+    public var runsPerSide: Int?
+    /// Each round's harness median ÷ hyperfine median, in round order.
+    public var roundRatios: [Double]?
+    public init(
+        harnessMedianMs: Double, hyperfineMedianMs: Double, tolerance: Double = 0.10, rounds: Int? = nil,
+        runsPerSide: Int? = nil, roundRatios: [Double]? = nil
+    ) {
         self.harnessMedianMs = harnessMedianMs
         self.hyperfineMedianMs = hyperfineMedianMs
-        self.ratio = hyperfineMedianMs > 0 ? harnessMedianMs / hyperfineMedianMs : .nan
+        let pooled = hyperfineMedianMs > 0 ? harnessMedianMs / hyperfineMedianMs : .nan
+        let sorted = (roundRatios ?? []).sorted()
+        if sorted.isEmpty {
+            self.ratio = pooled
+        } else {
+            let mid = sorted.count / 2
+            self.ratio = sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+        }
         self.withinTolerance = abs(ratio - 1) <= tolerance
+        self.tolerance = tolerance
+        self.pooledRatio = pooled
+        self.rounds = rounds
+        self.runsPerSide = runsPerSide
+        self.roundRatios = roundRatios
     }
 }

@@ -86,10 +86,38 @@ public protocol Engine: Sendable {
     func cleanup(_ image: PreparedImage, workload: WorkloadSpec)
 }
 
-/// `bbwork: key=value` lines with a numeric value and a unit suffix become `work_<key>` metrics.
+/// Workload result lines → `work_<key>` metrics, the unit in the key's suffix (`_ns`, `_ms`, `_bytes`, `_per_s`):
+/// `bbwork: key=value` lines with a numeric value, and the report of the third-party reference `sysbench`
+/// (recognised by its banner) as `work_sysbench_<key>`.
 public func parseWorkloadMetrics(_ stdout: String) -> [String: Double] {
+    let sysbench = isSysbenchReport(stdout)
     var metrics: [String: Double] = [:]
-    for line in stdout.split(separator: "\n") where line.hasPrefix("bbwork: ") {
+    for line in stdout.split(separator: "\n") {
+        metrics.merge(measuredValues(line, sysbench: sysbench) ?? [:]) { _, new in new }
+    }
+    return metrics
+}
+
+/// SHA-256 of the output with measured values removed: equal digests mean the same behaviour in every arm (C7).
+public func behaviourDigest(_ stdout: String) -> String {
+    let sysbench = isSysbenchReport(stdout)
+    let stable = stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+        measuredValues(line, sysbench: sysbench) == nil
+    }.joined(separator: "\n")
+    return "sha256:" + SHA256.hash(data: Data(stable.utf8)).map { String(format: "%02x", $0) }.joined()
+}
+
+/// sysbench 1.x starts its report with `sysbench 1.0.20 (using system LuaJIT …)`.
+func isSysbenchReport(_ stdout: String) -> Bool {
+    stdout.split(separator: "\n", maxSplits: 4).contains { line in
+        line.hasPrefix("sysbench ") && line.dropFirst(9).first?.isNumber == true
+    }
+}
+
+/// The values one line reports, or nil when the line carries no measurement (it then counts as behaviour).
+func measuredValues(_ line: Substring, sysbench: Bool) -> [String: Double]? {
+    if line.hasPrefix("bbwork: ") {
+        var metrics: [String: Double] = [:]
         for token in line.dropFirst(8).split(separator: " ") {
             let kv = token.split(separator: "=", maxSplits: 1)
             guard kv.count == 2, let v = Double(kv[1]), v.isFinite else { continue }
@@ -98,16 +126,47 @@ public func parseWorkloadMetrics(_ stdout: String) -> [String: Double] {
                 metrics["work_\(key)"] = v
             }
         }
+        return metrics.isEmpty ? nil : metrics
     }
-    return metrics
+    return sysbench ? sysbenchValues(line.trimmingCharacters(in: .whitespaces)) : nil
 }
 
-/// SHA-256 of the output with measured values removed: equal digests mean the same behaviour in every arm (C7).
-public func behaviourDigest(_ stdout: String) -> String {
-    let stable = stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
-        !(line.hasPrefix("bbwork: ") && !parseWorkloadMetrics(String(line)).isEmpty)
-    }.joined(separator: "\n")
-    return "sha256:" + SHA256.hash(data: Data(stable.utf8)).map { String(format: "%02x", $0) }.joined()
+/// sysbench's report lines (cpu, memory and the common statistics). Lines whose values depend on timing
+/// (thread fairness) are measured but not recorded; the event count of a fixed-work run stays behaviour.
+private func sysbenchValues(_ line: String) -> [String: Double]? {
+    func number(_ text: Substring) -> Double? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        return Double(t.hasSuffix("s") ? String(t.dropLast()) : t).flatMap { $0.isFinite ? $0 : nil }
+    }
+    let parts = line.split(separator: ":", maxSplits: 1)
+    guard parts.count == 2 else {
+        // "64.00 MiB transferred (8451.54 MiB/sec)"
+        if line.contains(" MiB transferred ("), let open = line.lastIndex(of: "("),
+            let v = Double(line[line.index(after: open)...].prefix { $0 != " " })
+        {
+            return ["work_sysbench_transfer_bytes_per_s": v * 1_048_576]
+        }
+        return nil
+    }
+    let (label, value) = (parts[0], parts[1])
+    let latency = ["min": "min", "avg": "avg", "max": "max", "95th percentile": "p95", "sum": "sum"]
+    switch label {
+    case "events per second":
+        return number(value).map { ["work_sysbench_events_per_s": $0] }
+    case "total time":
+        return number(value).map { ["work_sysbench_total_time_ms": $0 * 1000] }
+    case "Total operations":
+        // "16384 (2163593.78 per second)"
+        guard let open = value.firstIndex(of: "("),
+            let v = Double(value[value.index(after: open)...].prefix { $0 != " " })
+        else { return nil }
+        return ["work_sysbench_operations_per_s": v]
+    case "events (avg/stddev)", "execution time (avg/stddev)":
+        return [:]
+    default:
+        guard let key = latency[String(label)], let v = number(value) else { return nil }
+        return ["work_sysbench_latency_\(key)_ms": v]
+    }
 }
 
 /// What every process-based arm records from one run: status from the exit, cgroup memory and CPU when the run

@@ -57,16 +57,8 @@ public struct WorkloadImages: Sendable {
     public func prepare(_ w: WorkloadSpec) throws -> PreparedImage {
         let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
         _ = try store.ensureBusyboxBase()
-        // The context gets the static workload kit so the same bytes run in every arm.
-        let context = try makeTempDirectory("boxbench-context-\(getpid())")
+        let context = try makeContext(for: w, prefix: "boxbench-context-\(getpid())")
         defer { try? FileManager.default.removeItem(atPath: context) }
-        let source = w.context
-        for item in try FileManager.default.contentsOfDirectory(atPath: source) {
-            try FileManager.default.copyItem(atPath: "\(source)/\(item)", toPath: "\(context)/\(item)")
-        }
-        if FileManager.default.fileExists(atPath: paths.workloadBinary) {
-            try FileManager.default.copyItem(atPath: paths.workloadBinary, toPath: "\(context)/bbwork")
-        }
         let dockerfile = "\(context)/\((w.dockerfile as NSString).lastPathComponent)"
         let tag = try ImageReference(parsing: "boxbench/workload-\(w.name):latest")
         let progress = self.progress
@@ -93,19 +85,64 @@ public struct WorkloadImages: Sendable {
             ])
     }
 
-    /// C5's rebuild property, measured: two variants of the workload's Dockerfile that differ only in an appended
-    /// last step are built one after the other; the second must add exactly one layer the first does not have.
-    public func lastStepRebuildNewLayers(for w: WorkloadSpec) throws -> Int {
-        let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
-        let context = try makeTempDirectory("boxbench-rebuild-\(getpid())")
-        defer { try? FileManager.default.removeItem(atPath: context) }
+    /// The workload's context plus the kit items its Dockerfile COPYs and the context lacks (`bbwork`, the staged
+    /// `sysbench/` tree), so the same bytes run in every arm without binaries in the source tree. The Dockerfile
+    /// keeps its name; the caller removes the directory.
+    func makeContext(for w: WorkloadSpec, prefix: String) throws -> String {
+        let context = try makeTempDirectory(prefix)
         do {
             for item in try FileManager.default.contentsOfDirectory(atPath: w.context) {
                 try FileManager.default.copyItem(atPath: "\(w.context)/\(item)", toPath: "\(context)/\(item)")
             }
-            if FileManager.default.fileExists(atPath: paths.workloadBinary) {
-                try FileManager.default.copyItem(atPath: paths.workloadBinary, toPath: "\(context)/bbwork")
+            let name = (w.dockerfile as NSString).lastPathComponent
+            if !FileManager.default.fileExists(atPath: "\(context)/\(name)") {
+                try FileManager.default.copyItem(atPath: w.dockerfile, toPath: "\(context)/\(name)")
             }
+            for item in try kitItems(copiedBy: w.dockerfile)
+            where !FileManager.default.fileExists(atPath: "\(context)/\(item)") {
+                let source = "\(paths.kitDir)/\(item)"
+                guard FileManager.default.fileExists(atPath: source) else {
+                    throw ImageError(
+                        .notFound,
+                        "\(w.dockerfile) copies \(item), which is neither in its context nor in the kit "
+                            + "(\(source)): run scripts/setup")
+                }
+                try FileManager.default.copyItem(atPath: source, toPath: "\(context)/\(item)")
+            }
+            return context
+        } catch {
+            try? FileManager.default.removeItem(atPath: context)
+            throw error
+        }
+    }
+
+    /// The first path component of every plain COPY/ADD source: `COPY bbwork /usr/bin/bbwork` → `bbwork`,
+    /// `COPY sysbench/ /` → `sysbench`.
+    func kitItems(copiedBy dockerfile: String) throws -> [String] {
+        var items: [String] = []
+        for instruction in try Dockerfile.load(dockerfile).instructions {
+            let spec: CopySpec
+            switch instruction.kind {
+            case .copy(let s), .add(let s): spec = s
+            default: continue
+            }
+            for source in spec.sources {
+                guard let first = source.split(separator: "/").first.map(String.init),
+                    first != ".", first != "..", !first.contains(where: { "*?[$".contains($0) }), !items.contains(first)
+                else { continue }
+                items.append(first)
+            }
+        }
+        return items
+    }
+
+    /// C5's rebuild property, measured: two variants of the workload's Dockerfile that differ only in an appended
+    /// last step are built one after the other; the second must add exactly one layer the first does not have.
+    public func lastStepRebuildNewLayers(for w: WorkloadSpec) throws -> Int {
+        let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
+        let context = try makeContext(for: w, prefix: "boxbench-rebuild-\(getpid())")
+        defer { try? FileManager.default.removeItem(atPath: context) }
+        do {
             let original = try String(contentsOfFile: w.dockerfile, encoding: .utf8)
             var layers: [[String]] = []
             for variant in ["a", "b"] {

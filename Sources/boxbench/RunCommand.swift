@@ -90,7 +90,8 @@ struct RunCommand: ParsableCommand {
                 doc.calibration = c
                 try? ResultsStore.write(doc, to: resultsPath)
             } else {
-                doc.notes.append("calibration skipped: hyperfine or the hello workload is not available")
+                doc.notes.append(
+                    "calibration skipped: hyperfine or the hello workload is not available, or one of its runs failed")
             }
         }
         for format in [ReportFormat.markdown, .html] {

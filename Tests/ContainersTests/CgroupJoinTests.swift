@@ -30,11 +30,7 @@ struct CgroupJoinTests {
     @Test func accountingGroupOnHybridJoinsOnlyItsV1Hierarchies() {
         let layout = CgroupLayout(mode: .hybrid, hierarchies: [v1, cpu, pids, freezer, devices, unified])
         let join = makeCgroupManager(name: "boxbench/n1", layout: layout, accountingOnly: true).join
-        #expect(
-            join.selfJoin == [
-                "/sys/fs/cgroup/memory/boxbench/n1/tasks", "/sys/fs/cgroup/cpu,cpuacct/boxbench/n1/tasks",
-                "/sys/fs/cgroup/pids/boxbench/n1/tasks",
-            ])
+        #expect(join.selfJoin == ["/sys/fs/cgroup/memory/boxbench/n1/tasks"])
         #expect(join.cloneInto == nil)
         #expect(join.selfJoinOnly == join.selfJoin)
     }

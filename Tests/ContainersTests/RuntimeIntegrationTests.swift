@@ -260,6 +260,18 @@ struct PeerRuntimeTests {
         #expect(r.firstOutputNs != nil)
     }
 
+    @Test func spawnedProgramStartsWithDefaultDispositionsAndNoSignalBlocked() throws {
+        let previous = signal(SIGUSR2, SIG_IGN)
+        defer { signal(SIGUSR2, previous) }
+        let r = try HostProcess.run(
+            HostProcessRequest(
+                path: "/bin/busybox", args: ["cat", "/proc/self/status"], env: [], timeout: .seconds(30)))
+        let status = String(decoding: r.stdout, as: UTF8.self)
+        #expect(r.exit == .exited(0))
+        #expect(status.contains("SigIgn:\t0000000000000000"), "\(status)")
+        #expect(status.contains("SigBlk:\t0000000000000000"), "\(status)")
+    }
+
     @Test func nativeProcessIsAccountedInACgroup() throws {
         let name = "boxbench/native-test-\(getpid())"
         let r = try HostProcess.run(
