@@ -359,6 +359,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     if (setsid() < 0) fail(c, CSHIM_STEP_SETSID, NULL);
     /* The FIFO lives in the runtime's state dir, invisible after pivot_root: keep an O_PATH handle to it. */
     int fifo_path_fd = -1;
+    int exec_fifo_fd = -1;
     if (cfg->exec_fifo) {
         fifo_path_fd = open(cfg->exec_fifo, O_PATH | O_CLOEXEC);
         if (fifo_path_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
@@ -500,10 +501,11 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             size_t o = 14;
             while (nd) fdpath[o++] = digits[--nd];
             fdpath[o] = 0;
-            int ff = open(fdpath, O_WRONLY | O_CLOEXEC);
-            if (ff < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
-            if (write(ff, "0", 1) != 1) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
-            close(ff);
+            /* Blocks until `start` opens the FIFO. The write end stays open (CLOEXEC) until execve: `start` reads
+               "0" once the startContainer hooks are done, then EOF once the program runs, and only then runs the
+               poststart hooks. */
+            exec_fifo_fd = open(fdpath, O_WRONLY | O_CLOEXEC);
+            if (exec_fifo_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
         } else {
             char b;
             do { n = read(cfg->start_fd, &b, 1); } while (n < 0 && errno == EINTR);
@@ -524,6 +526,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             fail(c, CSHIM_STEP_START_CONTAINER_HOOK, failed);
         }
     }
+    if (exec_fifo_fd >= 0 && write(exec_fifo_fd, "0", 1) != 1) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
     if (seccomp_loaded == 0 && cfg->seccomp_filter) {
         if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
     }

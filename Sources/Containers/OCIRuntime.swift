@@ -180,16 +180,25 @@ public final class OCIRuntime: @unchecked Sendable {
             guard state.status == "created" else {
                 throw OCIRuntimeError("cannot start a container that is \(state.status) (id \(id))")
             }
-            // startContainer hooks run inside the container (CShim), after the FIFO releases it.
             let fifo = "\(dir(id))/exec.fifo"
-            // Opening for read releases the process blocked in open(O_WRONLY); it writes one byte, then execs.
+            // Opening for read releases the process blocked in open(O_WRONLY). It runs the startContainer hooks
+            // (inside the container, CShim), writes one byte, and execs with the write end CLOEXEC: EOF after the
+            // byte means the program runs (or, for a short one, already ran), so poststart comes after it.
             let fd = open(fifo, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw OCIRuntimeError("open \(fifo): \(String(cString: strerror(errno)))") }
             var b: UInt8 = 0
-            let n = read(fd, &b, 1)
+            var n = read(fd, &b, 1)
+            while n < 0 && errno == EINTR { n = read(fd, &b, 1) }
+            var rest: UInt8 = 0
+            while true {
+                let r = read(fd, &rest, 1)
+                if r == 0 || (r < 0 && errno != EINTR) { break }
+            }
             close(fd)
             unlink(fifo)
-            guard n == 1 else { throw OCIRuntimeError("container \(id) exited before start") }
+            guard n == 1 else {
+                throw OCIRuntimeError("container \(id) exited before start (a startContainer hook failed?)")
+            }
             var running = state
             running.status = "running"
             try runHooks(state.poststart, state: running, phase: "poststart", failIsFatal: false)

@@ -77,10 +77,10 @@ struct RuntimeCLITests {
         defer { try? FileManager.default.removeItem(atPath: logDir) }
         // Each hook logs its stdin (the state), its mount and UTS namespaces and the hostname it sees.
         // startContainer runs inside the rootfs (after pivot_root), so it logs through a bind mount at /hooklog.
-        func hook(_ name: String, dir: String? = nil) -> RuntimeSpec.Hook {
+        func hook(_ name: String, dir: String? = nil, first: String = "") -> RuntimeSpec.Hook {
             let d = dir ?? logDir
             let script =
-                "cat > \(d)/\(name).json; /bin/busybox readlink /proc/self/ns/mnt > \(d)/\(name).ns; "
+                first + "cat > \(d)/\(name).json; /bin/busybox readlink /proc/self/ns/mnt > \(d)/\(name).ns; "
                 + "/bin/busybox readlink /proc/self/ns/uts >> \(d)/\(name).ns; "
                 + "cat /proc/sys/kernel/hostname >> \(d)/\(name).ns; echo \(name) >> \(d)/order"
             return .init(path: "/bin/sh", args: ["sh", "-c", script], env: ["PATH=/usr/bin:/bin"], timeout: 10)
@@ -88,7 +88,9 @@ struct RuntimeCLITests {
         let hooks = RuntimeSpec.Hooks(
             prestart: [hook("prestart")], createRuntime: [hook("createRuntime")],
             createContainer: [hook("createContainer")],
-            startContainer: [hook("startContainer", dir: "/hooklog")], poststart: [hook("poststart")],
+            // A slow startContainer hook: `start` must still run poststart only after it (and after the exec).
+            startContainer: [hook("startContainer", dir: "/hooklog", first: "sleep 0.3; ")],
+            poststart: [hook("poststart")],
             poststop: [hook("poststop")])
         let fs = try BusyboxRootfs()
         var spec = RuntimeSpec.defaultSpec(args: ["true"], rootPath: "rootfs", hostname: "hooked")
