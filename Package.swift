@@ -27,6 +27,8 @@ let package = Package(
         // libarchive's headers (libarchive-dev) with the library dlopen()ed on first use: see include/CArchive.h.
         .target(name: "CArchive"),
         .target(name: "Probes", dependencies: ["CShim"]),
+        // The argument forms of the commands timed as whole commands, read without ArgumentParser's reflection.
+        .target(name: "LeanArguments"),
         // simdjson (C++) behind a C header, so Swift needs no C++ interop; Results reads JSON through it.
         // The define matches simdjson.pc's Cflags (it changes the parser's layout).
         .target(
@@ -72,14 +74,22 @@ let package = Package(
             name: "boxbench",
             dependencies: [
                 "Probes", "Results", "Stats", "Reports", "Containers", "Images", "Machines", "Suites", "Doctor",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LeanArguments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The OCI runtime command line (runc's surface); links only the container runtime, for a lean start.
         .executableTarget(
             name: "boxbench-runtime",
-            dependencies: ["Containers", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "Containers", "LeanArguments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: [
+                "boxbench", "boxbench-runtime", "LeanArguments",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "DoctorTests", dependencies: ["Doctor"]),
         .testTarget(name: "ContainersTests", dependencies: ["Containers", "CShim"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import Foundation
+import LeanArguments
 
 /// boxbench's container runtime behind runc's command line, so OCI tooling can drive it.
 @main
@@ -29,26 +30,95 @@ struct RuntimeCLI: ParsableCommand {
             }
         }
         if !args.isEmpty { args.insert(contentsOf: globals, at: 1) }
-        // The lifecycle commands are timed against runc and crun as whole commands: parse just the subcommand's
-        // own arguments (building the whole command tree first costs ~2 ms here). Help and errors take the full path.
-        let leaves: [String: any ParsableCommand.Type] = [
-            "create": Create.self, "start": Start.self, "delete": Delete.self, "run": Run.self, "kill": Kill.self,
-            "state": State.self,
-        ]
-        if let name = args.first, let leaf = leaves[name], runLeaf(leaf, Array(args.dropFirst())) { return }
+        // The lifecycle commands are timed against runc and crun as whole commands: the forms orchestrators send
+        // are read by LeanArguments; anything else (help, errors, other commands) goes through ArgumentParser.
+        if var command = leanCommand(args) {
+            do { try command.run() } catch { exit(withError: error) }
+            return
+        }
         main(args)
     }
 
-    /// Runs `type` parsed from `args` alone; false (nothing run) when they do not parse.
-    static func runLeaf<Command: ParsableCommand>(_ type: Command.Type, _ args: [String]) -> Bool {
-        guard var command = try? Command.parse(args) else { return false }
-        do { try command.run() } catch { exit(withError: error) }
-        return true
+    /// create, start, state, kill, delete and run from `LeanArguments`, or nil.
+    static func leanCommand(_ args: [String]) -> (any ParsableCommand)? {
+        guard let name = args.first else { return nil }
+        let rest = Array(args.dropFirst())
+        var options = ["--root": "root", "--log": "log", "--log-format": "log-format"]
+        var flags = ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"]
+        func read(_ positionals: ClosedRange<Int>) -> LeanArguments? {
+            LeanArguments(rest, options: options, flags: flags, positionals: positionals)
+        }
+        func globals(_ a: LeanArguments) -> GlobalOptions {
+            var g = GlobalOptions()
+            g.root = a.options["root"] ?? GlobalOptions.defaultRoot
+            g.log = a.options["log"]
+            g.logFormat = a.options["log-format"] ?? "text"
+            g.debug = a.flags.contains("debug")
+            g.systemdCgroup = a.flags.contains("systemd-cgroup")
+            return g
+        }
+        switch name {
+        case "create", "run":
+            options["--bundle"] = "bundle"
+            options["-b"] = "bundle"
+            options["--pid-file"] = "pid-file"
+            if name == "create" { options["--console-socket"] = "console-socket" }
+            guard let a = read(1...1) else { return nil }
+            if name == "create" {
+                var c = Create()
+                c.global = globals(a)
+                c.bundle = a.options["bundle"] ?? "."
+                c.pidFile = a.options["pid-file"]
+                c.consoleSocket = a.options["console-socket"]
+                c.id = a.positionals[0]
+                return c
+            }
+            var c = Run()
+            c.global = globals(a)
+            c.bundle = a.options["bundle"] ?? "."
+            c.pidFile = a.options["pid-file"]
+            c.id = a.positionals[0]
+            return c
+        case "start", "state":
+            guard let a = read(1...1) else { return nil }
+            if name == "start" {
+                var c = Start()
+                c.global = globals(a)
+                c.id = a.positionals[0]
+                return c
+            }
+            var c = State()
+            c.global = globals(a)
+            c.id = a.positionals[0]
+            return c
+        case "delete":
+            flags["--force"] = "force"
+            flags["-f"] = "force"
+            guard let a = read(1...1) else { return nil }
+            var c = Delete()
+            c.global = globals(a)
+            c.force = a.flags.contains("force")
+            c.id = a.positionals[0]
+            return c
+        case "kill":
+            flags["--all"] = "all"
+            flags["-a"] = "all"
+            guard let a = read(1...2) else { return nil }
+            var c = Kill()
+            c.global = globals(a)
+            c.all = a.flags.contains("all")
+            c.id = a.positionals[0]
+            c.signal = a.positionals.count > 1 ? a.positionals[1] : "SIGTERM"
+            return c
+        default:
+            return nil
+        }
     }
 }
 
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Root directory for container state.") var root = "/run/boxbench-runtime"
+    static let defaultRoot = "/run/boxbench-runtime"
+    @Option(name: .long, help: "Root directory for container state.") var root = GlobalOptions.defaultRoot
     @Option(name: .long, help: "Log file (errors are also written to stderr).") var log: String?
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat = "text"
     @Flag(name: .long, help: "Ignored; accepted for runc compatibility.") var debug = false

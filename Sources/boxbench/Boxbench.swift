@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LeanArguments
 import Machines
 import Suites
 
@@ -16,16 +17,29 @@ struct Boxbench: AsyncParsableCommand {
         ])
 
     /// Wires the image builder's RUN steps to boxbench's runtime and maps bad input (flags, files, fields) to exit 2.
-    /// `container run` is timed against crun and runc as a whole command: parse just its own arguments (building
-    /// boxbench's whole command tree first costs ~2 ms here). Help and errors take the full path.
+    /// `container run` is timed against crun and runc as a whole command: its usual forms are read by
+    /// LeanArguments; help, errors and every other command go through ArgumentParser.
     static func parseLeanOrRoot() throws -> any ParsableCommand {
-        let args = Array(CommandLine.arguments.dropFirst())
-        if args.count >= 2, args[0] == "container", args[1] == "run",
-            let command = try? ContainerRun.parse(Array(args.dropFirst(2)))
-        {
-            return command
-        }
+        if let command = leanContainerRun(Array(CommandLine.arguments.dropFirst())) { return command }
         return try parseAsRoot()
+    }
+
+    static func leanContainerRun(_ args: [String]) -> ContainerRun? {
+        guard args.count >= 2, args[0] == "container", args[1] == "run",
+            let a = LeanArguments(
+                Array(args.dropFirst(2)), options: ["--bundle": "bundle", "--id": "id", "--timeout": "timeout"],
+                positionals: 0...0)
+        else { return nil }
+        var command = ContainerRun()
+        command.bundle = a.options["bundle"] ?? "."
+        command.id = a.options["id"]
+        if let text = a.options["timeout"] {
+            guard let seconds = Double(text) else { return nil }
+            command.timeout = seconds
+        } else {
+            command.timeout = nil
+        }
+        return command
     }
 
     static func main() async {
