@@ -2,8 +2,12 @@ import Foundation
 
 /// One suite run: every sample with its provenance, written after every run.
 /// The schema is documented in Benchmarks/README.md; bump `currentSchema` on incompatible changes.
+/// In memory `schema` is always `currentSchema`: a v1 file loads to the same document as its v2 form.
 public struct ResultsDocument: Codable, Sendable, Equatable {
-    public static let currentSchema = "boxbench.results/v1"
+    /// What `ResultsStore.write` writes (compact: see `ResultsFileV2`).
+    public static let currentSchema = "boxbench.results/v2"
+    /// Older schemas `ResultsStore.read` still loads.
+    public static let legacySchemas = ["boxbench.results/v1"]
 
     public var schema: String
     public var suite: String

@@ -66,6 +66,14 @@ enum SimdJSON {
     static func decode<T: Decodable>(
         _ type: T.Type, from bytes: PaddedBytes, inspect: (JSONObjectView) throws -> Void = { _ in }
     ) throws -> T {
+        try withRoot(of: bytes) { root in
+            try inspect(try JSONObjectView(root.raw))
+            return try root.decode(T.self)
+        }
+    }
+
+    /// Parses `bytes` and hands `body` the root value; values derived from it are valid only inside `body`.
+    static func withRoot<R>(of bytes: PaddedBytes, _ body: (JSONValue) throws -> R) throws -> R {
         guard let parser = csj_parser_create() else { throw Failure(description: "out of memory") }
         defer { csj_parser_destroy(parser) }
         var root = csj_value()
@@ -73,10 +81,9 @@ enum SimdJSON {
         let parsed = csj_parse(
             parser, bytes.buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &root, &message)
         guard parsed else { throw Failure(description: message.map { String(cString: $0) } ?? "parse error") }
-        try inspect(try JSONObjectView(root))
         let strings = StringTable()
         return try withExtendedLifetime((bytes, strings)) {
-            try ValueDecoder(value: root, strings: strings).decodeValue(T.self)
+            try body(JSONValue(raw: root, strings: strings))
         }
     }
 }
