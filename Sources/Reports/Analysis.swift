@@ -102,10 +102,14 @@ public struct ReportAnalysis: Sendable {
         var valuesByGroup: [[String: [Double]]] = []
         var outcomes: [ArmOutcome] = []
         var accelByArm: [String: String] = [:]
-        for sample in document.samples {
-            let group = GroupKey(workload: sample.workload, armKey: sample.armKey)
+        // The previous sample's group: runs of one group are common, and its key need not be hashed again.
+        var last: (group: GroupKey, index: Int)? = nil
+        document.forEachSample { sample in
+            let group = GroupKey(workload: sample.pointee.workload, armKey: sample.pointee.armKey)
             let index: Int
-            if let known = groupIndex[group] {
+            if let last, last.group == group {
+                index = last.index
+            } else if let known = groupIndex[group] {
                 index = known
             } else {
                 index = groups.count
@@ -114,22 +118,24 @@ public struct ReportAnalysis: Sendable {
                 valuesByGroup.append([:])
                 outcomes.append(
                     ArmOutcome(
-                        workload: sample.workload, armKey: sample.armKey, succeeded: 0, failed: 0,
+                        workload: group.workload, armKey: group.armKey, succeeded: 0, failed: 0,
                         failuresByStatus: [:], firstFailure: nil))
             }
-            if let accel = sample.provenance.accel, accelByArm[sample.armKey] == nil {
-                accelByArm[sample.armKey] = accel
+            last = (group, index)
+            if accelByArm[group.armKey] == nil, let accel = sample.pointee.provenance.accel {
+                accelByArm[group.armKey] = accel
             }
-            if sample.status == .ok {
+            let status = sample.pointee.status
+            if status == .ok {
                 outcomes[index].succeeded += 1
-                for (name, value) in sample.metrics {
+                for (name, value) in sample.pointee.metrics {
                     valuesByGroup[index][name, default: []].append(value)
                 }
             } else {
                 outcomes[index].failed += 1
-                outcomes[index].failuresByStatus[sample.status.rawValue, default: 0] += 1
+                outcomes[index].failuresByStatus[status.rawValue, default: 0] += 1
                 if outcomes[index].firstFailure == nil {
-                    outcomes[index].firstFailure = sample.failure ?? sample.status.rawValue
+                    outcomes[index].firstFailure = sample.pointee.failure ?? status.rawValue
                 }
             }
         }
