@@ -5,22 +5,41 @@ import Stats
 /// Every sample as one CSV row (RFC 4180 quoting), failed ones included with their status.
 enum CSVExport {
     static func render(_ doc: ResultsDocument) -> String {
-        var metricNames = Set<String>()
+        // One pass collects every metric value with a provisional column (names numbered as they are first
+        // seen): one hash per value, and rows written afterwards without hashing again.
+        var provisional: [String: Int] = [:]
+        var provisionalNames: [String] = []
+        var metricCells: [(column: Int, value: Double)] = []
+        var rowEnds: [Int] = []
+        metricCells.reserveCapacity(doc.samples.count * 12)
+        rowEnds.reserveCapacity(doc.samples.count)
         var phaseNames: [String] = []
         var seenPhases = Set<String>()
         doc.forEachSample { sample in
-            for name in sample.pointee.metrics.keys { metricNames.insert(name) }
+            for (name, value) in sample.pointee.metrics {
+                let column: Int
+                if let known = provisional[name] {
+                    column = known
+                } else {
+                    column = provisionalNames.count
+                    provisional[name] = column
+                    provisionalNames.append(name)
+                }
+                metricCells.append((column, value))
+            }
+            rowEnds.append(metricCells.count)
             for phase in sample.pointee.phases where seenPhases.insert(phase.name).inserted {
                 phaseNames.append(phase.name)
             }
         }
-        let metrics = ReportAnalysis.orderedMetricNames(metricNames)
+        let metrics = ReportAnalysis.orderedMetricNames(Set(provisionalNames))
+        let finalColumn = Dictionary(uniqueKeysWithValues: metrics.enumerated().map { ($1, $0) })
+        let metricColumn = provisionalNames.map { finalColumn[$0]! }
         let fixed = [
             "workload", "arm_key", "repetition", "status", "exit_code", "failure", "arm", "engine", "accel",
             "machine_type", "cgroup_mode", "cache_mode", "started_at", "output_digest",
         ]
-        // Column of each metric and phase name, so a row costs one lookup per value it has, not one per column.
-        let metricColumn = Dictionary(uniqueKeysWithValues: metrics.enumerated().map { ($1, $0) })
+        // Column of each phase name, so a row costs one lookup per phase it has, not one per column.
         let phaseColumn = Dictionary(uniqueKeysWithValues: phaseNames.enumerated().map { ($1, $0) })
         var out = ByteWriter(capacity: doc.samples.count * 400)
         out.append((fixed + metrics + phaseNames.map { "phase_\($0)_ms" }).map(quote).joined(separator: ","))
@@ -30,6 +49,8 @@ enum CSVExport {
         var metricPresent = [Bool](repeating: false, count: metrics.count)
         var phaseValues = [Double](repeating: 0, count: phaseNames.count)
         var phasePresent = [Bool](repeating: false, count: phaseNames.count)
+        var row = 0
+        var cell = 0
         doc.forEachSample { sample in
             out.cell(sample.pointee.workload, first: true)
             out.cell(sample.pointee.armKey)
@@ -47,11 +68,13 @@ enum CSVExport {
             out.cell(sample.pointee.provenance.cacheMode)
             out.cell(sample.pointee.provenance.startedAt)
             out.cell(sample.pointee.outputDigest ?? "")
-            for (name, value) in sample.pointee.metrics {
-                let column = metricColumn[name]!
-                metricValues[column] = value
+            while cell < rowEnds[row] {
+                let column = metricColumn[metricCells[cell].column]
+                metricValues[column] = metricCells[cell].value
                 metricPresent[column] = true
+                cell += 1
             }
+            row += 1
             // The first phase of a name, as a lookup by name would find.
             for phase in sample.pointee.phases {
                 let column = phaseColumn[phase.name]!

@@ -66,6 +66,16 @@ public enum ResultsStore {
     /// Temp + fsync + rename: a crash leaves either the old or the new file, never half of one. The temp file is
     /// `<path>.tmp.<pid>` in the same directory; a failed write removes it.
     public static func writeAtomically(_ data: Data, to path: String) throws {
+        try data.withUnsafeBytes { try writeAtomically($0, to: path) }
+    }
+
+    /// Text as UTF-8, without copying it into a `Data` first (a CSV report can be tens of MB).
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        var text = text
+        try text.withUTF8 { try writeAtomically(UnsafeRawBufferPointer($0), to: path) }
+    }
+
+    static func writeAtomically(_ buffer: UnsafeRawBufferPointer, to path: String) throws {
         // Once a signal handler closed writes (it is about to exit the process), this blocks: no write starts.
         gate.enter()
         defer { gate.leave() }
@@ -76,7 +86,7 @@ public enum ResultsStore {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("create", tmp, errno) }
         var written = 0
-        let err: Int32? = data.withUnsafeBytes { buffer in
+        let err: Int32? = {
             while written < buffer.count {
                 let n = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
                 if n < 0 {
@@ -86,11 +96,11 @@ public enum ResultsStore {
                 written += n
             }
             return fsync(fd) == 0 ? nil : errno
-        }
+        }()
         close(fd)
         if let err {
             unlink(tmp)
-            throw failure(written < data.count ? "write" : "fsync", tmp, err)
+            throw failure(written < buffer.count ? "write" : "fsync", tmp, err)
         }
         if rename(tmp, path) != 0 {
             let e = errno
