@@ -99,7 +99,14 @@ public struct ReportAnalysis: Sendable {
         // of ~10 metrics each must not hash the group's strings per value.
         var groupIndex: [GroupKey: Int] = [:]
         var groups: [GroupKey] = []
-        var valuesByGroup: [[String: [Double]]] = []
+        // Per group: the values of each metric by slot, and the slot of each name. `lastKeys` is the previous
+        // sample's metric names in dictionary order with their slots: samples of one group mostly have the
+        // same names in the same order, checked by comparing strings (shared storage: a pointer compare)
+        // instead of hashing every name of every sample.
+        var valuesByGroup: [[[Double]]] = []
+        var slotNames: [[String]] = []
+        var slotOfName: [[String: Int]] = []
+        var lastKeys: [[(name: String, slot: Int)]] = []
         var outcomes: [ArmOutcome] = []
         var accelByArm: [String: String] = [:]
         // The previous sample's group: runs of one group are common, and its key need not be hashed again.
@@ -115,7 +122,10 @@ public struct ReportAnalysis: Sendable {
                 index = groups.count
                 groupIndex[group] = index
                 groups.append(group)
-                valuesByGroup.append([:])
+                valuesByGroup.append([])
+                slotNames.append([])
+                slotOfName.append([:])
+                lastKeys.append([])
                 outcomes.append(
                     ArmOutcome(
                         workload: group.workload, armKey: group.armKey, succeeded: 0, failed: 0,
@@ -128,8 +138,30 @@ public struct ReportAnalysis: Sendable {
             let status = sample.pointee.status
             if status == .ok {
                 outcomes[index].succeeded += 1
-                for (name, value) in sample.pointee.metrics {
-                    valuesByGroup[index][name, default: []].append(value)
+                let metrics = sample.pointee.metrics
+                if metrics.count == lastKeys[index].count,
+                    zip(metrics.keys, lastKeys[index]).allSatisfy({ $0 == $1.name })
+                {
+                    for (value, key) in zip(metrics.values, lastKeys[index]) {
+                        valuesByGroup[index][key.slot].append(value)
+                    }
+                } else {
+                    var keys: [(name: String, slot: Int)] = []
+                    keys.reserveCapacity(metrics.count)
+                    for (name, value) in metrics {
+                        let slot: Int
+                        if let known = slotOfName[index][name] {
+                            slot = known
+                        } else {
+                            slot = slotNames[index].count
+                            slotOfName[index][name] = slot
+                            slotNames[index].append(name)
+                            valuesByGroup[index].append([])
+                        }
+                        valuesByGroup[index][slot].append(value)
+                        keys.append((name, slot))
+                    }
+                    lastKeys[index] = keys
                 }
             } else {
                 outcomes[index].failed += 1
@@ -151,8 +183,8 @@ public struct ReportAnalysis: Sendable {
         self.arms = arms
 
         var statsByKey: [StatsKey: ArmMetricStats] = [:]
-        for (group, metrics) in zip(groups, valuesByGroup) {
-            for (name, rawValues) in metrics {
+        for (slot, group) in groups.enumerated() {
+            for (name, rawValues) in zip(slotNames[slot], valuesByGroup[slot]) {
                 var values = rawValues.filter(\.isFinite)
                 let nonFinite = rawValues.count - values.count
                 values.sort()

@@ -168,11 +168,22 @@ struct V2Tables {
     let metricSets: [[String]]
     let phaseSets: [[String]]
     let digests: [String]
+    /// Per metric set, a dictionary of its names (values 0) and the index of each name in it: a sample's
+    /// metrics are a copy of it with the values stored by index. Copying a dictionary copies its hash table
+    /// as is (same layout, same seed), so its indices stay valid and no name is hashed per sample.
+    let metricTemplates: [(dictionary: [String: Double], slots: [Dictionary<String, Double>.Index])]
 
     init(_ envelope: ResultsFileV2.Envelope) throws(V2Invalid) {
-        for (index, names) in envelope.metricSets.enumerated() where Set(names).count != names.count {
-            throw V2Invalid(path: "metricSets.\(index)", message: "a metric name appears twice")
+        var templates: [(dictionary: [String: Double], slots: [Dictionary<String, Double>.Index])] = []
+        for (index, names) in envelope.metricSets.enumerated() {
+            var dictionary = [String: Double](minimumCapacity: names.count)
+            for name in names { dictionary[name] = 0 }
+            guard dictionary.count == names.count else {
+                throw V2Invalid(path: "metricSets.\(index)", message: "a metric name appears twice")
+            }
+            templates.append((dictionary, names.map { dictionary.index(forKey: $0)! }))
         }
+        metricTemplates = templates
         provenances = envelope.provenances
         metricSets = envelope.metricSets
         phaseSets = envelope.phaseSets

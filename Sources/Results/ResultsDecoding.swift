@@ -96,11 +96,11 @@ extension V2Tables {
         try check(phaseSet, of: phaseSets.count, "phaseSet", table: "phaseSets")
         try check(provenanceIndex, of: provenances.count, "provenance", table: "provenances")
         if let digest { try check(digest, of: digests.count, "digest", table: "digests") }
-        let names = metricSets[metricSet]
+        let template = metricTemplates[metricSet]
         let metrics = try o.required("metrics") { value -> [String: Double] in
-            let values = try Self.elements(value, count: names.count)
-            var metrics = [String: Double](minimumCapacity: names.count)
-            for (name, value) in zip(names, values) { metrics[name] = try JSONScalars.double(value) }
+            let values = try Self.elements(value, count: template.slots.count)
+            var metrics = template.dictionary
+            for (slot, value) in zip(template.slots, values) { metrics.values[slot] = try JSONScalars.double(value) }
             return metrics
         }
         let phaseNames = phaseSets[phaseSet]
