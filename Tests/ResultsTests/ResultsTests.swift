@@ -123,11 +123,29 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
         #expect(try readWithFoundation(v2) == doc)
     }
 
+    /// v2 samples of one metric set share a template dictionary until written to: each stays its own value.
+    @Test func v2MetricsAreIndependentValues() throws {
+        let path = temporaryPath("v2-cow.json")
+        defer { unlink(path) }
+        try ResultsStore.write(sampleDocument(), to: path)
+        var read = try ResultsStore.read(path)
+        read.samples[0].metrics["cpu_ns"] = 5
+        read.samples[0].metrics["new_metric_ms"] = 1
+        read.samples[2].metrics.removeValue(forKey: "startup_exit_ms")
+        #expect(
+            read.samples[0].metrics == [
+                "cpu_ns": 5, "startup_exit_ms": 1.25, "work_x_per_s": .infinity, "new_metric_ms": 1,
+            ])
+        #expect(read.samples[1].metrics == sampleDocument().samples[1].metrics)
+        #expect(read.samples[2].metrics == ["cpu_ns": 1_197_791, "work_x_per_s": .infinity])
+        #expect(read.samples[3].metrics == sampleDocument().samples[3].metrics)
+    }
+
     @Test(arguments: [
         "results/baselines/default-xeon-2cpu-tcg-hybrid.json", "Tests/ReportsTests/Fixtures/results-tcg.json",
     ])
     func committedV1FilesRoundTripThroughV2(_ file: String) throws {
-        let path = temporaryPath("committed-v2.json")
+        let path = temporaryPath("committed-v2-" + URL(fileURLWithPath: file).lastPathComponent)
         defer { unlink(path) }
         let v1 = try ResultsStore.read(repositoryFile(file))
         try ResultsStore.write(v1, to: path)
