@@ -182,29 +182,27 @@ public struct ReportAnalysis: Sendable {
         self.workloads = workloads
         self.arms = arms
 
-        var statsByKey: [StatsKey: ArmMetricStats] = [:]
-        for (slot, group) in groups.enumerated() {
-            for (name, rawValues) in zip(slotNames[slot], valuesByGroup[slot]) {
-                var values = rawValues.filter(\.isFinite)
-                let nonFinite = rawValues.count - values.count
-                values.sort()
-                guard let summary = Summary(sorted: values) else { continue }
-                // Stable per-group seed: the same document always renders the same intervals.
-                let seed = document.seed ^ stableHash("\(group.workload)\u{1F}\(group.armKey)\u{1F}\(name)")
-                let medians =
-                    values.count >= Bootstrap.minimumSampleCount
-                    ? Bootstrap.medianDistribution(sorted: values, resamples: options.resamples, seed: seed) : []
-                let outliers = Outliers.modifiedZScores(
-                    values, median: summary.median, mad: summary.medianAbsoluteDeviation
-                ).reduce(0) { $0 + (abs($1) > Outliers.threshold ? 1 : 0) }
-                let key = StatsKey(workload: group.workload, armKey: group.armKey, metric: name)
-                statsByKey[key] = ArmMetricStats(
-                    workload: group.workload, armKey: group.armKey, metric: Metric.named(name), summary: summary,
-                    medianInterval: medians.isEmpty
-                        ? nil : Bootstrap.percentileInterval(of: medians, level: options.level),
-                    outlierCount: outliers, nonFiniteCount: nonFinite, bootstrapMedians: medians,
-                    sortedValues: values)
+        // Each group × metric is independent (sort, bootstrap, outliers) and seeded by its own key, so they are
+        // computed in parallel with the same results as in sequence.
+        let keys = groups.indices.flatMap { slot in
+            slotNames[slot].indices.map { (group: groups[slot], slot: slot, metric: $0) }
+        }
+        var computed = [ArmMetricStats?](repeating: nil, count: keys.count)
+        computed.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let results = buffer
+            let seed = document.seed
+            let (names, values) = (slotNames, valuesByGroup)
+            DispatchQueue.concurrentPerform(iterations: keys.count) { index in
+                let key = keys[index]
+                results[index] = Self.stats(
+                    workload: key.group.workload, armKey: key.group.armKey, metric: names[key.slot][key.metric],
+                    rawValues: values[key.slot][key.metric], seed: seed, options: options)
             }
+        }
+        var statsByKey: [StatsKey: ArmMetricStats] = [:]
+        for stats in computed {
+            guard let stats else { continue }
+            statsByKey[StatsKey(workload: stats.workload, armKey: stats.armKey, metric: stats.metric.name)] = stats
         }
         self.statsByKey = statsByKey
 
@@ -229,6 +227,29 @@ public struct ReportAnalysis: Sendable {
         }
         setupCaveats = computeSetupCaveats()
         claims = computeClaims()
+    }
+
+    /// Statistics of one group's values of one metric; nil if none is finite.
+    static func stats(
+        workload: String, armKey: String, metric name: String, rawValues: [Double], seed documentSeed: UInt64,
+        options: AnalysisOptions
+    ) -> ArmMetricStats? {
+        var values = rawValues.filter(\.isFinite)
+        let nonFinite = rawValues.count - values.count
+        values.sort()
+        guard let summary = Summary(sorted: values) else { return nil }
+        // Stable per-group seed: the same document always renders the same intervals.
+        let seed = documentSeed ^ stableHash("\(workload)\u{1F}\(armKey)\u{1F}\(name)")
+        let medians =
+            values.count >= Bootstrap.minimumSampleCount
+            ? Bootstrap.medianDistribution(sorted: values, resamples: options.resamples, seed: seed) : []
+        let outliers = Outliers.modifiedZScores(
+            values, median: summary.median, mad: summary.medianAbsoluteDeviation
+        ).reduce(0) { $0 + (abs($1) > Outliers.threshold ? 1 : 0) }
+        return ArmMetricStats(
+            workload: workload, armKey: armKey, metric: Metric.named(name), summary: summary,
+            medianInterval: medians.isEmpty ? nil : Bootstrap.percentileInterval(of: medians, level: options.level),
+            outlierCount: outliers, nonFiniteCount: nonFinite, bootstrapMedians: medians, sortedValues: values)
     }
 
     /// Statistics of one workload × arm × metric, if any successful sample measured it.
