@@ -156,6 +156,7 @@ public enum ResultsStore {
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw ResultsError.unreadable(path: path, reason: "cannot open: not a regular file")
         }
+        if let mapped = SimdJSON.PaddedBytes(mapping: fd, count: Int(info.st_size)) { return mapped }
         return try SimdJSON.PaddedBytes(count: Int(info.st_size)) { buffer in
             var filled = 0
             while filled < buffer.count {

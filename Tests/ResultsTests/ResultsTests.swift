@@ -153,6 +153,21 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
         #expect(try readWithFoundation(path) == v1)
     }
 
+    /// Files are mapped when the zeros after their end in the last page cover simdjson's padding, and read
+    /// otherwise: both paths, at and around page boundaries, load the same document.
+    @Test(arguments: [0, 10, 64, 65, 200])
+    func filesEndingNearAPageBoundaryLoad(_ shortOfPage: Int) throws {
+        let path = temporaryPath("page-\(shortOfPage).json")
+        defer { unlink(path) }
+        try ResultsStore.write(sampleDocument(), to: path)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let target = (data.count / page + 2) * page - shortOfPage
+        data.append(Data(repeating: UInt8(ascii: " "), count: target - data.count))
+        try data.write(to: URL(fileURLWithPath: path))
+        #expect(try ResultsStore.read(path) == sampleDocument())
+    }
+
     @Test func nanMetricsSurviveTheFastPath() throws {
         let path = temporaryPath("nan.json")
         defer { unlink(path) }
