@@ -3,6 +3,7 @@
 # build). Builds only CSimdJSON, Results, Stats and Reports (copied into a throwaway package with a small
 # driver), so it does not depend on the rest of boxbench compiling. Usage: Benchmarks/report-bench.sh [SAMPLES]
 # Each format is timed from a fresh read of the file (what `boxbench report FILE --format F` does in-process).
+# The file is written as `boxbench run` writes it (schema v2); the load of the same document as v1 is shown too.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -152,6 +153,13 @@ for format in ReportFormat.allCases {
     worst = max(worst, load + render)
     line("load + report --format \(format.rawValue)", load + render, String(format: "  (load %.3f + render %.3f; %d KB)", load, render, length / 1000))
 }
+// Not part of the target: the same document as a (pretty-printed) v1 file, as older runs and the committed
+// baselines are, which still loads.
+let legacyPath = path + ".v1.json"
+try ResultsStore.write(document, to: legacyPath, schema: .v1)
+let legacySize = (try FileManager.default.attributesOfItem(atPath: legacyPath)[.size] as? Int) ?? 0
+let legacyTime = try seconds { _ = try ResultsStore.read(legacyPath) }
+line("read the same as v1 (\(legacySize / 1_000_000) MB)", legacyTime)
 let githubTime = seconds { _ = githubActionBenchmarkJSON(document) }
 line("github-action-benchmark JSON", githubTime)
 let compareTime = try seconds { _ = try compareResults(baseline: document, new: document) }

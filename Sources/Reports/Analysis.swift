@@ -99,37 +99,75 @@ public struct ReportAnalysis: Sendable {
         // of ~10 metrics each must not hash the group's strings per value.
         var groupIndex: [GroupKey: Int] = [:]
         var groups: [GroupKey] = []
-        var valuesByGroup: [[String: [Double]]] = []
+        // Per group: the values of each metric by slot, and the slot of each name. `lastKeys` is the previous
+        // sample's metric names in dictionary order with their slots: samples of one group mostly have the
+        // same names in the same order, checked by comparing strings (shared storage: a pointer compare)
+        // instead of hashing every name of every sample.
+        var valuesByGroup: [[[Double]]] = []
+        var slotNames: [[String]] = []
+        var slotOfName: [[String: Int]] = []
+        var lastKeys: [[(name: String, slot: Int)]] = []
         var outcomes: [ArmOutcome] = []
         var accelByArm: [String: String] = [:]
-        for sample in document.samples {
-            let group = GroupKey(workload: sample.workload, armKey: sample.armKey)
+        // The previous sample's group: runs of one group are common, and its key need not be hashed again.
+        var last: (group: GroupKey, index: Int)? = nil
+        document.forEachSample { sample in
+            let group = GroupKey(workload: sample.pointee.workload, armKey: sample.pointee.armKey)
             let index: Int
-            if let known = groupIndex[group] {
+            if let last, last.group == group {
+                index = last.index
+            } else if let known = groupIndex[group] {
                 index = known
             } else {
                 index = groups.count
                 groupIndex[group] = index
                 groups.append(group)
-                valuesByGroup.append([:])
+                valuesByGroup.append([])
+                slotNames.append([])
+                slotOfName.append([:])
+                lastKeys.append([])
                 outcomes.append(
                     ArmOutcome(
-                        workload: sample.workload, armKey: sample.armKey, succeeded: 0, failed: 0,
+                        workload: group.workload, armKey: group.armKey, succeeded: 0, failed: 0,
                         failuresByStatus: [:], firstFailure: nil))
             }
-            if let accel = sample.provenance.accel, accelByArm[sample.armKey] == nil {
-                accelByArm[sample.armKey] = accel
+            last = (group, index)
+            if accelByArm[group.armKey] == nil, let accel = sample.pointee.provenance.accel {
+                accelByArm[group.armKey] = accel
             }
-            if sample.status == .ok {
+            let status = sample.pointee.status
+            if status == .ok {
                 outcomes[index].succeeded += 1
-                for (name, value) in sample.metrics {
-                    valuesByGroup[index][name, default: []].append(value)
+                let metrics = sample.pointee.metrics
+                if metrics.count == lastKeys[index].count,
+                    zip(metrics.keys, lastKeys[index]).allSatisfy({ $0 == $1.name })
+                {
+                    for (value, key) in zip(metrics.values, lastKeys[index]) {
+                        valuesByGroup[index][key.slot].append(value)
+                    }
+                } else {
+                    var keys: [(name: String, slot: Int)] = []
+                    keys.reserveCapacity(metrics.count)
+                    for (name, value) in metrics {
+                        let slot: Int
+                        if let known = slotOfName[index][name] {
+                            slot = known
+                        } else {
+                            slot = slotNames[index].count
+                            slotOfName[index][name] = slot
+                            slotNames[index].append(name)
+                            valuesByGroup[index].append([])
+                        }
+                        valuesByGroup[index][slot].append(value)
+                        keys.append((name, slot))
+                    }
+                    lastKeys[index] = keys
                 }
             } else {
                 outcomes[index].failed += 1
-                outcomes[index].failuresByStatus[sample.status.rawValue, default: 0] += 1
+                outcomes[index].failuresByStatus[status.rawValue, default: 0] += 1
                 if outcomes[index].firstFailure == nil {
-                    outcomes[index].firstFailure = sample.failure ?? sample.status.rawValue
+                    outcomes[index].firstFailure = sample.pointee.failure ?? status.rawValue
                 }
             }
         }
@@ -144,29 +182,27 @@ public struct ReportAnalysis: Sendable {
         self.workloads = workloads
         self.arms = arms
 
-        var statsByKey: [StatsKey: ArmMetricStats] = [:]
-        for (group, metrics) in zip(groups, valuesByGroup) {
-            for (name, rawValues) in metrics {
-                var values = rawValues.filter(\.isFinite)
-                let nonFinite = rawValues.count - values.count
-                values.sort()
-                guard let summary = Summary(sorted: values) else { continue }
-                // Stable per-group seed: the same document always renders the same intervals.
-                let seed = document.seed ^ stableHash("\(group.workload)\u{1F}\(group.armKey)\u{1F}\(name)")
-                let medians =
-                    values.count >= Bootstrap.minimumSampleCount
-                    ? Bootstrap.medianDistribution(sorted: values, resamples: options.resamples, seed: seed) : []
-                let outliers = Outliers.modifiedZScores(
-                    values, median: summary.median, mad: summary.medianAbsoluteDeviation
-                ).reduce(0) { $0 + (abs($1) > Outliers.threshold ? 1 : 0) }
-                let key = StatsKey(workload: group.workload, armKey: group.armKey, metric: name)
-                statsByKey[key] = ArmMetricStats(
-                    workload: group.workload, armKey: group.armKey, metric: Metric.named(name), summary: summary,
-                    medianInterval: medians.isEmpty
-                        ? nil : Bootstrap.percentileInterval(of: medians, level: options.level),
-                    outlierCount: outliers, nonFiniteCount: nonFinite, bootstrapMedians: medians,
-                    sortedValues: values)
+        // Each group × metric is independent (sort, bootstrap, outliers) and seeded by its own key, so they are
+        // computed in parallel with the same results as in sequence.
+        let keys = groups.indices.flatMap { slot in
+            slotNames[slot].indices.map { (group: groups[slot], slot: slot, metric: $0) }
+        }
+        var computed = [ArmMetricStats?](repeating: nil, count: keys.count)
+        computed.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let results = buffer
+            let seed = document.seed
+            let (names, values) = (slotNames, valuesByGroup)
+            DispatchQueue.concurrentPerform(iterations: keys.count) { index in
+                let key = keys[index]
+                results[index] = Self.stats(
+                    workload: key.group.workload, armKey: key.group.armKey, metric: names[key.slot][key.metric],
+                    rawValues: values[key.slot][key.metric], seed: seed, options: options)
             }
+        }
+        var statsByKey: [StatsKey: ArmMetricStats] = [:]
+        for stats in computed {
+            guard let stats else { continue }
+            statsByKey[StatsKey(workload: stats.workload, armKey: stats.armKey, metric: stats.metric.name)] = stats
         }
         self.statsByKey = statsByKey
 
@@ -191,6 +227,29 @@ public struct ReportAnalysis: Sendable {
         }
         setupCaveats = computeSetupCaveats()
         claims = computeClaims()
+    }
+
+    /// Statistics of one group's values of one metric; nil if none is finite.
+    static func stats(
+        workload: String, armKey: String, metric name: String, rawValues: [Double], seed documentSeed: UInt64,
+        options: AnalysisOptions
+    ) -> ArmMetricStats? {
+        var values = rawValues.filter(\.isFinite)
+        let nonFinite = rawValues.count - values.count
+        values.sort()
+        guard let summary = Summary(sorted: values) else { return nil }
+        // Stable per-group seed: the same document always renders the same intervals.
+        let seed = documentSeed ^ stableHash("\(workload)\u{1F}\(armKey)\u{1F}\(name)")
+        let medians =
+            values.count >= Bootstrap.minimumSampleCount
+            ? Bootstrap.medianDistribution(sorted: values, resamples: options.resamples, seed: seed) : []
+        let outliers = Outliers.modifiedZScores(
+            values, median: summary.median, mad: summary.medianAbsoluteDeviation
+        ).reduce(0) { $0 + (abs($1) > Outliers.threshold ? 1 : 0) }
+        return ArmMetricStats(
+            workload: workload, armKey: armKey, metric: Metric.named(name), summary: summary,
+            medianInterval: medians.isEmpty ? nil : Bootstrap.percentileInterval(of: medians, level: options.level),
+            outlierCount: outliers, nonFiniteCount: nonFinite, bootstrapMedians: medians, sortedValues: values)
     }
 
     /// Statistics of one workload × arm × metric, if any successful sample measured it.

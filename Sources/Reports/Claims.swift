@@ -115,19 +115,20 @@ extension ReportAnalysis {
         var hasVMSamples = false
         var lastAccel: String? = nil
         var last: (cgroupMode: String, cacheMode: String)? = nil
-        for sample in doc.samples {
-            let p = sample.provenance
-            if p.arm == "vm" || sample.armKey.hasPrefix("vm") {
+        doc.forEachSample { sample in
+            if sample.pointee.provenance.arm == "vm" || sample.pointee.armKey.hasPrefix("vm") {
                 hasVMSamples = true
-                if let accel = p.accel, accel != lastAccel {
+                if let accel = sample.pointee.provenance.accel, accel != lastAccel {
                     accels.insert(accel)
                     lastAccel = accel
                 }
-                if let count = sample.metrics["vcpus"] { vcpus.insert(count) }
+                if let count = sample.pointee.metrics["vcpus"] { vcpus.insert(count) }
             }
-            if p.cgroupMode != last?.cgroupMode { cgroupModes.insert(p.cgroupMode) }
-            if p.cacheMode != last?.cacheMode { cacheModes.insert(p.cacheMode) }
-            last = (p.cgroupMode, p.cacheMode)
+            let cgroupMode = sample.pointee.provenance.cgroupMode
+            let cacheMode = sample.pointee.provenance.cacheMode
+            if cgroupMode != last?.cgroupMode { cgroupModes.insert(cgroupMode) }
+            if cacheMode != last?.cacheMode { cacheModes.insert(cacheMode) }
+            last = (cgroupMode, cacheMode)
         }
         if accels.contains("tcg") {
             caveats.append(
@@ -243,9 +244,10 @@ extension ReportAnalysis {
     public func phaseMedians(workload: String, armKey: String = "vm") -> [(name: String, ms: Double)] {
         var byName: [String: [Double]] = [:]
         var order: [String] = []
-        for sample in document.samples
-        where sample.workload == workload && sample.armKey == armKey && sample.status == .ok {
-            for phase in sample.phases where phase.ms.isFinite {
+        document.forEachSample { sample in
+            guard sample.pointee.workload == workload, sample.pointee.armKey == armKey, sample.pointee.status == .ok
+            else { return }
+            for phase in sample.pointee.phases where phase.ms.isFinite {
                 if byName[phase.name] == nil { order.append(phase.name) }
                 byName[phase.name, default: []].append(phase.ms)
             }
@@ -684,8 +686,11 @@ extension ReportAnalysis {
         let plannedArms = document.plan.arms.isEmpty ? arms : document.plan.arms
         for workload in compared {
             var digestsByArm: [String: Set<String>] = [:]
-            for sample in document.samples where sample.workload == workload && sample.status == .ok {
-                if let digest = sample.outputDigest { digestsByArm[sample.armKey, default: []].insert(digest) }
+            document.forEachSample { sample in
+                guard sample.pointee.workload == workload, sample.pointee.status == .ok,
+                    let digest = sample.pointee.outputDigest
+                else { return }
+                digestsByArm[sample.pointee.armKey, default: []].insert(digest)
             }
             for arm in plannedArms where (outcome(workload: workload, armKey: arm)?.succeeded ?? 0) == 0 {
                 missing.append(missingReason(workload: workload, armKey: arm, metric: "output"))

@@ -153,15 +153,17 @@ struct MetricGroups {
     var failed = 0
 
     init(_ doc: ResultsDocument, metrics: Set<String>?) {
-        for sample in doc.samples {
-            guard sample.status == .ok else {
+        doc.forEachSample { sample in
+            guard sample.pointee.status == .ok else {
                 failed += 1
-                continue
+                return
             }
-            for (name, value) in sample.metrics where value.isFinite {
+            let workload = sample.pointee.workload
+            let armKey = sample.pointee.armKey
+            for (name, value) in sample.pointee.metrics where value.isFinite {
                 metricNames.insert(name)
                 if let metrics, !metrics.contains(name) { continue }
-                values[Key(workload: sample.workload, armKey: sample.armKey, metric: name), default: []].append(value)
+                values[Key(workload: workload, armKey: armKey, metric: name), default: []].append(value)
             }
         }
     }

@@ -5,58 +5,102 @@ import Stats
 /// Every sample as one CSV row (RFC 4180 quoting), failed ones included with their status.
 enum CSVExport {
     static func render(_ doc: ResultsDocument) -> String {
-        var metricNames = Set<String>()
+        // One pass collects every metric value with a provisional column (names numbered as they are first
+        // seen): one hash per value, and rows written afterwards without hashing again.
+        var provisional: [String: Int] = [:]
+        var provisionalNames: [String] = []
+        var metricCells: [(column: Int, value: Double)] = []
+        var rowEnds: [Int] = []
+        metricCells.reserveCapacity(doc.samples.count * 12)
+        rowEnds.reserveCapacity(doc.samples.count)
         var phaseNames: [String] = []
         var seenPhases = Set<String>()
-        for sample in doc.samples {
-            metricNames.formUnion(sample.metrics.keys)
-            for phase in sample.phases where seenPhases.insert(phase.name).inserted { phaseNames.append(phase.name) }
+        doc.forEachSample { sample in
+            for (name, value) in sample.pointee.metrics {
+                let column: Int
+                if let known = provisional[name] {
+                    column = known
+                } else {
+                    column = provisionalNames.count
+                    provisional[name] = column
+                    provisionalNames.append(name)
+                }
+                metricCells.append((column, value))
+            }
+            rowEnds.append(metricCells.count)
+            for phase in sample.pointee.phases where seenPhases.insert(phase.name).inserted {
+                phaseNames.append(phase.name)
+            }
         }
-        let metrics = ReportAnalysis.orderedMetricNames(metricNames)
+        let metrics = ReportAnalysis.orderedMetricNames(Set(provisionalNames))
+        let finalColumn = Dictionary(uniqueKeysWithValues: metrics.enumerated().map { ($1, $0) })
+        let metricColumn = provisionalNames.map { finalColumn[$0]! }
         let fixed = [
             "workload", "arm_key", "repetition", "status", "exit_code", "failure", "arm", "engine", "accel",
             "machine_type", "cgroup_mode", "cache_mode", "started_at", "output_digest",
         ]
-        var out = ""
-        out.reserveCapacity(doc.samples.count * 160)
-        out += (fixed + metrics + phaseNames.map { "phase_\($0)_ms" }).map(quote).joined(separator: ",") + "\n"
-        for sample in doc.samples {
-            let p = sample.provenance
-            // Cells appended in place (no per-row arrays): 100 000 rows must stay fast.
-            appendCell(sample.workload, to: &out, first: true)
-            appendCell(sample.armKey, to: &out)
-            out += ","
-            out += String(sample.repetition)
-            appendCell(sample.status.rawValue, to: &out)
-            out += ","
-            if let code = sample.exitCode { out += String(code) }
-            appendCell(sample.failure ?? "", to: &out)
-            appendCell(p.arm, to: &out)
-            appendCell(p.engine, to: &out)
-            appendCell(p.accel ?? "", to: &out)
-            appendCell(p.machineType ?? "", to: &out)
-            appendCell(p.cgroupMode, to: &out)
-            appendCell(p.cacheMode, to: &out)
-            appendCell(p.startedAt, to: &out)
-            appendCell(sample.outputDigest ?? "", to: &out)
+        // Column of each phase name, so a row costs one lookup per phase it has, not one per column.
+        let phaseColumn = Dictionary(uniqueKeysWithValues: phaseNames.enumerated().map { ($1, $0) })
+        var out = ByteWriter(capacity: doc.samples.count * 400)
+        out.append((fixed + metrics + phaseNames.map { "phase_\($0)_ms" }).map(quote).joined(separator: ","))
+        out.byte(0x0A)
+        // Values of the row being written, and which columns have one.
+        var metricValues = [Double](repeating: 0, count: metrics.count)
+        var metricPresent = [Bool](repeating: false, count: metrics.count)
+        var phaseValues = [Double](repeating: 0, count: phaseNames.count)
+        var phasePresent = [Bool](repeating: false, count: phaseNames.count)
+        var row = 0
+        var cell = 0
+        doc.forEachSample { sample in
+            out.cell(sample.pointee.workload, first: true)
+            out.cell(sample.pointee.armKey)
+            out.byte(0x2C)
+            out.integer(Int64(sample.pointee.repetition))
+            out.cell(sample.pointee.status.rawValue)
+            out.byte(0x2C)
+            if let code = sample.pointee.exitCode { out.integer(Int64(code)) }
+            out.cell(sample.pointee.failure ?? "")
+            out.cell(sample.pointee.provenance.arm)
+            out.cell(sample.pointee.provenance.engine)
+            out.cell(sample.pointee.provenance.accel ?? "")
+            out.cell(sample.pointee.provenance.machineType ?? "")
+            out.cell(sample.pointee.provenance.cgroupMode)
+            out.cell(sample.pointee.provenance.cacheMode)
+            out.cell(sample.pointee.provenance.startedAt)
+            out.cell(sample.pointee.outputDigest ?? "")
+            while cell < rowEnds[row] {
+                let column = metricColumn[metricCells[cell].column]
+                metricValues[column] = metricCells[cell].value
+                metricPresent[column] = true
+                cell += 1
+            }
+            row += 1
+            // The first phase of a name, as a lookup by name would find.
+            for phase in sample.pointee.phases {
+                let column = phaseColumn[phase.name]!
+                if !phasePresent[column] {
+                    phaseValues[column] = phase.ms
+                    phasePresent[column] = true
+                }
+            }
             // Numbers never need quoting.
-            for name in metrics {
-                out += ","
-                if let value = sample.metrics[name] { out += number(value) }
+            for column in 0..<metricValues.count {
+                out.byte(0x2C)
+                if metricPresent[column] {
+                    out.number(metricValues[column])
+                    metricPresent[column] = false
+                }
             }
-            for name in phaseNames {
-                out += ","
-                if let phase = sample.phases.first(where: { $0.name == name }) { out += number(phase.ms) }
+            for column in 0..<phaseValues.count {
+                out.byte(0x2C)
+                if phasePresent[column] {
+                    out.number(phaseValues[column])
+                    phasePresent[column] = false
+                }
             }
-            out += "\n"
+            out.byte(0x0A)
         }
-        return out
-    }
-
-    /// Appends "," (unless first) and the cell, quoted when it needs to be.
-    static func appendCell(_ cell: String, to out: inout String, first: Bool = false) {
-        if !first { out += "," }
-        if needsQuoting(cell) { out += quote(cell) } else { out += cell }
+        return out.string()
     }
 
     static func needsQuoting(_ cell: String) -> Bool {
@@ -65,16 +109,77 @@ enum CSVExport {
 
     /// Shortest round-trip form, so a CSV value reads back as the same Double.
     static func number(_ value: Double) -> String {
-        if value.isNaN { return "nan" }
-        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return "\(value)"
+        var out = ByteWriter(capacity: 32)
+        out.number(value)
+        return out.string()
     }
 
     static func quote(_ cell: String) -> String {
         guard needsQuoting(cell) else { return cell }
         return "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
+}
+
+/// Text built as UTF-8 bytes (appending to a `String` costs more per piece than the bytes themselves).
+struct ByteWriter {
+    private var bytes: [UInt8] = []
+
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    mutating func byte(_ value: UInt8) { bytes.append(value) }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    /// "," (unless first) and the cell, quoted when it needs to be.
+    mutating func cell(_ text: String, first: Bool = false) {
+        if !first { bytes.append(0x2C) }
+        var text = text
+        text.withUTF8 { utf8 in
+            if !utf8.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) {
+                bytes.append(contentsOf: utf8)
+                return
+            }
+            bytes.append(0x22)
+            for byte in utf8 {
+                if byte == 0x22 { bytes.append(0x22) }
+                bytes.append(byte)
+            }
+            bytes.append(0x22)
+        }
+    }
+
+    mutating func integer(_ value: Int64) {
+        if value < 0 { bytes.append(0x2D) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64's 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(truncatingIfNeeded: 0x30 &+ magnitude % 10)
+                magnitude /= 10
+            } while magnitude != 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
+    }
+
+    /// Shortest round-trip form (Swift's `description`); integral values below 1e15 without ".0".
+    mutating func number(_ value: Double) {
+        if value.isNaN {
+            append("nan")
+        } else if value.isInfinite {
+            append(value > 0 ? "inf" : "-inf")
+        } else if value == value.rounded(), abs(value) < 1e15 {
+            integer(Int64(value))
+        } else {
+            append(value.description)
+        }
+    }
+
+    func string() -> String { String(decoding: bytes, as: UTF8.self) }
 }
 
 /// Machine-readable summary: statistics, ratios, claims and caveats (not the raw samples).

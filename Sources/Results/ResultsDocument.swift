@@ -2,8 +2,12 @@ import Foundation
 
 /// One suite run: every sample with its provenance, written after every run.
 /// The schema is documented in Benchmarks/README.md; bump `currentSchema` on incompatible changes.
+/// In memory `schema` is always `currentSchema`: a v1 file loads to the same document as its v2 form.
 public struct ResultsDocument: Codable, Sendable, Equatable {
-    public static let currentSchema = "boxbench.results/v1"
+    /// What `ResultsStore.write` writes (compact: see `ResultsFileV2`).
+    public static let currentSchema = "boxbench.results/v2"
+    /// Older schemas `ResultsStore.read` still loads.
+    public static let legacySchemas = ["boxbench.results/v1"]
 
     public var schema: String
     public var suite: String
@@ -43,6 +47,17 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
         self.isolation = []
         self.calibration = nil
         self.notes = []
+    }
+}
+
+extension ResultsDocument {
+    /// Visits every sample in place: `for sample in samples` copies each one (a retain per string, array and
+    /// dictionary in it), which for 100 000 samples costs more than what most loops do with them.
+    public func forEachSample(_ body: (UnsafePointer<Sample>) throws -> Void) rethrows {
+        try samples.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for index in 0..<buffer.count { try body(base + index) }
+        }
     }
 }
 

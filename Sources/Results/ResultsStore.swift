@@ -13,7 +13,8 @@ public enum ResultsError: Error, CustomStringConvertible {
         switch self {
         case .unreadable(let path, let reason): "read results \(path): \(reason)"
         case .incompatibleSchema(let path, let found):
-            "read results \(path): schema \"\(found)\" is not \(ResultsDocument.currentSchema)"
+            "read results \(path): schema \"\(found)\" is not "
+                + ([ResultsDocument.currentSchema] + ResultsDocument.legacySchemas).joined(separator: " or ")
         case .writeFailed(let path, let reason): "write results \(path): \(reason)"
         }
     }
@@ -21,6 +22,13 @@ public enum ResultsError: Error, CustomStringConvertible {
 
 /// Reads and atomically writes results documents (temp file in the same directory + rename).
 public enum ResultsStore {
+    /// Schemas `write` can produce: v2 (compact, the default) and v1 (pretty-printed, one object per sample).
+    public enum Schema: String, Sendable {
+        case v1 = "boxbench.results/v1"
+        case v2 = "boxbench.results/v2"
+    }
+
+    /// Pretty-printed, sorted keys (v1 results files, summaries).
     public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -36,10 +44,19 @@ public enum ResultsStore {
         return d
     }
 
-    public static func write(_ doc: ResultsDocument, to path: String) throws {
+    public static func write(_ doc: ResultsDocument, to path: String, schema: Schema = .v2) throws {
         let data: Data
         do {
-            data = try encoder().encode(doc)
+            switch schema {
+            case .v1:
+                var v1 = doc
+                v1.schema = Schema.v1.rawValue
+                data = try encoder().encode(v1)
+            case .v2:
+                let e = encoder()
+                e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                data = try e.encode(ResultsFileV2(doc))
+            }
         } catch {
             throw ResultsError.writeFailed(path: path, reason: "\(error)")
         }
@@ -49,6 +66,16 @@ public enum ResultsStore {
     /// Temp + fsync + rename: a crash leaves either the old or the new file, never half of one. The temp file is
     /// `<path>.tmp.<pid>` in the same directory; a failed write removes it.
     public static func writeAtomically(_ data: Data, to path: String) throws {
+        try data.withUnsafeBytes { try writeAtomically($0, to: path) }
+    }
+
+    /// Text as UTF-8, without copying it into a `Data` first (a CSV report can be tens of MB).
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        var text = text
+        try text.withUTF8 { try writeAtomically(UnsafeRawBufferPointer($0), to: path) }
+    }
+
+    static func writeAtomically(_ buffer: UnsafeRawBufferPointer, to path: String) throws {
         // Once a signal handler closed writes (it is about to exit the process), this blocks: no write starts.
         gate.enter()
         defer { gate.leave() }
@@ -59,7 +86,7 @@ public enum ResultsStore {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("create", tmp, errno) }
         var written = 0
-        let err: Int32? = data.withUnsafeBytes { buffer in
+        let err: Int32? = {
             while written < buffer.count {
                 let n = Glibc.write(fd, buffer.baseAddress! + written, buffer.count - written)
                 if n < 0 {
@@ -69,11 +96,11 @@ public enum ResultsStore {
                 written += n
             }
             return fsync(fd) == 0 ? nil : errno
-        }
+        }()
         close(fd)
         if let err {
             unlink(tmp)
-            throw failure(written < data.count ? "write" : "fsync", tmp, err)
+            throw failure(written < buffer.count ? "write" : "fsync", tmp, err)
         }
         if rename(tmp, path) != 0 {
             let e = errno
@@ -95,10 +122,15 @@ public enum ResultsStore {
     public static func read(_ path: String) throws -> ResultsDocument {
         let bytes = try readPadded(path)
         do {
-            return try SimdJSON.decode(ResultsDocument.self, from: bytes) { root in
-                let schema = try root.string("schema")
-                guard schema == ResultsDocument.currentSchema else {
-                    throw ResultsError.incompatibleSchema(path: path, found: schema ?? "(none)")
+            return try SimdJSON.withRoot(of: bytes) { root in
+                let schema = try JSONObjectView(root.raw).string("schema")
+                switch schema {
+                case Schema.v2.rawValue: return try FastV2.document(root)
+                case Schema.v1.rawValue:
+                    var doc = try root.decode(ResultsDocument.self)
+                    doc.schema = ResultsDocument.currentSchema
+                    return doc
+                default: throw ResultsError.incompatibleSchema(path: path, found: schema ?? "(none)")
                 }
             }
         } catch let error as ResultsError {
@@ -124,6 +156,7 @@ public enum ResultsStore {
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw ResultsError.unreadable(path: path, reason: "cannot open: not a regular file")
         }
+        if let mapped = SimdJSON.PaddedBytes(mapping: fd, count: Int(info.st_size)) { return mapped }
         return try SimdJSON.PaddedBytes(count: Int(info.st_size)) { buffer in
             var filled = 0
             while filled < buffer.count {
@@ -151,11 +184,29 @@ public enum ResultsStore {
         } catch {
             throw ResultsError.unreadable(path: path, reason: "not JSON: \(error)")
         }
-        guard head.schema == ResultsDocument.currentSchema else {
+        switch head.schema {
+        case Schema.v1.rawValue:
+            var doc = try decode(ResultsDocument.self, data, path: path, fastPathFailure: fastPathFailure)
+            doc.schema = ResultsDocument.currentSchema
+            return doc
+        case Schema.v2.rawValue:
+            let file = try decode(ResultsFileV2.self, data, path: path, fastPathFailure: fastPathFailure)
+            do {
+                return try file.document()
+            } catch {
+                throw ResultsError.unreadable(path: path, reason: "bad value at \(error.path): \(error.message)")
+            }
+        default:
             throw ResultsError.incompatibleSchema(path: path, found: head.schema ?? "(none)")
         }
+    }
+
+    /// `JSONDecoder` with its errors turned into messages that name the field.
+    private static func decode<T: Decodable>(
+        _ type: T.Type, _ data: Data, path: String, fastPathFailure: SimdJSON.Failure?
+    ) throws -> T {
         do {
-            return try decoder().decode(ResultsDocument.self, from: data)
+            return try decoder().decode(T.self, from: data)
         } catch let DecodingError.keyNotFound(key, ctx) {
             throw ResultsError.unreadable(
                 path: path,

@@ -36,10 +36,30 @@ enum SimdJSON {
         let buffer: UnsafeMutableRawBufferPointer
         /// Length of the JSON text, without the padding.
         let count: Int
+        /// True when `buffer` is a read-only mapping of the file (unmapped, not deallocated).
+        private let mapped: Bool
+
+        /// The file open at `fd` (`count` bytes) mapped read-only, when the zeros the kernel puts after its end
+        /// in its last page cover the padding; nil otherwise (the caller reads it instead). Mapping saves the
+        /// copy and the page faults of reading tens of MB into fresh memory. Results files are replaced by
+        /// rename, never truncated in place, so the mapping stays valid.
+        init?(mapping fd: Int32, count: Int) {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let tail = count % page
+            guard count > 0, tail != 0, page - tail >= csj_padding() else { return nil }
+            let length = count + (page - tail)
+            guard let address = mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0),
+                address != MAP_FAILED
+            else { return nil }
+            buffer = UnsafeMutableRawBufferPointer(start: address, count: length)
+            self.count = count
+            mapped = true
+        }
 
         /// Room for `count` bytes filled by `fill`, which returns how many it wrote (at most `count`).
         init(count: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Int) rethrows {
             let padding = csj_padding()
+            mapped = false
             buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count + padding, alignment: 64)
             do {
                 self.count = try fill(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
@@ -58,7 +78,13 @@ enum SimdJSON {
             }
         }
 
-        deinit { buffer.deallocate() }
+        deinit {
+            if mapped {
+                munmap(buffer.baseAddress, buffer.count)
+            } else {
+                buffer.deallocate()
+            }
+        }
     }
 
     /// Parses `bytes` and decodes a `T` from its root; `inspect` sees the root first (e.g. to check a schema
@@ -66,6 +92,14 @@ enum SimdJSON {
     static func decode<T: Decodable>(
         _ type: T.Type, from bytes: PaddedBytes, inspect: (JSONObjectView) throws -> Void = { _ in }
     ) throws -> T {
+        try withRoot(of: bytes) { root in
+            try inspect(try JSONObjectView(root.raw))
+            return try root.decode(T.self)
+        }
+    }
+
+    /// Parses `bytes` and hands `body` the root value; values derived from it are valid only inside `body`.
+    static func withRoot<R>(of bytes: PaddedBytes, _ body: (JSONValue) throws -> R) throws -> R {
         guard let parser = csj_parser_create() else { throw Failure(description: "out of memory") }
         defer { csj_parser_destroy(parser) }
         var root = csj_value()
@@ -73,10 +107,9 @@ enum SimdJSON {
         let parsed = csj_parse(
             parser, bytes.buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), bytes.count, &root, &message)
         guard parsed else { throw Failure(description: message.map { String(cString: $0) } ?? "parse error") }
-        try inspect(try JSONObjectView(root))
         let strings = StringTable()
         return try withExtendedLifetime((bytes, strings)) {
-            try ValueDecoder(value: root, strings: strings).decodeValue(T.self)
+            try body(JSONValue(raw: root, strings: strings))
         }
     }
 }

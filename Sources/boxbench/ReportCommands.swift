@@ -22,7 +22,7 @@ private func readResults(_ path: String) throws -> ResultsDocument {
 /// Temp file + rename: a failed run never leaves half a report behind.
 private func writeOutput(_ text: String, to path: String) throws {
     do {
-        try ResultsStore.writeAtomically(Data(text.utf8), to: path)
+        try ResultsStore.writeAtomically(text, to: path)
     } catch let error as ResultsError {
         throw failInput(error.description)
     }

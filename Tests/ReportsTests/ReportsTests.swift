@@ -211,6 +211,15 @@ struct RendererTests {
         #expect(csv.contains(",19.5,"))
     }
 
+    /// The CSV export of the fixture, byte for byte as it was before the byte-buffer writer.
+    @Test func csvIsByteIdenticalToTheRecordedExport() throws {
+        let url = try #require(
+            Bundle.module.url(forResource: "results-tcg", withExtension: "csv", subdirectory: "Fixtures"))
+        let expected = try Data(contentsOf: url)
+        let csv = Data(renderReport(try loadFixture(), format: .csv).utf8)
+        #expect(csv == expected)
+    }
+
     @Test func jsonSummaryParses() throws {
         let json = renderReport(try loadFixture(), format: .json)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
@@ -315,6 +324,29 @@ struct CompareTests {
         #expect(strict.exitCode == 1)
     }
 
+    /// A v1 baseline (the committed ones) against a v2 run: same model, so nothing changes and nothing throws.
+    @Test func v1BaselineComparesWithV2Run() throws {
+        let url = try #require(
+            Bundle.module.url(forResource: "results-tcg", withExtension: "json", subdirectory: "Fixtures"))
+        let v2Path = FileManager.default.temporaryDirectory.appendingPathComponent("boxbench-compare-\(getpid()).json")
+            .path
+        defer { unlink(v2Path) }
+        let v1 = try ResultsStore.read(url.path)
+        try ResultsStore.write(v1, to: v2Path)
+        #expect(try String(contentsOfFile: v2Path, encoding: .utf8).contains("boxbench.results/v2"))
+        let v2 = try ResultsStore.read(v2Path)
+        #expect(v2 == v1)
+        for (baseline, new) in [(v1, v2), (v2, v1)] {
+            let outcome = try compareResults(baseline: baseline, new: new)
+            #expect(outcome.exitCode == 0)
+            #expect(!outcome.changes.isEmpty)
+            #expect(outcome.onlyInBaseline.isEmpty && outcome.onlyInNew.isEmpty)
+        }
+        let worse = scaled(v1, workload: "hello", armKey: "container", metric: "startup_exit_ms", by: 1.5)
+        try ResultsStore.write(worse, to: v2Path)
+        #expect(try compareResults(baseline: v1, new: try ResultsStore.read(v2Path)).exitCode == 1)
+    }
+
     @Test func incompatibleInputsThrow() throws {
         let baseline = try loadFixture()
         var otherHost = baseline
@@ -325,7 +357,7 @@ struct CompareTests {
             try compareResults(baseline: baseline, new: otherHost, options: CompareOptions())
         }
         var otherSchema = baseline
-        otherSchema.schema = "boxbench.results/v2"
+        otherSchema.schema = "boxbench.results/v3"
         #expect(throws: CompareError.self) { try compareResults(baseline: baseline, new: otherSchema) }
         #expect(throws: CompareError.unknownMetrics(["startup_ms_typo"])) {
             try compareResults(baseline: baseline, new: baseline, options: CompareOptions(metrics: ["startup_ms_typo"]))

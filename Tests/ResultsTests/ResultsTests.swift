@@ -85,6 +85,89 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
         #expect(read.samples[0].provenance.accel == nil && read.samples[1].provenance.accel == "tcg")
     }
 
+    @Test func writesCompactV2() throws {
+        let path = temporaryPath("v2.json")
+        defer { unlink(path) }
+        try ResultsStore.write(sampleDocument(), to: path)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains(#""schema":"boxbench.results/v2""#))
+        #expect(!text.contains("\n"))
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
+        // Two arms' shared provenance, each stored once; per-run fields stay with the sample.
+        #expect((object["provenances"] as! [Any]).count == 2)
+        #expect((object["digests"] as! [String]) == ["sha256:ab"])
+        let first = (object["samples"] as! [[String: Any]])[0]
+        #expect(first["startedAt"] as? String == "2026-11-29T00:00:00.000Z")
+        #expect(first["provenanceRepetition"] == nil)
+    }
+
+    @Test func v1AndV2LoadToTheSameDocument() throws {
+        let v1 = temporaryPath("same-v1.json")
+        let v2 = temporaryPath("same-v2.json")
+        defer {
+            unlink(v1)
+            unlink(v2)
+        }
+        var doc = sampleDocument()
+        // A provenance repetition different from the sample's survives v2's elision of the equal case.
+        doc.samples[3].provenance.repetition = 7
+        try ResultsStore.write(doc, to: v1, schema: .v1)
+        try ResultsStore.write(doc, to: v2)
+        #expect(try String(contentsOfFile: v1, encoding: .utf8).contains(#""schema" : "boxbench.results\/v1""#))
+        let fromV1 = try ResultsStore.read(v1)
+        let fromV2 = try ResultsStore.read(v2)
+        #expect(fromV1 == doc)
+        #expect(fromV2 == doc)
+        #expect(fromV2.schema == ResultsDocument.currentSchema)
+        #expect(try readWithFoundation(v1) == doc)
+        #expect(try readWithFoundation(v2) == doc)
+    }
+
+    /// v2 samples of one metric set share a template dictionary until written to: each stays its own value.
+    @Test func v2MetricsAreIndependentValues() throws {
+        let path = temporaryPath("v2-cow.json")
+        defer { unlink(path) }
+        try ResultsStore.write(sampleDocument(), to: path)
+        var read = try ResultsStore.read(path)
+        read.samples[0].metrics["cpu_ns"] = 5
+        read.samples[0].metrics["new_metric_ms"] = 1
+        read.samples[2].metrics.removeValue(forKey: "startup_exit_ms")
+        #expect(
+            read.samples[0].metrics == [
+                "cpu_ns": 5, "startup_exit_ms": 1.25, "work_x_per_s": .infinity, "new_metric_ms": 1,
+            ])
+        #expect(read.samples[1].metrics == sampleDocument().samples[1].metrics)
+        #expect(read.samples[2].metrics == ["cpu_ns": 1_197_791, "work_x_per_s": .infinity])
+        #expect(read.samples[3].metrics == sampleDocument().samples[3].metrics)
+    }
+
+    @Test(arguments: [
+        "results/baselines/default-xeon-2cpu-tcg-hybrid.json", "Tests/ReportsTests/Fixtures/results-tcg.json",
+    ])
+    func committedV1FilesRoundTripThroughV2(_ file: String) throws {
+        let path = temporaryPath("committed-v2-" + URL(fileURLWithPath: file).lastPathComponent)
+        defer { unlink(path) }
+        let v1 = try ResultsStore.read(repositoryFile(file))
+        try ResultsStore.write(v1, to: path)
+        #expect(try ResultsStore.read(path) == v1)
+        #expect(try readWithFoundation(path) == v1)
+    }
+
+    /// Files are mapped when the zeros after their end in the last page cover simdjson's padding, and read
+    /// otherwise: both paths, at and around page boundaries, load the same document.
+    @Test(arguments: [0, 10, 64, 65, 200])
+    func filesEndingNearAPageBoundaryLoad(_ shortOfPage: Int) throws {
+        let path = temporaryPath("page-\(shortOfPage).json")
+        defer { unlink(path) }
+        try ResultsStore.write(sampleDocument(), to: path)
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let target = (data.count / page + 2) * page - shortOfPage
+        data.append(Data(repeating: UInt8(ascii: " "), count: target - data.count))
+        try data.write(to: URL(fileURLWithPath: path))
+        #expect(try ResultsStore.read(path) == sampleDocument())
+    }
+
     @Test func nanMetricsSurviveTheFastPath() throws {
         let path = temporaryPath("nan.json")
         defer { unlink(path) }
@@ -109,11 +192,12 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
 
     /// Rewrites the JSON of a valid document, then expects ResultsStore.read to fail naming `expected`.
     func expectRejected(
-        _ name: String, containing expected: [String], edit: (inout [String: Any]) -> Void
+        _ name: String, schema: ResultsStore.Schema = .v1, containing expected: [String],
+        edit: (inout [String: Any]) -> Void
     ) throws {
         let path = temporaryPath(name)
         defer { unlink(path) }
-        try ResultsStore.write(sampleDocument(), to: path)
+        try ResultsStore.write(sampleDocument(), to: path, schema: schema)
         var object =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         edit(&object)
@@ -158,6 +242,36 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
         try expectRejected("status.json", containing: ["status"]) { object in
             var samples = object["samples"] as! [[String: Any]]
             samples[0]["status"] = "exploded"
+            object["samples"] = samples
+        }
+    }
+
+    @Test func v2ReferenceOutsideItsTableIsNamed() throws {
+        try expectRejected("v2-index.json", schema: .v2, containing: ["samples.1.metricSet", "metricSets"]) { object in
+            var samples = object["samples"] as! [[String: Any]]
+            samples[1]["metricSet"] = 99
+            object["samples"] = samples
+        }
+        try expectRejected("v2-digest.json", schema: .v2, containing: ["samples.0.digest", "digests"]) { object in
+            var samples = object["samples"] as! [[String: Any]]
+            samples[0]["digest"] = -1
+            object["samples"] = samples
+        }
+    }
+
+    @Test func v2ValueCountDifferentFromItsSetIsNamed() throws {
+        try expectRejected("v2-count.json", schema: .v2, containing: ["samples.2.metrics", "metricSets"]) { object in
+            var samples = object["samples"] as! [[String: Any]]
+            samples[2]["metrics"] = (samples[2]["metrics"] as! [Any]).dropLast() as [Any]
+            object["samples"] = samples
+        }
+    }
+
+    @Test func v2MissingSampleFieldIsNamed() throws {
+        try expectRejected("v2-missing.json", schema: .v2, containing: ["missing field", "samples", "startedAt"]) {
+            object in
+            var samples = object["samples"] as! [[String: Any]]
+            samples[3].removeValue(forKey: "startedAt")
             object["samples"] = samples
         }
     }
