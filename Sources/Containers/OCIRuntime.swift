@@ -152,7 +152,7 @@ public final class OCIRuntime: @unchecked Sendable {
             let startTicks = (try? ProcStat.parse(try readTextFile("/proc/\(created.pid)/stat")))?.startTimeTicks
             var state = OCIState(
                 ociVersion: "1.0.2", id: id, status: "created", pid: created.pid, bundle: bundlePath,
-                annotations: spec.annotations, created: ISO8601DateFormatter().string(from: Date()),
+                annotations: spec.annotations, created: Date.now.formatted(.iso8601),
                 cgroup: created.cgroup.name, startTimeTicks: startTicks, poststart: spec.hooks?.poststart,
                 poststop: spec.hooks?.poststop)
             do { try writeState(state) } catch {

@@ -140,7 +140,7 @@ struct GlobalOptions: ParsableArguments {
             if let log {
                 let line: String
                 if logFormat == "json" {
-                    let obj = ["level": "error", "msg": message, "time": ISO8601DateFormatter().string(from: Date())]
+                    let obj = ["level": "error", "msg": message, "time": Date.now.formatted(.iso8601)]
                     line = String(
                         decoding: (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data(),
                         as: UTF8.self)
