@@ -141,10 +141,11 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
         #expect(read.samples[3].metrics == sampleDocument().samples[3].metrics)
     }
 
+    /// The committed baseline (v2) and the report fixture (a v1 file) load, and write back as v2 to the same document.
     @Test(arguments: [
         "results/baselines/default-xeon-2cpu-tcg-hybrid.json", "Tests/ReportsTests/Fixtures/results-tcg.json",
     ])
-    func committedV1FilesRoundTripThroughV2(_ file: String) throws {
+    func committedFilesRoundTripThroughV2(_ file: String) throws {
         let path = temporaryPath("committed-v2-" + URL(fileURLWithPath: file).lastPathComponent)
         defer { unlink(path) }
         let v1 = try ResultsStore.read(repositoryFile(file))
