@@ -21,6 +21,10 @@ public struct Leftover: Sendable, Equatable, CustomStringConvertible {
         case temp
         /// A lock or pid file naming a dead process: libvirt's embedded driver pid file (libvirt never removes it).
         case lockFile = "lock-file"
+        /// libvirt's own cgroup of a `boxbench-<pid>-…` domain, `machine/qemu-embed-…-boxbench-<pid>-….libvirt-qemu`
+        /// with its `emulator`/`vcpuN` children, in every hierarchy: the embedded driver dies with a killed
+        /// boxbench and never removes it.
+        case libvirtCgroup = "libvirt-cgroup"
     }
 
     public var kind: Kind
@@ -117,6 +121,18 @@ public struct Janitor: Sendable {
         for name in groups.sorted() {
             out.append(Leftover(kind: .cgroup, path: "boxbench/\(name)", ownerPid: dead(name)!))
         }
+        var machineGroups: [String: pid_t] = [:]
+        for mount in cgroupMounts {
+            for name in listDirectory(mount + "/machine") {
+                guard let r = name.range(of: "-boxbench-"), name.hasSuffix(".libvirt-qemu"),
+                    let owner = dead(String(name[name.index(after: r.lowerBound)...]))
+                else { continue }
+                machineGroups[name] = owner
+            }
+        }
+        for (name, owner) in machineGroups.sorted(by: { $0.key < $1.key }) {
+            out.append(Leftover(kind: .libvirtCgroup, path: "machine/\(name)", ownerPid: owner))
+        }
         for (root, kind) in ownedDirs {
             for name in listDirectory(root) {
                 if let owner = dead(name) { out.append(Leftover(kind: kind, path: root + "/" + name, ownerPid: owner)) }
@@ -175,6 +191,12 @@ public struct Janitor: Sendable {
             cgroup.killAll()
             do { try cgroup.remove() } catch { return error.description }
             return nil
+        case .libvirtCgroup:
+            var failure: String?
+            for mount in cgroupMounts {
+                if let error = removeCgroupTree(mount + "/" + item.path) { failure = failure ?? error }
+            }
+            return failure
         case .lockFile:
             // Unlinked only while we hold its lock: a driver that has just taken it keeps it.
             let fd = open(item.path, O_RDWR | O_CLOEXEC)
@@ -200,6 +222,26 @@ public struct Janitor: Sendable {
             }
             return nil
         }
+    }
+
+    /// rmdir of a cgroup directory and its child groups, deepest first, after killing anything still in them.
+    private func removeCgroupTree(_ dir: String) -> String? {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return nil }
+        var failure: String?
+        for name in listDirectory(dir) {
+            var childIsDir: ObjCBool = false
+            let child = dir + "/" + name
+            if FileManager.default.fileExists(atPath: child, isDirectory: &childIsDir), childIsDir.boolValue {
+                if let error = removeCgroupTree(child) { failure = failure ?? error }
+            }
+        }
+        _ = cshim_kill_cgroup_procs(dir + "/cgroup.procs", SIGKILL)
+        for _ in 0..<100 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
+        if FileManager.default.fileExists(atPath: dir) {
+            failure = failure ?? "rmdir \(dir): \(String(cString: strerror(errno)))"
+        }
+        return failure
     }
 
     // MARK: - host readers

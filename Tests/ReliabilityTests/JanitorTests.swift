@@ -57,9 +57,11 @@ import Testing
         }
         let janitor = Janitor(paths: paths, tempDir: s.path + "/tmp")
         let found = janitor.scan()
-        #expect(Set(found.filter { $0.kind != .cgroup && $0.kind != .qemu }.map(\.path)) == Set(deadItems))
+        #expect(
+            Set(found.filter { $0.kind != .cgroup && $0.kind != .qemu && $0.kind != .libvirtCgroup }.map(\.path))
+                == Set(deadItems))
         #expect(found.allSatisfy { $0.ownerPid != me })
-        let cleaned = janitor.clean().filter { $0.kind != .cgroup && $0.kind != .qemu }
+        let cleaned = janitor.clean().filter { $0.kind != .cgroup && $0.kind != .qemu && $0.kind != .libvirtCgroup }
         #expect(Set(cleaned.map(\.path)) == Set(deadItems))
         #expect(cleaned.allSatisfy { $0.error == nil }, "\(cleaned)")
         for d in deadItems { #expect(!fm.fileExists(atPath: d), "\(d) survived") }
@@ -68,7 +70,7 @@ import Testing
             cleaned.first { $0.path.hasSuffix("run-\(dead)-1") }?.description.contains("owner pid \(dead) is gone")
                 == true)
         // Second pass: nothing left to do.
-        #expect(janitor.scan().filter { $0.kind != .cgroup && $0.kind != .qemu }.isEmpty)
+        #expect(janitor.scan().filter { $0.kind != .cgroup && $0.kind != .qemu && $0.kind != .libvirtCgroup }.isEmpty)
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root for cgroups"))
@@ -105,6 +107,37 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: (p as NSString).deletingLastPathComponent))
         }
         for p in liveGroup.procsPaths { #expect(FileManager.default.fileExists(atPath: p)) }
+    }
+
+    /// kill -9 of boxbench during a VM run leaves libvirt's own cgroup of the domain (the embedded driver died with
+    /// it): `machine/qemu-embed-…-boxbench-<pid>-….libvirt-qemu` and its vcpu/emulator children, in every hierarchy.
+    @Test(.enabled(if: getuid() == 0, "needs root for cgroups"))
+    func deadOwnersLibvirtCgroupsAreRemovedLiveOnesStay() throws {
+        let dead = try deadPid()
+        let layout = CgroupLayout.detect()
+        let mounts = Array(Set(layout.hierarchies.map(\.mountPoint))).sorted()
+        let deadName = "qemu-embed-0123abcd-9-boxbench-\(dead)-9-abcdef01.libvirt-qemu"
+        let liveName = "qemu-embed-0123abcd-8-boxbench-\(getpid())-8-abcdef02.libvirt-qemu"
+        var made: [String] = []
+        defer { for d in made.reversed() { rmdir(d) } }
+        for mount in mounts {
+            for name in [deadName, liveName] {
+                for dir in ["\(mount)/machine", "\(mount)/machine/\(name)", "\(mount)/machine/\(name)/vcpu0"] {
+                    if mkdir(dir, 0o755) == 0 { made.append(dir) }
+                }
+            }
+        }
+        let s = Scratch("janitor-libvirt-cg")
+        defer { s.cleanup() }
+        let paths = BoxbenchPaths(environment: ["BOXBENCH_RUN": s.path + "/run", "BOXBENCH_STATE": s.path + "/state"])
+        let cleaned = Janitor(paths: paths, layout: layout, tempDir: s.path).clean()
+        let mine = cleaned.filter { $0.kind == .libvirtCgroup && $0.path == "machine/\(deadName)" }
+        #expect(mine.count == 1 && mine[0].error == nil && mine[0].ownerPid == dead, "\(cleaned)")
+        #expect(!cleaned.contains { $0.path.contains(liveName) })
+        for mount in mounts {
+            #expect(!FileManager.default.fileExists(atPath: "\(mount)/machine/\(deadName)"), "\(mount)")
+            #expect(FileManager.default.fileExists(atPath: "\(mount)/machine/\(liveName)/vcpu0"), "\(mount)")
+        }
     }
 
     /// `boxbench run` cleans before running and says so on stderr.
