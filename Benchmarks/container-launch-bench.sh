@@ -57,7 +57,11 @@ chmod +x "$work/crun.sh" "$work/cycle.sh" "$work/cycle-crun.sh"
 bench() { # name, then hyperfine arguments; appends this round's times (ms) to $work/<name>.times
     local name=$1
     shift
-    hyperfine -N -w 1 -r "$PER" --export-json "$work/round.json" "$@" >/dev/null 2>&1 || true
+    rm -f "$work/round.json"
+    if ! hyperfine -N -w 1 -r "$PER" --export-json "$work/round.json" "$@" >/dev/null 2>&1; then
+        echo "container-launch-bench: round $round of $name failed; its runs are not counted" >&2
+        return 0
+    fi
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("\n".join(str(t*1000) for t in d["results"][0]["times"]))' \
         "$work/round.json" >>"$work/$name.times"
 }
@@ -78,8 +82,11 @@ python3 - "$inproc_ms" "$unshare_ms" "$RUNS" "$ROUNDS" "$work" <<'EOP'
 import json, sys, platform, subprocess, datetime, random, statistics
 inproc, unshare, runs, rounds = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 work = sys.argv[5]
-times = {n: [float(x) for x in open(f"{work}/{n}.times").read().split()]
+import os
+times = {n: [float(x) for x in open(f"{work}/{n}.times").read().split()] if os.path.exists(f"{work}/{n}.times") else []
          for n in ["boxbench", "runtime", "crun", "runc", "c-boxbench", "c-crun", "c-runc"]}
+if not all(times.values()):
+    sys.exit("container-launch-bench: no successful run of " + ", ".join(n for n, v in times.items() if not v))
 med = {n: statistics.median(v) for n, v in times.items()}
 boxbench, rt, crun, runc = med["boxbench"], med["runtime"], med["crun"], med["runc"]
 c_bb, c_crun, c_runc = med["c-boxbench"], med["c-crun"], med["c-runc"]

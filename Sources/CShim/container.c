@@ -52,6 +52,7 @@ struct child_ctx {
     int report_fd; /* CLOEXEC: EOF at exec means success */
     int go_fd;     /* parent writes the child's host pid once maps and cgroups are in place */
     pid_t host_pid;
+    int exec_fifo_fd; /* after `start`: the exec FIFO's write end ("0" = going to exec, "1" = failed after that) */
 };
 
 static size_t str_len(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
@@ -83,7 +84,10 @@ static void report(int fd, int step, int err, const char *detail) {
 }
 
 static __attribute__((noreturn)) void fail(struct child_ctx *c, int step, const char *detail) {
-    report(c->report_fd, step, errno, detail);
+    int e = errno;
+    /* After `start` nobody reads the report pipe: tell `start` through the FIFO that the exec did not happen. */
+    if (c->exec_fifo_fd >= 0) { ssize_t w = write(c->exec_fifo_fd, "1", 1); (void)w; }
+    report(c->report_fd, step, e, detail);
     _exit(127);
 }
 
@@ -253,6 +257,24 @@ static int write_all_fd(int fd, const char *s, size_t n) {
     return 0;
 }
 
+/* "<path>: <what><number>" into a child-private buffer (no stdio after clone), pointed to by *out. */
+static void hook_detail(const char *path, const char *what, int number, const char **out) {
+    static char buf[240];
+    size_t o = 0;
+    const char *parts[] = {path, ": ", what};
+    for (size_t i = 0; i < 3; i++)
+        for (const char *p = parts[i]; *p && o < sizeof buf - 12; p++) buf[o++] = *p;
+    if (number >= 0) {
+        char tmp[12];
+        int t = 0;
+        unsigned v = (unsigned)number;
+        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
+        while (t) buf[o++] = tmp[--t];
+    }
+    buf[o] = 0;
+    *out = buf;
+}
+
 /* Runs OCI hooks in order from the child (so in the container's namespaces), each with the state on stdin from a
    memfd. A raw clone, not fork(): glibc's fork runs atfork handlers that take locks a thread of the parent process
    may have held at clone time. Returns 0, or -1 with errno set and the failing hook's path in *failed. */
@@ -287,25 +309,28 @@ static int run_hooks_inside(const struct child_ctx *c, const struct cshim_hook *
             _exit(127);
         }
         close(state);
-        struct timespec tick = {0, 1000000};
-        long waited_ms = 0;
+        struct timespec tick = {0, 1000000}, start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
         int st = 0;
         for (;;) {
             pid_t r = waitpid((pid_t)pid, &st, WNOHANG);
             if (r == (pid_t)pid) break;
             if (r < 0 && errno != EINTR) return -1;
-            if (h->timeout_s > 0 && waited_ms >= (long)h->timeout_s * 1000) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (h->timeout_s > 0 && now.tv_sec - start.tv_sec >= h->timeout_s) {
                 kill((pid_t)pid, SIGKILL);
                 while (waitpid((pid_t)pid, &st, 0) < 0 && errno == EINTR) {}
+                hook_detail(h->path, "timed out", -1, failed);
                 errno = ETIMEDOUT;
                 return -1;
             }
             nanosleep(&tick, NULL);
-            waited_ms++;
         }
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            /* ENOEXEC for "the hook ran and failed", as close as errno gets; 127 = could not exec. */
-            errno = WIFEXITED(st) && WEXITSTATUS(st) == 127 ? ENOENT : ENOEXEC;
+            /* The detail carries the hook's own status; errno only says "not an exec-level error". */
+            if (WIFEXITED(st)) hook_detail(h->path, "exited with status ", WEXITSTATUS(st), failed);
+            else hook_detail(h->path, "killed by signal ", WTERMSIG(st), failed);
+            errno = 0;
             return -1;
         }
     }
@@ -354,12 +379,16 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
-    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    /* The raw syscall: glibc's signal() refuses 32 and 33, whose dispositions would otherwise leak in. */
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = {SIG_DFL, 0, NULL, 0};
+        syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(uint64_t));
+    }
 
     if (setsid() < 0) fail(c, CSHIM_STEP_SETSID, NULL);
     /* The FIFO lives in the runtime's state dir, invisible after pivot_root: keep an O_PATH handle to it. */
     int fifo_path_fd = -1;
-    int exec_fifo_fd = -1;
     if (cfg->exec_fifo) {
         fifo_path_fd = open(cfg->exec_fifo, O_PATH | O_CLOEXEC);
         if (fifo_path_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
@@ -504,8 +533,9 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             /* Blocks until `start` opens the FIFO. The write end stays open (CLOEXEC) until execve: `start` reads
                "0" once the startContainer hooks are done, then EOF once the program runs, and only then runs the
                poststart hooks. */
-            exec_fifo_fd = open(fdpath, O_WRONLY | O_CLOEXEC);
-            if (exec_fifo_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
+            int fifo_fd = open(fdpath, O_WRONLY | O_CLOEXEC);
+            if (fifo_fd < 0) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
+            c->exec_fifo_fd = fifo_fd;
         } else {
             char b;
             do { n = read(cfg->start_fd, &b, 1); } while (n < 0 && errno == EINTR);
@@ -526,7 +556,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             fail(c, CSHIM_STEP_START_CONTAINER_HOOK, failed);
         }
     }
-    if (exec_fifo_fd >= 0 && write(exec_fifo_fd, "0", 1) != 1) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
+    if (c->exec_fifo_fd >= 0 && write(c->exec_fifo_fd, "0", 1) != 1) fail(c, CSHIM_STEP_WAIT_START, cfg->exec_fifo);
     if (seccomp_loaded == 0 && cfg->seccomp_filter) {
         if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
     }
@@ -607,7 +637,7 @@ pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct csh
     if (pid == 0) {
         close(report_pipe[0]);
         close(go_pipe[1]);
-        struct child_ctx c = {cfg, report_pipe[1], go_pipe[0], 0};
+        struct child_ctx c = {cfg, report_pipe[1], go_pipe[0], 0, -1};
         child_main(&c);
     }
     close(report_pipe[1]);
@@ -680,9 +710,19 @@ int cshim_container_continue(struct cshim_paused *paused, pid_t pid, struct cshi
     memset(error, 0, sizeof *error);
     ssize_t w;
     do { w = write(paused->go_fd, "g", 1); } while (w < 0 && errno == EINTR);
+    int write_errno = errno;
     close(paused->go_fd);
     paused->go_fd = -1;
     int report_fd = paused->report_fd;
     paused->report_fd = -1;
+    if (w != 1) {
+        /* The paused child is gone (killed during the runtime hooks): its report, if any, says why. */
+        if (await_child(report_fd, pid, error) != 0) return -1;
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        error->step = CSHIM_STEP_SYNC;
+        error->err = write_errno;
+        return -1;
+    }
     return await_child(report_fd, pid, error);
 }

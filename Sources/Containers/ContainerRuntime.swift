@@ -360,7 +360,7 @@ public final class ContainerRuntime: Sendable {
             list.map { h in
                 cshim_hook(
                     path: strings.string(h.path), argv: strings.array(h.args ?? [h.path]),
-                    envp: strings.array(h.env ?? []), timeout_s: Int32(clamping: h.timeout ?? 0))
+                    envp: strings.array(h.env ?? []), timeout_s: Int32(clamping: h.timeout ?? OCIHookDefaults.timeout))
             }
         }
         let createHooks = cHooks(hooks?.createContainer ?? [])
@@ -420,9 +420,10 @@ public final class ContainerRuntime: Sendable {
             let detail = withUnsafeBytes(of: spawnError.detail) {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
+            // errno 0: the step failed without a system error (a hook's own exit status is in the detail).
             throw ContainerError(
                 id: id, operation: String(cString: cshim_step_name(spawnError.step)), detail: detail,
-                errno: spawnError.err)
+                errno: spawnError.err == 0 ? nil : spawnError.err)
         }
         let createdNs = monotonicNanos() - t0
         cleanup.pid = pid

@@ -29,7 +29,9 @@ public struct OCIState: Codable, Sendable, Equatable {
         let json = String(decoding: probe.ociJSON(), as: UTF8.self)
         // Keys are sorted and strings escaped, so this unquoted key/value pair occurs once.
         let marker = "\"pid\" : \(Int32.min)"
-        guard let r = json.range(of: marker) else { return (json, "", "") }
+        guard let r = json.range(of: marker) else {
+            preconditionFailure("OCI state JSON without its pid field: \(json)")
+        }
         let prefix = String(json[..<r.lowerBound]) + "\"pid\" : "
         let suffix = String(json[r.upperBound...])
         let created = suffix.replacingOccurrences(of: "\"status\" : \"creating\"", with: "\"status\" : \"created\"")
@@ -54,6 +56,12 @@ public struct OCIState: Codable, Sendable, Equatable {
                     ociVersion: ociVersion, id: id, status: status, pid: pid, bundle: bundle, annotations: annotations)))
             ?? Data()
     }
+}
+
+/// A hook without `timeout` is killed after this many seconds, wherever it runs (the spec sets no default; a hook
+/// that hangs would otherwise hold the container's lock forever).
+enum OCIHookDefaults {
+    static let timeout = 30
 }
 
 public struct OCIRuntimeError: Error, CustomStringConvertible {
@@ -189,16 +197,20 @@ public final class OCIRuntime: @unchecked Sendable {
             var b: UInt8 = 0
             var n = read(fd, &b, 1)
             while n < 0 && errno == EINTR { n = read(fd, &b, 1) }
+            // A second byte ("1") means the process failed after the hooks, before its program ran.
             var rest: UInt8 = 0
+            var failedAfter = false
             while true {
                 let r = read(fd, &rest, 1)
+                if r == 1 { failedAfter = true }
                 if r == 0 || (r < 0 && errno != EINTR) { break }
             }
             close(fd)
             unlink(fifo)
-            guard n == 1 else {
+            guard n == 1, b == UInt8(ascii: "0") else {
                 throw OCIRuntimeError("container \(id) exited before start (a startContainer hook failed?)")
             }
+            if failedAfter { throw OCIRuntimeError("container \(id) failed to exec its process after start") }
             var running = state
             running.status = "running"
             try runHooks(state.poststart, state: running, phase: "poststart", failIsFatal: false)
@@ -272,7 +284,7 @@ public final class OCIRuntime: @unchecked Sendable {
                 continue
             }
             var status: Int32 = 0
-            let deadline = monotonicNanos() + UInt64(hook.timeout ?? 30) * 1_000_000_000
+            let deadline = monotonicNanos() + UInt64(hook.timeout ?? OCIHookDefaults.timeout) * 1_000_000_000
             while cshim_wait4(pid, &status, WNOHANG, nil, nil, nil) == 0 {
                 if monotonicNanos() > deadline {
                     Glibc.kill(pid, SIGKILL)

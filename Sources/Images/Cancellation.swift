@@ -52,7 +52,11 @@ extension ImageStore {
             for name in names {
                 guard let pid = ownerPid(name), pid > 0, owner(pid) else { continue }
                 let path = dir + "/" + name
-                if (try? FS.removeTree(path)) != nil { removed.append(path) }
+                // Renamed away first: a writer finishing meanwhile then fails its rename into place instead of
+                // publishing a tree this sweep had half deleted. The new name matches no temp pattern.
+                let doomed = path + ".doomed-\(getpid())"
+                guard rename(path, doomed) == 0 else { continue }
+                if (try? FS.removeTree(doomed)) != nil { removed.append(path) }
             }
         }
         /// `<what>-<pid>-<random>` (store scratch) and `.tmp-<diff_id>-<pid>-<random>` (layer cache).

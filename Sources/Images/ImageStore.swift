@@ -1,3 +1,4 @@
+import CArchive
 import Crypto
 import Foundation
 import Logging
@@ -59,6 +60,8 @@ public final class ImageStore: Sendable {
         self.root = root
         self.layerCache = layerCache
         self.logger = logger
+        // libarchive is loaded on first use: a missing library is an error here, not an abort mid-build.
+        if let failure = bb_archive_load() { throw ImageError(.archive, String(cString: failure)) }
         try FS.makeDirectories(root + "/blobs/sha256")
         for d in [tmpDir, buildCacheDir, layerInfoDir] { try FS.makeDirectories(d) }
         let lock = try FileLock(path: privateDir + "/index.lock")

@@ -13,6 +13,8 @@ struct RuntimeCLI: ParsableCommand {
 
     /// runc takes global flags before the subcommand (`runc --root R create …`); move them after it for the parser.
     static func main() {
+        // A container that dies while create waits on it must be an error, not a silent SIGPIPE death.
+        signal(SIGPIPE, SIG_IGN)
         let valued: Set<String> = ["--root", "--log", "--log-format"]
         let flags: Set<String> = ["--debug", "--systemd-cgroup"]
         var args = Array(CommandLine.arguments.dropFirst())

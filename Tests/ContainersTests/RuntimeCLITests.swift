@@ -146,7 +146,9 @@ struct RuntimeCLITests {
         let fs = try bundle(["true"], hooks: hooks)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let r = try cli(["create", "--bundle", fs.dir, "hkfail"])
-        #expect(r.status == 1 && r.stderr.contains("createContainer hook"), "\(r.stderr)")
+        #expect(
+            r.status == 1 && r.stderr.contains("createContainer hook") && r.stderr.contains("exited with status 3"),
+            "\(r.stderr)")
         #expect(try cli(["state", "hkfail"]).status == 1)
         expectNoCgroup("hkfail")
     }
@@ -179,6 +181,18 @@ struct RuntimeCLITests {
         #expect(kill(pid, 0) != 0 || (try? ProcStat.parse(try readTextFile("/proc/\(pid)/stat")))?.state == "Z")
         #expect(!FileManager.default.fileExists(atPath: "\(root)/st1"))
         expectNoCgroup("st1")
+    }
+
+    /// A process that cannot exec once started: `start` says so instead of reporting success.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func startReportsAnExecFailureAfterTheHooks() throws {
+        let fs = try bundle(["/no/such/program"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        #expect(try cli(["create", "--bundle", fs.dir, "nx1"]).status == 0)
+        let r = try cli(["start", "nx1"])
+        #expect(r.status == 1 && r.stderr.contains("failed to exec"), "\(r.stderr)")
+        #expect(try cli(["delete", "--force", "nx1"]).status == 0)
+        expectNoCgroup("nx1")
     }
 
     func expectNoCgroup(_ id: String) {

@@ -63,3 +63,6 @@
 #define BB_ARCHIVE_DECLARE(ret, name, params, args) ret bb_##name params;
 #define BB_ARCHIVE_DECLARE_VOID(name, params, args) void bb_##name params;
 BB_ARCHIVE_FUNCTIONS(BB_ARCHIVE_DECLARE, BB_ARCHIVE_DECLARE_VOID)
+
+/// Loads libarchive.so.13 and resolves every function above, once. NULL on success, else why it failed.
+const char *bb_archive_load(void);
