@@ -255,7 +255,7 @@ public struct Janitor: Sendable {
         let text = (try? String(contentsOfFile: procRoot + "/self/mountinfo", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
-            return fields.count > 4 ? Self.unescapeOctal(String(fields[4])) : nil
+            return fields.count > 4 ? unescapeMountField(String(fields[4])) : nil
         }.sorted { $0.count > $1.count }
     }
 
@@ -276,25 +276,6 @@ public struct Janitor: Sendable {
             if name.hasPrefix("boxbench-") { out.append((pid, name)) }
         }
         return out
-    }
-
-    /// mountinfo writes space, tab, newline and backslash as `\ooo`.
-    static func unescapeOctal(_ field: String) -> String {
-        var out: [UInt8] = []
-        let b = Array(field.utf8)
-        var i = 0
-        while i < b.count {
-            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
-                let v = UInt8(String(decoding: b[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
-            {
-                out.append(v)
-                i += 4
-            } else {
-                out.append(b[i])
-                i += 1
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private func isZombie(_ pid: pid_t) -> Bool {

@@ -94,7 +94,7 @@ public struct CgroupLayout: Sendable, Equatable, Codable {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal (\040 …).
-func unescapeMountField(_ field: String) -> String {
+public func unescapeMountField(_ field: String) -> String {
     guard field.contains("\\") else { return field }
     var out: [UInt8] = []
     let bytes = Array(field.utf8)
