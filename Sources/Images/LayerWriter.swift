@@ -181,25 +181,10 @@ final class LayerWriter {
     /// Use an existing tar (plain or compressed) as the layer's tar stream, byte for byte, instead of entries.
     func copyTarStream(from path: String) throws {
         rawStream = true
-        let a = bb_archive_read_new()
-        defer { bb_archive_read_free(a) }
-        bb_archive_read_support_filter_all(a)
-        bb_archive_read_support_format_raw(a)
-        var entry: OpaquePointer?
-        guard bb_archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
-            bb_archive_read_next_header(a, &entry) == ARCHIVE_OK
-        else { throw archiveError(a, "open \(path)") }
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { bb_archive_read_data(a, $0.baseAddress, $0.count) }
-            if n == 0 { return }
-            guard n > 0 else { throw archiveError(a, "read \(path)") }
-            try buf.withUnsafeBytes { b in
-                let chunk = UnsafeRawBufferPointer(rebasing: b[0..<n])
-                tarSink.hasher.update(bufferPointer: chunk)
-                tarSink.count += Int64(n)
-                try tarSink.forward(chunk)
-            }
+        try ImageStore.forEachDecompressedChunk(of: path) { chunk in
+            tarSink.hasher.update(bufferPointer: chunk)
+            tarSink.count += Int64(chunk.count)
+            try tarSink.forward(chunk)
         }
     }
 

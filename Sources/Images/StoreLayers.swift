@@ -40,6 +40,17 @@ extension ImageStore {
 
     /// sha256 and length of the decompressed stream of a (possibly compressed) tar file.
     static func tarDigest(_ path: String) throws -> LayerInfo {
+        var h = SHA256()
+        var n: Int64 = 0
+        try forEachDecompressedChunk(of: path) { chunk in
+            h.update(bufferPointer: chunk)
+            n += Int64(chunk.count)
+        }
+        return LayerInfo(diffID: Digest.from(h.finalize()), uncompressedSize: n)
+    }
+
+    /// The decompressed bytes of a file (gzip, zstd, … or plain), chunk by chunk, through libarchive's raw format.
+    static func forEachDecompressedChunk(of path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let a = bb_archive_read_new()
         defer { bb_archive_read_free(a) }
         bb_archive_read_support_filter_all(a)
@@ -48,17 +59,13 @@ extension ImageStore {
         guard bb_archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK,
             bb_archive_read_next_header(a, &entry) == ARCHIVE_OK
         else { throw archiveError(a, "open \(path)") }
-        var h = SHA256()
-        var n: Int64 = 0
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let r = buf.withUnsafeMutableBytes { bb_archive_read_data(a, $0.baseAddress, $0.count) }
-            if r == 0 { break }
+            if r == 0 { return }
             guard r > 0 else { throw archiveError(a, "decompress \(path)") }
-            buf.withUnsafeBytes { h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
-            n += Int64(r)
+            try buf.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<r])) }
         }
-        return LayerInfo(diffID: Digest.from(h.finalize()), uncompressedSize: n)
     }
 
     // MARK: unpacking
