@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "cshim.h"
+#include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,8 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
-int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len);
 
 /*
  * The child runs between clone and exec in a copy of a multi-threaded process: it must not allocate,
@@ -264,13 +263,7 @@ static void hook_detail(const char *path, const char *what, int number, const ch
     const char *parts[] = {path, ": ", what};
     for (size_t i = 0; i < 3; i++)
         for (const char *p = parts[i]; *p && o < sizeof buf - 12; p++) buf[o++] = *p;
-    if (number >= 0) {
-        char tmp[12];
-        int t = 0;
-        unsigned v = (unsigned)number;
-        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
-        while (t) buf[o++] = tmp[--t];
-    }
+    if (number >= 0) o += cshim_format_uint((unsigned long)number, buf + o);
     buf[o] = 0;
     *out = buf;
 }
@@ -286,15 +279,10 @@ static int run_hooks_inside(const struct child_ctx *c, const struct cshim_hook *
         *failed = h->path;
         int state = (int)syscall(SYS_memfd_create, "oci-state", MFD_CLOEXEC);
         if (state < 0) return -1;
-        char digits[16];
-        int nd = 0;
-        unsigned v = (unsigned)c->host_pid;
-        char tmp[16];
-        int t = 0;
-        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
-        while (t) digits[nd++] = tmp[--t];
+        char digits[24];
+        size_t nd = cshim_format_uint((unsigned long)c->host_pid, digits);
         const char *prefix = cfg->hook_state_prefix ? cfg->hook_state_prefix : "";
-        if (write_all_fd(state, prefix, str_len(prefix)) != 0 || write_all_fd(state, digits, (size_t)nd) != 0 ||
+        if (write_all_fd(state, prefix, str_len(prefix)) != 0 || write_all_fd(state, digits, nd) != 0 ||
             write_all_fd(state, suffix, str_len(suffix)) != 0 || lseek(state, 0, SEEK_SET) != 0) {
             int e = errno;
             close(state);
@@ -382,8 +370,8 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     /* The raw syscall: glibc's signal() refuses 32 and 33, whose dispositions would otherwise leak in. */
     for (int s = 1; s < NSIG; s++) {
         if (s == SIGKILL || s == SIGSTOP) continue;
-        struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = {SIG_DFL, 0, NULL, 0};
-        syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(uint64_t));
+        struct cshim_kernel_sigaction dfl = {SIG_DFL, 0, NULL, 0};
+        cshim_raw_sigaction(s, &dfl, NULL);
     }
 
     if (setsid() < 0) fail(c, CSHIM_STEP_SETSID, NULL);
@@ -463,14 +451,12 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     }
     if (cfg->oom_score_adj != INT32_MIN) {
         int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-        char num[16];
-        int v = cfg->oom_score_adj, neg = v < 0, len = 0;
-        unsigned u = neg ? (unsigned)(-v) : (unsigned)v;
-        char tmp[16]; int t = 0;
-        do { tmp[t++] = (char)('0' + u % 10); u /= 10; } while (u);
-        if (neg) num[len++] = '-';
-        while (t) num[len++] = tmp[--t];
-        if (fd < 0 || write(fd, num, (size_t)len) < 0) fail(c, CSHIM_STEP_OOM_SCORE, NULL);
+        char num[24];
+        int v = cfg->oom_score_adj;
+        size_t len = 0;
+        if (v < 0) num[len++] = '-';
+        len += cshim_format_uint(v < 0 ? (unsigned long)(-(long)v) : (unsigned long)v, num + len);
+        if (fd < 0 || write(fd, num, len) < 0) fail(c, CSHIM_STEP_OOM_SCORE, NULL);
         close(fd);
     }
     if (cfg->umask >= 0) umask((mode_t)cfg->umask);
@@ -522,13 +508,8 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         /* Created: tell the parent setup is done, then wait for `start`. */
         report(c->report_fd, CSHIM_STEP_NONE, 0, NULL);
         if (cfg->exec_fifo) {
-            char fdpath[32] = "/proc/self/fd/";
-            char digits[12];
-            int nd = 0;
-            unsigned v = (unsigned)fifo_path_fd;
-            do { digits[nd++] = (char)('0' + v % 10); v /= 10; } while (v);
-            size_t o = 14;
-            while (nd) fdpath[o++] = digits[--nd];
+            char fdpath[40] = "/proc/self/fd/";
+            size_t o = 14 + cshim_format_uint((unsigned long)fifo_path_fd, fdpath + 14);
             fdpath[o] = 0;
             /* Blocks until `start` opens the FIFO. The write end stays open (CLOEXEC) until execve: `start` reads
                "0" once the startContainer hooks are done, then EOF once the program runs, and only then runs the
@@ -575,8 +556,6 @@ static int write_file(const char *path, const char *data) {
     return 0;
 }
 
-/* clone3 can place the child straight into a v2 cgroup (no migration, no global lock); without it the parent
-   writes cgroup.procs afterwards. *placed says which happened. */
 /* Reads the child's report: EOF (exec closed the CLOEXEC pipe) or a NONE record (created, waiting for start) is
    success; anything else is the failed step, after which the child is reaped. Closes report_fd. */
 static int await_child(int report_fd, pid_t pid, struct cshim_spawn_error *error) {
@@ -593,6 +572,8 @@ static int await_child(int report_fd, pid_t pid, struct cshim_spawn_error *error
     return 0;
 }
 
+/* clone3 can place the child straight into a v2 cgroup (no migration, no global lock); without it the parent
+   writes cgroup.procs afterwards. *placed says which happened. */
 static pid_t clone_child(const struct cshim_container_config *cfg, int flags, int *placed) {
     struct clone_args args;
     memset(&args, 0, sizeof args);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "cshim.h"
+#include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
@@ -123,15 +124,8 @@ static int write_each(const char *paths, const char *data, size_t len, const cha
 /* Writes "<pid>" into each listed cgroup.procs file; returns 0 or -errno with the failing path in *bad. */
 int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len) {
     char num[24];
-    int len = 0;
-    { /* itoa without stdio so it is safe anywhere */
-        char tmp[24];
-        int t = 0;
-        unsigned long v = (unsigned long)pid;
-        do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
-        while (t) num[len++] = tmp[--t];
-    }
-    return write_each(paths, num, (size_t)len, bad, bad_len);
+    size_t len = cshim_format_uint((unsigned long)pid, num);
+    return write_each(paths, num, len, bad, bad_len);
 }
 
 /* Writes "0" (the writer itself) into each listed file: v1 `tasks` files move just the calling thread, which the
@@ -140,19 +134,6 @@ int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *b
    Returns 0 or -errno with the failing path in *bad. */
 int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len) {
     return write_each(paths, "0", 1, bad, bad_len);
-}
-
-/* The kernel's sigaction (x86_64, aarch64 layout). glibc's wrapper refuses its two internal signals (32, 33), so a
-   disposition a library set on them (seen: SIG_IGN on 32 in the test runner) would leak into the program. */
-struct kernel_sigaction {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-};
-
-static int raw_sigaction(int sig, const struct kernel_sigaction *act, struct kernel_sigaction *old) {
-    return (int)syscall(SYS_rt_sigaction, sig, act, old, sizeof(uint64_t));
 }
 
 struct spawn_args {
@@ -175,9 +156,9 @@ struct spawn_args {
    (cshim_self_join_cgroups), so the workload is counted from its first instruction. */
 static int spawn_child(void *opaque) {
     struct spawn_args *a = opaque;
-    struct kernel_sigaction dfl = {SIG_DFL, 0, NULL, 0};
+    struct cshim_kernel_sigaction dfl = {SIG_DFL, 0, NULL, 0};
     for (int s = 1; s < NSIG; s++) {
-        if (a->reset & (1ull << (s - 1))) raw_sigaction(s, &dfl, NULL);
+        if (a->reset & (1ull << (s - 1))) cshim_raw_sigaction(s, &dfl, NULL);
     }
     sigset_t none;
     sigemptyset(&none);
@@ -215,8 +196,8 @@ pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp
                            detach_mount, 0, 0};
     /* Everything that is the launcher's preparation happens before the clock: the stack, the dispositions. */
     for (int s = 1; s < NSIG && s <= 64; s++) {
-        struct kernel_sigaction old;
-        if (s != SIGKILL && s != SIGSTOP && raw_sigaction(s, NULL, &old) == 0 && old.handler != SIG_DFL)
+        struct cshim_kernel_sigaction old;
+        if (s != SIGKILL && s != SIGSTOP && cshim_raw_sigaction(s, NULL, &old) == 0 && old.handler != SIG_DFL)
             a.reset |= 1ull << (s - 1);
     }
     size_t stack_size = 256 * 1024;

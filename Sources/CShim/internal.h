@@ -1,0 +1,34 @@
+/* Helpers shared by container.c and syscalls.c; safe between clone and exec (no allocation, no locks, no stdio). */
+#pragma once
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
+int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len);
+
+/* Decimal digits of v into out (at least 20 bytes), not terminated; returns how many. */
+static inline size_t cshim_format_uint(unsigned long v, char *out) {
+    char tmp[24];
+    size_t t = 0, n = 0;
+    do { tmp[t++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (t) out[n++] = tmp[--t];
+    return n;
+}
+
+/* The kernel's sigaction (x86_64, aarch64 layout). glibc's wrapper refuses its two internal signals (32, 33), so a
+   disposition a library set on them (seen: SIG_IGN on 32 in the test runner) would leak into the program. */
+struct cshim_kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+static inline int cshim_raw_sigaction(int sig, const struct cshim_kernel_sigaction *act,
+                                      struct cshim_kernel_sigaction *old) {
+    return (int)syscall(SYS_rt_sigaction, sig, act, old, sizeof(uint64_t));
+}
