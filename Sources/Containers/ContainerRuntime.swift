@@ -396,27 +396,27 @@ public final class ContainerRuntime: Sendable {
                 }
             }
         }
+        var hookFailure: (any Error)?
         if pid > 0, let hooks, spawnError.step == Int32(CSHIM_STEP_PAUSED.rawValue) {
-            // Paused before pivot_root: the runtime-namespace hooks run now, then the child goes on.
+            // Paused before pivot_root: the runtime-namespace hooks run now, then the child goes on. On failure the
+            // caller's teardown kills the child (cleanup.pid) and removes its cgroup.
             cleanup.pid = pid
-            do { try hooks.runtimeHooks(pid) } catch {
+            do { try hooks.runtimeHooks(pid) } catch { hookFailure = error }
+            if hookFailure != nil {
                 cshim_container_abandon(&paused)
-                childEnds.forEach { close($0) }
-                parentEnds.forEach { close($0) }
-                if startPipe[0] >= 0 { close(startPipe[0]) }
-                if startPipe[1] >= 0 { close(startPipe[1]) }
-                throw ContainerError(id: id, operation: "runtime hooks", detail: "\(error)")
-            }
-            if cshim_container_continue(&paused, pid, &spawnError) != 0 {
+            } else if cshim_container_continue(&paused, pid, &spawnError) != 0 {
                 cleanup.pid = 0
                 pid = -1
             }
         }
         childEnds.forEach { close($0) }
         if startPipe[0] >= 0 { close(startPipe[0]) }
-        if pid < 0 {
+        if pid < 0 || hookFailure != nil {
             parentEnds.forEach { close($0) }
             if startPipe[1] >= 0 { close(startPipe[1]) }
+            if let hookFailure {
+                throw ContainerError(id: id, operation: "runtime hooks", detail: "\(hookFailure)")
+            }
             let detail = withUnsafeBytes(of: spawnError.detail) {
                 String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
             }
