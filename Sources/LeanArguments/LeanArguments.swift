@@ -1,6 +1,6 @@
 /// A narrow argument reader for the commands that are timed as whole commands (`boxbench container run` against
 /// `crun run`, the OCI lifecycle against runc and crun): ArgumentParser first builds its reflection model of the
-/// command (~1.8 ms of a ~10 ms command here, measured with perf), which this skips. It takes only the forms
+/// command (~1.8 ms of CPU of a ~10 ms command here, estimated from perf samples), which this skips. It takes only the forms
 /// orchestrators and the benchmarks send — `--name value`, `--name=value`, `-x value`, known flags, positionals —
 /// and returns nil for anything else (help, an unknown or repeated name, bundled short flags, `--`, a wrong
 /// positional count), so the command then goes through ArgumentParser, which stays the reference: tests parse the
