@@ -183,6 +183,22 @@ struct RuntimeCLITests {
         expectNoCgroup("st1")
     }
 
+    /// A failing runtime-namespace hook (prestart) fails create while the child waits before pivot_root: the child
+    /// is killed and its cgroup and state go.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func failingPrestartHookFailsCreateAndLeavesNothing() throws {
+        let hooks = RuntimeSpec.Hooks(
+            prestart: [.init(path: "/bin/sh", args: ["sh", "-c", "exit 4"], env: nil, timeout: 10)],
+            createRuntime: nil, createContainer: nil, startContainer: nil, poststart: nil, poststop: nil)
+        let fs = try bundle(["true"], hooks: hooks)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try cli(["create", "--bundle", fs.dir, "hkpre"])
+        #expect(r.status == 1 && r.stderr.contains("prestart hook"), "\(r.stderr)")
+        #expect(try cli(["state", "hkpre"]).status == 1)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/hkpre"))
+        expectNoCgroup("hkpre")
+    }
+
     /// A process that cannot exec once started: `start` says so instead of reporting success.
     @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
     func startReportsAnExecFailureAfterTheHooks() throws {
