@@ -631,6 +631,36 @@ static int p_bpf(void)
     return rc(r < 0 ? r : 0);
 }
 
+/* io_uring: a ring of one entry, closed at once; Docker's profile denies the three io_uring syscalls. */
+static int p_io_uring_setup(void)
+{
+    char params[120]; /* struct io_uring_params */
+    memset(params, 0, sizeof params);
+    long r = syscall(425 /* __NR_io_uring_setup */, 1, params);
+    if (r >= 0)
+        close((int)r);
+    return rc(r < 0 ? r : 0);
+}
+
+/* ADDR_NO_RANDOMIZE (0x0040000) is not among the personalities Docker's profile allows; query first, restore after. */
+static int p_personality(void)
+{
+    long old = syscall(SYS_personality, 0xffffffffUL);
+    long r = syscall(SYS_personality, 0x0040000UL);
+    if (r >= 0 && old >= 0)
+        syscall(SYS_personality, (unsigned long)old);
+    return rc(r);
+}
+
+/* AF_VSOCK (40): a socket to the hypervisor's side; only created, never connected. */
+static int p_vsock_socket(void)
+{
+    int fd = socket(40, SOCK_STREAM, 0);
+    if (fd >= 0)
+        close(fd);
+    return rc(fd);
+}
+
 static int p_keyctl(void)
 {
     long r = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL); /* a fresh anonymous keyring, child only */
@@ -822,6 +852,10 @@ static int probe_main(int argc, char **argv)
     probe("sysrq_trigger", p_sysrq, NULL);
     probe("proc1_environ", p_proc1_environ, NULL);
     probe("packet_socket", p_packet_socket, NULL);
+    static const int vsock_errs[] = {EAFNOSUPPORT, 0}; /* no vsock transport here: the socket call was let through */
+    probe("io_uring_setup", p_io_uring_setup, NULL);
+    probe("personality", p_personality, NULL);
+    probe("vsock_socket", p_vsock_socket, vsock_errs);
     out("probe-summary succeeded=%d allowed=%d blocked=%d failed=%d", counts.succeeded, counts.allowed,
         counts.blocked, counts.failed);
     return 0;

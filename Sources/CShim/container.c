@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -69,6 +70,7 @@ static int join_path(char *out, size_t cap, const char *a, const char *b) {
 }
 
 static void report(int fd, int step, int err, const char *detail) {
+    if (fd < 0) return;
     struct cshim_spawn_error e;
     memset(&e, 0, sizeof e);
     e.step = step;
@@ -90,81 +92,130 @@ static __attribute__((noreturn)) void fail(struct child_ctx *c, int step, const 
     _exit(127);
 }
 
-/* mkdir -p, used for mount targets inside the rootfs before pivot. */
-static int mkdir_p(const char *path, mode_t mode) {
+/* openat2 with every symlink and ".." resolved inside root_fd, as if root_fd were "/" (no magic links). */
+static int open_in_root_raw(int root_fd, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+/* An O_PATH handle on `target` (absolute inside the container) below root_fd, creating missing directories (and, for
+   a file bind, the file) on the way. Every step resolves inside the root, so a symlink in the image (`cfg -> /etc`)
+   can never make a mount, mkdir or file creation land on the host. */
+static int open_target_in_root(int root_fd, const char *target, int is_file) {
     char buf[PATH_MAX];
-    size_t n = str_len(path);
+    size_t n = str_len(target);
     if (n >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char saved = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, mode) != 0 && errno != EEXIST) return -1;
-            buf[i] = saved;
+    memcpy(buf, target, n + 1);
+    int parent = open_in_root_raw(root_fd, "/", O_PATH | O_DIRECTORY);
+    if (parent < 0) return -1;
+    size_t i = 0;
+    for (;;) {
+        while (buf[i] == '/') i++;
+        if (buf[i] == 0) return parent; /* the target is the root itself */
+        size_t start = i;
+        while (buf[i] && buf[i] != '/') i++;
+        char saved = buf[i];
+        int last = 1;
+        for (size_t k = i; buf[k]; k++) if (buf[k] != '/') { last = 0; break; }
+        buf[i] = 0;
+        int fd = open_in_root_raw(root_fd, buf, O_PATH);
+        if (fd < 0 && errno == ENOENT) {
+            /* Create the missing component in its parent (itself resolved inside the root), then resolve again. */
+            const char *name = buf + start;
+            if (last && is_file) {
+                int f = openat(parent, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (f < 0 && errno != EEXIST) { int e = errno; close(parent); errno = e; return -1; }
+                if (f >= 0) close(f);
+            } else if (mkdirat(parent, name, 0755) != 0 && errno != EEXIST) {
+                int e = errno; close(parent); errno = e; return -1;
+            }
+            fd = open_in_root_raw(root_fd, buf, O_PATH);
         }
+        close(parent);
+        if (fd < 0) return -1;
+        buf[i] = saved;
+        if (last) return fd;
+        parent = fd;
     }
-    return 0;
 }
 
-static int touch(const char *path) {
-    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) return errno == EEXIST ? 0 : -1;
-    close(fd);
-    return 0;
+/* "/proc/self/fd/N": how mount(2) is pointed at a handle instead of a path that could be swapped. */
+static void fd_path(int fd, char out[40]) {
+    memcpy(out, "/proc/self/fd/", 14);
+    size_t o = 14 + cshim_format_uint((unsigned long)fd, out + 14);
+    out[o] = 0;
 }
 
-/* Mounts `m` at rootfs+target; bind mounts with MS_RDONLY need a second remount to take effect. */
-static int do_mount(const char *rootfs, const struct cshim_mount *m, char *target, size_t cap) {
-    if (join_path(target, cap, rootfs, m->target) != 0) return -1;
-    if (m->is_file) {
-        char parent[PATH_MAX];
-        size_t n = str_len(target);
-        memcpy(parent, target, n + 1);
-        while (n > 0 && parent[n - 1] != '/') n--;
-        if (n > 1) parent[n - 1] = 0;
-        if (mkdir_p(parent, 0755) != 0 || touch(target) != 0) return -1;
-    } else if (mkdir_p(target, 0755) != 0) {
-        return -1;
-    }
+/* Mounts `m` at its target inside the root; bind mounts with MS_RDONLY need a second remount to take effect, which
+   is made on the new mount (the target opened again), never on what lies under it. */
+static int do_mount(int root_fd, const struct cshim_mount *m) {
+    int fd = open_target_in_root(root_fd, m->target, m->is_file);
+    if (fd < 0) return -1;
+    char where[40];
+    fd_path(fd, where);
     unsigned long flags = m->flags;
-    if (mount(m->source, target, m->fstype, flags & ~(unsigned long)MS_RDONLY | ((flags & MS_BIND) ? 0 : (flags & MS_RDONLY)), m->data) != 0)
-        return -1;
-    if ((flags & MS_BIND) && (flags & MS_RDONLY)) {
-        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL) != 0)
-            return -1;
-    }
-    if (m->propagation && mount(NULL, target, NULL, (unsigned long)m->propagation, NULL) != 0) return -1;
-    return 0;
+    int rc = mount(m->source, where, m->fstype,
+                   flags & ~(unsigned long)MS_RDONLY | ((flags & MS_BIND) ? 0 : (flags & MS_RDONLY)), m->data);
+    int e = errno;
+    close(fd);
+    if (rc != 0) { errno = e; return -1; }
+    if (!((flags & MS_BIND) && (flags & MS_RDONLY)) && !m->propagation) return 0;
+    fd = open_in_root_raw(root_fd, m->target, O_PATH);
+    if (fd < 0) return -1;
+    fd_path(fd, where);
+    rc = 0;
+    if ((flags & MS_BIND) && (flags & MS_RDONLY))
+        rc = mount(NULL, where, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | (flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)), NULL);
+    if (rc == 0 && m->propagation) rc = mount(NULL, where, NULL, (unsigned long)m->propagation, NULL);
+    e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
-static int create_devices(const char *rootfs, int in_userns, char *scratch, size_t cap) {
+/* The default nodes in the container's /dev, every path resolved inside the root (/dev may be a symlink in the
+   image). `scratch` receives the failing name. */
+static int create_devices(int root_fd, int in_userns, char *scratch, size_t cap) {
     static const struct { const char *name; unsigned maj, min; } devs[] = {
-        {"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
-        {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+        {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
+        {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
     };
+    if (join_path(scratch, cap, "", "/dev") != 0) return -1;
+    int dev = open_target_in_root(root_fd, "/dev", 0);
+    if (dev < 0) return -1;
     for (size_t i = 0; i < sizeof devs / sizeof devs[0]; i++) {
-        if (join_path(scratch, cap, rootfs, devs[i].name) != 0) return -1;
+        if (join_path(scratch, cap, "/dev", devs[i].name) != 0) goto fail;
         if (!in_userns) {
-            unlink(scratch);
-            if (mknod(scratch, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) != 0) return -1;
-            if (chmod(scratch, 0666) != 0) return -1;
+            unlinkat(dev, devs[i].name, 0);
+            if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) != 0) goto fail;
+            if (fchmodat(dev, devs[i].name, 0666, AT_SYMLINK_NOFOLLOW) != 0 && errno != EOPNOTSUPP) goto fail;
         } else {
             /* mknod is refused in a user namespace: bind the host node instead (as rootless runc does). */
-            if (touch(scratch) != 0) return -1;
-            if (mount(devs[i].name, scratch, NULL, MS_BIND, NULL) != 0) return -1;
+            char host[16] = "/dev/";
+            memcpy(host + 5, devs[i].name, str_len(devs[i].name) + 1);
+            struct cshim_mount bind = {host, scratch, NULL, MS_BIND, NULL, 0, 1};
+            if (do_mount(root_fd, &bind) != 0) goto fail;
         }
     }
     static const struct { const char *target, *link; } links[] = {
-        {"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
-        {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"},
-        {"pts/ptmx", "/dev/ptmx"}, {"/proc/kcore", "/dev/core"},
+        {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
+        {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+        {"pts/ptmx", "ptmx"}, {"/proc/kcore", "core"},
     };
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
-        if (join_path(scratch, cap, rootfs, links[i].link) != 0) return -1;
-        if (symlink(links[i].target, scratch) != 0 && errno != EEXIST) return -1;
+        if (join_path(scratch, cap, "/dev", links[i].link) != 0) goto fail;
+        if (symlinkat(links[i].target, dev, links[i].link) != 0 && errno != EEXIST) goto fail;
     }
+    close(dev);
     return 0;
+fail:;
+    int e = errno;
+    close(dev);
+    errno = e;
+    return -1;
 }
 
 static int mask_path(const char *path) {
@@ -180,12 +231,56 @@ static int readonly_path(const char *path) {
     return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-static int set_capabilities(const struct cshim_container_config *cfg) {
+/* Closes every descriptor >= 3 except `keep` (unsorted, -1 entries ignored): nothing the runtime holds (lock, state
+   dir, cgroup dir, bundle, pipes) may reach the container. close_range, or close() one by one where it is refused
+   (an old kernel, or a seccomp profile that does not know it). */
+static void close_fds_except(const int *keep, size_t n) {
+    int sorted[8];
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < sizeof sorted / sizeof sorted[0]; i++) {
+        if (keep[i] >= 3) sorted[m++] = keep[i];
+    }
+    for (size_t i = 1; i < m; i++) {
+        for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            int t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t;
+        }
+    }
+    struct rlimit rl;
+    unsigned int limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20 ? (unsigned)rl.rlim_cur : 1u << 20;
+    unsigned int from = 3;
+    for (size_t i = 0; i <= m; i++) {
+        unsigned int to = i < m ? (unsigned)sorted[i] : ~0U; /* exclusive; duplicates give an empty range */
+        if (to > from) {
+            if (syscall(SYS_close_range, from, to - 1, 0) != 0) {
+                for (unsigned int fd = from; fd < to && fd < limit; fd++) close((int)fd);
+            }
+        }
+        if (i < m) from = (unsigned)sorted[i] + 1;
+    }
+}
+
+/* After chdir: the working directory must be inside the container's root. getcwd(2) fails with ENOENT or returns a
+   path starting "(unreachable)" for a directory outside it (a leaked host fd, the runc CVE-2024-21626 class). */
+static int cwd_is_inside_root(void) {
+    char buf[PATH_MAX];
+    long n = syscall(SYS_getcwd, buf, sizeof buf);
+    if (n < 0) return -1;
+    if (buf[0] != '/') { errno = EXDEV; return -1; }
+    return 0;
+}
+
+/* Needs CAP_SETPCAP in the effective set, so it runs before the uid change clears it (runc's order). */
+static int drop_bounding_set(const struct cshim_container_config *cfg) {
     for (int cap = 0; cap <= 63; cap++) {
         if (!(cfg->cap_bounding & (1ULL << cap))) {
             if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
         }
     }
+    return 0;
+}
+
+/* Effective, permitted, inheritable, then ambient: after the uid change (KEEPCAPS kept the permitted set). */
+static int set_capabilities(const struct cshim_container_config *cfg) {
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
     data[0].effective = (uint32_t)cfg->cap_effective;
@@ -363,6 +458,12 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         errno = -joined;
         fail(c, CSHIM_STEP_CGROUP, what);
     }
+    /* Before any path of the container's is resolved: the parent's descriptors (its lock, state and cgroup dirs)
+       were copied by clone and are CLOEXEC, but exec is far away. */
+    {
+        int keep[] = {c->report_fd, c->go_fd, cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->start_fd};
+        close_fds_except(keep, sizeof keep / sizeof keep[0]);
+    }
 
     sigset_t all;
     sigemptyset(&all);
@@ -417,14 +518,16 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
             if (mount(cfg->rootfs, cfg->rootfs, NULL, MS_BIND | MS_REC, NULL) != 0)
                 fail(c, CSHIM_STEP_MOUNT_ROOTFS, cfg->rootfs);
         }
+        int root_fd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0) fail(c, CSHIM_STEP_MOUNT_ROOTFS, cfg->rootfs);
         for (size_t i = 0; i < cfg->n_mounts; i++) {
-            if (do_mount(cfg->rootfs, &cfg->mounts[i], scratch, sizeof scratch) != 0)
-                fail(c, CSHIM_STEP_MOUNT, cfg->mounts[i].target);
+            if (do_mount(root_fd, &cfg->mounts[i]) != 0) fail(c, CSHIM_STEP_MOUNT, cfg->mounts[i].target);
         }
         if (cfg->create_default_devices) {
-            if (create_devices(cfg->rootfs, (cfg->namespaces & CLONE_NEWUSER) != 0, scratch, sizeof scratch) != 0)
+            if (create_devices(root_fd, (cfg->namespaces & CLONE_NEWUSER) != 0, scratch, sizeof scratch) != 0)
                 fail(c, CSHIM_STEP_DEVICES, scratch);
         }
+        close(root_fd);
         before_pivot(c);
         if (chdir(cfg->rootfs) != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
         /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new. */
@@ -443,6 +546,24 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     } else if (cfg->rootfs) {
         before_pivot(c);
         if (chroot(cfg->rootfs) != 0 || chdir("/") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
+    }
+
+    int fds[3] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd};
+    int devnull = -1;
+    for (int i = 0; i < 3; i++) {
+        int fd = fds[i];
+        if (fd < 0) {
+            if (devnull < 0) devnull = open("/dev/null", O_RDWR);
+            fd = devnull;
+        }
+        if (fd >= 0 && dup2(fd, i) < 0) fail(c, CSHIM_STEP_STDIO, NULL);
+    }
+
+    /* Nothing of the runtime may stay open while we wait (a held flock would block `start`), nor when the
+       process changes into its cwd (a host directory fd there is an escape). */
+    {
+        int keep[] = {c->report_fd, fifo_path_fd, cfg->start_fd};
+        close_fds_except(keep, sizeof keep / sizeof keep[0]);
     }
 
     for (size_t i = 0; i < cfg->n_rlimits; i++) {
@@ -469,44 +590,22 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
         seccomp_loaded = 1;
     }
+    if (drop_bounding_set(cfg) != 0) fail(c, CSHIM_STEP_CAPABILITIES, "bounding set");
     if (syscall(SYS_setgroups, cfg->n_additional_gids, cfg->additional_gids) != 0 && errno != EPERM)
         fail(c, CSHIM_STEP_IDS, "setgroups");
     if (raw_setresgid(cfg->gid) != 0) fail(c, CSHIM_STEP_IDS, "setgid");
     if (raw_setresuid(cfg->uid) != 0) fail(c, CSHIM_STEP_IDS, "setuid");
     if (set_capabilities(cfg) != 0) fail(c, CSHIM_STEP_CAPABILITIES, NULL);
     if (cfg->cwd && chdir(cfg->cwd) != 0) fail(c, CSHIM_STEP_CWD, cfg->cwd);
+    if (cwd_is_inside_root() != 0) fail(c, CSHIM_STEP_CWD, cfg->cwd ? cfg->cwd : "(inherited) outside the root");
     if (cfg->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(c, CSHIM_STEP_NO_NEW_PRIVS, NULL);
 
-    int fds[3] = {cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd};
-    int devnull = -1;
-    for (int i = 0; i < 3; i++) {
-        int fd = fds[i];
-        if (fd < 0) {
-            if (devnull < 0) devnull = open("/dev/null", O_RDWR);
-            fd = devnull;
-        }
-        if (fd >= 0 && dup2(fd, i) < 0) fail(c, CSHIM_STEP_STDIO, NULL);
-    }
-
-    /* Nothing of the runtime may stay open while we wait (a held flock would block `start`). */
-    {
-        int keep[4] = {c->report_fd, fifo_path_fd, cfg->start_fd, -1};
-        /* sort the kept fds so the gaps between them can be closed with close_range */
-        for (int i = 0; i < 3; i++)
-            for (int j = i + 1; j < 3; j++)
-                if (keep[j] < keep[i]) { int t = keep[i]; keep[i] = keep[j]; keep[j] = t; }
-        unsigned int from = 3;
-        for (int i = 0; i < 3; i++) {
-            if (keep[i] < (int)from) continue;
-            if ((unsigned)keep[i] > from) syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
-            from = (unsigned)keep[i] + 1;
-        }
-        syscall(SYS_close_range, from, ~0U, 0);
-    }
-
     if (cfg->exec_fifo || cfg->start_fd >= 0) {
-        /* Created: tell the parent setup is done, then wait for `start`. */
+        /* Created: tell the parent setup is done, then wait for `start`. Nobody reads the report pipe after this
+           record, so it is closed: while paused the process holds only its stdio and the exec FIFO. */
         report(c->report_fd, CSHIM_STEP_NONE, 0, NULL);
+        close(c->report_fd);
+        c->report_fd = -1;
         if (cfg->exec_fifo) {
             char fdpath[40] = "/proc/self/fd/";
             size_t o = 14 + cshim_format_uint((unsigned long)fifo_path_fd, fdpath + 14);

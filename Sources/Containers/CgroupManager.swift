@@ -60,6 +60,34 @@ public protocol CgroupManager: Sendable {
     func killAll()
     /// Removes the group's directories; the group must be empty (call killAll first).
     func remove() throws(CgroupError)
+    /// The device cgroup: v1 `devices.deny`/`devices.allow`, and a BPF device program on every v2 group.
+    func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError)
+    /// Every group directory, one per hierarchy.
+    var directories: [String] { get }
+}
+
+extension CgroupManager {
+    /// A cgroup.procs file of the group or of any group below it that lists a process, or nil.
+    public func busyMember() -> String? {
+        for dir in directories {
+            if let busy = firstBusyProcsFile(below: dir) { return busy }
+        }
+        return nil
+    }
+}
+
+/// Depth-first: the group's own cgroup.procs, then its children's.
+func firstBusyProcsFile(below dir: String) -> String? {
+    if !memberPids(dir + "/cgroup.procs").isEmpty { return dir + "/cgroup.procs" }
+    guard let d = opendir(dir) else { return nil }
+    defer { closedir(d) }
+    while let entry = readdir(d) {
+        guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name == "." || name == ".." { continue }
+        if let busy = firstBusyProcsFile(below: dir + "/" + name) { return busy }
+    }
+    return nil
 }
 
 /// How a new process enters a group without the kernel's global threadgroup lock: a pid written into cgroup.procs
@@ -186,6 +214,14 @@ public final class CgroupV1Manager: CgroupManager {
     var allDirs: [String] { roots.map { "\($0.root)/\(name)" } }
 
     public var procsPaths: [String] { allDirs.map { $0 + "/cgroup.procs" } }
+    public var directories: [String] { allDirs }
+
+    public func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError) {
+        if let devices = dir("devices") { try DeviceRules.applyV1(rules, dir: devices) }
+        if let unified = roots.first(where: { $0.controller.isEmpty }) {
+            try DeviceRules.attachBPF(rules, dir: "\(unified.root)/\(name)")
+        }
+    }
 
     public var join: CgroupJoin {
         CgroupJoin(
@@ -274,6 +310,11 @@ public final class CgroupV2Manager: CgroupManager {
     }
 
     public var procsPaths: [String] { [path + "/cgroup.procs"] }
+    public var directories: [String] { [path] }
+
+    public func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError) {
+        try DeviceRules.attachBPF(rules, dir: path)
+    }
     public var join: CgroupJoin { CgroupJoin(selfJoin: [], cloneInto: path) }
 
     public func create() throws(CgroupError) {

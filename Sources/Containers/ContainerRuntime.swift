@@ -169,6 +169,8 @@ public final class ContainerRuntime: Sendable {
         let stateDir = "\(stateRoot)/\(id)"
         do {
             try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
+            // Upper dirs of running containers hold whatever they wrote, setuid files included: root only.
+            chmod(stateRoot, 0o700)
         } catch {
             throw ContainerError(id: id, operation: "create state root", detail: stateRoot, errno: errno)
         }
@@ -226,12 +228,16 @@ public final class ContainerRuntime: Sendable {
             throw ContainerError(id: id, operation: "cgroup", detail: error.description)
         }
         // Teardown kills every member: never adopt a group that already holds someone else's processes.
-        if let busy = cgroup.procsPaths.first(where: { !memberPids($0).isEmpty }) {
+        if let busy = cgroup.busyMember() {
             throw ContainerError(
-                id: id, operation: "cgroup", detail: "\(busy) already has processes (cgroupsPath in use)")
+                id: id, operation: "cgroup", detail: "\(busy) already has processes (cgroupsPath in use)",
+                errno: EBUSY)
         }
         cleanup.cgroup = cgroup
-        do { try cgroup.apply(request.limitsOverride ?? CgroupLimits(spec.linux?.resources)) } catch {
+        do {
+            try cgroup.apply(request.limitsOverride ?? CgroupLimits(spec.linux?.resources))
+            try cgroup.applyDevices(DeviceRules.forContainer(spec.linux?.resources))
+        } catch {
             throw ContainerError(id: id, operation: "cgroup", detail: error.description)
         }
 

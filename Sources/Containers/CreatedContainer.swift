@@ -31,7 +31,10 @@ final class Teardown: @unchecked Sendable {
                 var status: Int32 = 0
                 _ = cshim_wait4(pid, &status, WNOHANG, nil, nil, nil)
             }
-            try? cgroup.remove()
+            do { try cgroup.remove() } catch {
+                // Not fatal to the run, but never silent: the Janitor and the soak count what is left.
+                FileHandle.standardError.write(Data("boxbench: container \(id): remove cgroup: \(error)\n".utf8))
+            }
         }
         if let stateDir { try? FileManager.default.removeItem(atPath: stateDir) }
         Self.registry.remove(self)

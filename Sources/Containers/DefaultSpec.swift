@@ -1,8 +1,9 @@
 import Foundation
 
 extension RuntimeSpec {
-    /// What `boxbench container spec` prints: runc's default minus the cgroup mount, plus Docker's seccomp
-    /// profile and every namespace (net included), so a bundle is fully isolated out of the box.
+    /// What `boxbench container spec` prints: runc's default minus the cgroup mount, plus a seccomp profile
+    /// equivalent to Docker's default (deny by default, docs/SECCOMP.md) and every namespace (net included), so a
+    /// bundle is fully isolated out of the box.
     public static func defaultSpec(
         args: [String] = ["sh"], rootPath: String = "rootfs", hostname: String = "boxbench", seccomp: Bool = true
     ) -> RuntimeSpec {
@@ -41,7 +42,7 @@ extension RuntimeSpec {
                 },
                 uidMappings: nil, gidMappings: nil,
                 resources: Resources(memory: nil, cpu: nil, pids: nil, devices: nil), cgroupsPath: nil,
-                seccomp: seccomp ? SeccompProfile.dockerDefault() : nil,
+                seccomp: seccomp ? SeccompProfile.dockerDefaultAllowList() : nil,
                 maskedPaths: [
                     "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                     "/proc/timer_list",

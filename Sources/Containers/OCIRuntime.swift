@@ -66,8 +66,21 @@ enum OCIHookDefaults {
 
 public struct OCIRuntimeError: Error, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The bundle or the request is wrong (exit status 2), not the operation.
+    public var isBadInput: Bool
+    public init(_ message: String, badInput: Bool = false) {
+        self.message = message
+        self.isBadInput = badInput
+    }
     public var description: String { message }
+}
+
+/// How long a command waits for what it depends on before it gives up with an error naming it.
+public enum OCIWaitLimits {
+    /// Another command holding the container's lock.
+    public static let lock: Duration = .seconds(10)
+    /// `start` waiting for the created process to reach exec.
+    public static let start: Duration = .seconds(30)
 }
 
 public final class OCIRuntime: @unchecked Sendable {
@@ -81,16 +94,34 @@ public final class OCIRuntime: @unchecked Sendable {
 
     func dir(_ id: String) -> String { "\(root)/\(id)" }
 
-    /// flock on `<root>/<id>.lock`: concurrent commands on one id serialize.
-    func withLock<T>(_ id: String, _ body: () throws -> T) throws -> T {
-        guard ContainerRuntime.isValidID(id) else { throw OCIRuntimeError("invalid container id \"\(id)\"") }
+    /// flock on `<root>/<id>.lock`: concurrent commands on one id serialize. Only `create` makes a lock for an id
+    /// that has no container (`mustExist: false`); the wait is bounded (OCIWaitLimits.lock).
+    func withLock<T>(_ id: String, mustExist: Bool = true, _ body: () throws -> T) throws -> T {
+        guard ContainerRuntime.isValidID(id) else {
+            throw OCIRuntimeError("invalid container id \"\(id)\"", badInput: true)
+        }
+        let lockPath = "\(root)/\(id).lock"
+        if mustExist && !FileManager.default.fileExists(atPath: dir(id)) {
+            throw OCIRuntimeError("container \"\(id)\" does not exist")
+        }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let fd = open("\(root)/\(id).lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        let fd = open(lockPath, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw OCIRuntimeError("open lock \(root)/\(id).lock: \(String(cString: strerror(errno)))")
+            throw OCIRuntimeError("open lock \(lockPath): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        flock(fd, LOCK_EX)
+        let deadline = monotonicNanos() + UInt64(OCIWaitLimits.lock.components.seconds) * 1_000_000_000
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw OCIRuntimeError("flock \(lockPath): \(String(cString: strerror(errno)))")
+            }
+            if monotonicNanos() > deadline {
+                throw OCIRuntimeError(
+                    "timed out after \(OCIWaitLimits.lock.components.seconds) s waiting for the lock \(lockPath) "
+                        + "(another command on container \(id) holds it)")
+            }
+            usleep(5000)
+        }
         return try body()
     }
 
@@ -129,11 +160,15 @@ public final class OCIRuntime: @unchecked Sendable {
     public func create(id: String, bundle: String, pidFile: String?) throws {
         let bundlePath = URL(fileURLWithPath: bundle).standardizedFileURL.path
         let spec: RuntimeSpec
-        do { spec = try RuntimeSpec.load(bundle: bundlePath) } catch { throw OCIRuntimeError(error.description) }
-        try withLock(id) {
+        do { spec = try RuntimeSpec.load(bundle: bundlePath) } catch {
+            throw OCIRuntimeError(error.description, badInput: true)
+        }
+        try withLock(id, mustExist: false) {
             if FileManager.default.fileExists(atPath: dir(id)) {
                 throw OCIRuntimeError("container with id \"\(id)\" already exists")
             }
+            // A create that fails leaves no lock file behind for an id that has no container.
+            defer { if !FileManager.default.fileExists(atPath: dir(id)) { unlink("\(root)/\(id).lock") } }
             let request = ContainerRequest(
                 id: id, bundle: bundlePath, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2))
             var req = request
@@ -156,7 +191,12 @@ public final class OCIRuntime: @unchecked Sendable {
                 }
             }
             let created: CreatedContainer
-            do { created = try runtime.create(req, waitForStart: true) } catch { throw OCIRuntimeError("\(error)") }
+            do { created = try runtime.create(req, waitForStart: true) } catch {
+                // A cgroupsPath that names a group in use is the bundle's fault, not the host's.
+                let failure = error as? ContainerError
+                throw OCIRuntimeError(
+                    "\(error)", badInput: failure?.errno == EBUSY && failure?.operation == "cgroup")
+            }
             let startTicks = (try? ProcStat.parse(try readTextFile("/proc/\(created.pid)/stat")))?.startTimeTicks
             var state = OCIState(
                 ociVersion: "1.0.2", id: id, status: "created", pid: created.pid, bundle: bundlePath,
@@ -192,28 +232,54 @@ public final class OCIRuntime: @unchecked Sendable {
             // Opening for read releases the process blocked in open(O_WRONLY). It runs the startContainer hooks
             // (inside the container, CShim), writes one byte, and execs with the write end CLOEXEC: EOF after the
             // byte means the program runs (or, for a short one, already ran), so poststart comes after it.
-            let fd = open(fifo, O_RDONLY | O_CLOEXEC)
+            // Non-blocking, then polled: a process that died before opening its end must not block `start` forever.
+            let fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             guard fd >= 0 else { throw OCIRuntimeError("open \(fifo): \(String(cString: strerror(errno)))") }
-            var b: UInt8 = 0
-            var n = read(fd, &b, 1)
-            while n < 0 && errno == EINTR { n = read(fd, &b, 1) }
+            defer { close(fd) }
+            let bytes = try readExecFifo(fd, state: state)
             // A second byte ("1") means the process failed after the hooks, before its program ran.
-            var rest: UInt8 = 0
-            var failedAfter = false
-            while true {
-                let r = read(fd, &rest, 1)
-                if r == 1 { failedAfter = true }
-                if r == 0 || (r < 0 && errno != EINTR) { break }
-            }
-            close(fd)
+            let failedAfter = bytes.count > 1
             unlink(fifo)
-            guard n == 1, b == UInt8(ascii: "0") else {
+            guard bytes.first == UInt8(ascii: "0") else {
                 throw OCIRuntimeError("container \(id) exited before start (a startContainer hook failed?)")
             }
             if failedAfter { throw OCIRuntimeError("container \(id) failed to exec its process after start") }
             var running = state
             running.status = "running"
             try runHooks(state.poststart, state: running, phase: "poststart", failIsFatal: false)
+        }
+    }
+
+    /// Everything the created process writes into the exec FIFO until it closes its end at exec (EOF), polled in
+    /// slices so a process that died, or never gets there, ends the wait with an error naming it.
+    func readExecFifo(_ fd: Int32, state: OCIState) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var sawWriter = false
+        let deadline = monotonicNanos() + UInt64(OCIWaitLimits.start.components.seconds) * 1_000_000_000
+        while true {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let r = poll(&p, 1, 100)
+            if r > 0 {
+                var buf = [UInt8](repeating: 0, count: 16)
+                let n = read(fd, &buf, buf.count)
+                if n > 0 {
+                    sawWriter = true
+                    bytes += buf.prefix(n)
+                    continue
+                }
+                if n == 0 && (sawWriter || p.revents & Int16(POLLHUP) != 0) { return bytes }
+                if n < 0 && errno != EAGAIN && errno != EINTR {
+                    throw OCIRuntimeError("read exec fifo of \(state.id): \(String(cString: strerror(errno)))")
+                }
+            } else if r < 0 && errno != EINTR {
+                throw OCIRuntimeError("poll exec fifo of \(state.id): \(String(cString: strerror(errno)))")
+            }
+            if liveStatus(state) == "stopped" && !sawWriter { return bytes }
+            if monotonicNanos() > deadline {
+                throw OCIRuntimeError(
+                    "timed out after \(OCIWaitLimits.start.components.seconds) s waiting for container \(state.id) "
+                        + "(pid \(state.pid)) to reach exec")
+            }
         }
     }
 

@@ -381,6 +381,15 @@ extension RuntimeSpec {
         if let d = linux.devices, !d.isEmpty {
             throw SpecError(file: file, field: "linux.devices", reason: "extra device nodes are not supported")
         }
+        let hasMountNS = linux.namespaces?.contains { $0.type == "mount" } ?? false
+        for (field, paths) in [("linux.maskedPaths", linux.maskedPaths), ("linux.readonlyPaths", linux.readonlyPaths)]
+        where !(paths ?? []).isEmpty && !hasMountNS {
+            // Masking the host's own /proc paths is not what was asked, and skipping them would be silent (runc refuses).
+            throw SpecError(file: file, field: field, reason: "needs a mount namespace (linux.namespaces has none)")
+        }
+        if let rules = linux.resources?.devices, let bad = DeviceRules.invalidField(rules) {
+            throw SpecError(file: file, field: bad.field, reason: bad.reason)
+        }
         if let s = linux.sysctl, !s.isEmpty {
             throw SpecError(file: file, field: "linux.sysctl", reason: "sysctls are not supported")
         }
@@ -401,6 +410,11 @@ extension RuntimeSpec {
             guard SeccompAction.parse(seccomp.defaultAction, errno: seccomp.defaultErrnoRet) != nil else {
                 throw SpecError(
                     file: file, field: "linux.seccomp.defaultAction", reason: "unknown action \(seccomp.defaultAction)")
+            }
+            for (i, arch) in (seccomp.architectures ?? []).enumerated()
+            where SeccompProfile.architectureToken(arch) == nil {
+                throw SpecError(
+                    file: file, field: "linux.seccomp.architectures[\(i)]", reason: "unknown architecture \(arch)")
             }
             if let flags = seccomp.flags, !flags.isEmpty {
                 throw SpecError(file: file, field: "linux.seccomp.flags", reason: "seccomp flags are not supported")

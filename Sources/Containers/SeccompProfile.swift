@@ -44,35 +44,11 @@ public struct SeccompFilter: Sendable {
 }
 
 public enum SeccompProfile {
-    /// Denied with EPERM: the syscalls Docker's default profile refuses to an unprivileged container.
-    public static let dockerDefaultDenied = [
-        "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-        "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "get_mempolicy",
-        "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie",
-        "mbind", "mount", "mount_setattr", "move_mount", "move_pages", "name_to_handle_at", "nfsservctl",
-        "open_by_handle_at", "open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
-        "process_vm_writev", "ptrace", "query_module", "quotactl", "quotactl_fd", "reboot", "request_key",
-        "set_mempolicy", "setns", "settimeofday", "stime", "swapoff", "swapon", "sysfs", "_sysctl", "syslog",
-        "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vm86", "vm86old",
-    ]
-
-    /// Docker's default in effect: allow by default, EPERM for the list above, no namespace-creating
-    /// clone, and ENOSYS for clone3 (its flags live in memory seccomp cannot inspect; libc falls back to clone).
-    public static func dockerDefault() -> RuntimeSpec.Seccomp {
-        // One rule per namespace bit: libseccomp ORs rules on the same syscall, so "any bit set" is denied.
-        let namespaceBits: [UInt64] = [
-            0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000,
-        ]
-        var rules: [RuntimeSpec.Seccomp.Syscall] = [
-            .init(names: dockerDefaultDenied, action: "SCMP_ACT_ERRNO", errnoRet: UInt32(EPERM), args: nil)
-        ]
-        for bit in namespaceBits {
-            let arg = RuntimeSpec.Seccomp.Arg(index: 0, value: bit, valueTwo: bit, op: "SCMP_CMP_MASKED_EQ")
-            rules.append(.init(names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: UInt32(EPERM), args: [arg]))
-        }
-        rules.append(.init(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: UInt32(ENOSYS), args: nil))
-        return RuntimeSpec.Seccomp(
-            defaultAction: "SCMP_ACT_ALLOW", defaultErrnoRet: nil, architectures: nil, flags: nil, syscalls: rules)
+    /// libseccomp's token for an OCI architecture name (SCMP_ARCH_X86_64 → "x86_64"), or nil if it knows none.
+    static func architectureToken(_ name: String) -> UInt32? {
+        guard name.hasPrefix("SCMP_ARCH_") else { return nil }
+        let token = seccomp_arch_resolve_name(String(name.dropFirst("SCMP_ARCH_".count)).lowercased())
+        return token == 0 ? nil : token
     }
 
     /// Compiles an OCI seccomp section to BPF with libseccomp (in the parent, once per profile).
@@ -82,6 +58,14 @@ public enum SeccompProfile {
         }
         guard let ctx = seccomp_init(defaultAction) else { throw SeccompError(operation: "init", code: -ENOMEM) }
         defer { seccomp_release(ctx) }
+        // The listed architectures get the same rules; a process of any other (but the native one) is killed.
+        for name in spec.architectures ?? [] {
+            guard let token = architectureToken(name) else {
+                throw SeccompError(operation: "architecture \(name)", code: -EINVAL)
+            }
+            let rc = seccomp_arch_add(ctx, token)
+            if rc < 0 && rc != -EEXIST { throw SeccompError(operation: "add architecture \(name)", code: rc) }
+        }
         // Rules equal to the default action are refused by libseccomp; skip them.
         for rule in spec.syscalls ?? [] {
             guard let action = SeccompAction.parse(rule.action, errno: rule.errnoRet) else {

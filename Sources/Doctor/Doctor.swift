@@ -125,7 +125,7 @@ public struct Doctor: Sendable {
                 action: "use a kernel with CONFIG_SECCOMP_FILTER")
         }
         do {
-            let filter = try SeccompProfile.compile(SeccompProfile.dockerDefault())
+            let filter = try SeccompProfile.compile(SeccompProfile.dockerDefaultAllowList())
             return DoctorCheck(
                 name: "seccomp", status: .ok,
                 detail:

@@ -63,7 +63,12 @@ public final class ImageStore: Sendable {
         // libarchive is loaded on first use: a missing library is an error here, not an abort mid-build.
         if let failure = bb_archive_load() { throw ImageError(.archive, String(cString: failure)) }
         try FS.makeDirectories(root + "/blobs/sha256")
-        for d in [tmpDir, buildCacheDir, layerInfoDir] { try FS.makeDirectories(d) }
+        for d in [tmpDir, buildCacheDir, layerInfoDir, layerCache] { try FS.makeDirectories(d) }
+        // Unpacked layers and build trees hold the images' setuid files: only root may reach them (Docker's data
+        // root is 0710 for the same reason); a local user could otherwise run them.
+        for d in [root, layerCache] where chmod(d, 0o700) != 0 {
+            throw ImageError(.io, "chmod 0700 \(d): \(String(cString: strerror(errno)))")
+        }
         let lock = try FileLock(path: privateDir + "/index.lock")
         defer { lock.unlock() }
         if !FS.exists(root + "/oci-layout") {

@@ -1,47 +1,24 @@
 import Foundation
 
-/// The small slice of the OCI runtime-spec that a bundle for runc, crun and boxbench's runtime needs.
-struct BundleSpec: Encodable {
-    struct User: Encodable {
-        var uid: UInt32
-        var gid: UInt32
-    }
-    struct Process: Encodable {
-        var terminal = false
-        var user: User
-        var args: [String]
-        var env: [String]
-        var cwd: String
-        var noNewPrivileges = true
-    }
-    struct Root: Encodable {
-        var path = "rootfs"
-        var readonly = false
-    }
-    struct Mount: Encodable {
-        var destination: String
-        var type: String
-        var source: String
-        var options: [String]?
-    }
-    struct Namespace: Encodable { var type: String }
-    struct Linux: Encodable {
-        var namespaces: [Namespace]
-        var maskedPaths = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"]
-        var readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-    }
-    var ociVersion = "1.0.2"
-    var process: Process
-    var root = Root()
-    var hostname = "boxbench"
-    var mounts: [Mount]
-    var linux: Linux
+/// What an image runs, resolved against its rootfs: the process half of a runtime bundle. The config.json around it
+/// (capabilities, seccomp, masked paths) is written by the runtime's side (`Suites.writeRuntimeBundle`), so a bundle
+/// gets the same safe defaults as `container spec`.
+public struct BundleProcess: Sendable, Equatable {
+    public var args: [String]
+    public var env: [String]
+    public var cwd: String
+    public var user: BundleUser
+}
+
+public struct BundleUser: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
 }
 
 extension ImageStore {
-    /// An OCI runtime bundle: `dir/rootfs` (the image flattened) and `dir/config.json` whose process is the
-    /// image's entrypoint + cmd, env, working dir and user; namespaces pid, mount, ipc, uts, network.
-    public func bundle(_ image: StoredImage, into dir: String) throws {
+    /// The rootfs half of an OCI runtime bundle: `dir/rootfs` (the image flattened); returns the image's process
+    /// (entrypoint + cmd, env, working dir, user) for the config.json.
+    public func bundleRootfs(_ image: StoredImage, into dir: String) throws -> BundleProcess {
         try FS.makeDirectories(dir)
         let rootfs = dir + "/rootfs"
         try flatten(image, into: rootfs)
@@ -53,34 +30,12 @@ extension ImageStore {
         }
         var env = image.env
         if !env.contains(where: { $0.hasPrefix("PATH=") }) { env.append("PATH=\(BaseImages.defaultPath)") }
-        let user = try resolveUser(image.user, rootfs: rootfs)
-        let spec = BundleSpec(
-            process: .init(user: user, args: argv, env: env, cwd: image.workdir),
-            mounts: [
-                .init(destination: "/proc", type: "proc", source: "proc"),
-                .init(
-                    destination: "/dev", type: "tmpfs", source: "tmpfs",
-                    options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-                .init(
-                    destination: "/dev/pts", type: "devpts", source: "devpts",
-                    options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
-                .init(
-                    destination: "/dev/shm", type: "tmpfs", source: "shm",
-                    options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-                .init(
-                    destination: "/dev/mqueue", type: "mqueue", source: "mqueue",
-                    options: ["nosuid", "noexec", "nodev"]),
-                .init(
-                    destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
-            ],
-            linux: .init(namespaces: ["pid", "mount", "ipc", "uts", "network"].map { .init(type: $0) }))
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try FS.writeAtomically(dir + "/config.json", try e.encode(spec))
+        let user = try Self.resolveUser(image.user, rootfs: rootfs)
+        return BundleProcess(args: argv, env: env, cwd: image.workdir.isEmpty ? "/" : image.workdir, user: user)
     }
 
     /// `USER` as uid/gid: numbers, or names from the rootfs's /etc/passwd and /etc/group.
-    func resolveUser(_ user: String?, rootfs: String) throws -> BundleSpec.User {
+    public static func resolveUser(_ user: String?, rootfs: String) throws -> BundleUser {
         guard let user, !user.isEmpty else { return .init(uid: 0, gid: 0) }
         let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
         func lookup(_ file: String, _ name: String) throws -> (UInt32, UInt32?) {

@@ -131,6 +131,9 @@ extension ImageStore {
         if FileManager.default.fileExists(atPath: rootfs) { return rootfs }
         let tmp = rootfs + ".tmp.\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
+        try FS.makeDirectories(root)
+        // Image trees hold setuid files: no local user may reach them (Docker's data root is 0710 for this).
+        chmod(root, 0o700)
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         do {
             try flatten(image, into: tmp)

@@ -1,6 +1,7 @@
 import Containers
 import Crypto
 import Foundation
+import Images
 import Probes
 import Results
 
@@ -19,6 +20,8 @@ public struct PreparedImage: Sendable {
     public var env: [String]
     public var workdir: String
     public var sizes: [ArtifactSize]
+    /// The image's USER resolved against its rootfs; nil runs as root.
+    public var user: BundleUser?
 
     public init(
         name: String, digest: String, lowerDirs: [String], rootfs: String, argv: [String], entrypoint: [String]? = nil,
@@ -270,6 +273,7 @@ public struct BoxbenchContainerEngine: Engine {
         var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: mountPoint, hostname: "boxbench")
         spec.process?.env = image.env
         spec.process?.cwd = image.workdir.isEmpty ? "/" : image.workdir
+        if let user = image.user { spec.setUser(uid: user.uid, gid: user.gid) }
         // The writable layer is the overlay's upper dir, as with Docker.
         spec.root?.readonly = false
         return spec
@@ -337,6 +341,7 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: image.rootfs, hostname: "boxbench")
         spec.process?.env = image.env
         spec.process?.cwd = image.workdir.isEmpty ? "/" : image.workdir
+        if let user = image.user { spec.setUser(uid: user.uid, gid: user.gid) }
         // Same isolation as the boxbench arm; the flattened rootfs is shared, so it stays read-only and /tmp is a tmpfs.
         spec.root?.readonly = true
         try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))

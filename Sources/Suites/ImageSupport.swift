@@ -24,12 +24,10 @@ public struct ContainerRunStepExecutor: RunStepExecutor {
             ]
         spec.setCapabilities(buildCaps)
         if let user = step.user, !user.isEmpty {
-            let parts = user.split(separator: ":")
-            guard let uid = UInt32(parts[0]), parts.count < 2 || UInt32(parts[1]) != nil else {
-                throw ContainerError(
-                    id: id, operation: "USER", detail: "\(user): only numeric uid[:gid] is supported in RUN")
-            }
-            spec.setUser(uid: uid, gid: parts.count > 1 ? UInt32(parts[1])! : uid)
+            // Names resolve in the top-most layer that has /etc/passwd (what the step's rootfs shows).
+            let passwdLayer = step.lowerDirs.first { FileManager.default.fileExists(atPath: $0 + "/etc/passwd") }
+            let resolved = try ImageStore.resolveUser(user, rootfs: passwdLayer ?? step.lowerDirs[0])
+            spec.setUser(uid: resolved.uid, gid: resolved.gid)
         }
         let request = ContainerRequest(
             id: id, bundle: step.upperDir, spec: spec,
@@ -71,7 +69,8 @@ public struct WorkloadImages: Sendable {
         let rootfs = try store.flattenedRootfs(image, under: paths.state + "/rootfs")
         let sizes = try store.sizes(of: image)
         let name = "boxbench/workload-\(w.name)"
-        return PreparedImage(
+        let user = try image.user.flatMap { $0.isEmpty ? nil : try ImageStore.resolveUser($0, rootfs: rootfs) }
+        var prepared = PreparedImage(
             name: name, digest: image.digest.description, lowerDirs: lowers, rootfs: rootfs,
             argv: image.entrypoint + (w.args ?? image.cmd), entrypoint: image.entrypoint, env: image.env,
             workdir: image.workdir,
@@ -83,6 +82,8 @@ public struct WorkloadImages: Sendable {
                     image: name, armKey: "container", component: "layers-uncompressed",
                     bytes: UInt64(sizes.uncompressedBytes)),
             ])
+        prepared.user = user
+        return prepared
     }
 
     /// The workload's context plus the kit items its Dockerfile COPYs and the context lacks (`bbwork`, the staged
@@ -187,4 +188,17 @@ func makeTempDirectory(_ prefix: String) throws -> String {
         throw ContainerError(id: prefix, operation: "mkdtemp", detail: "/tmp", errno: errno)
     }
     return String(cString: p)
+}
+
+/// `boxbench image bundle`: the image flattened into `dir/rootfs` and a config.json with `container spec`'s safe
+/// defaults (Docker's capabilities and seccomp profile, masked and read-only paths, no_new_privs) around the
+/// image's own process, user and working directory, for boxbench's runtime, crun or runc alike.
+public func writeRuntimeBundle(store: ImageStore, image: StoredImage, into dir: String) throws {
+    let process = try store.bundleRootfs(image, into: dir)
+    var spec = RuntimeSpec.defaultSpec(args: process.args, rootPath: "rootfs")
+    spec.process?.env = process.env
+    spec.process?.cwd = process.cwd
+    spec.setUser(uid: process.user.uid, gid: process.user.gid)
+    spec.root?.readonly = false
+    try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"), options: .atomic)
 }

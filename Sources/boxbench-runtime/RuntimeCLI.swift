@@ -158,7 +158,8 @@ struct GlobalOptions: ParsableArguments {
                     try? h.close()
                 }
             }
-            throw ExitCode(1)
+            // Bad input (a bundle that cannot be run as written, a cgroup in use) is 2; operational failures 1.
+            throw ExitCode((error as? OCIRuntimeError)?.isBadInput == true ? 2 : 1)
         }
     }
 }
@@ -258,6 +259,15 @@ struct Run: ParsableCommand {
     }
 }
 
+/// One container as runc's `list --format json` prints it (pid a number).
+struct ListEntry: Encodable {
+    var id: String
+    var pid: Int32
+    var status: String
+    var bundle: String
+    var created: String
+}
+
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List containers.")
     @OptionGroup var global: GlobalOptions
@@ -275,17 +285,17 @@ struct List: ParsableCommand {
                 FileHandle.standardOutput.write(
                     try e.encode(
                         states.map { s in
-                            [
-                                "id": s.id, "pid": "\(s.pid)", "status": s.status, "bundle": s.bundle,
-                                "created": s.created ?? "",
-                            ]
+                            ListEntry(
+                                id: s.id, pid: s.pid, status: s.status, bundle: s.bundle, created: s.created ?? "")
                         }))
                 print()
             } else if format == "table" {
-                print("ID".padding(toLength: 24, withPad: " ", startingAt: 0) + "PID       STATUS    BUNDLE")
+                // Full ids (up to 64 characters): what is printed can be passed back to delete.
+                let width = max(24, (states.map(\.id.count).max() ?? 0) + 2)
+                print("ID".padding(toLength: width, withPad: " ", startingAt: 0) + "PID       STATUS    BUNDLE")
                 for s in states {
                     print(
-                        s.id.padding(toLength: 24, withPad: " ", startingAt: 0)
+                        s.id.padding(toLength: width, withPad: " ", startingAt: 0)
                             + "\(s.pid)".padding(toLength: 10, withPad: " ", startingAt: 0)
                             + s.status.padding(toLength: 10, withPad: " ", startingAt: 0) + s.bundle)
                 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Images
 import Probes
+import Suites
 
 /// Set by the lead's wiring to the container-runtime-backed executor; nil means RUN steps cannot run.
 nonisolated(unsafe) var makeRunStepExecutor: () -> (any RunStepExecutor)? = { nil }
@@ -294,7 +295,7 @@ struct ImageBundle: ParsableCommand {
     func run() throws {
         do {
             let store = try storeOptions.open()
-            try store.bundle(try store.resolve(image), into: directory)
+            try writeRuntimeBundle(store: store, image: try store.resolve(image), into: directory)
         } catch { throw imageFailure(error) }
         print(directory)
     }

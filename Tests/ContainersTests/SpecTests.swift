@@ -141,10 +141,62 @@ import Testing
     }
 
     @Test func defaultSeccompProfileCompiles() throws {
-        let filter = try SeccompProfile.compile(SeccompProfile.dockerDefault())
-        // Classic BPF instructions are 8 bytes; a real filter has dozens.
+        let profile = SeccompProfile.dockerDefaultAllowList()
+        let filter = try SeccompProfile.compile(profile)
+        // Classic BPF instructions are 8 bytes; an allow-list of ~300 syscalls has hundreds.
         #expect(filter.bytes.count % 8 == 0)
-        #expect(filter.bytes.count > 8 * 20)
+        #expect(filter.bytes.count > 8 * 200)
+        #expect(profile.defaultAction == "SCMP_ACT_ERRNO")
+        let allowed = Set((profile.syscalls ?? []).filter { $0.action == "SCMP_ACT_ALLOW" }.flatMap(\.names))
+        for denied in ["io_uring_setup", "io_uring_enter", "io_uring_register", "mount", "unshare", "setns", "bpf"] {
+            #expect(!allowed.contains(denied), "\(denied)")
+        }
+        #expect(SeccompProfile.defaultProfileAllowedCount == allowed.count)
+    }
+
+    @Test func seccompArchitecturesAreHonoured() throws {
+        var profile = SeccompProfile.dockerDefaultAllowList()
+        profile.architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]
+        let both = try SeccompProfile.compile(profile)
+        profile.architectures = ["SCMP_ARCH_X86_64"]
+        let native = try SeccompProfile.compile(profile)
+        #expect(both.bytes.count > native.bytes.count)
+        profile.architectures = ["SCMP_ARCH_NOSUCH"]
+        #expect(throws: SeccompError.self) { try SeccompProfile.compile(profile) }
+    }
+
+    @Test func weakeningSpecsAreRefused() throws {
+        let dir = try makeTempDir("weak")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func refusal(_ edit: (inout RuntimeSpec) -> Void) throws -> String? {
+            var spec = RuntimeSpec.defaultSpec()
+            edit(&spec)
+            try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
+            do {
+                _ = try RuntimeSpec.load(bundle: dir)
+                return nil
+            } catch { return error.description }
+        }
+        #expect(try refusal { _ in } == nil)
+        // Masked paths without a mount namespace would mask nothing of the container's.
+        let noMountNS = try refusal { $0.linux?.namespaces?.removeAll { $0.type == "mount" } }
+        #expect(noMountNS?.contains("linux.maskedPaths") == true, "\(noMountNS ?? "accepted")")
+        let arch = try refusal { $0.linux?.seccomp?.architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_PDP11"] }
+        #expect(arch?.contains("linux.seccomp.architectures[1]") == true, "\(arch ?? "accepted")")
+        let device = try refusal {
+            $0.linux?.resources?.devices = [.init(allow: true, type: "x", major: 1, minor: 3, access: "rwm")]
+        }
+        #expect(device?.contains("linux.resources.devices[0].type") == true, "\(device ?? "accepted")")
+    }
+
+    @Test func deviceRulesFollowRuncsOrder() {
+        let rules = DeviceRules.forContainer(
+            RuntimeSpec.Resources(
+                memory: nil, cpu: nil, pids: nil,
+                devices: [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]))
+        #expect(rules.first == DeviceRules.denyAll)
+        #expect(Array(rules.suffix(DeviceRules.standard.count)) == DeviceRules.standard)
+        #expect(rules.map(\.v1Line).contains("c 136:* rwm"))
     }
 
     @Test func cgroupNamesStayInsideTheHierarchy() {

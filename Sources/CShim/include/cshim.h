@@ -164,4 +164,20 @@ int cshim_container_continue(struct cshim_paused *paused, pid_t pid, struct cshi
 void cshim_container_abandon(struct cshim_paused *paused);
 const char *cshim_step_name(int step);
 
+/* ---- device cgroup (v2): one rule as DeviceRules builds it ---- */
+struct cshim_device_rule {
+    int allow;
+    int type;    /* 0 all, 1 block, 2 char (BPF_DEVCG_DEV_*) */
+    int major;   /* -1: any */
+    int minor;   /* -1: any */
+    int access;  /* BPF_DEVCG_ACC_* bits: 1 mknod, 2 read, 4 write */
+};
+/* Loads a BPF_PROG_TYPE_CGROUP_DEVICE program for `rules` (last match wins, default deny) and attaches it to the v2
+   group open at cgroup_fd (BPF_F_ALLOW_MULTI). 0, -errno of the attach, or -(errno + CSHIM_BPF_LOAD_FAILED) when the
+   kernel refused the program itself. */
+#define CSHIM_BPF_LOAD_FAILED 4096
+int cshim_attach_device_filter(int cgroup_fd, const struct cshim_device_rule *rules, size_t n_rules);
+/* How many device programs are attached to the v2 group itself (BPF_PROG_QUERY), or -errno. */
+int cshim_count_device_programs(int cgroup_fd);
+
 #endif
