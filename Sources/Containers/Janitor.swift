@@ -237,7 +237,8 @@ public struct Janitor: Sendable {
             }
         }
         _ = cshim_kill_cgroup_procs(dir + "/cgroup.procs", SIGKILL)
-        for _ in 0..<100 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
+        // A killed run's QEMU can take a while to exit (TCG frees guest memory); its groups stay busy until then.
+        for _ in 0..<1500 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
         if FileManager.default.fileExists(atPath: dir) {
             failure = failure ?? "rmdir \(dir): \(String(cString: strerror(errno)))"
         }

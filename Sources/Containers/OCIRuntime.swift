@@ -102,6 +102,7 @@ public final class OCIRuntime: @unchecked Sendable {
         }
         let lockPath = "\(root)/\(id).lock"
         if mustExist && !FileManager.default.fileExists(atPath: dir(id)) {
+            removeStaleLock(lockPath, id: id)
             throw OCIRuntimeError("container \"\(id)\" does not exist")
         }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -123,6 +124,15 @@ public final class OCIRuntime: @unchecked Sendable {
             usleep(5000)
         }
         return try body()
+    }
+
+    /// A lock file without a container (a `create` killed before it made the state dir): removed while held, so a
+    /// create that has just taken it keeps it.
+    func removeStaleLock(_ lockPath: String, id: String) {
+        let fd = open(lockPath, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 && !FileManager.default.fileExists(atPath: dir(id)) { unlink(lockPath) }
     }
 
     func readState(_ id: String) throws -> OCIState {

@@ -49,6 +49,9 @@ struct RunCommand: ParsableCommand {
         }
         // Leftovers of earlier runs that died without tearing down (kill -9): removed, and said so.
         for item in Janitor().clean() { FileHandle.standardError.write(Data("cleaned: \(item)\n".utf8)) }
+        // A second pass before this run ends: what was still busy at the start (a killed run's QEMU exiting keeps
+        // libvirt's machine groups busy) is gone by the time a CI job checks after this run.
+        defer { for item in Janitor().clean() { FileHandle.standardError.write(Data("cleaned: \(item)\n".utf8)) } }
         for path in ImageStore.removeTemporariesOfDeadProcesses(
             root: paths.imageStore, layerCache: paths.layerCache, rootfsCache: paths.state + "/rootfs")
         {

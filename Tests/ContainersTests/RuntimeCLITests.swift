@@ -71,6 +71,91 @@ struct RuntimeCLITests {
         expectNoCgroup(id)
     }
 
+    /// The config `oci-runtime-tool generate` writes (Fixtures/README.md): every capability set incl. ambient, an
+    /// RLIMIT_NOFILE, a deny-by-default seccomp section whose allow-list lacks close_range — what made the created
+    /// process keep the runtime's lock and cgroup descriptors, so `start` blocked forever. Run with root.path as
+    /// written ("rootfs") and as "." (the bundle directory is the rootfs), through the whole lifecycle.
+    static func generatorSpec(args: [String], rootPath: String) throws -> Data {
+        let url = Bundle.module.url(forResource: "generator-config", withExtension: "json", subdirectory: "Fixtures")!
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var process = config["process"] as! [String: Any]
+        process["args"] = args
+        process["terminal"] = false
+        config["process"] = process
+        config["root"] = ["path": rootPath]
+        return try JSONSerialization.data(withJSONObject: config)
+    }
+
+    @Test(
+        .enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"),
+        arguments: ["rootfs", "."])
+    func generatorBundleLifecycle(rootPath: String) throws {
+        let fs = try BusyboxRootfs()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bundle = rootPath == "." ? fs.rootfs : fs.dir
+        try Self.generatorSpec(args: ["sleep", "100"], rootPath: rootPath).write(
+            to: URL(fileURLWithPath: bundle + "/config.json"))
+        let id = "gen-\(rootPath == "." ? "dot" : "rootfs")"
+        let started = monotonicNanos()
+        #expect(try cli(["create", "--bundle", bundle, "--pid-file", fs.dir + "/pid", id]).status == 0)
+        #expect(try status(id) == "created")
+        let pid = Int32((try? String(contentsOfFile: fs.dir + "/pid", encoding: .utf8)) ?? "") ?? 0
+        #expect(pid > 0)
+        // While paused the process holds only its stdio and the exec FIFO: no lock, state or cgroup descriptor.
+        let fds = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []).compactMap {
+            Int($0)
+        }.sorted()
+        let beyondStdio = fds.filter { $0 > 2 }.map {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "?"
+        }
+        #expect(beyondStdio.count == 1 && beyondStdio.first?.hasSuffix("/\(id)/exec.fifo") == true, "\(beyondStdio)")
+        #expect(try cli(["start", id]).status == 0)
+        #expect(try status(id) == "running")
+        let procStatus = (try? readTextFile("/proc/\(pid)/status")) ?? ""
+        // The 14 default capabilities in every set, ambient included; seccomp filter in force.
+        #expect(procStatus.contains("CapAmb:\t00000000a80425fb"), "\(procStatus)")
+        #expect(procStatus.contains("CapBnd:\t00000000a80425fb"))
+        #expect(procStatus.contains("Seccomp:\t2"))
+        let limits = (try? readTextFile("/proc/\(pid)/limits")) ?? ""
+        #expect(limits.split(separator: "\n").contains { $0.hasPrefix("Max open files") && $0.contains("1024                 1024") })
+        #expect(try cli(["kill", id, "KILL"]).status == 0)
+        for _ in 0..<300 where try status(id) != "stopped" { usleep(10_000) }
+        #expect(try cli(["delete", id]).status == 0)
+        // Each step is bounded; the whole cycle took seconds at most, not forever.
+        #expect(monotonicNanos() - started < 30_000_000_000)
+        expectNoCgroup(id)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id).lock"))
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func listPrintsFullIdsAndUnknownIdsLeaveNoLockFile() throws {
+        let fs = try bundle(["sleep", "100"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let id = String(repeating: "x", count: 40) + "-full-length-id"
+        #expect(try cli(["create", "--bundle", fs.dir, id]).status == 0)
+        #expect(try cli(["list"]).stdout.contains(id + " "))
+        #expect(try cli(["list", "-q"]).stdout == id + "\n")
+        let json = try JSONSerialization.jsonObject(with: Data(try cli(["list", "--format", "json"]).stdout.utf8))
+        let entry = (json as? [[String: Any]])?.first
+        #expect(entry?["id"] as? String == id)
+        #expect((entry?["pid"] as? Int ?? 0) > 0)
+        for command in [["state", "ghost"], ["start", "ghost"], ["kill", "ghost", "KILL"], ["delete", "ghost"]] {
+            #expect(try cli(command).status == 1, "\(command)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/ghost.lock"))
+        // A container whose process is gone: delete --force cleans its state and cgroups.
+        let pid = try JSONSerialization.jsonObject(with: Data(try cli(["state", id]).stdout.utf8))
+        let containerPid = Int32((pid as? [String: Any])?["pid"] as? Int ?? 0)
+        #expect(containerPid > 0)
+        kill(containerPid, SIGKILL)
+        for _ in 0..<300 where try status(id) != "stopped" { usleep(10_000) }
+        #expect(try cli(["delete", "--force", id]).status == 0)
+        expectNoCgroup(id)
+        #expect(try cli(["list", "-q"]).stdout.isEmpty)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty)
+    }
+
     @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
     func hooksRunInOrderInTheirNamespacesWithStateOnStdin() throws {
         let logDir = try makeTempDir("hooks")
