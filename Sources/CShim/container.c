@@ -1,10 +1,12 @@
 #define _GNU_SOURCE
 #include "cshim.h"
 #include "internal.h"
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
@@ -222,6 +224,10 @@ static int mask_path(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
     if (S_ISDIR(st.st_mode)) return mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0k");
+    /* Without a /dev mount, /dev/null is the image's own file: a mask must be the real 1:3 node (CVE-2025-31133). */
+    struct stat null_st;
+    if (stat("/dev/null", &null_st) != 0) return -1;
+    if (!S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) { errno = EPERM; return -1; }
     if (mount("/dev/null", path, NULL, MS_BIND, NULL) != 0) return errno == ENOENT ? 0 : -1;
     return 0;
 }
@@ -306,33 +312,146 @@ static int load_seccomp(const struct cshim_container_config *cfg) {
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
-/* execvpe with the container's PATH, without allocating. */
-static void exec_in_path(const struct cshim_container_config *cfg) {
-    const char *file = cfg->argv[0];
-    if (strchr(file, '/')) {
-        execve(file, cfg->argv, cfg->envp);
+/*
+ * The runc CVE-2019-5736 class: until it execs, the container process is a copy of the runtime, so its
+ * /proc/self/exe is the host's boxbench binary; a program whose interpreter is /proc/self/exe (`#!/proc/self/exe`)
+ * would run that binary inside the container, where it can be read and, once the runtime exits, overwritten.
+ * Instead of copying the 10 MB binary into a sealed memfd at every launch (runc's first fix), the process first
+ * execs a 182-byte static program from a sealed memfd, which execs the real one: from the first exec on, what
+ * /proc/self/exe leads to is that sealed helper (no loader, so no LD_PRELOAD), never the host binary.
+ */
+#if defined(__x86_64__)
+/* _start: execve(argv[0], &argv[1], envp), retried while ETXTBSY (another process's child may hold a write
+   descriptor of the program for the moment between its clone and its close_range); then exit(127). */
+static const unsigned char exec_helper_code[] = {
+    0x48, 0x8b, 0x7c, 0x24, 0x08,       /*  0 mov rdi, [rsp+8]          argv[0]: the program */
+    0x48, 0x8d, 0x74, 0x24, 0x10,       /*  5 lea rsi, [rsp+16]         &argv[1]: its argv */
+    0x48, 0x8b, 0x04, 0x24,             /* 10 mov rax, [rsp]            argc */
+    0x48, 0x8d, 0x54, 0xc4, 0x10,       /* 14 lea rdx, [rsp+rax*8+16]   envp */
+    0x41, 0xbc, 0xe8, 0x03, 0x00, 0x00, /* 19 mov r12d, 1000            tries */
+    0xb8, 0x3b, 0x00, 0x00, 0x00,       /* 25 mov eax, SYS_execve */
+    0x0f, 0x05,                         /* 30 syscall */
+    0x48, 0x83, 0xf8, 0xe6,             /* 32 cmp rax, -ETXTBSY */
+    0x75, 0x0c,                         /* 36 jne 50 */
+    0xb8, 0x18, 0x00, 0x00, 0x00,       /* 38 mov eax, SYS_sched_yield */
+    0x0f, 0x05,                         /* 43 syscall */
+    0x41, 0xff, 0xcc,                   /* 45 dec r12d */
+    0x75, 0xe7,                         /* 48 jnz 25 */
+    0xbf, 0x7f, 0x00, 0x00, 0x00,       /* 50 mov edi, 127 */
+    0xb8, 0x3c, 0x00, 0x00, 0x00,       /* 55 mov eax, SYS_exit */
+    0x0f, 0x05,                         /* 60 syscall */
+};
+#endif
+
+static int exec_helper_fd = -1;
+static pthread_once_t exec_helper_once = PTHREAD_ONCE_INIT;
+
+/* Once per process, in the parent: the helper ELF in a memfd sealed against every change. */
+static void make_exec_helper(void) {
+#if defined(__x86_64__)
+    unsigned char image[sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr) + sizeof exec_helper_code];
+    memset(image, 0, sizeof image);
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)image;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(image + sizeof *eh);
+    const uint64_t base = 0x400000;
+    memcpy(eh->e_ident, ELFMAG, SELFMAG);
+    eh->e_ident[EI_CLASS] = ELFCLASS64;
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_ident[EI_VERSION] = EV_CURRENT;
+    eh->e_type = ET_EXEC;
+    eh->e_machine = EM_X86_64;
+    eh->e_version = EV_CURRENT;
+    eh->e_entry = base + sizeof *eh + sizeof *ph;
+    eh->e_phoff = sizeof *eh;
+    eh->e_ehsize = sizeof *eh;
+    eh->e_phentsize = sizeof *ph;
+    eh->e_phnum = 1;
+    ph->p_type = PT_LOAD;
+    ph->p_flags = PF_R | PF_X;
+    ph->p_vaddr = ph->p_paddr = base;
+    ph->p_filesz = ph->p_memsz = sizeof image;
+    ph->p_align = 0x1000;
+    memcpy(image + sizeof *eh + sizeof *ph, exec_helper_code, sizeof exec_helper_code);
+    /* MFD_EXEC: kernels with vm.memfd_noexec refuse to exec a memfd made without it. */
+    int fd = (int)syscall(SYS_memfd_create, "boxbench-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING | 0x0010U);
+    if (fd < 0) fd = (int)syscall(SYS_memfd_create, "boxbench-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return;
+    if (fd < 3) {
+        /* Never one of 0-2: the child dup2()s the container's stdio over them before it execs. */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        close(fd);
+        if (high < 0) return;
+        fd = high;
+    }
+    if (write(fd, image, sizeof image) != (ssize_t)sizeof image ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+        close(fd);
         return;
+    }
+    exec_helper_fd = fd;
+#endif
+}
+
+int cshim_exec_helper_available(void) {
+    pthread_once(&exec_helper_once, make_exec_helper);
+    return exec_helper_fd >= 0;
+}
+
+/* The program's path: argv[0] itself when it has a slash, else the first executable regular file on the container's
+   PATH (execvpe's search, without allocating). NULL with errno set when there is none. */
+static const char *resolve_program(const struct cshim_container_config *cfg, char *buf, size_t cap) {
+    const char *file = cfg->argv[0];
+    struct stat st;
+    if (strchr(file, '/')) {
+        if (access(file, X_OK) != 0) return NULL;
+        if (stat(file, &st) != 0) return NULL;
+        if (!S_ISREG(st.st_mode)) { errno = EACCES; return NULL; }
+        return file;
     }
     const char *path = cfg->path_env ? cfg->path_env : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     int saved = ENOENT;
-    char buf[PATH_MAX];
+    size_t fl = str_len(file);
     for (const char *p = path;; ) {
         const char *end = strchr(p, ':');
         size_t dl = end ? (size_t)(end - p) : str_len(p);
-        size_t fl = str_len(file);
-        if (dl + fl + 2 < sizeof buf) {
+        if (dl + fl + 2 < cap) {
             memcpy(buf, p, dl);
             size_t o = dl;
             if (o == 0) buf[o++] = '.';
             buf[o++] = '/';
             memcpy(buf + o, file, fl + 1);
-            execve(buf, cfg->argv, cfg->envp);
-            if (errno != ENOENT && errno != ENOTDIR) saved = errno;
+            if (access(buf, X_OK) == 0 && stat(buf, &st) == 0 && S_ISREG(st.st_mode)) return buf;
+            if (errno != ENOENT && errno != ENOTDIR) saved = errno == 0 ? EACCES : errno;
         }
         if (!end) break;
         p = end + 1;
     }
     errno = saved;
+    return NULL;
+}
+
+/* Execs the container's program through the sealed helper (see above); returns only on failure, errno set, with
+   what failed in *detail. */
+static void exec_program(const struct cshim_container_config *cfg, const char **detail) {
+    char buf[PATH_MAX];
+    *detail = cfg->argv[0];
+    const char *path = resolve_program(cfg, buf, sizeof buf);
+    if (!path) return;
+    if (exec_helper_fd >= 0) {
+        size_t argc = 0;
+        while (cfg->argv[argc]) argc++;
+        char **argv2 = mmap(NULL, (argc + 2) * sizeof(char *), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                            -1, 0);
+        if (argv2 == MAP_FAILED) return;
+        argv2[0] = (char *)path;
+        for (size_t i = 0; i < argc; i++) argv2[i + 1] = cfg->argv[i];
+        argv2[argc + 1] = NULL;
+        syscall(SYS_execveat, exec_helper_fd, "", argv2, cfg->envp, AT_EMPTY_PATH);
+        /* A seccomp profile that denies execveat gets an error, never a silent exec without the helper. */
+        if (errno == EPERM) *detail = "execveat of the sealed exec helper (the seccomp profile must allow execveat)";
+        return;
+    }
+    execve(path, cfg->argv, cfg->envp);
 }
 
 /* glibc's setresuid/setgroups broadcast the change to every thread it believes exists and wait on a futex for
@@ -461,7 +580,8 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     /* Before any path of the container's is resolved: the parent's descriptors (its lock, state and cgroup dirs)
        were copied by clone and are CLOEXEC, but exec is far away. */
     {
-        int keep[] = {c->report_fd, c->go_fd, cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->start_fd};
+        int keep[] = {c->report_fd, c->go_fd, cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd, cfg->start_fd,
+                      exec_helper_fd};
         close_fds_except(keep, sizeof keep / sizeof keep[0]);
     }
 
@@ -562,7 +682,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     /* Nothing of the runtime may stay open while we wait (a held flock would block `start`), nor when the
        process changes into its cwd (a host directory fd there is an escape). */
     {
-        int keep[] = {c->report_fd, fifo_path_fd, cfg->start_fd};
+        int keep[] = {c->report_fd, fifo_path_fd, cfg->start_fd, exec_helper_fd};
         close_fds_except(keep, sizeof keep / sizeof keep[0]);
     }
 
@@ -640,8 +760,9 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
     if (seccomp_loaded == 0 && cfg->seccomp_filter) {
         if (load_seccomp(cfg) != 0) fail(c, CSHIM_STEP_SECCOMP, NULL);
     }
-    exec_in_path(cfg);
-    fail(c, CSHIM_STEP_EXEC, cfg->argv[0]);
+    const char *exec_detail = NULL;
+    exec_program(cfg, &exec_detail);
+    fail(c, CSHIM_STEP_EXEC, exec_detail);
 }
 
 static int write_file(const char *path, const char *data) {
@@ -697,6 +818,7 @@ static pid_t clone_child(const struct cshim_container_config *cfg, int flags, in
 
 pid_t cshim_container_spawn(const struct cshim_container_config *cfg, struct cshim_spawn_error *error) {
     memset(error, 0, sizeof *error);
+    pthread_once(&exec_helper_once, make_exec_helper);
     int report_pipe[2], go_pipe[2];
     if (pipe2(report_pipe, O_CLOEXEC) != 0) {
         error->step = CSHIM_STEP_CLONE; error->err = errno; return -1;

@@ -9,8 +9,21 @@ public struct CgroupError: Error, CustomStringConvertible {
     public var operation: String
     public var path: String
     public var errno: Int32
+    /// The spec field that cannot be applied on this host (the bundle's fault, not the operation's), or nil.
+    public var field: String?
+    public init(operation: String, path: String, errno: Int32, field: String? = nil) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+        self.field = field
+    }
     public var description: String {
-        "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        if let field { return "\(field) cannot be applied on this host: \(operation) \(path)" }
+        return "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+
+    static func unsupported(_ field: String, _ why: String, path: String = "") -> CgroupError {
+        CgroupError(operation: why, path: path, errno: ENOTSUP, field: field)
     }
 }
 
@@ -21,22 +34,37 @@ public struct CgroupLimits: Sendable, Equatable {
     public var cpuPeriodMicros: UInt64?
     public var cpuShares: UInt64?
     public var pidsMax: Int64?
+    /// linux.resources.memory.reservation: v1 soft limit, v2 memory.low.
+    public var memoryReservationBytes: Int64?
+    /// linux.resources.memory.swap: memory + swap, as the OCI spec (and v1's memsw) count it; -1 unlimited.
+    public var memorySwapBytes: Int64?
+    public var disableOOMKiller: Bool?
     public init(
         memoryBytes: Int64? = nil, cpuQuotaMicros: Int64? = nil, cpuPeriodMicros: UInt64? = nil,
-        cpuShares: UInt64? = nil, pidsMax: Int64? = nil
+        cpuShares: UInt64? = nil, pidsMax: Int64? = nil, memoryReservationBytes: Int64? = nil,
+        memorySwapBytes: Int64? = nil, disableOOMKiller: Bool? = nil
     ) {
         self.memoryBytes = memoryBytes
         self.cpuQuotaMicros = cpuQuotaMicros
         self.cpuPeriodMicros = cpuPeriodMicros
         self.cpuShares = cpuShares
         self.pidsMax = pidsMax
+        self.memoryReservationBytes = memoryReservationBytes
+        self.memorySwapBytes = memorySwapBytes
+        self.disableOOMKiller = disableOOMKiller
     }
 
     public init(_ r: RuntimeSpec.Resources?) {
         self.init(
             memoryBytes: r?.memory?.limit, cpuQuotaMicros: r?.cpu?.quota, cpuPeriodMicros: r?.cpu?.period,
-            cpuShares: r?.cpu?.shares, pidsMax: r?.pids?.limit)
+            cpuShares: r?.cpu?.shares, pidsMax: r?.pids?.limit, memoryReservationBytes: r?.memory?.reservation,
+            memorySwapBytes: r?.memory?.swap, disableOOMKiller: r?.memory?.disableOOMKiller)
     }
+
+    var wantsMemory: Bool {
+        memoryBytes != nil || memoryReservationBytes != nil || memorySwapBytes != nil || disableOOMKiller == true
+    }
+    var wantsCPU: Bool { cpuQuotaMicros != nil || cpuPeriodMicros != nil || cpuShares != nil }
 }
 
 public struct CgroupStats: Sendable, Equatable {
@@ -236,10 +264,35 @@ public final class CgroupV1Manager: CgroupManager {
     }
 
     public func apply(_ limits: CgroupLimits) throws(CgroupError) {
+        // A limit asked for is applied or refused by name, never dropped.
+        if limits.wantsMemory && dir("memory") == nil {
+            throw .unsupported("linux.resources.memory", "no v1 memory hierarchy is mounted")
+        }
+        if limits.wantsCPU && dir("cpu") == nil {
+            throw .unsupported("linux.resources.cpu", "no v1 cpu hierarchy is mounted")
+        }
+        if limits.pidsMax != nil && dir("pids") == nil {
+            throw .unsupported("linux.resources.pids", "no v1 pids hierarchy is mounted")
+        }
         if let mem = dir("memory"), let limit = limits.memoryBytes, limit > 0 {
             try writeCgroupFile(mem + "/memory.limit_in_bytes", String(limit))
             // Without this a limited group can swap instead of being OOM-killed (hosts with swap).
-            try? writeCgroupFile(mem + "/memory.memsw.limit_in_bytes", String(limit))
+            if limits.memorySwapBytes == nil {
+                try? writeCgroupFile(mem + "/memory.memsw.limit_in_bytes", String(limit))
+            }
+        }
+        if let mem = dir("memory") {
+            if let reservation = limits.memoryReservationBytes {
+                try writeCgroupFile(mem + "/memory.soft_limit_in_bytes", String(reservation))
+            }
+            if let swap = limits.memorySwapBytes {
+                let file = mem + "/memory.memsw.limit_in_bytes"
+                guard access(file, W_OK) == 0 else {
+                    throw .unsupported("linux.resources.memory.swap", "swap accounting is off", path: file)
+                }
+                try writeCgroupFile(file, swap < 0 ? "-1" : String(swap))
+            }
+            if limits.disableOOMKiller == true { try writeCgroupFile(mem + "/memory.oom_control", "1") }
         }
         if let cpu = dir("cpu") {
             if let period = limits.cpuPeriodMicros { try writeCgroupFile(cpu + "/cpu.cfs_period_us", String(period)) }
@@ -329,9 +382,30 @@ public final class CgroupV2Manager: CgroupManager {
     }
 
     public func apply(_ limits: CgroupLimits) throws(CgroupError) {
+        if limits.disableOOMKiller == true {
+            throw .unsupported(
+                "linux.resources.memory.disableOOMKiller", "cgroup v2 has no way to disable the OOM killer")
+        }
+        for (wanted, controller, field) in [
+            (limits.wantsMemory, "memory", "linux.resources.memory"), (limits.wantsCPU, "cpu", "linux.resources.cpu"),
+            (limits.pidsMax != nil, "pids", "linux.resources.pids"),
+        ] where wanted && access(path + "/\(controller == "cpu" ? "cpu.max" : controller + ".max")", W_OK) != 0 {
+            throw .unsupported(field, "the \(controller) controller is not enabled here", path: path)
+        }
         if let limit = limits.memoryBytes, limit > 0 {
             try writeCgroupFile(path + "/memory.max", String(limit))
-            try? writeCgroupFile(path + "/memory.swap.max", "0")
+            if limits.memorySwapBytes == nil { try? writeCgroupFile(path + "/memory.swap.max", "0") }
+        }
+        if let reservation = limits.memoryReservationBytes {
+            try writeCgroupFile(path + "/memory.low", String(reservation))
+        }
+        if let swap = limits.memorySwapBytes {
+            // OCI counts memory + swap; v2's memory.swap.max is the swap alone.
+            let value = swap < 0 ? "max" : String(max(0, swap - (limits.memoryBytes ?? 0)))
+            guard access(path + "/memory.swap.max", W_OK) == 0 else {
+                throw .unsupported("linux.resources.memory.swap", "swap accounting is off", path: path)
+            }
+            try writeCgroupFile(path + "/memory.swap.max", value)
         }
         if limits.cpuQuotaMicros != nil || limits.cpuPeriodMicros != nil {
             let quota = limits.cpuQuotaMicros.map { $0 > 0 ? String($0) : "max" } ?? "max"

@@ -224,21 +224,24 @@ public final class ContainerRuntime: Sendable {
         // cgroup
         let cgroupName = Self.cgroupName(spec: spec, id: id)
         let cgroup = makeCgroupManager(name: cgroupName, layout: layout)
-        do { try cgroup.create() } catch {
-            throw ContainerError(id: id, operation: "cgroup", detail: error.description)
-        }
-        // Teardown kills every member: never adopt a group that already holds someone else's processes.
+        // Teardown kills every member: never adopt a group that already holds someone else's processes. Checked
+        // before creating anything, so a refusal leaves no directory behind.
         if let busy = cgroup.busyMember() {
             throw ContainerError(
                 id: id, operation: "cgroup", detail: "\(busy) already has processes (cgroupsPath in use)",
                 errno: EBUSY)
+        }
+        do { try cgroup.create() } catch {
+            throw ContainerError(id: id, operation: "cgroup", detail: error.description)
         }
         cleanup.cgroup = cgroup
         do {
             try cgroup.apply(request.limitsOverride ?? CgroupLimits(spec.linux?.resources))
             try cgroup.applyDevices(DeviceRules.forContainer(spec.linux?.resources))
         } catch {
-            throw ContainerError(id: id, operation: "cgroup", detail: error.description)
+            // A field this host cannot apply is the bundle's problem (ENOTSUP), not a failed operation.
+            throw ContainerError(
+                id: id, operation: "cgroup", detail: error.description, errno: error.field == nil ? nil : ENOTSUP)
         }
 
         let filter: SeccompFilter?

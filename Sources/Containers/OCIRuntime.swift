@@ -205,7 +205,8 @@ public final class OCIRuntime: @unchecked Sendable {
                 // A cgroupsPath that names a group in use is the bundle's fault, not the host's.
                 let failure = error as? ContainerError
                 throw OCIRuntimeError(
-                    "\(error)", badInput: failure?.errno == EBUSY && failure?.operation == "cgroup")
+                    "\(error)",
+                    badInput: failure?.operation == "cgroup" && (failure?.errno == EBUSY || failure?.errno == ENOTSUP))
             }
             let startTicks = (try? ProcStat.parse(try readTextFile("/proc/\(created.pid)/stat")))?.startTimeTicks
             var state = OCIState(

@@ -119,6 +119,7 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
             public var limit: Int64?
             public var reservation: Int64?
             public var swap: Int64?
+            public var disableOOMKiller: Bool?
         }
         public struct CPU: Codable, Sendable, Equatable {
             public var shares: UInt64?

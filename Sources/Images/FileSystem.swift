@@ -25,6 +25,26 @@ enum FS {
         if mkdir(path, mode) != 0 && errno != EEXIST { throw ImageError.errno("mkdir", path) }
     }
 
+    /// The bytes of `path` when it is a regular file itself (not a symlink, FIFO or device) of at most `limit`
+    /// bytes: for files named by an archive someone else made, which must not lead the reader anywhere else.
+    static func readRegularFile(_ path: String, limit: Int64) throws -> Data {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ELOOP { throw ImageError(.unsafeEntry, "\(path) is a symlink (refusing to follow it)") }
+            throw ImageError.errno("open", path)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ImageError.errno("stat", path) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ImageError(.unsafeEntry, "\(path) is not a regular file")
+        }
+        guard Int64(st.st_size) <= limit else {
+            throw ImageError(.invalidImage, "\(path) has \(st.st_size) bytes, more than the \(limit) allowed")
+        }
+        return try readFile(path)
+    }
+
     static func readFile(_ path: String) throws -> Data {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ImageError.errno("open", path) }

@@ -76,14 +76,21 @@ extension ImageStore {
         defer { writer.unlock() }
         var dir = path
         var cleanup: String?
+        // Registered before the archive is unpacked: a refused archive leaves no temp dir either.
+        defer { if let cleanup { try? FS.removeTree(cleanup) } }
         if !FS.isDirectory(path) {
             let tmp = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "import-\(getpid())-")
             cleanup = tmp
-            try LayerExtractor(allowDevices: false, preserveOwnership: false, label: "archive \(path)")
-                .extract(archive: path, into: tmp, mode: .plain)
+            // An image archive unpacks to about its own size (its blobs are compressed already): four times that
+            // is generous for a compressed archive and stops a decompression bomb before it fills the disk.
+            var st = stat()
+            let archiveSize = stat(path, &st) == 0 ? Int64(st.st_size) : 0
+            try LayerExtractor(
+                allowDevices: false, preserveOwnership: false, label: "archive \(path)",
+                maxTotalBytes: archiveSize * 4 + Self.maxJSONBlobSize * 16
+            ).extract(archive: path, into: tmp, mode: .plain)
             dir = tmp
         }
-        defer { if let cleanup { try? FS.removeTree(cleanup) } }
         if FS.exists(dir + "/index.json") && FS.exists(dir + "/oci-layout") {
             return try importOCILayout(dir, tag: tag)
         }
@@ -101,7 +108,9 @@ extension ImageStore {
     ]
 
     private func importOCILayout(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
-        let idx = try decodeJSON(ImageIndex.self, try FS.readFile(dir + "/index.json"), what: "\(dir)/index.json")
+        let idx = try decodeJSON(
+            ImageIndex.self, try FS.readRegularFile(dir + "/index.json", limit: Self.maxJSONBlobSize),
+            what: "\(dir)/index.json")
         /// The blob file for `desc`: a regular file (not a symlink, FIFO or device) of exactly the declared size.
         func checkedBlob(_ desc: Descriptor, limit: Int64?) throws -> String {
             let src = dir + "/blobs/sha256/" + desc.digest.hex
@@ -200,7 +209,8 @@ extension ImageStore {
 
     private func importDockerSave(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
         let entries = try decodeJSON(
-            [DockerSaveEntry].self, try FS.readFile(dir + "/manifest.json"), what: "\(dir)/manifest.json")
+            [DockerSaveEntry].self, try FS.readRegularFile(dir + "/manifest.json", limit: Self.maxJSONBlobSize),
+            what: "\(dir)/manifest.json")
         var out: [StoredImage] = []
         for entry in entries {
             func inside(_ rel: String) throws -> String {
@@ -208,9 +218,16 @@ extension ImageStore {
                 guard !clean.hasPrefix("..") else {
                     throw ImageError(.unsafeEntry, "docker save manifest path \(rel) escapes the archive")
                 }
-                return dir + "/" + clean
+                let path = dir + "/" + clean
+                // A layer named by the manifest is a file of the archive itself, never a link to one elsewhere.
+                var st = stat()
+                guard lstat(path, &st) == 0 else { throw ImageError.errno("lstat", path) }
+                guard (st.st_mode & S_IFMT) == S_IFREG else {
+                    throw ImageError(.unsafeEntry, "docker save entry \(rel) is not a regular file")
+                }
+                return path
             }
-            let configData = try FS.readFile(try inside(entry.Config))
+            let configData = try FS.readRegularFile(try inside(entry.Config), limit: Self.maxJSONBlobSize)
             let config = try decodeJSON(ImageConfig.self, configData, what: "docker config \(entry.Config)")
             var layers: [Descriptor] = []
             for (i, rel) in entry.Layers.enumerated() {

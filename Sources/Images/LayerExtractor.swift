@@ -18,6 +18,8 @@ struct LayerExtractor {
     var preserveOwnership = getuid() == 0
     /// Names the layer in errors ("layer sha256:…").
     var label: String
+    /// Refuse an archive whose entries declare more bytes than this in total (a decompression bomb).
+    var maxTotalBytes: Int64?
 
     func extract(archive: String, into root: String, mode: ExtractMode) throws {
         let reader = try TarReader(path: archive)
@@ -25,7 +27,14 @@ struct LayerExtractor {
         guard rootFD >= 0 else { throw ImageError.errno("open", root) }
         defer { close(rootFD) }
         var created = Set<String>()
+        var total: Int64 = 0
         try reader.forEach { entry in
+            total += max(entry.size, 0)
+            if let maxTotalBytes, total > maxTotalBytes {
+                throw ImageError(
+                    .invalidImage, "\(label): unpacks to more than \(maxTotalBytes) bytes (refused before writing them)"
+                )
+            }
             try apply(entry, reader: reader, rootFD: rootFD, root: root, mode: mode, created: &created)
             return true
         }
@@ -187,6 +196,13 @@ struct LayerExtractor {
             guard fchmodat(parentFD, leaf, mode_t(entry.mode & 0o7777), 0) == 0 else {
                 throw ImageError.errno("chmod", hostPath)
             }
+        }
+        // After chown and chmod, which clear file capabilities; only root may set them (CAP_SETFCAP).
+        if type == ArchiveFileType.regular, preserveOwnership, let caps = entry.xattrs[Xattr.fileCapabilities] {
+            let fd = openat(parentFD, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw ImageError.errno("open", hostPath) }
+            defer { close(fd) }
+            try Xattr.set(fd: fd, path: hostPath, Xattr.fileCapabilities, caps)
         }
         var times = [
             timespec(tv_sec: Int(entry.mtime), tv_nsec: 0), timespec(tv_sec: Int(entry.mtime), tv_nsec: 0),

@@ -26,6 +26,8 @@ struct TarEntry {
     var mode: UInt32  // permission bits incl. setuid/setgid/sticky
     var uid: UInt32 = 0
     var gid: UInt32 = 0
+    /// Extended attributes recorded in the tar (pax SCHILY.xattr.*): only file capabilities are carried.
+    var xattrs: [String: [UInt8]] = [:]
     var size: Int64 = 0
 }
 
@@ -150,6 +152,9 @@ final class LayerWriter {
         }
         bb_archive_entry_set_perm(entry, mode_t(e.mode & 0o7777))
         bb_archive_entry_set_size(entry, la_int64_t(size))
+        for (name, value) in e.xattrs.sorted(by: { $0.key < $1.key }) {
+            value.withUnsafeBytes { bb_archive_entry_xattr_add_entry(entry, name, $0.baseAddress, $0.count) }
+        }
         guard bb_archive_write_header(tar, entry) == ARCHIVE_OK else { throw failure("write tar header for \(e.path)") }
         if case .file(let source?) = e.kind, size > 0 {
             let src = open(source, O_RDONLY | O_CLOEXEC)
@@ -252,6 +257,8 @@ extension LayerWriter {
                     if st.st_nlink > 1 { hardlinks[key] = rel }
                     e.kind = .file(source: host)
                     e.size = Int64(st.st_size)
+                    // File capabilities (ping's cap_net_raw, …) are part of the file: they travel with the layer.
+                    if let caps = Xattr.get(host, Xattr.fileCapabilities) { e.xattrs[Xattr.fileCapabilities] = caps }
                 }
                 try add(e)
             case S_IFLNK:

@@ -1,3 +1,4 @@
+import CShim
 import Foundation
 
 /// What an image runs, resolved against its rootfs: the process half of a runtime bundle. The config.json around it
@@ -35,12 +36,25 @@ extension ImageStore {
     }
 
     /// `USER` as uid/gid: numbers, or names from the rootfs's /etc/passwd and /etc/group.
+    /// A small regular file of the image (its /etc/passwd): resolved inside the rootfs (an `etc -> /` or
+    /// `passwd -> /dev/zero` in the image cannot lead anywhere else) and at most 4 MiB.
+    static func readImageFile(_ file: String, rootfs: String) throws -> Data {
+        let fd = cshim_open_in_root(rootfs, file, O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else { throw ImageError.errno("open in image", rootfs + "/" + file) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size <= 4 << 20 else {
+            throw ImageError(.invalidImage, "/\(file) of the image is not a regular file of at most 4 MiB")
+        }
+        return try FS.readFile("/proc/self/fd/\(fd)")
+    }
+
     public static func resolveUser(_ user: String?, rootfs: String) throws -> BundleUser {
         guard let user, !user.isEmpty else { return .init(uid: 0, gid: 0) }
         let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
         func lookup(_ file: String, _ name: String) throws -> (UInt32, UInt32?) {
             if let n = UInt32(name) { return (n, nil) }
-            let text = String(decoding: (try? FS.readFile(rootfs + "/" + file)) ?? Data(), as: UTF8.self)
+            let text = String(decoding: (try? readImageFile(file, rootfs: rootfs)) ?? Data(), as: UTF8.self)
             for line in text.split(separator: "\n") {
                 let f = line.split(separator: ":", omittingEmptySubsequences: false)
                 if f.count > 3, f[0] == name, let id = UInt32(f[2]) { return (id, UInt32(f[3])) }

@@ -128,7 +128,10 @@ extension ImageStore {
     /// half-flattened tree); the directory native runs, peer bundles and VM artifacts share.
     public func flattenedRootfs(_ image: StoredImage, under root: String) throws -> String {
         let rootfs = root + "/" + image.digest.hex
-        if FileManager.default.fileExists(atPath: rootfs) { return rootfs }
+        if FileManager.default.fileExists(atPath: rootfs) {
+            chmod(root, 0o700)  // a cache made before this rule was kept, but not left reachable
+            return rootfs
+        }
         let tmp = rootfs + ".tmp.\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
         try FS.makeDirectories(root)

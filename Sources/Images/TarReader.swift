@@ -37,6 +37,18 @@ final class TarReader {
         }
         var rdevMajor: UInt32 { UInt32(bb_archive_entry_rdevmajor(raw)) }
         var rdevMinor: UInt32 { UInt32(bb_archive_entry_rdevminor(raw)) }
+        /// The entry's extended attributes (pax SCHILY.xattr.* records), by name.
+        var xattrs: [String: [UInt8]] {
+            var out: [String: [UInt8]] = [:]
+            guard bb_archive_entry_xattr_reset(raw) > 0 else { return out }
+            var name: UnsafePointer<CChar>?
+            var value: UnsafeRawPointer?
+            var size = 0
+            while bb_archive_entry_xattr_next(raw, &name, &value, &size) == ARCHIVE_OK, let name {
+                out[String(cString: name)] = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
+            }
+            return out
+        }
         private static func string(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
     }
 

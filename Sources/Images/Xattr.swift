@@ -13,6 +13,9 @@ private let lgetxattrFunction: GetXattr? = dlsym(nil, "lgetxattr").map { unsafeB
 private let lsetxattrFunction: SetXattr? = dlsym(nil, "lsetxattr").map { unsafeBitCast($0, to: SetXattr.self) }
 
 enum Xattr {
+    /// File capabilities (VFS_CAP): what `setcap` writes.
+    static let fileCapabilities = "security.capability"
+
     /// The value of an extended attribute of `path` itself (symlinks not followed), nil if absent.
     static func get(_ path: String, _ name: String) -> [UInt8]? {
         guard let f = lgetxattrFunction else { return nil }

@@ -195,6 +195,8 @@ func makeTempDirectory(_ prefix: String) throws -> String {
 /// image's own process, user and working directory, for boxbench's runtime, crun or runc alike.
 public func writeRuntimeBundle(store: ImageStore, image: StoredImage, into dir: String) throws {
     let process = try store.bundleRootfs(image, into: dir)
+    // The rootfs holds the image's setuid files: only root reaches the bundle, as with the store itself.
+    chmod(dir, 0o700)
     var spec = RuntimeSpec.defaultSpec(args: process.args, rootPath: "rootfs")
     spec.process?.env = process.env
     spec.process?.cwd = process.cwd

@@ -71,6 +71,26 @@ struct ExtractionTests {
         #expect(try FS.lstatOrThrow(dir.path + "/outside/passwd").st_nlink == 1)
     }
 
+    /// `setcap cap_net_raw+ep` on a file in a RUN step's upper dir: the capability is in the layer and back on the
+    /// file after unpacking (flattened and as an overlay lower dir). Setting it needs root (CAP_SETFCAP).
+    @Test(.enabled(if: getuid() == 0, "needs root: setting security.capability needs CAP_SETFCAP"))
+    func fileCapabilitiesSurviveLayerWriteAndUnpack() throws {
+        let dir = TempDir("fcaps")
+        defer { dir.cleanup() }
+        let store = try ImageStore(root: dir.path + "/store", layerCache: dir.path + "/layers")
+        let file = dir.write("upper/bin/pinger", "#!/bin/sh\n", mode: 0o755)
+        // struct vfs_cap_data, revision 2, effective: permitted = CAP_NET_RAW (13).
+        let caps: [UInt8] = [0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00] + [UInt8](repeating: 0, count: 12)
+        try Xattr.set(file, Xattr.fileCapabilities, caps)
+        let (layer, _) = try store.writeLayer { try $0.addTree(dir.path + "/upper", as: .overlayUpper) }
+        for mode in [ExtractMode.flatten, .overlayLower] {
+            let out = dir.path + "/out-\(mode)"
+            try FS.makeDirectories(out)
+            try LayerExtractor(label: "test").extract(archive: store.blobPath(layer.digest), into: out, mode: mode)
+            #expect(Xattr.get(out + "/bin/pinger", Xattr.fileCapabilities) == caps, "\(mode)")
+        }
+    }
+
     @Test func devicesAllowedOnRequestAndInRootSymlinksKept() throws {
         let dir = TempDir("dev")
         defer { dir.cleanup() }

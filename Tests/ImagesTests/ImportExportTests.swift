@@ -29,6 +29,44 @@ import Testing
         }
     }
 
+    /// An archive someone else made cannot point the importer at host files, nor fill the disk.
+    @Test func importRefusesSymlinkedIndexesAndBombs() throws {
+        let dir = TempDir("import-hostile")
+        defer { dir.cleanup() }
+        let (src, _) = try source(dir)
+        try src.export(["exp:1"], to: dir.path + "/layout")
+        let dst = try ImageStore(root: dir.path + "/dst", layerCache: dir.path + "/dst-layers")
+        // index.json as a symlink to a file outside the layout.
+        try FS.copyFile(dir.path + "/layout/index.json", dir.path + "/elsewhere.json", mode: 0o644)
+        unlink(dir.path + "/layout/index.json")
+        symlink(dir.path + "/elsewhere.json", dir.path + "/layout/index.json")
+        #expect(throws: ImageError.self) { try dst.importImages(from: dir.path + "/layout") }
+        #expect(runTool(["tar", "-cf", dir.path + "/layout.tar", "-C", dir.path + "/layout", "."]).status == 0)
+        do {
+            _ = try dst.importImages(from: dir.path + "/layout.tar")
+            Issue.record("a layout tar with a symlinked index.json was imported")
+        } catch let error as ImageError {
+            #expect("\(error)".contains("index.json"), "\(error)")
+        }
+        // A docker save archive whose manifest.json is a symlink.
+        try FS.makeDirectories(dir.path + "/save")
+        symlink("/etc/hostname", dir.path + "/save/manifest.json")
+        #expect(throws: ImageError.self) { try dst.importImages(from: dir.path + "/save") }
+        // 256 MiB of zeros gzip to ~250 KiB: refused before it is written out.
+        let zeros = dir.path + "/bomb/zeros"
+        try FS.makeDirectories(dir.path + "/bomb")
+        #expect(creat(zeros, 0o644) >= 0 && truncate(zeros, 256 << 20) == 0)
+        #expect(runTool(["tar", "-czf", dir.path + "/bomb.tar.gz", "-C", dir.path + "/bomb", "zeros"]).status == 0)
+        do {
+            _ = try dst.importImages(from: dir.path + "/bomb.tar.gz")
+            Issue.record("a decompression bomb was imported")
+        } catch let error as ImageError {
+            #expect("\(error)".contains("more than"), "\(error)")
+        }
+        let left = try FS.listDirectory(dst.tmpDir)
+        #expect(left.isEmpty, "\(left)")
+    }
+
     @Test func dockerSaveTarballImports() throws {
         let dir = TempDir("dockersave")
         defer { dir.cleanup() }

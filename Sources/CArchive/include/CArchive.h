@@ -36,6 +36,11 @@
     X(const char *, archive_entry_symlink, (struct archive_entry *entry), (entry)) \
     X(const char *, archive_entry_symlink_utf8, (struct archive_entry *entry), (entry)) \
     X(la_int64_t, archive_entry_uid, (struct archive_entry *entry), (entry)) \
+    XV(archive_entry_xattr_add_entry, (struct archive_entry *entry, const char *name, const void *value, size_t size), \
+       (entry, name, value, size)) \
+    X(int, archive_entry_xattr_reset, (struct archive_entry *entry), (entry)) \
+    X(int, archive_entry_xattr_next, (struct archive_entry *entry, const char **name, const void **value, size_t *size), \
+      (entry, name, value, size)) \
     X(const char *, archive_error_string, (struct archive *a), (a)) \
     X(la_ssize_t, archive_read_data, (struct archive *a, void *buf, size_t len), (a, buf, len)) \
     X(int, archive_read_free, (struct archive *a), (a)) \

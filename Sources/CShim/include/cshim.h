@@ -29,6 +29,10 @@ pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp
                           int err_fd, const char *cgroup_join_paths, int private_mount_ns,
                           const char *detach_mount, int *pidfd_out, uint64_t *started_ns, int *err_out);
 
+/* open(2) of `path` inside the directory `root` with openat2 RESOLVE_IN_ROOT (symlinks and ".." stay inside);
+   -1 with errno set. */
+int cshim_open_in_root(const char *root, const char *path, int flags);
+
 /* Capability probes for `boxbench doctor`: 0 on success, else errno. */
 int cshim_probe_userns(void);
 /* dir must hold empty subdirectories l1 l2 u w m. */
@@ -163,6 +167,9 @@ int cshim_container_continue(struct cshim_paused *paused, pid_t pid, struct cshi
 /* Closes a paused child's fds without releasing it (the caller kills it). */
 void cshim_container_abandon(struct cshim_paused *paused);
 const char *cshim_step_name(int step);
+/* 1 when container programs are exec'd through the sealed in-memory helper (x86-64, memfd exec allowed): what
+   /proc/self/exe shows a container process is then never the host's binary. */
+int cshim_exec_helper_available(void);
 
 /* ---- device cgroup (v2): one rule as DeviceRules builds it ---- */
 struct cshim_device_rule {
