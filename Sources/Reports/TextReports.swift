@@ -19,6 +19,17 @@ extension ReportAnalysis {
         if let calibration = doc.calibration {
             lines.append("calibration: " + calibrationText(calibration))
         }
+        // The first sample of each engine tells its seccomp profile (one profile per engine in a run).
+        var profiles: [String: String] = [:]
+        doc.forEachSample { sample in
+            let p = sample.pointee.provenance
+            if let seccomp = p.seccomp, profiles[p.engine] == nil { profiles[p.engine] = seccomp }
+        }
+        if !profiles.isEmpty {
+            lines.append(
+                "seccomp: "
+                    + profiles.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; "))
+        }
         return lines
     }
 

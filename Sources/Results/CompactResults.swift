@@ -52,6 +52,7 @@ struct ResultsFileV2: Codable {
         var commit: String
         var cacheMode: String
         var seed: UInt64
+        var seccomp: String?
     }
 
     struct CompactSample: Codable {
@@ -105,7 +106,7 @@ struct ResultsFileV2: Codable {
             let shared = SharedProvenance(
                 arm: p.arm, engine: p.engine, accel: p.accel, machineType: p.machineType, cgroupMode: p.cgroupMode,
                 kernel: p.kernel, cpuModel: p.cpuModel, boxbenchVersion: p.boxbenchVersion, commit: p.commit,
-                cacheMode: p.cacheMode, seed: p.seed)
+                cacheMode: p.cacheMode, seed: p.seed, seccomp: p.seccomp)
             let metricNames = sample.metrics.keys.sorted()
             return CompactSample(
                 armKey: sample.armKey, workload: sample.workload, repetition: sample.repetition, status: sample.status,
@@ -202,7 +203,8 @@ struct V2Tables {
             arm: shared.arm, engine: shared.engine, accel: shared.accel, machineType: shared.machineType,
             cgroupMode: shared.cgroupMode, kernel: shared.kernel, cpuModel: shared.cpuModel,
             boxbenchVersion: shared.boxbenchVersion, commit: shared.commit, cacheMode: shared.cacheMode,
-            seed: shared.seed, repetition: repetition, startedAt: startedAt, finishedAt: finishedAt)
+            seed: shared.seed, repetition: repetition, startedAt: startedAt, finishedAt: finishedAt,
+            seccomp: shared.seccomp)
     }
 
     func sample(_ s: ResultsFileV2.CompactSample, at index: Int) throws(V2Invalid) -> Sample {

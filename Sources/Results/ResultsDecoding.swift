@@ -62,7 +62,8 @@ extension Provenance: SimdJSONDecodable {
             seed: try o.required("seed") { try $0.integer() },
             repetition: try o.required("repetition") { try $0.integer() },
             startedAt: try o.required("startedAt") { try $0.string() },
-            finishedAt: try o.required("finishedAt") { try $0.string() })
+            finishedAt: try o.required("finishedAt") { try $0.string() },
+            seccomp: try o.optional("seccomp") { try $0.sharedString() })
     }
 }
 

@@ -139,12 +139,16 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var repetition: Int
     public var startedAt: String
     public var finishedAt: String
+    /// The seccomp profile the arm's process ran under: "name vVERSION, N syscalls allowed"; nil where none (native,
+    /// VM guests) or where the engine applies its own.
+    public var seccomp: String?
 
     public init(
         arm: String, engine: String, accel: String?, machineType: String?, cgroupMode: String,
         kernel: String, cpuModel: String, boxbenchVersion: String, commit: String, cacheMode: String,
-        seed: UInt64, repetition: Int, startedAt: String, finishedAt: String
+        seed: UInt64, repetition: Int, startedAt: String, finishedAt: String, seccomp: String? = nil
     ) {
+        self.seccomp = seccomp
         self.arm = arm
         self.engine = engine
         self.accel = accel

@@ -87,7 +87,18 @@ public protocol Engine: Sendable {
         -> RunOutcome
     /// Releases what `prepare` made; runs on every path.
     func cleanup(_ image: PreparedImage, workload: WorkloadSpec)
+    /// The seccomp profile the workload runs under, for provenance; nil where there is none.
+    var seccompProfile: String? { get }
 }
+
+extension Engine {
+    public var seccompProfile: String? { nil }
+}
+
+/// What the container arms record: they all run `RuntimeSpec.defaultSpec`'s profile.
+public let defaultSeccompProvenance =
+    "\(SeccompProfile.defaultProfileName) v\(SeccompProfile.defaultProfileVersion), "
+    + "\(SeccompProfile.defaultProfileAllowedCount) syscalls allowed"
 
 /// Workload result lines → `work_<key>` metrics, the unit in the key's suffix (`_ns`, `_ms`, `_bytes`, `_per_s`):
 /// `bbwork: key=value` lines with a numeric value, and the report of the third-party reference `sysbench`
@@ -261,6 +272,7 @@ public struct BoxbenchContainerEngine: Engine {
     public let arm: ArmSpec
     let runtime: ContainerRuntime
     public var engineName: String { "boxbench" }
+    public var seccompProfile: String? { defaultSeccompProvenance }
 
     public init(arm: ArmSpec, runtime: ContainerRuntime = ContainerRuntime()) {
         self.arm = arm
@@ -322,6 +334,8 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
     let bundleRoot: String
     let layout: CgroupLayout
     public var engineName: String { peer.rawValue }
+    /// The same config.json as the boxbench arm, so the same profile.
+    public var seccompProfile: String? { defaultSeccompProvenance }
 
     public init(arm: ArmSpec, peer: PeerRuntime, bundleRoot: String = BoxbenchPaths().run + "/bundles") {
         self.arm = arm

@@ -179,7 +179,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 machineType: result.machineType, cgroupMode: document.host.cgroupMode, kernel: document.host.kernel,
                 cpuModel: document.host.cpuModel, boxbenchVersion: tool.version, commit: tool.commit,
                 cacheMode: suite.cacheMode.rawValue, seed: seed, repetition: run.repetition, startedAt: runStart,
-                finishedAt: isoNow())
+                finishedAt: isoNow(), seccomp: engines[run.arm]?.seccompProfile)
             document.samples.append(
                 Sample(
                     armKey: run.arm, workload: run.workload, repetition: run.repetition, status: result.status,

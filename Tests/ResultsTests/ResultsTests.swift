@@ -22,7 +22,8 @@ func sampleDocument() -> ResultsDocument {
                 machineType: arm == "vm" ? "pc" : nil, cgroupMode: "hybrid", kernel: "6.1.0", cpuModel: "CPU",
                 boxbenchVersion: "0.1.0", commit: "abc", cacheMode: "warm", seed: UInt64.max - 7,
                 repetition: repetition, startedAt: "2026-11-29T00:00:0\(repetition).000Z",
-                finishedAt: "2026-11-29T00:00:0\(repetition).500Z")
+                finishedAt: "2026-11-29T00:00:0\(repetition).500Z",
+                seccomp: arm == "vm" ? nil : "boxbench-default v2, 306 syscalls allowed")
             doc.samples.append(
                 Sample(
                     armKey: arm, workload: "hello", repetition: repetition, status: .ok, exitCode: 0,

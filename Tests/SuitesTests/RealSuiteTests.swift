@@ -60,6 +60,9 @@ struct RealSuiteTests {
             let p = s.provenance
             #expect(!p.kernel.isEmpty && !p.cpuModel.isEmpty && !p.cgroupMode.isEmpty && !p.startedAt.isEmpty)
             #expect(p.seed == 11 && p.cacheMode == "warm")
+            // The container arm records the seccomp profile it ran under; the others have none.
+            #expect((p.seccomp != nil) == (s.armKey == "container"), "\(s.armKey): \(p.seccomp ?? "none")")
+            if s.armKey == "container" { #expect(p.seccomp == defaultSeccompProvenance) }
             #expect((s.metrics["startup_exit_ms"] ?? 0) > 0)
             #expect(s.metrics["startup_first_output_ms"] != nil)
             if s.armKey == "vm" {
