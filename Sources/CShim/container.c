@@ -41,7 +41,7 @@ static const char *const step_names[] = {
     "mask paths", "read-only paths", "remount root read-only", "unshare cgroup namespace", "setrlimit",
     "chdir", "set uid/gid", "set capabilities", "set no_new_privs", "load seccomp filter",
     "set up stdio", "wait for start", "execve", "oom_score_adj", "createContainer hook", "startContainer hook",
-    "paused for runtime hooks",
+    "paused for runtime hooks", "sysctl",
 };
 
 const char *cshim_step_name(int step) {
@@ -229,6 +229,26 @@ static int mask_path(const char *path) {
     if (stat("/dev/null", &null_st) != 0) return -1;
     if (!S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) { errno = EPERM; return -1; }
     if (mount("/dev/null", path, NULL, MS_BIND, NULL) != 0) return errno == ENOENT ? 0 : -1;
+    return 0;
+}
+
+/* "net.ipv4.ip_forward=1" → writes "1" to /proc/sys/net/ipv4/ip_forward (the container's own /proc). */
+static int write_sysctl(const char *entry, char *scratch, size_t cap) {
+    const char *eq = strchr(entry, '=');
+    if (!eq) { errno = EINVAL; return -1; }
+    static const char prefix[] = "/proc/sys/";
+    size_t kl = (size_t)(eq - entry);
+    if (sizeof prefix + kl >= cap) { errno = ENAMETOOLONG; return -1; }
+    memcpy(scratch, prefix, sizeof prefix - 1);
+    for (size_t i = 0; i < kl; i++) scratch[sizeof prefix - 1 + i] = entry[i] == '.' ? '/' : entry[i];
+    scratch[sizeof prefix - 1 + kl] = 0;
+    int fd = open(scratch, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return -1;
+    const char *value = eq + 1;
+    ssize_t w = write(fd, value, str_len(value));
+    int e = errno;
+    close(fd);
+    if (w < 0) { errno = e; return -1; }
     return 0;
 }
 
@@ -654,6 +674,10 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         if (syscall(SYS_pivot_root, ".", ".") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, cfg->rootfs);
         if (umount2(".", MNT_DETACH) != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, "detach old root");
         if (chdir("/") != 0) fail(c, CSHIM_STEP_PIVOT_ROOT, "/");
+        /* Before the read-only paths: /proc/sys is one of them. */
+        for (size_t i = 0; i < cfg->n_sysctls; i++) {
+            if (write_sysctl(cfg->sysctls[i], scratch, sizeof scratch) != 0) fail(c, CSHIM_STEP_SYSCTL, cfg->sysctls[i]);
+        }
         for (size_t i = 0; i < cfg->n_readonly_paths; i++) {
             if (readonly_path(cfg->readonly_paths[i]) != 0) fail(c, CSHIM_STEP_READONLY_PATHS, cfg->readonly_paths[i]);
         }

@@ -282,6 +282,11 @@ public final class ContainerRuntime: Sendable {
         if let execFifo, mkfifo(execFifo, 0o600) != 0 {
             throw ContainerError(id: id, operation: "mkfifo", detail: execFifo, errno: errno)
         }
+        // In a user namespace the process opening the FIFO is the container's root, a different host uid (runc
+        // chowns its FIFO the same way).
+        if let execFifo, let root = Self.hostIDs(ofContainerRootIn: spec), chown(execFifo, root.uid, root.gid) != 0 {
+            throw ContainerError(id: id, operation: "chown exec fifo", detail: execFifo, errno: errno)
+        }
         if waitForStart && execFifo == nil {
             guard cshim_pipe_cloexec(&startPipe) == 0 else {
                 (parentEnds + childEnds).forEach { close($0) }
@@ -304,6 +309,8 @@ public final class ContainerRuntime: Sendable {
         let envp = strings.array(env)
         let masked = strings.array(spec.linux?.maskedPaths ?? [])
         let readonly = strings.array(spec.linux?.readonlyPaths ?? [])
+        let sysctlEntries = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let sysctls = strings.array(sysctlEntries)
         let gids = process.user.additionalGids ?? []
         let rlimits = (process.rlimits ?? []).compactMap { r in
             Rlimits.number(r.type).map { cshim_rlimit(resource: $0, soft: r.soft, hard: r.hard) }
@@ -341,6 +348,8 @@ public final class ContainerRuntime: Sendable {
         config.n_masked_paths = spec.linux?.maskedPaths?.count ?? 0
         config.readonly_paths = readonly
         config.n_readonly_paths = spec.linux?.readonlyPaths?.count ?? 0
+        config.sysctls = sysctls
+        config.n_sysctls = sysctlEntries.count
         config.cap_bounding = Capability.mask(caps?.bounding)
         config.cap_effective = Capability.mask(caps?.effective)
         config.cap_permitted = Capability.mask(caps?.permitted)
@@ -440,6 +449,16 @@ public final class ContainerRuntime: Sendable {
         return CreatedContainer(
             id: id, pid: pid, cgroup: cgroup, t0: t0, createdNs: createdNs,
             outputFds: parentEnds, startFd: startPipe[1], teardown: cleanup)
+    }
+
+    /// The host uid and gid container root maps to when the spec has a user namespace, else nil.
+    static func hostIDs(ofContainerRootIn spec: RuntimeSpec) -> (uid: uid_t, gid: gid_t)? {
+        guard spec.linux?.namespaces?.contains(where: { $0.type == "user" }) == true else { return nil }
+        func host(_ maps: [RuntimeSpec.IDMapping]?) -> UInt32? {
+            maps?.first { $0.containerID == 0 && $0.size > 0 }.map(\.hostID)
+        }
+        guard let uid = host(spec.linux?.uidMappings) else { return nil }
+        return (uid, host(spec.linux?.gidMappings) ?? uid)
     }
 
     static func isValidID(_ id: String) -> Bool {

@@ -391,8 +391,24 @@ extension RuntimeSpec {
         if let rules = linux.resources?.devices, let bad = DeviceRules.invalidField(rules) {
             throw SpecError(file: file, field: bad.field, reason: bad.reason)
         }
-        if let s = linux.sysctl, !s.isEmpty {
-            throw SpecError(file: file, field: "linux.sysctl", reason: "sysctls are not supported")
+        let namespaces = Set((linux.namespaces ?? []).map(\.type))
+        for key in (linux.sysctl ?? [:]).keys.sorted() {
+            guard let namespace = Self.sysctlNamespace(key) else {
+                throw SpecError(
+                    file: file, field: "linux.sysctl.\(key)",
+                    reason: "not a namespaced sysctl: it would change the host (net.*, kernel.shm*/msg*/sem, "
+                        + "fs.mqueue.*, kernel.hostname, kernel.domainname are)")
+            }
+            guard namespaces.contains(namespace) else {
+                throw SpecError(
+                    file: file, field: "linux.sysctl.\(key)",
+                    reason:
+                        "belongs to the \(namespace) namespace, which the container does not have (runc refuses too)")
+            }
+            guard namespaces.contains("mount") else {
+                // Written through the container's own /proc, after pivot_root.
+                throw SpecError(file: file, field: "linux.sysctl.\(key)", reason: "needs a mount namespace")
+            }
         }
         if let l = linux.mountLabel, !l.isEmpty {
             throw SpecError(file: file, field: "linux.mountLabel", reason: "SELinux is not supported")
@@ -433,6 +449,28 @@ extension RuntimeSpec {
                 }
             }
         }
+    }
+}
+
+extension RuntimeSpec {
+    /// The namespace a sysctl belongs to (what runc allows), or nil for one that is global to the host.
+    static func sysctlNamespace(_ key: String) -> String? {
+        guard !key.isEmpty,
+            key.utf8.allSatisfy({ c in
+                (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2E || c == 0x5F || c == 0x2D
+            }), !key.contains(".."), !key.hasPrefix("."), !key.hasSuffix(".")
+        else { return nil }
+        if key.hasPrefix("net.") { return "network" }
+        if key.hasPrefix("fs.mqueue.")
+            || [
+                "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+            ].contains(key)
+        {
+            return "ipc"
+        }
+        if key == "kernel.hostname" || key == "kernel.domainname" { return "uts" }
+        return nil
     }
 }
 

@@ -134,6 +134,79 @@ struct RuntimeCLITests {
         #expect(!FileManager.default.fileExists(atPath: "\(root)/\(id)"))
     }
 
+    /// The generator's config plus the fields its options add (annotations, masked and read-only paths, sysctl,
+    /// pids/memory/cpu limits, a user namespace with id mappings), checked one by one as runc applies them.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func generatorStyleFieldsApplyAsRuncDoes() throws {
+        let fs = try BusyboxRootfs()
+        // The user namespace's root (host uid 100000) must reach the rootfs, as with runc.
+        chmod(fs.dir, 0o755)
+        // …and cannot create mount points in a rootfs the host's root owns: /out exists already, as runc needs too.
+        try FileManager.default.createDirectory(atPath: fs.rootfs + "/out", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let out = try makeTempDir("genout")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        chmod(out, 0o777)
+        let script =
+            "cat /proc/sys/net/ipv4/ip_forward > /out/sysctl; wc -c < /proc/keys > /out/keys; "
+            + "(echo 1 > /proc/sys/kernel/ns_last_pid) 2> /out/ro; cat /proc/self/uid_map > /out/uidmap; id -u > /out/uid"
+        var config =
+            try JSONSerialization.jsonObject(with: Self.generatorSpec(args: ["sh", "-c", script], rootPath: "rootfs"))
+            as! [String: Any]
+        config["annotations"] = ["org.example.bench": "generator"]
+        var linux = config["linux"] as! [String: Any]
+        linux["maskedPaths"] = ["/proc/keys"]
+        linux["readonlyPaths"] = ["/proc/sys"]
+        linux["sysctl"] = ["net.ipv4.ip_forward": "1"]
+        var resources = linux["resources"] as! [String: Any]
+        resources["memory"] = ["limit": 64 << 20]
+        resources["pids"] = ["limit": 64]
+        resources["cpu"] = ["quota": 50_000, "period": 100_000]
+        linux["resources"] = resources
+        var namespaces = linux["namespaces"] as! [[String: Any]]
+        namespaces.append(["type": "user"])
+        linux["namespaces"] = namespaces
+        linux["uidMappings"] = [["containerID": 0, "hostID": 100_000, "size": 65536]]
+        linux["gidMappings"] = [["containerID": 0, "hostID": 100_000, "size": 65536]]
+        config["linux"] = linux
+        config["mounts"] =
+            (config["mounts"] as? [[String: Any]] ?? []) + [
+                ["destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]]
+            ]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: fs.dir + "/config.json"))
+        let hostForward = try readTextFile("/proc/sys/net/ipv4/ip_forward")
+        let id = "genfields"
+        let created = try cli(["create", "--bundle", fs.dir, id])
+        #expect(created.status == 0, "\(created.stderr)")
+        let state = try JSONSerialization.jsonObject(with: Data(try cli(["state", id]).stdout.utf8)) as? [String: Any]
+        #expect((state?["annotations"] as? [String: String])?["org.example.bench"] == "generator")
+        let layout = CgroupLayout.detect()
+        if let memory = layout.v1MountPoint(for: "memory") {
+            #expect(try readTextFile("\(memory)/boxbench/\(id)/memory.limit_in_bytes") == "67108864\n")
+        }
+        if let pids = layout.v1MountPoint(for: "pids") {
+            #expect(try readTextFile("\(pids)/boxbench/\(id)/pids.max") == "64\n")
+        }
+        if let cpu = layout.v1MountPoint(for: "cpu") {
+            #expect(try readTextFile("\(cpu)/boxbench/\(id)/cpu.cfs_quota_us") == "50000\n")
+        }
+        let started = try cli(["start", id])
+        #expect(started.status == 0, "\(started.stderr)")
+        for _ in 0..<300 where try status(id) != "stopped" { usleep(10_000) }
+        #expect(try cli(["delete", id]).status == 0)
+        func read(_ name: String) -> String {
+            ((try? String(contentsOfFile: "\(out)/\(name)", encoding: .utf8)) ?? "(missing)")
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(read("sysctl") == "1")
+        #expect(try readTextFile("/proc/sys/net/ipv4/ip_forward") == hostForward, "the host's sysctl changed")
+        #expect(read("keys") == "0")
+        #expect(read("ro").contains("Read-only"), "\(read("ro"))")
+        #expect(read("uidmap").split(whereSeparator: \.isWhitespace) == ["0", "100000", "65536"])
+        #expect(read("uid") == "0")
+        expectNoCgroup(id)
+    }
+
     @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
     func listPrintsFullIdsAndUnknownIdsLeaveNoLockFile() throws {
         let fs = try bundle(["sleep", "100"])

@@ -123,6 +123,9 @@ struct cshim_container_config {
     const char *hook_state_prefix;
     const char *hook_state_creating_suffix;
     const char *hook_state_created_suffix;
+    /* linux.sysctl as "key=value" (validated as namespaced by the caller), written after pivot_root */
+    char *const *sysctls;
+    size_t n_sysctls;
 };
 
 /* One OCI hook run inside the container (createContainer, startContainer): argv/envp NULL-terminated. */
@@ -149,7 +152,7 @@ enum cshim_step {
     CSHIM_STEP_ROOT_READONLY, CSHIM_STEP_CGROUP_NS, CSHIM_STEP_RLIMITS, CSHIM_STEP_CWD, CSHIM_STEP_IDS,
     CSHIM_STEP_CAPABILITIES, CSHIM_STEP_NO_NEW_PRIVS, CSHIM_STEP_SECCOMP, CSHIM_STEP_STDIO,
     CSHIM_STEP_WAIT_START, CSHIM_STEP_EXEC, CSHIM_STEP_OOM_SCORE, CSHIM_STEP_CREATE_CONTAINER_HOOK,
-    CSHIM_STEP_START_CONTAINER_HOOK, CSHIM_STEP_PAUSED
+    CSHIM_STEP_START_CONTAINER_HOOK, CSHIM_STEP_PAUSED, CSHIM_STEP_SYSCTL
 };
 
 struct cshim_spawn_error {
