@@ -257,3 +257,19 @@ int cshim_open_in_root(const char *root, const char *path, int flags) {
     errno = e;
     return fd;
 }
+
+/* openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): `path` below `root` with no symlink anywhere on the way (an
+   archive's own files: none may lead elsewhere, not even inside it). -1 with errno set (ELOOP for a symlink). */
+int cshim_open_beneath_no_symlinks(const char *root, const char *path, int flags) {
+    int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) return -1;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    int e = errno;
+    close(root_fd);
+    errno = e;
+    return fd;
+}

@@ -245,9 +245,15 @@ public final class CgroupV1Manager: CgroupManager {
     public var directories: [String] { allDirs }
 
     public func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError) {
-        if let devices = dir("devices") { try DeviceRules.applyV1(rules, dir: devices) }
-        if let unified = roots.first(where: { $0.controller.isEmpty }) {
+        // The v1 devices controller enforces on its own; a hybrid host's v2 group gets the BPF program only when v1
+        // has no devices hierarchy. Fail closed when neither exists: a container without a device cgroup could
+        // open any node it can make.
+        if let devices = dir("devices") {
+            try DeviceRules.applyV1(rules, dir: devices)
+        } else if let unified = roots.first(where: { $0.controller.isEmpty }) {
             try DeviceRules.attachBPF(rules, dir: "\(unified.root)/\(name)")
+        } else {
+            throw .unsupported("linux.resources.devices", "no v1 devices hierarchy and no v2 mount to attach to")
         }
     }
 

@@ -1,3 +1,4 @@
+import CShim
 import Foundation
 
 /// Small synchronous POSIX helpers; every failure names the operation, the path and errno.
@@ -23,6 +24,24 @@ enum FS {
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty && parent != path { try makeDirectories(parent, mode: mode) }
         if mkdir(path, mode) != 0 && errno != EEXIST { throw ImageError.errno("mkdir", path) }
+    }
+
+    /// Refuses `relative` below `root` when any component on the way is a symlink or it is not a regular file:
+    /// the files an archive names must be its own, not links to something else.
+    static func requireRegularFileBeneath(_ root: String, _ relative: String) throws {
+        let fd = cshim_open_beneath_no_symlinks(root, relative, O_RDONLY | O_NONBLOCK)
+        guard fd >= 0 else {
+            if errno == ELOOP || errno == EXDEV {
+                throw ImageError(.unsafeEntry, "\(root)/\(relative): a symlink on the way (refusing to follow it)")
+            }
+            throw ImageError.errno("open", root + "/" + relative)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ImageError.errno("stat", root + "/" + relative) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ImageError(.unsafeEntry, "\(root)/\(relative) is not a regular file")
+        }
     }
 
     /// The bytes of `path` when it is a regular file itself (not a symlink, FIFO or device) of at most `limit`

@@ -108,12 +108,14 @@ extension ImageStore {
     ]
 
     private func importOCILayout(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
+        try FS.requireRegularFileBeneath(dir, "index.json")
         let idx = try decodeJSON(
             ImageIndex.self, try FS.readRegularFile(dir + "/index.json", limit: Self.maxJSONBlobSize),
             what: "\(dir)/index.json")
         /// The blob file for `desc`: a regular file (not a symlink, FIFO or device) of exactly the declared size.
         func checkedBlob(_ desc: Descriptor, limit: Int64?) throws -> String {
             let src = dir + "/blobs/sha256/" + desc.digest.hex
+            try FS.requireRegularFileBeneath(dir, "blobs/sha256/" + desc.digest.hex)
             var st = stat()
             guard lstat(src, &st) == 0 else {
                 if errno == ENOENT {
@@ -208,6 +210,7 @@ extension ImageStore {
     }
 
     private func importDockerSave(_ dir: String, tag: ImageReference?) throws -> [StoredImage] {
+        try FS.requireRegularFileBeneath(dir, "manifest.json")
         let entries = try decodeJSON(
             [DockerSaveEntry].self, try FS.readRegularFile(dir + "/manifest.json", limit: Self.maxJSONBlobSize),
             what: "\(dir)/manifest.json")
@@ -218,14 +221,9 @@ extension ImageStore {
                 guard !clean.hasPrefix("..") else {
                     throw ImageError(.unsafeEntry, "docker save manifest path \(rel) escapes the archive")
                 }
-                let path = dir + "/" + clean
-                // A layer named by the manifest is a file of the archive itself, never a link to one elsewhere.
-                var st = stat()
-                guard lstat(path, &st) == 0 else { throw ImageError.errno("lstat", path) }
-                guard (st.st_mode & S_IFMT) == S_IFREG else {
-                    throw ImageError(.unsafeEntry, "docker save entry \(rel) is not a regular file")
-                }
-                return path
+                // A file named by the manifest is one of the archive's own, never a link to one elsewhere.
+                try FS.requireRegularFileBeneath(dir, clean)
+                return dir + "/" + clean
             }
             let configData = try FS.readRegularFile(try inside(entry.Config), limit: Self.maxJSONBlobSize)
             let config = try decodeJSON(ImageConfig.self, configData, what: "docker config \(entry.Config)")

@@ -32,6 +32,8 @@ pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp
 /* open(2) of `path` inside the directory `root` with openat2 RESOLVE_IN_ROOT (symlinks and ".." stay inside);
    -1 with errno set. */
 int cshim_open_in_root(const char *root, const char *path, int flags);
+/* open(2) of `path` below `root` refusing any symlink on the way (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): ELOOP. */
+int cshim_open_beneath_no_symlinks(const char *root, const char *path, int flags);
 
 /* Capability probes for `boxbench doctor`: 0 on success, else errno. */
 int cshim_probe_userns(void);
