@@ -50,6 +50,8 @@ public struct WorkloadSpec: Sendable, Equatable {
     public var args: [String]?
     public var memoryLimitBytes: Int64?
     public var pidsLimit: Int64?
+    /// Where the suite declares it (the workload's line), for errors about its files.
+    public var line: Int?
 }
 
 public struct DensitySpec: Sendable, Equatable {
@@ -75,7 +77,27 @@ extension Suite {
             throw SuiteError(
                 file: path, line: nil, key: "", message: "cannot read: \(String(cString: strerror(errno)))")
         }
-        return try parse(String(decoding: data, as: UTF8.self), path: path)
+        let suite = try parse(String(decoding: data, as: UTF8.self), path: path)
+        try suite.checkWorkloadFiles()
+        return suite
+    }
+
+    /// Every workload's Dockerfile and context exist (a typo in a workload name is an error naming the line, not a
+    /// run that fails late with a raw Foundation error).
+    public func checkWorkloadFiles() throws(SuiteError) {
+        for (i, w) in workloads.enumerated() {
+            var isDir: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: w.dockerfile, isDirectory: &isDir) || isDir.boolValue {
+                throw SuiteError(
+                    file: sourcePath, line: w.line, key: "workloads[\(i)].dockerfile",
+                    message: "\(w.dockerfile) does not exist (workload \(w.name))")
+            }
+            if !FileManager.default.fileExists(atPath: w.context, isDirectory: &isDir) || !isDir.boolValue {
+                throw SuiteError(
+                    file: sourcePath, line: w.line, key: "workloads[\(i)].context",
+                    message: "\(w.context) is not a directory (workload \(w.name))")
+            }
+        }
     }
 
     public static func parse(_ text: String, path: String) throws(SuiteError) -> Suite {
@@ -215,7 +237,7 @@ extension Suite {
             workloads.append(
                 WorkloadSpec(
                     name: name, dockerfile: dockerfile, context: context, args: args, memoryLimitBytes: memLimit,
-                    pidsLimit: pids))
+                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line))
         }
         if workloads.isEmpty {
             throw SuiteError(

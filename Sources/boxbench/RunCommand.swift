@@ -109,6 +109,16 @@ struct RunCommand: ParsableCommand {
         if failed > 0 {
             print("note: \(failed) of \(doc.samples.count) runs did not succeed (see the report's failures)")
         }
+        // An arm × workload without a single successful sample has no figure at all: CI must notice (exit 1).
+        let succeeded = Set(doc.samples.filter { $0.status == .ok }.map { "\($0.armKey)\u{0}\($0.workload)" })
+        let empty = doc.plan.arms.flatMap { arm in doc.plan.workloads.map { (arm, $0) } }.filter {
+            !succeeded.contains("\($0.0)\u{0}\($0.1)")
+        }
+        if !empty.isEmpty {
+            let list = empty.map { "\($0.0) × \($0.1)" }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("boxbench run: no successful sample for \(list)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 
     /// The suite shipped next to the binary's source tree, found from the working directory or the executable.

@@ -28,6 +28,58 @@ import Testing
         #expect(!ls.stdout.contains("hostile"))
     }
 
+    /// The repository's Benchmarks directory (the binary lives somewhere below the package root).
+    static var benchmarks: String {
+        var dir = URL(fileURLWithPath: boxbenchBinary).resolvingSymlinksInPath().deletingLastPathComponent()
+        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.path + "/Package.swift") {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.path + "/Benchmarks"
+    }
+
+    /// A typo in a workload's name is an error naming the suite's line and the missing Dockerfile, exit 2, before
+    /// anything runs.
+    @Test func aSuiteNamingAMissingDockerfileExits2() throws {
+        let s = Scratch("cli-suite")
+        defer { s.cleanup() }
+        let suite = s.path + "/typo.yaml"
+        try "name: typo\narms:\n  - kind: native\nworkloads:\n  - name: helo\n".write(
+            toFile: suite, atomically: true, encoding: .utf8)
+        let r = try runBoxbench(["run", suite, "--output", s.path + "/out"], environment: env(s))
+        #expect(r.status == 2, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("\(suite):5: workloads[0].dockerfile"), "\(r.stderr)")
+        #expect(r.stderr.contains("workloads/helo/Dockerfile does not exist"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: s.path + "/out/results.json"))
+    }
+
+    /// A run in which an arm × workload has no successful sample exits 1, so CI notices.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/var/cache/boxbench/kit/bbwork")))
+    func aRunWithAnArmWorkloadWithoutSuccessExits1() throws {
+        let s = Scratch("cli-fail")
+        defer { s.cleanup() }
+        let suite = s.path + "/failing.yaml"
+        let hello = Self.benchmarks + "/workloads/hello"
+        try """
+            name: failing
+            repetitions: 1
+            warmups: 0
+            arms:
+              - kind: native
+            workloads:
+              - name: hello
+                dockerfile: \(hello)/Dockerfile
+              - name: broken
+                dockerfile: \(hello)/Dockerfile
+                args: ["--no-such-flag"]
+            """.write(toFile: suite, atomically: true, encoding: .utf8)
+        var environment = env(s)
+        environment["BOXBENCH_KIT"] = "/var/cache/boxbench/kit"
+        let r = try runBoxbench(["run", suite, "--output", s.path + "/out"], environment: environment)
+        #expect(r.status == 1, "exit \(r.status): \(r.stderr)")
+        #expect(r.stderr.contains("no successful sample for native × broken"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: s.path + "/out/results.json"))
+    }
+
     @Test func imageImportOfHostileTarExits2() throws {
         let s = Scratch("cli-tar")
         defer { s.cleanup() }
