@@ -62,8 +62,8 @@ public struct AnalysisOptions: Sendable {
 /// Everything the renderers show, computed once per document. Failed samples are excluded from
 /// statistics and counted in `outcomes`.
 public struct ReportAnalysis: Sendable {
-    /// Ratios every table shows: (numerator arm, denominator arm).
-    public static let standardRatios: [(String, String)] = [
+    /// Ratios every table shows, by arm kind: every arm of the first kind over every arm of the second.
+    public static let standardRatioKinds: [(String, String)] = [
         ("vm", "container"), ("container", "native"), ("vm", "native"),
     ]
 
@@ -75,6 +75,8 @@ public struct ReportAnalysis: Sendable {
     public let outcomes: [ArmOutcome]
     /// Accelerator per VM arm key ("kvm"/"tcg"), from sample provenance.
     public let accelByArm: [String: String]
+    /// Each arm's kind ("native", "container", "vm"): claims pick arms by kind, never by name.
+    public let kindByArm: [String: String]
     let statsByKey: [StatsKey: ArmMetricStats]
     /// Conditions of this run that bend claims, from provenance and plan.
     public private(set) var setupCaveats: [SetupCaveat] = []
@@ -109,6 +111,8 @@ public struct ReportAnalysis: Sendable {
         var lastKeys: [[(name: String, slot: Int)]] = []
         var outcomes: [ArmOutcome] = []
         var accelByArm: [String: String] = [:]
+        var kindByArm: [String: String] = [:]
+        for record in document.armConfigs ?? [] { kindByArm[record.key] = record.kind }
         // The previous sample's group: runs of one group are common, and its key need not be hashed again.
         var last: (group: GroupKey, index: Int)? = nil
         document.forEachSample { sample in
@@ -130,6 +134,8 @@ public struct ReportAnalysis: Sendable {
                     ArmOutcome(
                         workload: group.workload, armKey: group.armKey, succeeded: 0, failed: 0,
                         failuresByStatus: [:], firstFailure: nil))
+                // Files written before arms were recorded: the kind is in every sample's provenance.
+                if kindByArm[group.armKey] == nil { kindByArm[group.armKey] = sample.pointee.provenance.arm }
             }
             last = (group, index)
             if accelByArm[group.armKey] == nil, let accel = sample.pointee.provenance.accel {
@@ -173,6 +179,7 @@ public struct ReportAnalysis: Sendable {
         }
         let outcomeByGroup = Dictionary(uniqueKeysWithValues: zip(groups, outcomes))
         self.accelByArm = accelByArm
+        self.kindByArm = kindByArm
 
         let workloads = Self.ordered(
             document.plan.workloads, present: Set(outcomeByGroup.keys.map(\.workload)), preferred: [])
@@ -187,16 +194,26 @@ public struct ReportAnalysis: Sendable {
         let keys = groups.indices.flatMap { slot in
             slotNames[slot].indices.map { (group: groups[slot], slot: slot, metric: $0) }
         }
+        // Bootstrap seeds name an arm by its kind and rank within the kind (vm#0, container#1), not by its key:
+        // renaming arms leaves every interval as it was.
+        var seedLabels: [String: String] = [:]
+        var rankByKind: [String: Int] = [:]
+        for arm in arms {
+            let kind = Self.kind(of: arm, in: kindByArm) ?? arm
+            seedLabels[arm] = "\(kind)#\(rankByKind[kind, default: 0])"
+            rankByKind[kind, default: 0] += 1
+        }
         var computed = [ArmMetricStats?](repeating: nil, count: keys.count)
         computed.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let results = buffer
             let seed = document.seed
-            let (names, values) = (slotNames, valuesByGroup)
+            let (names, values, labels) = (slotNames, valuesByGroup, seedLabels)
             DispatchQueue.concurrentPerform(iterations: keys.count) { index in
                 let key = keys[index]
                 results[index] = Self.stats(
                     workload: key.group.workload, armKey: key.group.armKey, metric: names[key.slot][key.metric],
-                    rawValues: values[key.slot][key.metric], seed: seed, options: options)
+                    rawValues: values[key.slot][key.metric], seed: seed, options: options,
+                    seedLabel: labels[key.group.armKey] ?? key.group.armKey)
             }
         }
         var statsByKey: [StatsKey: ArmMetricStats] = [:]
@@ -212,11 +229,17 @@ public struct ReportAnalysis: Sendable {
             for name in metricNames {
                 let armStats = arms.compactMap { statsByKey[StatsKey(workload: workload, armKey: $0, metric: name)] }
                 guard !armStats.isEmpty else { continue }
-                let ratios = Self.standardRatios.compactMap { pair -> RatioEstimate? in
-                    guard let top = statsByKey[StatsKey(workload: workload, armKey: pair.0, metric: name)],
-                        let bottom = statsByKey[StatsKey(workload: workload, armKey: pair.1, metric: name)]
-                    else { return nil }
-                    return Self.ratio(top, bottom, level: options.level)
+                let ratios = Self.standardRatioKinds.flatMap { kinds -> [RatioEstimate] in
+                    let tops = arms.filter { Self.kind(of: $0, in: kindByArm) == kinds.0 }
+                    let bottoms = arms.filter { Self.kind(of: $0, in: kindByArm) == kinds.1 }
+                    return tops.flatMap { top in
+                        bottoms.compactMap { bottom -> RatioEstimate? in
+                            guard let t = statsByKey[StatsKey(workload: workload, armKey: top, metric: name)],
+                                let b = statsByKey[StatsKey(workload: workload, armKey: bottom, metric: name)]
+                            else { return nil }
+                            return Self.ratio(t, b, level: options.level)
+                        }
+                    }
                 }
                 rows.append(MetricRow(workload: workload, metric: Metric.named(name), arms: armStats, ratios: ratios))
             }
@@ -232,14 +255,14 @@ public struct ReportAnalysis: Sendable {
     /// Statistics of one group's values of one metric; nil if none is finite.
     static func stats(
         workload: String, armKey: String, metric name: String, rawValues: [Double], seed documentSeed: UInt64,
-        options: AnalysisOptions
+        options: AnalysisOptions, seedLabel: String? = nil
     ) -> ArmMetricStats? {
         var values = rawValues.filter(\.isFinite)
         let nonFinite = rawValues.count - values.count
         values.sort()
         guard let summary = Summary(sorted: values) else { return nil }
         // Stable per-group seed: the same document always renders the same intervals.
-        let seed = documentSeed ^ stableHash("\(workload)\u{1F}\(armKey)\u{1F}\(name)")
+        let seed = documentSeed ^ stableHash("\(workload)\u{1F}\(seedLabel ?? armKey)\u{1F}\(name)")
         let medians =
             values.count >= Bootstrap.minimumSampleCount
             ? Bootstrap.medianDistribution(sorted: values, resamples: options.resamples, seed: seed) : []
@@ -268,6 +291,21 @@ public struct ReportAnalysis: Sendable {
         }
         return RatioEstimate(numeratorArm: top.armKey, denominatorArm: bottom.armKey, value: value, interval: interval)
     }
+
+    /// The kind of an arm: recorded, else from samples, else read from its name (`native`, `container…`, `vm…`)
+    /// for arms known only from isolation, density or size records of an old file.
+    static func kind(of armKey: String, in kinds: [String: String]) -> String? {
+        if let kind = kinds[armKey] { return kind }
+        if armKey == "native" { return "native" }
+        if armKey.hasPrefix("container") { return "container" }
+        if armKey.hasPrefix("vm") { return "vm" }
+        return nil
+    }
+
+    public func kind(of armKey: String) -> String? { Self.kind(of: armKey, in: kindByArm) }
+
+    /// The arms of one kind that have samples, in plan order.
+    public func arms(ofKind kind: String) -> [String] { arms.filter { self.kind(of: $0) == kind } }
 
     public func outcome(workload: String, armKey: String) -> ArmOutcome? {
         outcomes.first { $0.workload == workload && $0.armKey == armKey }

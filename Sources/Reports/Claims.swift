@@ -32,9 +32,23 @@ public struct ClaimAssessment: Sendable {
     /// Published reference points, context only: not measured here.
     public let references: [String]
 
+    /// Every pair of arms of the kinds the claim compares (e.g. each VM arm over each container arm), the first
+    /// being the one that decided the verdict; empty for claims that are not pairwise.
+    public var pairs: [ClaimPair] = []
+
     public var verdictText: String {
         notMeasured ? "inconclusive — not measured (\(reason))" : verdict.rawValue
     }
+}
+
+/// One pair of arms put to a claim's rule: numerator ÷ denominator, by arm key.
+public struct ClaimPair: Sendable {
+    public let numerator: String
+    public let denominator: String
+    public let measured: String
+    public let ratio: Double?
+    public let interval: ConfidenceInterval?
+    public let verdict: Verdict
 }
 
 /// A condition of the run that bends one or more claims.
@@ -241,7 +255,7 @@ extension ReportAnalysis {
     }
 
     /// Median phase times (ms from launch) of a VM arm's successful samples, in time order.
-    public func phaseMedians(workload: String, armKey: String = "vm") -> [(name: String, ms: Double)] {
+    public func phaseMedians(workload: String, armKey: String) -> [(name: String, ms: Double)] {
         var byName: [String: [Double]] = [:]
         var order: [String] = []
         document.forEachSample { sample in
@@ -255,6 +269,32 @@ extension ReportAnalysis {
         return order.map { ($0, median(sorted: byName[$0]!.sorted())) }.sorted { $0.ms < $1.ms }
     }
 
+    /// Why a kind has no arm to compare, or nil when it has one.
+    func missingKind(_ kind: String) -> String? {
+        arms(ofKind: kind).isEmpty ? "no \(kind) arm in this run" : nil
+    }
+
+    /// Every numerator-kind arm over every denominator-kind arm that both measured their metric.
+    func pairs(
+        workload: String, numeratorKind: String, denominatorKind: String, numeratorMetric: String,
+        denominatorMetric: String
+    ) -> [(pair: ClaimPair, estimate: RatioEstimate)] {
+        arms(ofKind: numeratorKind).flatMap { top in
+            arms(ofKind: denominatorKind).compactMap { bottom -> (ClaimPair, RatioEstimate)? in
+                guard let t = stats(workload: workload, armKey: top, metric: numeratorMetric),
+                    let b = stats(workload: workload, armKey: bottom, metric: denominatorMetric)
+                else { return nil }
+                let r = Self.ratio(t, b, level: options.level)
+                let (verdict, _) = ClaimRules.ratioVerdict(r.interval)
+                return (
+                    ClaimPair(
+                        numerator: top, denominator: bottom, measured: NumberText.ratio(r.value, interval: r.interval),
+                        ratio: r.value, interval: r.interval, verdict: verdict), r
+                )
+            }
+        }
+    }
+
     private func assessStartup(_ caveats: [String]) -> ClaimAssessment {
         let id = "C1"
         let claim = "A container starts much faster than a VM, because it boots no guest kernel."
@@ -262,39 +302,49 @@ extension ReportAnalysis {
         var evidence: [String] = []
         for workload in workloads {
             for metric in metrics {
-                if let vm = stats(workload: workload, armKey: "vm", metric: metric.name),
-                    let container = stats(workload: workload, armKey: "container", metric: metric.name)
+                for (pair, _) in pairs(
+                    workload: workload, numeratorKind: "vm", denominatorKind: "container", numeratorMetric: metric.name,
+                    denominatorMetric: metric.name)
                 {
-                    let r = Self.ratio(vm, container, level: options.level)
                     evidence.append(
-                        "\(workload), \(metric.title): vm÷container \(NumberText.ratio(r.value, interval: r.interval))")
+                        "\(workload), \(metric.title): \(pair.numerator)÷\(pair.denominator) \(pair.measured)")
                 }
             }
         }
         let primaryWorkloads = (workloads.contains("hello") ? ["hello"] : []) + workloads.filter { $0 != "hello" }
         for workload in primaryWorkloads {
             for metric in metrics {
-                guard let vm = stats(workload: workload, armKey: "vm", metric: metric.name),
-                    let container = stats(workload: workload, armKey: "container", metric: metric.name)
-                else { continue }
-                let phases = phaseMedians(workload: workload)
-                if !phases.isEmpty {
-                    evidence.append(
-                        "VM phases of \(workload) (median ms from launch): "
-                            + phases.map { "\($0.name) \(NumberText.number($0.ms))" }.joined(separator: ", "))
+                let measured = pairs(
+                    workload: workload, numeratorKind: "vm", denominatorKind: "container", numeratorMetric: metric.name,
+                    denominatorMetric: metric.name)
+                // The first VM arm over the first container arm (plan order) decides; every pair has its row.
+                guard let decided = measured.first else { continue }
+                for vm in arms(ofKind: "vm") {
+                    let phases = phaseMedians(workload: workload, armKey: vm)
+                    if !phases.isEmpty {
+                        evidence.append(
+                            "\(armLabel(vm)) phases of \(workload) (median ms from launch): "
+                                + phases.map { "\($0.name) \(NumberText.number($0.ms))" }.joined(separator: ", "))
+                    }
                 }
-                let r = Self.ratio(vm, container, level: options.level)
+                let r = decided.estimate
                 let (verdict, reason) = ClaimRules.ratioVerdict(r.interval)
-                return ClaimAssessment(
-                    id: id, claim: claim, metric: "startup \(metric.title) (\(metric.name)), \(workload): vm÷container",
+                let pairName = "\(decided.pair.numerator)÷\(decided.pair.denominator)"
+                var assessment = ClaimAssessment(
+                    id: id, claim: claim, metric: "startup \(metric.title) (\(metric.name)), \(workload): \(pairName)",
                     measured: NumberText.ratio(r.value, interval: r.interval), ratio: r.value, interval: r.interval,
-                    verdict: verdict, reason: reason, notMeasured: false, rule: ClaimRules.ratioRule,
-                    caveats: caveats, evidence: evidence, references: ReferencePoints.byClaim[id] ?? [])
+                    verdict: verdict, reason: "decided by \(pairName): \(reason)", notMeasured: false,
+                    rule: ClaimRules.ratioRule, caveats: caveats, evidence: evidence,
+                    references: ReferencePoints.byClaim[id] ?? [])
+                assessment.pairs = measured.map(\.pair)
+                return assessment
             }
         }
         let workload = primaryWorkloads.first ?? "hello"
-        let reason = ["vm", "container"].compactMap { arm -> String? in
-            metrics.contains { stats(workload: workload, armKey: arm, metric: $0.name) != nil }
+        let reason = ["vm", "container"].compactMap { kind -> String? in
+            if let missing = missingKind(kind) { return missing }
+            let arm = arms(ofKind: kind)[0]
+            return metrics.contains { stats(workload: workload, armKey: arm, metric: $0.name) != nil }
                 ? nil
                 : missingReason(workload: workload, armKey: arm, metric: "startup_first_output_ms or startup_exit_ms")
         }
@@ -313,51 +363,72 @@ extension ReportAnalysis {
         let id = "C2"
         let claim = "A container uses much less memory than a VM, because it carries no guest OS."
         var evidence: [String] = []
-        let densityArms = Set(document.density.map(\.armKey))
-        if densityArms.contains("vm"), densityArms.contains("container") {
-            let common = Set(document.density.filter { $0.armKey == "vm" }.map(\.instances))
-                .intersection(document.density.filter { $0.armKey == "container" }.map(\.instances))
+        let densityVM = document.density.first { kind(of: $0.armKey) == "vm" }?.armKey
+        let densityContainer = document.density.first { kind(of: $0.armKey) == "container" }?.armKey
+        if let densityVM, let densityContainer {
+            let common = Set(document.density.filter { $0.armKey == densityVM }.map(\.instances))
+                .intersection(document.density.filter { $0.armKey == densityContainer }.map(\.instances))
             if let n = common.max(),
-                let vm = document.density.first(where: { $0.armKey == "vm" && $0.instances == n }),
-                let container = document.density.first(where: { $0.armKey == "container" && $0.instances == n }),
+                let vm = document.density.first(where: { $0.armKey == densityVM && $0.instances == n }),
+                let container = document.density.first(where: {
+                    $0.armKey == densityContainer && $0.instances == n
+                }),
                 container.memoryPerInstanceBytes > 0
             {
                 evidence.append(
-                    "density at N = \(n): \(NumberText.quantity(vm.memoryPerInstanceBytes, unit: "B")) per VM vs \(NumberText.quantity(container.memoryPerInstanceBytes, unit: "B")) per container (×\(NumberText.number(vm.memoryPerInstanceBytes / container.memoryPerInstanceBytes)), single run, no interval)"
+                    "density at N = \(n): \(NumberText.quantity(vm.memoryPerInstanceBytes, unit: "B")) per VM (\(densityVM)) vs \(NumberText.quantity(container.memoryPerInstanceBytes, unit: "B")) per container (\(densityContainer)) (×\(NumberText.number(vm.memoryPerInstanceBytes / container.memoryPerInstanceBytes)), single run, no interval)"
                 )
             }
         }
         let primaryWorkloads =
             ["idle", "hello"].filter(workloads.contains) + workloads.filter { $0 != "idle" && $0 != "hello" }
         for workload in primaryWorkloads {
-            for pair in Self.memoryPairs {
-                guard let vm = stats(workload: workload, armKey: "vm", metric: pair.vm.name),
-                    let container = stats(workload: workload, armKey: "container", metric: pair.container.name)
-                else { continue }
-                if let total = stats(workload: workload, armKey: "vm", metric: Metric.guestMemTotalBytes.name) {
-                    evidence.append(
-                        "guest MemTotal \(NumberText.quantity(total.summary.median, unit: "B")) (the guest's own view)")
+            for metricPair in Self.memoryPairs {
+                let measured = pairs(
+                    workload: workload, numeratorKind: "vm", denominatorKind: "container",
+                    numeratorMetric: metricPair.vm.name, denominatorMetric: metricPair.container.name)
+                guard let decided = measured.first else { continue }
+                for vm in arms(ofKind: "vm") {
+                    if let total = stats(workload: workload, armKey: vm, metric: Metric.guestMemTotalBytes.name) {
+                        evidence.append(
+                            "\(vm): guest MemTotal \(NumberText.quantity(total.summary.median, unit: "B")) (the guest's own view)"
+                        )
+                    }
                 }
-                let r = Self.ratio(vm, container, level: options.level)
+                let r = decided.estimate
                 let (verdict, reason) = ClaimRules.ratioVerdict(r.interval)
+                let pairName = "\(decided.pair.numerator)÷\(decided.pair.denominator)"
                 let what =
-                    pair.vm == pair.container
-                    ? "\(pair.vm.title) (\(pair.vm.name))"
-                    : "VM \(pair.vm.title) (\(pair.vm.name)) ÷ container \(pair.container.title) (\(pair.container.name))"
-                return ClaimAssessment(
-                    id: id, claim: claim, metric: "host memory per instance, \(workload): \(what)",
+                    metricPair.vm == metricPair.container
+                    ? "\(metricPair.vm.title) (\(metricPair.vm.name))"
+                    : "VM \(metricPair.vm.title) (\(metricPair.vm.name)) ÷ container \(metricPair.container.title) (\(metricPair.container.name))"
+                var assessment = ClaimAssessment(
+                    id: id, claim: claim, metric: "host memory per instance, \(workload): \(what), \(pairName)",
                     measured: NumberText.ratio(r.value, interval: r.interval), ratio: r.value, interval: r.interval,
-                    verdict: verdict, reason: reason, notMeasured: false, rule: ClaimRules.ratioRule,
-                    caveats: caveats, evidence: evidence, references: ReferencePoints.byClaim[id] ?? [])
+                    verdict: verdict, reason: "decided by \(pairName): \(reason)", notMeasured: false,
+                    rule: ClaimRules.ratioRule, caveats: caveats, evidence: evidence,
+                    references: ReferencePoints.byClaim[id] ?? [])
+                assessment.pairs = measured.map(\.pair)
+                return assessment
             }
         }
         let workload = primaryWorkloads.first ?? "idle"
-        let reason = [
-            missingReason(
-                workload: workload, armKey: "vm",
-                metric: "\(Metric.memoryPeakBytes.name) or \(Metric.pssPeakBytes.name)"),
-            missingReason(workload: workload, armKey: "container", metric: Metric.memoryPeakBytes.name),
-        ]
+        var reason: [String] = []
+        if let missing = missingKind("vm") {
+            reason.append(missing)
+        } else {
+            reason.append(
+                missingReason(
+                    workload: workload, armKey: arms(ofKind: "vm")[0],
+                    metric: "\(Metric.memoryPeakBytes.name) or \(Metric.pssPeakBytes.name)"))
+        }
+        if let missing = missingKind("container") {
+            reason.append(missing)
+        } else {
+            reason.append(
+                missingReason(
+                    workload: workload, armKey: arms(ofKind: "container")[0], metric: Metric.memoryPeakBytes.name))
+        }
         return notMeasured(
             id, claim, metric: "host memory per instance vm÷container", rule: ClaimRules.ratioRule,
             reason: reason.joined(separator: "; "), caveats: caveats, evidence: evidence)
@@ -374,8 +445,9 @@ extension ReportAnalysis {
 
     /// Slowdown of `armKey` versus native (> 1 = slower), oriented by the metric's direction.
     func slowdown(workload: String, armKey: String, metric: Metric) -> RatioEstimate? {
-        guard let arm = stats(workload: workload, armKey: armKey, metric: metric.name),
-            let native = stats(workload: workload, armKey: "native", metric: metric.name)
+        guard let nativeArm = arms(ofKind: "native").first,
+            let arm = stats(workload: workload, armKey: armKey, metric: metric.name),
+            let native = stats(workload: workload, armKey: nativeArm, metric: metric.name)
         else { return nil }
         return metric.lowerIsBetter
             ? Self.ratio(arm, native, level: options.level) : Self.ratio(native, arm, level: options.level)
@@ -395,17 +467,20 @@ extension ReportAnalysis {
                 continue
             }
             var parts: [String] = []
-            if let c = slowdown(workload: workload, armKey: "container", metric: metric) {
-                containerSlowdowns.append(c)
-                parts.append("container \(NumberText.ratio(c.value, interval: c.interval))")
-            } else {
-                missing.append(missingReason(workload: workload, armKey: "container", metric: metric.name))
-            }
-            if let v = slowdown(workload: workload, armKey: "vm", metric: metric) {
-                vmSlowdowns.append(v)
-                parts.append("vm \(NumberText.ratio(v.value, interval: v.interval))")
-            } else {
-                missing.append(missingReason(workload: workload, armKey: "vm", metric: metric.name))
+            // Every container-kind and every VM-kind arm against the native arm.
+            for kind in ["container", "vm"] {
+                if let absent = missingKind(kind) {
+                    if !missing.contains(absent) { missing.append(absent) }
+                    continue
+                }
+                for arm in arms(ofKind: kind) {
+                    if let r = slowdown(workload: workload, armKey: arm, metric: metric) {
+                        if kind == "container" { containerSlowdowns.append(r) } else { vmSlowdowns.append(r) }
+                        parts.append("\(arm) \(NumberText.ratio(r.value, interval: r.interval))")
+                    } else {
+                        missing.append(missingReason(workload: workload, armKey: arm, metric: metric.name))
+                    }
+                }
             }
             if !parts.isEmpty {
                 let note = metric == .startupExitMs ? " (run time incl. startup: no workload metric recorded)" : ""
@@ -481,7 +556,7 @@ extension ReportAnalysis {
                 order.append(artifact.image)
                 byImage[artifact.image] = ImageBytes(image: artifact.image)
             }
-            let isVM = artifact.armKey.hasPrefix("vm")
+            let isVM = kind(of: artifact.armKey) == "vm"
             switch (isVM, artifact.component) {
             case (false, "layers-compressed"): byImage[artifact.image]!.containerCompressed = artifact.bytes
             case (false, "layers-uncompressed"): byImage[artifact.image]!.containerUncompressed = artifact.bytes
@@ -621,8 +696,8 @@ extension ReportAnalysis {
         let claim =
             "Containers isolate processes (namespaces, cgroups) on one kernel; VMs isolate with a separate kernel."
         let records = document.isolation
-        let isolated = records.filter { $0.armKey.hasPrefix("container") || $0.armKey.hasPrefix("vm") }
-        let native = records.filter { $0.armKey == "native" }
+        let isolated = records.filter { kind(of: $0.armKey) == "container" || kind(of: $0.armKey) == "vm" }
+        let native = records.filter { kind(of: $0.armKey) == "native" }
         var evidence: [String] = []
         for arm in ReportAnalysis.ordered([], present: Set(records.map(\.armKey)), preferred: arms) {
             let armRecords = records.filter { $0.armKey == arm }
@@ -632,8 +707,8 @@ extension ReportAnalysis {
                 "\(armLabel(arm)): \(blocked.count)/\(armRecords.count) probes blocked"
                     + (through.isEmpty ? "" : "; not blocked: \(through.joined(separator: ", "))"))
         }
-        let hasContainer = isolated.contains { $0.armKey.hasPrefix("container") }
-        let hasVM = isolated.contains { $0.armKey.hasPrefix("vm") }
+        let hasContainer = isolated.contains { kind(of: $0.armKey) == "container" }
+        let hasVM = isolated.contains { kind(of: $0.armKey) == "vm" }
         guard hasContainer || hasVM else {
             return notMeasured(
                 id, claim, metric: "isolation probes per arm", rule: ClaimRules.isolationRule,
@@ -641,7 +716,7 @@ extension ReportAnalysis {
                 caveats: caveats, evidence: evidence)
         }
         // Inside the VM the probes hit the guest's own kernel: a success there is the VM's model, not an escape.
-        let leaks = isolated.filter { $0.armKey.hasPrefix("container") && !$0.blocked }
+        let leaks = isolated.filter { kind(of: $0.armKey) == "container" && !$0.blocked }
         let blockedCount = isolated.filter(\.blocked).count
         let verdict: Verdict
         let reason: String
@@ -658,7 +733,7 @@ extension ReportAnalysis {
         } else {
             (verdict, reason) = (
                 .holds,
-                "all \(isolated.filter { $0.armKey.hasPrefix("container") }.count) container probes blocked; the VM ran them against its own kernel"
+                "all \(isolated.filter { kind(of: $0.armKey) == "container" }.count) container probes blocked; the VM ran them against its own kernel"
                     + (native.isEmpty ? " (no native control recorded)" : "")
             )
         }

@@ -116,17 +116,19 @@ enum HTMLReport {
                 []
         var colourByPhase: [String: String] = [:]
         for workload in analysis.workloads {
-            let phases = analysis.phaseMedians(workload: workload)
-            guard !phases.isEmpty else { continue }
-            var previous = 0.0
-            var segments: [(name: String, value: Double, colour: String)] = []
-            for phase in phases {
-                let colour = colourByPhase[phase.name] ?? phaseColours[colourByPhase.count % phaseColours.count]
-                colourByPhase[phase.name] = colour
-                segments.append((phase.name, max(0, phase.ms - previous), colour))
-                previous = phase.ms
+            for vm in analysis.arms(ofKind: "vm") {
+                let phases = analysis.phaseMedians(workload: workload, armKey: vm)
+                guard !phases.isEmpty else { continue }
+                var previous = 0.0
+                var segments: [(name: String, value: Double, colour: String)] = []
+                for phase in phases {
+                    let colour = colourByPhase[phase.name] ?? phaseColours[colourByPhase.count % phaseColours.count]
+                    colourByPhase[phase.name] = colour
+                    segments.append((phase.name, max(0, phase.ms - previous), colour))
+                    previous = phase.ms
+                }
+                bars.append(("\(workload) (\(analysis.armLabel(vm)))", segments, nil))
             }
-            bars.append(("\(workload) (\(analysis.armLabel("vm")))", segments, nil))
         }
         guard !bars.isEmpty else { return "" }
         return figure(SVGChart.bars(title: "VM boot-phase breakdown (medians, ms from launch)", unit: "ms", bars: bars))

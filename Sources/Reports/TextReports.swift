@@ -61,7 +61,12 @@ extension ReportAnalysis {
     }
 
     func ratioTable(_ workload: String) -> TextTable? {
-        let labels = Self.standardRatios.map { "\($0.0)÷\($0.1)" }
+        // Every arm of one kind over every arm of the other (ReportAnalysis.standardRatioKinds), in row order.
+        var labels: [String] = []
+        for row in rows where row.workload == workload {
+            for ratio in row.ratios where !labels.contains(ratio.label) { labels.append(ratio.label) }
+        }
+        guard !labels.isEmpty else { return nil }
         var table = TextTable(["metric"] + labels, numericColumns: Set(1...labels.count))
         for row in rows where row.workload == workload && !row.ratios.isEmpty {
             table.append(
@@ -78,6 +83,12 @@ extension ReportAnalysis {
         var table = TextTable(["claim", "verdict", "measured (95% CI)", "metric"])
         for claim in claims {
             table.append([claim.id, claim.verdictText, claim.measured, claim.metric])
+            // One row per pair of arms when more than one pair was measured; the first decided the verdict.
+            if claim.pairs.count > 1 {
+                for pair in claim.pairs {
+                    table.append(["", pair.verdict.rawValue, pair.measured, "  \(pair.numerator)÷\(pair.denominator)"])
+                }
+            }
         }
         return table
     }
@@ -98,15 +109,17 @@ extension ReportAnalysis {
 
     var phaseTable: TextTable? {
         var table = TextTable(
-            ["workload", "phase", "median ms from launch", "Δ from previous"], numericColumns: [2, 3])
+            ["workload", "arm", "phase", "median ms from launch", "Δ from previous"], numericColumns: [3, 4])
         for workload in workloads {
-            var previous = 0.0
-            for (index, phase) in phaseMedians(workload: workload).enumerated() {
-                table.append([
-                    index == 0 ? workload : "", phase.name, NumberText.number(phase.ms),
-                    NumberText.number(phase.ms - previous),
-                ])
-                previous = phase.ms
+            for vm in arms(ofKind: "vm") {
+                var previous = 0.0
+                for (index, phase) in phaseMedians(workload: workload, armKey: vm).enumerated() {
+                    table.append([
+                        index == 0 ? workload : "", index == 0 ? armLabel(vm) : "", phase.name,
+                        NumberText.number(phase.ms), NumberText.number(phase.ms - previous),
+                    ])
+                    previous = phase.ms
+                }
             }
         }
         return table.rows.isEmpty ? nil : table

@@ -31,6 +31,7 @@ struct ResultsFileV2: Codable {
         var metricSets: [[String]]
         var phaseSets: [[String]]
         var digests: [String]
+        var armConfigs: [ArmRecord]?
         var images: [ArtifactSize]
         var layerSharing: [LayerSharing]
         var density: [DensityPoint]
@@ -124,7 +125,8 @@ struct ResultsFileV2: Codable {
             schema: ResultsDocument.currentSchema, suite: doc.suite, startedAt: doc.startedAt,
             finishedAt: doc.finishedAt, complete: doc.complete, seed: doc.seed, host: doc.host, tool: doc.tool,
             plan: doc.plan, provenances: provenances, metricSets: metricSets, phaseSets: phaseSets, digests: digests,
-            images: doc.images, layerSharing: doc.layerSharing, density: doc.density, isolation: doc.isolation,
+            armConfigs: doc.armConfigs, images: doc.images, layerSharing: doc.layerSharing, density: doc.density,
+            isolation: doc.isolation,
             calibration: doc.calibration, notes: doc.notes)
     }
 
@@ -159,6 +161,7 @@ extension ResultsFileV2.Envelope {
         doc.isolation = isolation
         doc.calibration = calibration
         doc.notes = notes
+        doc.armConfigs = armConfigs
         return doc
     }
 }

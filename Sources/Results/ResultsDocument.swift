@@ -26,6 +26,9 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var isolation: [IsolationRecord]
     public var calibration: Calibration?
     public var notes: [String]
+    /// The suite's arms with their configuration, once per arm (samples refer to them by `armKey`); nil in files
+    /// written before it was recorded.
+    public var armConfigs: [ArmRecord]?
 
     public init(
         suite: String, startedAt: String, seed: UInt64, host: HostInfo, tool: ToolInfo,
@@ -94,6 +97,36 @@ public struct ToolInfo: Codable, Sendable, Equatable {
     public init(version: String, commit: String) {
         self.version = version
         self.commit = commit
+    }
+}
+
+/// One arm of the suite as it was configured: what kind it is and with which engine and settings.
+public struct ArmRecord: Codable, Sendable, Equatable {
+    /// The arm's key in samples (`armKey`), as named in the suite.
+    public var key: String
+    /// "native", "container" or "vm": what the claims compare, whatever the arm is called.
+    public var kind: String
+    /// "native", "boxbench", "crun", "runc", "libvirt".
+    public var engine: String
+    /// VM arms only.
+    public var accel: String?
+    public var machine: String?
+    public var rootfs: String?
+    public var memoryMiB: Int?
+    public var vcpus: Int?
+
+    public init(
+        key: String, kind: String, engine: String, accel: String? = nil, machine: String? = nil,
+        rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil
+    ) {
+        self.key = key
+        self.kind = kind
+        self.engine = engine
+        self.accel = accel
+        self.machine = machine
+        self.rootfs = rootfs
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
     }
 }
 

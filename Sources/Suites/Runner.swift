@@ -84,6 +84,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 hostname: facts.hostname, kernel: facts.kernel, cpuModel: facts.cpuModel, cpus: facts.cpus,
                 memTotalBytes: facts.memTotalBytes, cgroupMode: layout.mode.rawValue, bootID: facts.bootID),
             tool: tool, plan: plan)
+        document.armConfigs = suite.arms.map(\.record)
     }
 
     func flush() {

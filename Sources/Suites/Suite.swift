@@ -1,4 +1,5 @@
 import Foundation
+import Results
 import Yams
 
 /// A benchmark suite: which workloads run in which arms, how often, under which limits.
@@ -39,6 +40,20 @@ public struct ArmSpec: Sendable, Equatable {
     public var vcpus: Int
     public var machine: String
     public var rootfsMode: String
+}
+
+extension ArmSpec {
+    /// What the results document records of this arm: only the fields its kind has.
+    public var record: ArmRecord {
+        switch kind {
+        case .native: ArmRecord(key: name, kind: kind.rawValue, engine: "native")
+        case .container: ArmRecord(key: name, kind: kind.rawValue, engine: engine.rawValue)
+        case .vm:
+            ArmRecord(
+                key: name, kind: kind.rawValue, engine: "libvirt", accel: accel, machine: machine, rootfs: rootfsMode,
+                memoryMiB: memoryMiB, vcpus: vcpus)
+        }
+    }
 }
 
 public struct WorkloadSpec: Sendable, Equatable {

@@ -60,18 +60,18 @@ import Testing
         let suite = s.path + "/failing.yaml"
         let hello = Self.benchmarks + "/workloads/hello"
         try """
-            name: failing
-            repetitions: 1
-            warmups: 0
-            arms:
-              - kind: native
-            workloads:
-              - name: hello
-                dockerfile: \(hello)/Dockerfile
-              - name: broken
-                dockerfile: \(hello)/Dockerfile
-                args: ["--no-such-flag"]
-            """.write(toFile: suite, atomically: true, encoding: .utf8)
+        name: failing
+        repetitions: 1
+        warmups: 0
+        arms:
+          - kind: native
+        workloads:
+          - name: hello
+            dockerfile: \(hello)/Dockerfile
+          - name: broken
+            dockerfile: \(hello)/Dockerfile
+            args: ["--no-such-flag"]
+        """.write(toFile: suite, atomically: true, encoding: .utf8)
         var environment = env(s)
         environment["BOXBENCH_KIT"] = "/var/cache/boxbench/kit"
         let r = try runBoxbench(["run", suite, "--output", s.path + "/out"], environment: environment)

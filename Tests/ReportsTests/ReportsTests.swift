@@ -28,6 +28,36 @@ struct AnalysisTests {
         #expect(analysis.failedSampleCount == 48 + 2)
     }
 
+    /// Claims pick arms by kind: the same run with every arm renamed gets the same verdicts and figures, and each
+    /// pair of a container arm and a VM arm has its own row.
+    @Test func renamingArmsChangesNoVerdict() throws {
+        let original = try loadFixture()
+        let names = [
+            "native": "bare", "container": "box", "container-runc": "rc", "container-crun": "cr", "vm": "guest",
+        ]
+        func rename(_ key: String) -> String { names[key] ?? key }
+        var renamed = original
+        renamed.plan.arms = renamed.plan.arms.map(rename)
+        for i in renamed.samples.indices { renamed.samples[i].armKey = rename(renamed.samples[i].armKey) }
+        for i in renamed.images.indices { renamed.images[i].armKey = rename(renamed.images[i].armKey) }
+        for i in renamed.density.indices { renamed.density[i].armKey = rename(renamed.density[i].armKey) }
+        for i in renamed.isolation.indices { renamed.isolation[i].armKey = rename(renamed.isolation[i].armKey) }
+        let before = ReportAnalysis(original).claims
+        let after = ReportAnalysis(renamed).claims
+        #expect(before.count == after.count)
+        for (a, b) in zip(before, after) {
+            #expect(a.verdict == b.verdict, "\(a.id): \(a.verdictText) became \(b.verdictText)")
+            #expect(a.notMeasured == b.notMeasured, "\(a.id)")
+            #expect(a.measured == b.measured, "\(a.id)")
+            #expect(a.pairs.map(\.measured) == b.pairs.map(\.measured), "\(a.id)")
+        }
+        let c1 = try #require(after.first { $0.id == "C1" })
+        #expect(!c1.notMeasured)
+        // guest over box and over rc (cr never succeeded): one row each, the first decided.
+        #expect(c1.pairs.map { "\($0.numerator)÷\($0.denominator)" } == ["guest÷box", "guest÷rc"])
+        #expect(c1.reason.hasPrefix("decided by guest÷box"))
+    }
+
     @Test func outlierIsFlaggedAndKept() throws {
         let analysis = ReportAnalysis(try loadFixture())
         let stats = try #require(
@@ -40,7 +70,11 @@ struct AnalysisTests {
     @Test func ratiosHaveIntervalsAroundThePointEstimate() throws {
         let analysis = ReportAnalysis(try loadFixture())
         let row = try #require(analysis.rows.first { $0.workload == "hello" && $0.metric.name == "startup_exit_ms" })
-        #expect(row.ratios.map(\.label) == ["vm÷container", "container÷native", "vm÷native"])
+        // Every arm of one kind over every arm of the other (container-crun has no successful sample).
+        #expect(
+            row.ratios.map(\.label) == [
+                "vm÷container", "vm÷container-runc", "container÷native", "container-runc÷native", "vm÷native",
+            ])
         for ratio in row.ratios {
             let interval = try #require(ratio.interval)
             #expect(interval.lower <= ratio.value && ratio.value <= interval.upper, "\(ratio.label)")
@@ -60,7 +94,7 @@ struct AnalysisTests {
         #expect(byID["C1"]!.caveats.contains { $0.contains("warm page cache") })
         #expect(byID["C1"]!.caveats.contains { $0.contains("single vCPU") })
         #expect(byID["C1"]!.references.contains { $0.contains("Firecracker") })
-        #expect(byID["C1"]!.evidence.contains { $0.hasPrefix("VM phases of hello") })
+        #expect(byID["C1"]!.evidence.contains { $0.hasPrefix("vm (tcg) phases of hello") })
         // C2: QEMU PSS ÷ container cgroup peak.
         #expect(byID["C2"]!.verdict == .holds)
         #expect(byID["C2"]!.metric.contains("pss_peak_bytes"))
@@ -168,7 +202,9 @@ struct RendererTests {
         #expect(markdown.hasPrefix("# boxbench report: default"))
         #expect(markdown.contains("| claim | verdict | measured (95% CI) | metric |"))
         for id in ["C1", "C2", "C3", "C4", "C5", "C6", "C7"] { #expect(markdown.contains("### \(id): ")) }
-        #expect(markdown.contains("| metric | vm÷container | container÷native | vm÷native |"))
+        #expect(
+            markdown.contains(
+                "| metric | vm÷container | vm÷container-runc | container÷native | container-runc÷native | vm÷native |"))
         // Every table row has as many cells as its header.
         var expectedPipes: Int? = nil
         for line in markdown.split(separator: "\n") {
