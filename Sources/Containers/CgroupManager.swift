@@ -92,6 +92,9 @@ public protocol CgroupManager: Sendable {
     func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError)
     /// Every group directory, one per hierarchy.
     var directories: [String] { get }
+    /// Starts the memory peak afresh (v1 `memory.max_usage_in_bytes`); false where the kernel keeps one peak for
+    /// the group's life (v2 `memory.peak` resets only per open file), so a later peak would not be this run's.
+    func resetMemoryPeak() -> Bool
 }
 
 extension CgroupManager {
@@ -244,6 +247,11 @@ public final class CgroupV1Manager: CgroupManager {
     public var procsPaths: [String] { allDirs.map { $0 + "/cgroup.procs" } }
     public var directories: [String] { allDirs }
 
+    public func resetMemoryPeak() -> Bool {
+        guard let mem = dir("memory") else { return false }
+        return (try? writeCgroupFile(mem + "/memory.max_usage_in_bytes", "0")) != nil
+    }
+
     public func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError) {
         // The v1 devices controller enforces on its own; a hybrid host's v2 group gets the BPF program only when v1
         // has no devices hierarchy. Fail closed when neither exists: a container without a device cgroup could
@@ -370,6 +378,7 @@ public final class CgroupV2Manager: CgroupManager {
 
     public var procsPaths: [String] { [path + "/cgroup.procs"] }
     public var directories: [String] { [path] }
+    public func resetMemoryPeak() -> Bool { false }
 
     public func applyDevices(_ rules: [DeviceCgroupRule]) throws(CgroupError) {
         try DeviceRules.attachBPF(rules, dir: path)

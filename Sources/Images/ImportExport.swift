@@ -115,7 +115,6 @@ extension ImageStore {
         /// The blob file for `desc`: a regular file (not a symlink, FIFO or device) of exactly the declared size.
         func checkedBlob(_ desc: Descriptor, limit: Int64?) throws -> String {
             let src = dir + "/blobs/sha256/" + desc.digest.hex
-            try FS.requireRegularFileBeneath(dir, "blobs/sha256/" + desc.digest.hex)
             var st = stat()
             guard lstat(src, &st) == 0 else {
                 if errno == ENOENT {
@@ -125,6 +124,10 @@ extension ImageStore {
             }
             guard (st.st_mode & S_IFMT) == S_IFREG else {
                 throw ImageError(.invalidImage, "import: blob \(desc.digest) at \(src) is not a regular file")
+            }
+            // …nor reached through a symlinked directory (blobs/ or blobs/sha256/ linking elsewhere).
+            do { try FS.requireRegularFileBeneath(dir, "blobs/sha256/" + desc.digest.hex) } catch {
+                throw ImageError(.invalidImage, "import: blob \(desc.digest) at \(src) is not a regular file: \(error)")
             }
             guard desc.size >= 0, Int64(st.st_size) == desc.size else {
                 throw ImageError(

@@ -346,18 +346,30 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
 
     func bundleDir(_ workload: WorkloadSpec) -> String { "\(bundleRoot)/\(peer.rawValue)-\(getpid())-\(workload.name)" }
 
+    /// The group boxbench owns and reads: the peer makes the container's own group below it (`cgroupsPath`), and
+    /// the kernel accounts the child's memory peak and CPU time in it after the peer removes the child.
+    func parentCgroup(_ workload: WorkloadSpec) -> any CgroupManager {
+        makeCgroupManager(name: "boxbench/\(peer.rawValue)-\(getpid())-\(workload.name)", layout: layout)
+    }
+
+    /// Everything about the bundle is decided here, once per workload (config, limits, cgroup); `run` only mounts
+    /// the image's layers with a fresh writable upper, as the boxbench arm has, and reads the group.
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
         guard peer.isInstalled else {
             throw EngineUnavailable(reason: "\(peer.path) is not installed (scripts/setup installs it)")
         }
         let dir = bundleDir(workload)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: image.rootfs, hostname: "boxbench")
+        try FileManager.default.createDirectory(atPath: dir + "/rootfs", withIntermediateDirectories: true)
+        let parent = parentCgroup(workload)
+        try parent.create()
+        var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: dir + "/rootfs", hostname: "boxbench")
         spec.process?.env = image.env
         spec.process?.cwd = image.workdir.isEmpty ? "/" : image.workdir
         if let user = image.user { spec.setUser(uid: user.uid, gid: user.gid) }
-        // Same isolation as the boxbench arm; the flattened rootfs is shared, so it stays read-only and /tmp is a tmpfs.
-        spec.root?.readonly = true
+        // Same isolation and the same root as the boxbench arm: the layers under a writable upper.
+        spec.root?.readonly = false
+        spec.applyLimits(memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit)
+        spec.linux?.cgroupsPath = "/\(parent.name)/ctr"
         try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
         return []
     }
@@ -366,28 +378,65 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         -> RunOutcome
     {
         let dir = bundleDir(workload)
-        if limits.memoryBytes != nil || limits.pidsMax != nil {
-            // Limits live in config.json for peers.
-            if var spec = try? RuntimeSpec.load(bundle: dir) {
-                spec.applyLimits(memoryBytes: limits.memoryBytes, pidsMax: limits.pidsMax)
-                try? spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
-            }
-        }
         let id = "bb-\(peer.rawValue)-\(getpid())-\(runIndex)"
+        let parent = parentCgroup(workload)
         defer { peer.forceDelete(id: id) }
         do {
+            try mountLayers(image, dir: dir)
+            defer { unmountLayers(dir: dir) }
+            let peakIsThisRun = parent.resetMemoryPeak()
+            let cpuBefore = parent.stats().cpu?.usageNs
             let r = try HostProcess.run(peer.request(bundle: dir, id: id, timeout: timeout, layout: layout))
-            // The peer makes its own cgroup; boxbench does not account it (no memory figures for peers).
-            return processOutcome(
-                exit: r.exit, timedOut: r.timedOut, oomKilled: false, stdout: r.stdout, stderr: r.stderr, stats: nil,
-                exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
+            let after = parent.stats()
+            var outcome = processOutcome(
+                exit: r.exit, timedOut: r.timedOut, oomKilled: (after.memory?.oomKills ?? 0) > 0, stdout: r.stdout,
+                stderr: r.stderr, stats: nil, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
+            // The container's group is gone by now; its parent kept the peak (reset above) and the CPU time.
+            if peakIsThisRun, let peak = after.memory?.peakBytes {
+                outcome.metrics[Metric.memoryPeakBytes.name] = Double(peak)
+            }
+            if let before = cpuBefore, let now = after.cpu?.usageNs, now >= before {
+                outcome.metrics[Metric.cpuNs.name] = Double(now - before)
+            }
+            return outcome
         } catch {
-            return RunOutcome(status: .failed, failure: error.description)
+            return RunOutcome(status: .failed, failure: "\(error)")
         }
     }
 
+    /// overlay(lower = the image's layers, fresh upper) on the bundle's rootfs, as boxbench's arm mounts it.
+    func mountLayers(_ image: PreparedImage, dir: String) throws {
+        for sub in ["upper", "work"] {
+            try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
+            try FileManager.default.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
+        }
+        let options =
+            "lowerdir=\(image.lowerDirs.joined(separator: ":")),upperdir=\(dir)/upper,workdir=\(dir)/work"
+        guard mount("overlay", dir + "/rootfs", "overlay", 0, options) == 0 else {
+            throw ContainerError(
+                id: peer.rawValue, operation: "mount overlay", detail: dir + "/rootfs", errno: errno)
+        }
+    }
+
+    func unmountLayers(dir: String) {
+        umount2(dir + "/rootfs", Int32(MNT_DETACH))
+        for sub in ["upper", "work"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)") }
+    }
+
     public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {
-        try? FileManager.default.removeItem(atPath: bundleDir(workload))
+        let dir = bundleDir(workload)
+        unmountLayers(dir: dir)
+        try? FileManager.default.removeItem(atPath: dir)
+        let parent = parentCgroup(workload)
+        parent.killAll()
+        try? parent.remove()
+        // The peer makes the path in every hierarchy it uses (cpuset, blkio, …), not only in the ones boxbench
+        // manages: remove the whole chain in all of them.
+        for mount in Set(layout.hierarchies.map(\.mountPoint)) {
+            let group = "\(mount)/\(parent.name)"
+            rmdir(group + "/ctr")
+            rmdir(group)
+        }
     }
 }
 

@@ -148,8 +148,11 @@ import Testing
         let leftover = s.path + "/run/containers/run-\(dead)-0"
         try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: true)
         let suite = s.path + "/s.yaml"
+        // A workload that fails fast (its base image does not exist) after the janitor has run.
+        try FileManager.default.createDirectory(atPath: s.path + "/wl", withIntermediateDirectories: true)
+        try "FROM nosuch/base\n".write(toFile: s.path + "/wl/Dockerfile", atomically: true, encoding: .utf8)
         try
-            "arms: [{kind: native}]\nworkloads: [{name: nope, dockerfile: \(s.path)/missing/Dockerfile}]\nrepetitions: 1\nwarmups: 0\n"
+            "arms: [{kind: native}]\nworkloads: [{name: nope, dockerfile: \(s.path)/wl/Dockerfile}]\nrepetitions: 1\nwarmups: 0\n"
             .write(toFile: suite, atomically: true, encoding: .utf8)
         let r = try runBoxbench(
             ["run", "--quiet", "--output", s.path + "/out", suite],

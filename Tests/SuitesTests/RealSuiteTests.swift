@@ -1,3 +1,4 @@
+import Containers
 import Foundation
 import Machines
 import Probes
@@ -85,5 +86,57 @@ struct RealSuiteTests {
         let sharing = try #require(doc.layerSharing.first)
         #expect(sharing.bytesToPullGivenBase < sharing.imageCompressedBytes)
         #expect(sharing.newLayersOnLastStepRebuild == 1)
+        #expect(doc.armConfigs?.map(\.kind) == ["native", "container", "vm"])
+    }
+
+    /// crun and runc run the same layers with a writable upper as boxbench's arm, in a cgroup boxbench owns and
+    /// reads: every container arm has memory and CPU figures, and nothing is left mounted or grouped.
+    @Test(.enabled(if: getuid() == 0 && PeerRuntime.allCases.allSatisfy(\.isInstalled)))
+    func peerArmsHaveMemoryAndCPUFigures() throws {
+        let yaml = """
+            name: peers
+            repetitions: 2
+            warmups: 0
+            timeout: 60
+            arms:
+              - name: box
+                kind: container
+              - name: cr
+                kind: container
+                engine: crun
+              - name: rc
+                kind: container
+                engine: runc
+            workloads:
+              - name: hello
+            """
+        let suite = try Suite.parse(yaml, path: Self.repoRoot + "/Benchmarks/peers.yaml")
+        let dir = NSTemporaryDirectory() + "boxbench-peers-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let images = WorkloadImages()
+        let engines: [any Engine] = [
+            BoxbenchContainerEngine(arm: suite.arms[0]), PeerContainerEngine(arm: suite.arms[1], peer: .crun),
+            PeerContainerEngine(arm: suite.arms[2], peer: .runc),
+        ]
+        let runner = SuiteRunner(
+            suite: suite, engines: engines, images: { try images.prepare($0) }, resultsPath: dir + "/results.json",
+            seed: 3, progress: SilentProgress(), tool: ToolInfo(version: "test", commit: "test"))
+        let doc = runner.run(layerSharing: { _, _ in nil })
+        #expect(doc.samples.count == 6)
+        for s in doc.samples {
+            #expect(s.status == .ok, "\(s.armKey): \(s.failure ?? "")")
+            #expect((s.metrics["memory_peak_bytes"] ?? 0) > 0, "\(s.armKey) has no memory peak")
+            #expect((s.metrics["cpu_ns"] ?? 0) > 0, "\(s.armKey) has no CPU time")
+        }
+        let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        #expect(!mounts.contains("/bundles/crun-\(getpid())") && !mounts.contains("/bundles/runc-\(getpid())"))
+        let layout = CgroupLayout.detect()
+        for h in layout.hierarchies {
+            for peer in ["crun", "runc"] {
+                let group = "\(h.mountPoint)/boxbench/\(peer)-\(getpid())-hello"
+                #expect(!FileManager.default.fileExists(atPath: group), "left: \(group)")
+            }
+        }
     }
 }
