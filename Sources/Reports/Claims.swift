@@ -187,7 +187,7 @@ extension ReportAnalysis {
                         "VM vCPU count not recorded in the results (metric `vcpus`): cannot tell single from multi-vCPU",
                     claims: ["C3"]))
         }
-        if doc.host.cpus <= 2 {
+        if doc.host.cpus <= 2 && hasVMSamples {
             caveats.append(
                 SetupCaveat(
                     key: "few-host-cpus",
@@ -416,7 +416,9 @@ extension ReportAnalysis {
         var reason: [String] = []
         if let missing = missingKind("vm") {
             reason.append(missing)
-        } else {
+        } else if !Self.memoryPairs.contains(where: {
+            stats(workload: workload, armKey: arms(ofKind: "vm")[0], metric: $0.vm.name) != nil
+        }) {
             reason.append(
                 missingReason(
                     workload: workload, armKey: arms(ofKind: "vm")[0],
@@ -424,7 +426,10 @@ extension ReportAnalysis {
         }
         if let missing = missingKind("container") {
             reason.append(missing)
-        } else {
+        } else if stats(workload: workload, armKey: arms(ofKind: "container")[0], metric: Metric.memoryPeakBytes.name)
+            == nil
+        {
+            // Only what is really missing: the claims never contradict the table.
             reason.append(
                 missingReason(
                     workload: workload, armKey: arms(ofKind: "container")[0], metric: Metric.memoryPeakBytes.name))
@@ -461,7 +466,8 @@ extension ReportAnalysis {
         var containerSlowdowns: [RatioEstimate] = []
         var vmSlowdowns: [RatioEstimate] = []
         var missing: [String] = []
-        for workload in ["cpu", "memory", "syscall", "fileio"] {
+        if let absent = missingKind("native") { missing.append(absent) }
+        for workload in ["cpu", "memory", "syscall", "fileio"] where missingKind("native") == nil {
             guard workloads.contains(workload), let metric = overheadMetric(workload: workload) else {
                 missing.append("\(workload) not run")
                 continue

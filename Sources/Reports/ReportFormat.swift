@@ -33,3 +33,24 @@ public func renderClaimsTable(_ doc: ResultsDocument) -> String {
     }
     return out + TerminalReport.claimsText(analysis)
 }
+
+/// What `boxbench run` prints by default, about a screen: the run in two lines, the setup caveats once, the claims
+/// table (one row per claim, and per pair of arms where several were compared) and the failures, if any. The full
+/// report is in the files (and on stdout with `--verbose`).
+public func renderRunSummary(_ analysis: ReportAnalysis) -> String {
+    var out = analysis.headerLines.prefix(1).joined() + "\n"
+    out +=
+        "arms: " + analysis.arms.map(analysis.armLabel).joined(separator: ", ")
+        + "; samples: \(analysis.document.samples.count), failed: \(analysis.failedSampleCount)\n"
+    let caveats = analysis.setupCaveats
+    if !caveats.isEmpty {
+        out += "\nSetup caveats\n" + caveats.map { "  ! \($0.text)" }.joined(separator: "\n") + "\n"
+    }
+    out += "\nClaims (rules, evidence and published context: see the report)\n"
+    out += analysis.claimsSummaryTable.plain(indent: "  ")
+    for line in analysis.notMeasuredLines { out += "  \(line)\n" }
+    if let failures = analysis.failuresTable {
+        out += "\nFailures\n" + failures.plain(indent: "  ")
+    }
+    return out
+}

@@ -82,7 +82,11 @@ extension ReportAnalysis {
     var claimsSummaryTable: TextTable {
         var table = TextTable(["claim", "verdict", "measured (95% CI)", "metric"])
         for claim in claims {
-            table.append([claim.id, claim.verdictText, claim.measured, claim.metric])
+            // The reason a claim was not measured follows the table (`notMeasuredLines`), keeping the table narrow.
+            table.append([
+                claim.id, claim.notMeasured ? "inconclusive (not measured)" : claim.verdict.rawValue, claim.measured,
+                claim.metric,
+            ])
             // One row per pair of arms when more than one pair was measured; the first decided the verdict.
             if claim.pairs.count > 1 {
                 for pair in claim.pairs {
@@ -91,6 +95,11 @@ extension ReportAnalysis {
             }
         }
         return table
+    }
+
+    /// "C1 not measured: no vm arm in this run", one line per claim that was not measured.
+    var notMeasuredLines: [String] {
+        claims.filter(\.notMeasured).map { "\($0.id) not measured: \($0.reason)" }
     }
 
     var failuresTable: TextTable? {
@@ -189,6 +198,7 @@ enum TerminalReport {
     static func claimsText(_ analysis: ReportAnalysis) -> String {
         var out = "Claims (verdicts by the stated rules; references are published context, not measured here)\n"
         out += analysis.claimsSummaryTable.plain(indent: "  ")
+        for line in analysis.notMeasuredLines { out += "  \(line)\n" }
         for claim in analysis.claims {
             out += "\n  \(claim.id) \(claim.claim)\n"
             out += "     verdict: \(claim.verdictText)" + (claim.notMeasured ? "" : " — \(claim.reason)") + "\n"
@@ -212,6 +222,9 @@ enum MarkdownReport {
         out +=
             "\n## Claims\n\nVerdicts follow the rule stated with each claim. Reference figures are published context, not measured here.\n\n"
         out += analysis.claimsSummaryTable.markdown()
+        if !analysis.notMeasuredLines.isEmpty {
+            out += "\n" + analysis.notMeasuredLines.map { "- \($0)" }.joined(separator: "\n") + "\n"
+        }
         for claim in analysis.claims {
             out += "\n### \(claim.id): \(claim.claim)\n\n"
             out += "- **Verdict: \(claim.verdictText)**" + (claim.notMeasured ? "" : " — \(claim.reason)") + "\n"

@@ -17,7 +17,14 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Override the suite's repetitions.") var repetitions: Int?
     @Option(help: "Comma-separated subset of the suite's arms.") var arms: String?
     @Option(help: "Comma-separated subset of the suite's workloads.") var workloads: String?
-    @Option(help: "Directory for the results and reports (default: results/runs/<suite>-<time>).") var output: String?
+    @Option(
+        name: [.short, .long],
+        help:
+            "Directory for the results and reports (default: results/runs/<suite>-<time>); never replaced unless --force."
+    ) var output: String?
+    @Flag(help: "Replace the results and reports already in --output.") var force = false
+    @Flag(name: [.short, .long], help: "Print the full report on stdout, not only the claims and failures.")
+    var verbose = false
     @Option(help: "Seed for the run order (default: the suite's, else random; always recorded).") var seed: UInt64?
     @Option(name: .customLong("vm-uri"), help: "libvirt URI for VM arms (default: the embedded driver).") var vmURI:
         String?
@@ -59,6 +66,11 @@ struct RunCommand: ParsableCommand {
         }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let outDir = output ?? "results/runs/\(parsed.name)-\(stamp)"
+        // A results document is a measurement: never replaced by accident.
+        if !force, FileManager.default.fileExists(atPath: outDir + "/results.json") {
+            throw CLIError.badInput(
+                "--output \(outDir) already holds results.json: choose another directory or add --force to replace it")
+        }
         do { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) } catch {
             throw CLIError.badInput("--output \(outDir): \(error.localizedDescription)")
         }
@@ -97,12 +109,13 @@ struct RunCommand: ParsableCommand {
                     "calibration skipped: hyperfine or the hello workload is not available, or one of its runs failed")
             }
         }
+        // One analysis for every output.
+        let analysis = ReportAnalysis(doc)
         for format in [ReportFormat.markdown, .html] {
             let file = "\(outDir)/report.\(format == .markdown ? "md" : "html")"
-            try? ResultsStore.writeAtomically(Data(renderReport(doc, format: format).utf8), to: file)
+            try? ResultsStore.writeAtomically(Data(renderReport(analysis, format: format).utf8), to: file)
         }
-        print(renderReport(doc, format: .terminal))
-        print(renderClaimsTable(doc))
+        print(verbose ? renderReport(analysis, format: .terminal) : renderRunSummary(analysis))
         print("results: \(resultsPath)")
         print("reports: \(outDir)/report.md, \(outDir)/report.html")
         let failed = doc.samples.filter { $0.status != .ok }.count

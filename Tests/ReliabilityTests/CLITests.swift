@@ -80,6 +80,45 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: s.path + "/out/results.json"))
     }
 
+    /// `boxbench run` answers in about a screen by default (the claims, the caveats, the failures and where the
+    /// files are), and never replaces a results document unless told to.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/var/cache/boxbench/kit/bbwork")))
+    func runPrintsAShortAnswerAndNeverOverwrites() throws {
+        let s = Scratch("cli-short")
+        defer { s.cleanup() }
+        let suite = s.path + "/short.yaml"
+        try """
+        name: short
+        repetitions: 2
+        warmups: 0
+        arms:
+          - kind: native
+          - kind: container
+        workloads:
+          - name: hello
+            dockerfile: \(Self.benchmarks)/workloads/hello/Dockerfile
+        """.write(toFile: suite, atomically: true, encoding: .utf8)
+        var environment = env(s)
+        environment["BOXBENCH_KIT"] = "/var/cache/boxbench/kit"
+        let out = s.path + "/out"
+        let first = try runBoxbench(["run", suite, "-o", out, "--quiet"], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        let lines = first.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count <= 60, "\(lines.count) lines:\n\(first.stdout)")
+        #expect(first.stdout.components(separatedBy: "Claims").count == 2, "the claims are printed once")
+        #expect(!first.stdout.contains("QEMU"), "a caveat about VMs in a run without a VM arm")
+        #expect(first.stdout.contains("results: \(out)/results.json"))
+        let before = try Data(contentsOf: URL(fileURLWithPath: out + "/results.json"))
+        let again = try runBoxbench(["run", suite, "--output", out, "--quiet"], environment: environment)
+        #expect(again.status == 2, "\(again.stderr)")
+        #expect(again.stderr.contains("already holds results.json"), "\(again.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/results.json")) == before)
+        let forced = try runBoxbench(
+            ["run", suite, "-o", out, "--force", "--quiet", "--verbose"], environment: environment)
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stdout.split(separator: "\n").count > lines.count, "--verbose prints the full report")
+    }
+
     @Test func imageImportOfHostileTarExits2() throws {
         let s = Scratch("cli-tar")
         defer { s.cleanup() }
