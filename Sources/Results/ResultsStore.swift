@@ -182,7 +182,11 @@ public enum ResultsStore {
         do {
             head = try decoder().decode(SchemaOnly.self, from: data)
         } catch {
-            throw ResultsError.unreadable(path: path, reason: "not JSON: \(error)")
+            if let at = JSONSyntax.firstError(in: [UInt8](data)) {
+                throw ResultsError.unreadable(
+                    path: path, reason: "not JSON: line \(at.line), column \(at.column): unexpected \(at.found)")
+            }
+            throw ResultsError.unreadable(path: path, reason: "not a results document: \(error)")
         }
         switch head.schema {
         case Schema.v1.rawValue:

@@ -9,6 +9,8 @@ struct RuntimeCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boxbench-runtime",
         abstract: "An OCI runtime (runc-compatible command line) backed by boxbench's container runtime.",
+        // runc's form: its own version, then the runtime-spec version it implements.
+        version: "boxbench-runtime version 0.1.0\nspec: 1.0.2",
         subcommands: [Create.self, Start.self, State.self, Kill.self, Delete.self, Run.self, List.self, Spec.self])
 
     /// runc takes global flags before the subcommand (`runc --root R create …`); move them after it for the parser.

@@ -20,8 +20,37 @@ struct Boxbench: AsyncParsableCommand {
     /// `container run` is timed against crun and runc as a whole command: its usual forms are read by
     /// LeanArguments; help, errors and every other command go through ArgumentParser.
     static func parseLeanOrRoot() throws -> any ParsableCommand {
-        if let command = leanContainerRun(Array(CommandLine.arguments.dropFirst())) { return command }
+        let args = Array(CommandLine.arguments.dropFirst())
+        if let command = leanContainerRun(args) { return command }
+        if let first = args.first, !first.hasPrefix("-"), let suggestion = unknownCommandMessage(first) {
+            throw CLIError.badInput(suggestion)
+        }
         return try parseAsRoot()
+    }
+
+    /// "unknown command 'imag' (did you mean image?)" for a first word that names no command, else nil.
+    static func unknownCommandMessage(_ word: String) -> String? {
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+        guard !names.contains(word) else { return nil }
+        let nearest = names.min { editDistance(word, $0) < editDistance(word, $1) }
+        let hint = nearest.flatMap { editDistance(word, $0) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
+        return "unknown command '\(word)'\(hint); commands: \(names.dropLast().joined(separator: ", "))"
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
     }
 
     static func leanContainerRun(_ args: [String]) -> ContainerRun? {

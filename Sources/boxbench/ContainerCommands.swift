@@ -44,6 +44,11 @@ struct ContainerSpecCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Process arguments.") var args: [String] = ["sh"]
 
     func run() throws {
+        // The process arguments are taken verbatim, but `spec --help` alone asks for help, not a config running it.
+        if args == ["--help"] || args == ["-h"] {
+            print(Self.helpMessage())
+            return
+        }
         FileHandle.standardOutput.write(RuntimeSpec.defaultSpec(args: args).jsonData())
         print()
     }

@@ -79,6 +79,12 @@ struct ImageBuild: ParsableCommand {
         guard FileManager.default.fileExists(atPath: context) else {
             throw CLIError.badInput("build context \(context) does not exist")
         }
+        let dockerfile = file ?? context + "/Dockerfile"
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dockerfile, isDirectory: &isDirectory), !isDirectory.boolValue
+        else {
+            throw CLIError.badInput("-f \(dockerfile): no such Dockerfile")
+        }
         let reference: ImageReference?
         do { reference = try tag.map { try ImageReference(parsing: $0) } } catch { throw imageFailure(error) }
         let store = try storeOptions.open()

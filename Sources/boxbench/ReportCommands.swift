@@ -9,7 +9,12 @@ private func failInput(_ message: String) -> ExitCode {
     return ExitCode(2)
 }
 
-private func readResults(_ path: String) throws -> ResultsDocument {
+private func readResults(_ given: String) throws -> ResultsDocument {
+    // A run directory stands for the results document in it.
+    var isDirectory: ObjCBool = false
+    let path =
+        FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory) && isDirectory.boolValue
+        ? given + "/results.json" : given
     do {
         return try ResultsStore.read(path)
     } catch let error as ResultsError {
@@ -33,16 +38,32 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Render a results file: per-arm medians with intervals, ratios, and claim verdicts.")
 
-    @Argument(help: "Results JSON written by `boxbench run`.")
+    @Argument(help: "Results JSON written by `boxbench run`, or the run's directory.")
     var results: String
 
-    @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var format: String = ReportFormat.terminal.rawValue
+    @Option(
+        help:
+            "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")) (default: from -o's extension, else terminal)."
+    )
+    var format: String?
 
     @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.")
     var output: String?
 
+    /// --format, else the output file's extension (.html, .md, .csv, .json), else terminal.
+    var chosenFormat: String {
+        if let format { return format }
+        switch (output as NSString?)?.pathExtension.lowercased() {
+        case "html", "htm": return ReportFormat.html.rawValue
+        case "md", "markdown": return ReportFormat.markdown.rawValue
+        case "csv": return ReportFormat.csv.rawValue
+        case "json": return ReportFormat.json.rawValue
+        default: return ReportFormat.terminal.rawValue
+        }
+    }
+
     func run() throws {
+        let format = chosenFormat
         guard let format = ReportFormat(rawValue: format.lowercased()) else {
             throw failInput(
                 "unknown report format \"\(format)\"; use one of \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", "))"

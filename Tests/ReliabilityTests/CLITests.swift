@@ -119,6 +119,37 @@ import Testing
         #expect(forced.stdout.split(separator: "\n").count > lines.count, "--verbose prints the full report")
     }
 
+    /// Errors that keep the promise (exit 2, naming the file, line or command) and one flag style.
+    @Test func everydayErrorsAndFlags() throws {
+        let s = Scratch("cli-everyday")
+        defer { s.cleanup() }
+        let help = try runBoxbench(["container", "spec", "--help"], environment: env(s))
+        #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(help.stdout)")
+        let runtime = URL(fileURLWithPath: boxbenchBinary).deletingLastPathComponent().appendingPathComponent(
+            "boxbench-runtime"
+        ).path
+        if FileManager.default.isExecutableFile(atPath: runtime) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: runtime)
+            p.arguments = ["--version"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            p.waitUntilExit()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(p.terminationStatus == 0 && text.hasPrefix("boxbench-runtime version"), "\(text)")
+        }
+        let build = try runBoxbench(["image", "build", "-f", s.path + "/nope", "-t", "x", s.path], environment: env(s))
+        #expect(build.status == 2 && build.stderr.contains("\(s.path)/nope: no such Dockerfile"), "\(build.stderr)")
+        let bad = s.path + "/bad.json"
+        try "{\n  \"schema\": \"boxbench.results/v2\",\n  oops\n}\n".write(
+            toFile: bad, atomically: true, encoding: .utf8)
+        let report = try runBoxbench(["report", bad], environment: env(s))
+        #expect(report.status == 2 && report.stderr.contains("line 3, column 3"), "\(report.stderr)")
+        let unknown = try runBoxbench(["imag", "ls"], environment: env(s))
+        #expect(unknown.status == 2 && unknown.stderr.contains("did you mean image?"), "\(unknown.stderr)")
+    }
+
     @Test func imageImportOfHostileTarExits2() throws {
         let s = Scratch("cli-tar")
         defer { s.cleanup() }
