@@ -3,14 +3,19 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
     public var argv: [String]
     public var env: [String]
     public var cwd: String
+    /// The image's USER (nil: root), which boxbench-init switches to before exec, as the container arms do.
+    public var uid: UInt32?
+    public var gid: UInt32?
 
     public init(
         argv: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-        cwd: String = "/"
+        cwd: String = "/", uid: UInt32? = nil, gid: UInt32? = nil
     ) {
         self.argv = argv
         self.env = env
         self.cwd = cwd
+        self.uid = uid
+        self.gid = gid
     }
 
     /// `/etc/boxbench/workload` as boxbench-init reads it: one `key=value` per line, `arg=` and `env=` repeated.
@@ -29,6 +34,8 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
         }
         try Self.check(cwd, "cwd")
         lines.append("cwd=" + (cwd.isEmpty ? "/" : cwd))
+        if let uid { lines.append("uid=\(uid)") }
+        if let gid { lines.append("gid=\(gid)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

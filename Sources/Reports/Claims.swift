@@ -557,12 +557,19 @@ extension ReportAnalysis {
     public var imageBytes: [ImageBytes] {
         var order: [String] = []
         var byImage: [String: ImageBytes] = [:]
+        // One VM arm's artifacts per image (the first VM-kind arm that has them): two VM arms of one image (initramfs
+        // and disk) must not add up to one VM.
+        var vmArmOfImage: [String: String] = [:]
+        for artifact in document.images where kind(of: artifact.armKey) == "vm" && vmArmOfImage[artifact.image] == nil {
+            vmArmOfImage[artifact.image] = artifact.armKey
+        }
         for artifact in document.images {
             if byImage[artifact.image] == nil {
                 order.append(artifact.image)
                 byImage[artifact.image] = ImageBytes(image: artifact.image)
             }
             let isVM = kind(of: artifact.armKey) == "vm"
+            if isVM && vmArmOfImage[artifact.image] != artifact.armKey { continue }
             switch (isVM, artifact.component) {
             case (false, "layers-compressed"): byImage[artifact.image]!.containerCompressed = artifact.bytes
             case (false, "layers-uncompressed"): byImage[artifact.image]!.containerUncompressed = artifact.bytes

@@ -49,7 +49,9 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         }.joined()
         let a = try builder.prepare(
             rootfsDir: image.rootfs,
-            workload: GuestWorkload(argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir),
+            workload: GuestWorkload(
+                argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir, uid: image.user?.uid,
+                gid: image.user?.gid),
             cacheKey: "\(image.digest)-\(argvHash)", mode: mode)
         lock.lock()
         artifacts[k] = a

@@ -51,14 +51,17 @@ struct BootTests {
         }
     }
 
-    func boot(_ argv: [String], mode: RootfsMode = .initramfs, timeout: Duration = .seconds(60), paused: Bool = false)
-        async throws -> VMRunResult
-    {
+    func boot(
+        _ argv: [String], mode: RootfsMode = .initramfs, timeout: Duration = .seconds(60), paused: Bool = false,
+        uid: UInt32? = nil
+    ) async throws -> VMRunResult {
         let rootfs = try Self.makeRootfs()
         defer { try? FileManager.default.removeItem(atPath: rootfs) }
         let builder = GuestArtifactBuilder(paths: Self.paths)
         let artifacts = try builder.prepare(
-            rootfsDir: rootfs, workload: GuestWorkload(argv: argv), cacheKey: "machines-test-busybox", mode: mode)
+            rootfsDir: rootfs, workload: GuestWorkload(argv: argv, uid: uid, gid: uid),
+            cacheKey: "machines-test-busybox",
+            mode: mode)
         defer { builder.remove(artifacts) }
         let runner = VMRunner(uri: LibvirtConnection.embedURI(root: Self.testRoot), paths: Self.paths)
         defer { runner.close() }
@@ -92,6 +95,13 @@ struct BootTests {
         #expect((r.memory.qemuPeakPssBytes ?? 0) > 50 << 20)
         #expect((r.memory.guestMemTotalKiB ?? 0) > 100_000)
         #expect(r.sizes.initrdBytes > 100_000 && r.sizes.kernelBytes > 1_000_000)
+    }
+
+    /// The image's USER is honoured in the guest too: boxbench-init switches to it before exec.
+    @Test func theWorkloadRunsAsTheImageUser() async throws {
+        let r = try await boot(["/bin/sh", "-c", "id -u; id -g"], uid: 1000)
+        #expect(r.failure == nil, "\(r.failure ?? "") \(r.consoleTail ?? "")")
+        #expect(r.output == "1000\n1000\n")
     }
 
     @Test func diskModeAndPausedSplit() async throws {

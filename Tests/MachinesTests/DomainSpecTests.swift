@@ -177,6 +177,7 @@ struct ArtifactTests {
         #expect(
             try GuestWorkload(argv: ["/bin/sh", "-c", "echo 'a&b' \"<x>\""], env: ["A=1"], cwd: "/tmp").specText()
                 == "arg=/bin/sh\narg=-c\narg=echo 'a&b' \"<x>\"\nenv=A=1\ncwd=/tmp\n")
+        #expect(try GuestWorkload(argv: ["id"], uid: 1000, gid: 100).specText().hasSuffix("uid=1000\ngid=100\n"))
         #expect(throws: MachineError.self) { try GuestWorkload(argv: ["a\nb"]).specText() }
         #expect(throws: MachineError.self) { try GuestWorkload(argv: []).specText() }
         #expect(throws: MachineError.self) { try GuestWorkload(argv: ["x"], env: ["NOEQUALS"]).specText() }
