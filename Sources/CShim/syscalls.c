@@ -145,6 +145,8 @@ struct spawn_args {
     const char *cgroup_join_paths;
     int private_mount_ns;
     const char *detach_mount;
+    const char *root_dir; /* chroot here before exec (the native arm runs the image's own files), or NULL */
+    const char *cwd;      /* then chdir here, or NULL */
     uint64_t reset; /* bit s-1: signal s's disposition is not SIG_DFL in the parent; reset before exec */
     int err; /* written by the child (shared memory), read by the parent after vfork returns */
 };
@@ -179,6 +181,8 @@ static int spawn_child(void *opaque) {
         a->err = errno;
         _exit(127);
     }
+    if (a->root_dir && (chroot(a->root_dir) != 0 || chdir("/") != 0)) { a->err = errno; _exit(127); }
+    if (a->cwd && chdir(a->cwd) != 0) { a->err = errno; _exit(127); }
     execve(a->path, a->argv, a->envp);
     a->err = errno;
     _exit(127);
@@ -192,9 +196,10 @@ static uint64_t monotonic_ns(void) {
 
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                           int err_fd, const char *cgroup_join_paths, int private_mount_ns,
-                          const char *detach_mount, int *pidfd_out, uint64_t *started_ns, int *err_out) {
+                          const char *detach_mount, const char *root_dir, const char *cwd, int *pidfd_out,
+                          uint64_t *started_ns, int *err_out) {
     struct spawn_args a = {path, argv, envp, in_fd, out_fd, err_fd, cgroup_join_paths, private_mount_ns,
-                           detach_mount, 0, 0};
+                           detach_mount, root_dir, cwd, 0, 0};
     /* Everything that is the launcher's preparation happens before the clock: the stack, the dispositions. */
     for (int s = 1; s < NSIG && s <= 64; s++) {
         struct cshim_kernel_sigaction old;

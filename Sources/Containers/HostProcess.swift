@@ -13,11 +13,16 @@ public struct HostProcessRequest: Sendable {
     public var timeout: Duration?
     /// Run in a private mount namespace with this mount detached first (crun on hybrid hosts).
     public var detachMountInPrivateNamespace: String?
+    /// chroot here before exec (`path` is then inside it), and change into `workingDirectory` (nil: stay).
+    public var rootDirectory: String?
+    public var workingDirectory: String?
 
     public init(
         path: String, args: [String], env: [String], cgroupName: String? = nil, timeout: Duration? = nil,
-        detachMountInPrivateNamespace: String? = nil
+        detachMountInPrivateNamespace: String? = nil, rootDirectory: String? = nil, workingDirectory: String? = nil
     ) {
+        self.rootDirectory = rootDirectory
+        self.workingDirectory = workingDirectory
         self.path = path
         self.args = args
         self.env = env
@@ -74,12 +79,14 @@ public enum HostProcess {
         let envp = strings.array(request.env)
         let cgroupPaths = strings.string(cgroup?.join.selfJoinOnly.joined(separator: "\n"))
         let detach = strings.string(request.detachMountInPrivateNamespace)
+        let rootDirectory = strings.string(request.rootDirectory)
+        let workingDirectory = strings.string(request.workingDirectory)
         var spawnErrno: Int32 = 0
         var pidfd: Int32 = -1
         var t0: UInt64 = 0
         let pid = cshim_spawn_process(
-            request.path, argv, envp, -1, outPipe[1], errPipe[1], cgroupPaths, detach == nil ? 0 : 1, detach, &pidfd,
-            &t0, &spawnErrno)
+            request.path, argv, envp, -1, outPipe[1], errPipe[1], cgroupPaths, detach == nil ? 0 : 1, detach,
+            rootDirectory, workingDirectory, &pidfd, &t0, &spawnErrno)
         close(outPipe[1])
         close(errPipe[1])
         if pid < 0 {

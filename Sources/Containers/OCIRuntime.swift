@@ -353,7 +353,7 @@ public final class OCIRuntime: @unchecked Sendable {
             let argv = strings.array(hook.args ?? [hook.path])
             let envp = strings.array(hook.env ?? [])
             var err: Int32 = 0
-            let pid = cshim_spawn_process(hook.path, argv, envp, fd, -1, 2, nil, 0, nil, nil, nil, &err)
+            let pid = cshim_spawn_process(hook.path, argv, envp, fd, -1, 2, nil, 0, nil, nil, nil, nil, nil, &err)
             guard pid > 0 else {
                 if failIsFatal {
                     throw OCIRuntimeError("\(phase) hook \(hook.path): \(String(cString: strerror(err)))")

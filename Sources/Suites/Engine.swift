@@ -1,3 +1,4 @@
+import CShim
 import Containers
 import Crypto
 import Foundation
@@ -224,33 +225,67 @@ func cgroupMetrics(_ stats: CgroupStats?) -> [String: Double] {
 
 // MARK: - native
 
-/// The image's own binary run on the host with no isolation, in a plain accounting cgroup.
+/// The image's own files run on the host with no isolation: chrooted into the image's layers (an overlay with a
+/// fresh writable upper, as every container arm gets), no namespaces, in a plain accounting cgroup.
 public struct NativeEngine: Engine {
     public let arm: ArmSpec
     let layout: CgroupLayout
+    let runRoot: String
     public var engineName: String { "native" }
-    public init(arm: ArmSpec, layout: CgroupLayout = .detect()) {
+    public init(arm: ArmSpec, layout: CgroupLayout = .detect(), runRoot: String = BoxbenchPaths().run + "/bundles") {
         self.arm = arm
         self.layout = layout
+        self.runRoot = runRoot
     }
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] { [] }
 
+    /// The image's program as the container would find it, as a path inside the image: argv[0] itself when it has
+    /// a slash, else the first executable file on the image's PATH, every path and symlink resolved inside the
+    /// rootfs (an applet link `cat -> /bin/busybox` leads to the image's busybox, never the host's).
+    static func resolveProgram(_ image: PreparedImage) -> String? {
+        guard let name = image.argv.first, !name.isEmpty else { return nil }
+        let path =
+            image.env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let candidates = name.contains("/") ? [name] : path.split(separator: ":").map { "\($0)/\(name)" }
+        for candidate in candidates {
+            let fd = cshim_open_in_root(image.rootfs, candidate, O_RDONLY | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o111 != 0,
+                let host = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"),
+                host.hasPrefix(image.rootfs + "/")
+            else { continue }
+            return candidate
+        }
+        return nil
+    }
+
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
         -> RunOutcome
     {
-        guard let program = image.argv.first, program.hasPrefix("/") else {
+        guard let program = Self.resolveProgram(image) else {
             return RunOutcome(
                 status: .failed,
-                failure: "native arm needs an absolute entrypoint, got \(image.argv.first ?? "nothing")")
+                failure:
+                    "native arm: \(image.argv.first ?? "no entrypoint") is not an executable file of the image (searched its PATH inside the rootfs)"
+            )
         }
-        // A scratch dir for file I/O, like the container's writable layer.
-        let scratch = NSTemporaryDirectory() + "boxbench-native-\(getpid())-\(runIndex)"
-        mkdir(scratch, 0o755)
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        // The image's layers with a fresh writable upper, mounted before the clock starts; the Janitor finds it by
+        // its owner pid after a kill -9.
+        let dir = "\(runRoot)/native-\(getpid())-\(runIndex)"
+        do {
+            try mountImageLayers(image.lowerDirs, at: dir, hostBinds: ["/dev", "/proc", "/sys"])
+        } catch {
+            return RunOutcome(status: .failed, failure: "\(error)")
+        }
+        defer { unmountImageLayers(at: dir) }
         let request = HostProcessRequest(
-            path: image.rootfs + program, args: image.argv, env: image.env + ["BBWORK_DIR=\(scratch)"],
-            cgroupName: "boxbench/native-\(getpid())-\(runIndex)", timeout: timeout)
+            path: program, args: image.argv, env: image.env, cgroupName: "boxbench/native-\(getpid())-\(runIndex)",
+            timeout: timeout, rootDirectory: dir + "/rootfs",
+            workingDirectory: image.workdir.isEmpty ? "/" : image.workdir)
         do {
             let r = try HostProcess.run(request, layout: layout)
             var o = processOutcome(
@@ -264,6 +299,45 @@ public struct NativeEngine: Engine {
     }
 
     public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+}
+
+/// overlay(lower = the image's layers, a fresh upper) on `dir/rootfs`: the root every arm but the VM's runs on, as
+/// boxbench's own container arm mounts it.
+/// `hostBinds` (the native arm: /dev, /proc, /sys) are bound recursively into the root, so a process chrooted there
+/// without namespaces sees the host's devices and kernel as a bare process does; unmounting the root takes them.
+func mountImageLayers(_ lowerDirs: [String], at dir: String, hostBinds: [String] = []) throws {
+    for sub in ["upper", "work"] {
+        try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
+        try FileManager.default.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
+    }
+    try FileManager.default.createDirectory(atPath: dir + "/rootfs", withIntermediateDirectories: true)
+    let options = "lowerdir=\(lowerDirs.joined(separator: ":")),upperdir=\(dir)/upper,workdir=\(dir)/work"
+    guard mount("overlay", dir + "/rootfs", "overlay", 0, options) == 0 else {
+        throw ContainerError(id: "layers", operation: "mount overlay", detail: dir + "/rootfs", errno: errno)
+    }
+    for source in hostBinds {
+        let target = dir + "/rootfs" + source
+        try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        // Slave: nothing mounted under the bind propagates back to the host.
+        guard mount(source, target, nil, UInt(MS_BIND | MS_REC), nil) == 0,
+            mount(nil, target, nil, UInt(MS_SLAVE | MS_REC), nil) == 0
+        else {
+            let e = errno
+            unmountImageLayers(at: dir)
+            throw ContainerError(id: "layers", operation: "bind \(source) into", detail: target, errno: e)
+        }
+    }
+}
+
+/// Undoes `mountImageLayers`; removes `dir` too unless the caller keeps it (a peer's bundle with its config).
+func unmountImageLayers(at dir: String, keepDirectory: Bool = false) {
+    umount2(dir + "/rootfs", Int32(MNT_DETACH))
+    if keepDirectory {
+        for sub in ["upper", "work"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)") }
+    } else if !((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").contains(dir + "/") {
+        // Never delete through a mount that is still there.
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 }
 
 // MARK: - boxbench's own runtime
@@ -404,24 +478,9 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         }
     }
 
-    /// overlay(lower = the image's layers, fresh upper) on the bundle's rootfs, as boxbench's arm mounts it.
-    func mountLayers(_ image: PreparedImage, dir: String) throws {
-        for sub in ["upper", "work"] {
-            try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
-            try FileManager.default.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
-        }
-        let options =
-            "lowerdir=\(image.lowerDirs.joined(separator: ":")),upperdir=\(dir)/upper,workdir=\(dir)/work"
-        guard mount("overlay", dir + "/rootfs", "overlay", 0, options) == 0 else {
-            throw ContainerError(
-                id: peer.rawValue, operation: "mount overlay", detail: dir + "/rootfs", errno: errno)
-        }
-    }
+    func mountLayers(_ image: PreparedImage, dir: String) throws { try mountImageLayers(image.lowerDirs, at: dir) }
 
-    func unmountLayers(dir: String) {
-        umount2(dir + "/rootfs", Int32(MNT_DETACH))
-        for sub in ["upper", "work"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)") }
-    }
+    func unmountLayers(dir: String) { unmountImageLayers(at: dir, keepDirectory: true) }
 
     public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {
         let dir = bundleDir(workload)

@@ -1,4 +1,5 @@
 import Containers
+import Crypto
 import Foundation
 import Images
 import Probes
@@ -58,7 +59,10 @@ public struct WorkloadImages: Sendable {
         let context = try makeContext(for: w, prefix: "boxbench-context-\(getpid())")
         defer { try? FileManager.default.removeItem(atPath: context) }
         let dockerfile = "\(context)/\((w.dockerfile as NSString).lastPathComponent)"
-        let tag = try ImageReference(parsing: "boxbench/workload-\(w.name):latest")
+        // The tag carries the Dockerfile's own path: a user's workload named like a built-in one never replaces it.
+        let source = SHA256.hash(data: Data((w.dockerfile + "\u{0}" + w.context).utf8))
+        let tag = try ImageReference(
+            parsing: "boxbench/workload-\(w.name):" + source.prefix(6).map { String(format: "%02x", $0) }.joined())
         let progress = self.progress
         let image = try ImageBuilder(store: store).build(
             BuildOptions(context: context, dockerfile: dockerfile, tag: tag, executor: ContainerRunStepExecutor()),

@@ -119,6 +119,37 @@ import Testing
         #expect(forced.stdout.split(separator: "\n").count > lines.count, "--verbose prints the full report")
     }
 
+    /// A user's own Dockerfile runs in every arm (the native arm finds `cat` on the image's PATH inside the rootfs)
+    /// and, named like a built-in workload, gets a tag of its own.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/var/cache/boxbench/kit/bbwork")))
+    func yourOwnDockerfileRunsInEveryArm() throws {
+        let s = Scratch("cli-own")
+        defer { s.cleanup() }
+        try FileManager.default.createDirectory(atPath: s.path + "/mine", withIntermediateDirectories: true)
+        try "FROM boxbench/busybox\nCOPY msg /msg\nCMD [\"cat\", \"/msg\"]\n".write(
+            toFile: s.path + "/mine/Dockerfile", atomically: true, encoding: .utf8)
+        try "hi from my image\n".write(toFile: s.path + "/mine/msg", atomically: true, encoding: .utf8)
+        let suite = s.path + "/own.yaml"
+        try """
+        name: own
+        repetitions: 1
+        warmups: 0
+        arms:
+          - kind: native
+          - kind: container
+        workloads:
+          - name: hello
+            dockerfile: mine/Dockerfile
+        """.write(toFile: suite, atomically: true, encoding: .utf8)
+        var environment = env(s)
+        environment["BOXBENCH_KIT"] = "/var/cache/boxbench/kit"
+        let r = try runBoxbench(["run", suite, "-o", s.path + "/out", "--quiet"], environment: environment)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let ls = try runBoxbench(["image", "ls"], environment: environment)
+        #expect(ls.stdout.contains("boxbench/workload-hello:"), "\(ls.stdout)")
+        #expect(!ls.stdout.contains("boxbench/workload-hello:latest"), "\(ls.stdout)")
+    }
+
     /// Errors that keep the promise (exit 2, naming the file, line or command) and one flag style.
     @Test func everydayErrorsAndFlags() throws {
         let s = Scratch("cli-everyday")

@@ -22,12 +22,14 @@ int cshim_pidfd_open(pid_t pid);
 int cshim_pipe_cloexec(int fds[2]);
 /* Launches a host program (native arm, peer runtimes, hooks): argv/envp NULL-terminated, stdio fds dup'ed in,
    joined by itself (cshim_self_join_cgroups) to the listed cgroup files before exec; optionally in a private mount
-   namespace with one mount detached first (the crun hybrid-cgroup workaround). `pidfd_out` (optional): a pidfd from
+   namespace with one mount detached first (the crun hybrid-cgroup workaround); optionally chrooted into `root_dir`
+   and changed into `cwd` (the native arm: the image's files, no namespaces). `path` is then inside the root. `pidfd_out` (optional): a pidfd from
    clone itself (-1 on kernels without CLONE_PIDFD). `started_ns` (optional): CLOCK_MONOTONIC read right before
    clone, after the launcher's own preparation — where a launch measurement starts. */
 pid_t cshim_spawn_process(const char *path, char *const argv[], char *const envp[], int in_fd, int out_fd,
                           int err_fd, const char *cgroup_join_paths, int private_mount_ns,
-                          const char *detach_mount, int *pidfd_out, uint64_t *started_ns, int *err_out);
+                          const char *detach_mount, const char *root_dir, const char *cwd, int *pidfd_out,
+                          uint64_t *started_ns, int *err_out);
 
 /* open(2) of `path` inside the directory `root` with openat2 RESOLVE_IN_ROOT (symlinks and ".." stay inside);
    -1 with errno set. */
