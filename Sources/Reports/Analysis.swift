@@ -223,7 +223,8 @@ public struct ReportAnalysis: Sendable {
         }
         self.statsByKey = statsByKey
 
-        let metricNames = Self.orderedMetricNames(Set(statsByKey.keys.map(\.metric)))
+        // `vcpus` is a fact of the VM's configuration, not a measurement: no row of its own (caveats read it).
+        let metricNames = Self.orderedMetricNames(Set(statsByKey.keys.map(\.metric)).subtracting(["vcpus"]))
         var rows: [MetricRow] = []
         for workload in workloads {
             for name in metricNames {

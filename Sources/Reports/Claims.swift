@@ -191,7 +191,8 @@ extension ReportAnalysis {
             caveats.append(
                 SetupCaveat(
                     key: "few-host-cpus",
-                    text: "host has \(doc.host.cpus) CPU(s): QEMU's own threads compete with the guest",
+                    text:
+                        "host has \(NumberText.count(doc.host.cpus, "CPU")): QEMU's own threads compete with the guest",
                     claims: ["C1", "C3"]))
         }
         if !doc.complete {
@@ -730,7 +731,17 @@ extension ReportAnalysis {
         }
         // Inside the VM the probes hit the guest's own kernel: a success there is the VM's model, not an escape.
         let leaks = isolated.filter { kind(of: $0.armKey) == "container" && !$0.blocked }
-        let blockedCount = isolated.filter(\.blocked).count
+        // Container probes (the host kernel) and VM probes (the guest's own kernel) are different things: counted apart.
+        let containerProbes = isolated.filter { kind(of: $0.armKey) == "container" }
+        let vmProbes = isolated.filter { kind(of: $0.armKey) == "vm" }
+        var parts: [String] = []
+        if !containerProbes.isEmpty {
+            parts.append("container: \(containerProbes.filter(\.blocked).count)/\(containerProbes.count) blocked")
+        }
+        if !vmProbes.isEmpty {
+            parts.append("VM: \(vmProbes.filter(\.blocked).count)/\(vmProbes.count) blocked (on the guest's kernel)")
+        }
+        let measuredByKind = parts.joined(separator: "; ")
         let verdict: Verdict
         let reason: String
         if !leaks.isEmpty {
@@ -752,7 +763,7 @@ extension ReportAnalysis {
         }
         return ClaimAssessment(
             id: id, claim: claim, metric: "isolation probes blocked in container arms; VM probes on the guest kernel",
-            measured: "\(blockedCount)/\(isolated.count) probes blocked", ratio: nil, interval: nil, verdict: verdict,
+            measured: measuredByKind, ratio: nil, interval: nil, verdict: verdict,
             reason: reason, notMeasured: false, rule: ClaimRules.isolationRule, caveats: caveats, evidence: evidence,
             references: ReferencePoints.byClaim[id] ?? [])
     }

@@ -28,7 +28,7 @@ public struct CompareOptions: Sendable {
 public enum CompareError: Error, CustomStringConvertible, Equatable {
     case differentSchema(baseline: String, new: String)
     case differentHostClass(baseline: String, new: String)
-    case unknownMetrics([String])
+    case unknownMetrics([String], valid: [String])
     case nothingInCommon
 
     public var description: String {
@@ -37,8 +37,8 @@ public enum CompareError: Error, CustomStringConvertible, Equatable {
             "cannot compare: the baseline uses results schema \"\(baseline)\" and the new run \"\(new)\""
         case .differentHostClass(let baseline, let new):
             "cannot compare: the baseline was measured on \"\(baseline)\" and the new run on \"\(new)\"; timings from different machine classes are not comparable — record a baseline on this machine class"
-        case .unknownMetrics(let names):
-            "cannot compare: no samples in either file have metric \(names.map { "\"\($0)\"" }.joined(separator: ", "))"
+        case .unknownMetrics(let names, let valid):
+            "cannot compare: no samples in either file have metric \(names.map { "\"\($0)\"" }.joined(separator: ", ")); the files have \(valid.joined(separator: ", "))"
         case .nothingInCommon:
             "cannot compare: the two files share no workload × arm × metric with successful samples"
         }
@@ -76,6 +76,18 @@ public struct CompareOutcome: Sendable {
     public let onlyInNew: [String]
     public let markdown: String
     public let terminal: String
+    /// Comparisons whose sample counts can never give p < significance (e.g. 1 new sample against 5: the smallest
+    /// two-sided Mann–Whitney p is 0.33): such a gate cannot fail, so it is said, and `--strict` refuses it.
+    public let underpowered: [MetricChange]
+    public let json: String
+}
+
+/// The smallest two-sided p an exact Mann–Whitney test can give with these sample counts (no ties): 2 ÷ C(n+m, n).
+public func smallestMannWhitneyP(_ n: Int, _ m: Int) -> Double {
+    guard n > 0, m > 0 else { return 1 }
+    var combinations = 1.0
+    for i in 0..<min(n, m) { combinations = combinations * Double(n + m - i) / Double(i + 1) }
+    return min(1, 2 / combinations)
 }
 
 public func compareResults(baseline: ResultsDocument, new: ResultsDocument, options: CompareOptions = CompareOptions())
@@ -93,7 +105,7 @@ public func compareResults(baseline: ResultsDocument, new: ResultsDocument, opti
     if let wanted {
         let seen = baselineGroups.metricNames.union(newGroups.metricNames)
         let unknown = wanted.subtracting(seen).sorted()
-        if !unknown.isEmpty { throw CompareError.unknownMetrics(unknown) }
+        if !unknown.isEmpty { throw CompareError.unknownMetrics(unknown, valid: seen.sorted()) }
     }
     let commonKeys = Set(baselineGroups.values.keys).intersection(newGroups.values.keys)
     guard !commonKeys.isEmpty else { throw CompareError.nothingInCommon }
@@ -133,7 +145,8 @@ public func compareResults(baseline: ResultsDocument, new: ResultsDocument, opti
         onlyInNew: onlyInNew, failed: (baselineGroups.failed, newGroups.failed))
     return CompareOutcome(
         exitCode: exitCode, changes: changes, onlyInBaseline: onlyInBaseline, onlyInNew: onlyInNew,
-        markdown: report.markdown(), terminal: report.terminal())
+        markdown: report.markdown(), terminal: report.terminal(), underpowered: report.underpowered,
+        json: report.json())
 }
 
 /// Successful sample values per workload × arm × metric.
@@ -179,15 +192,78 @@ struct CompareReport {
     let failed: (baseline: Int, new: Int)
 
     var regressions: [MetricChange] { changes.filter { $0.classification == .regression } }
+    var underpowered: [MetricChange] {
+        changes.filter { smallestMannWhitneyP($0.baselineCount, $0.newCount) >= options.significance }
+    }
+
+    /// The warning for comparisons that can never be significant, or nil.
+    var underpoweredLine: String? {
+        guard let first = underpowered.first else { return nil }
+        let p = smallestMannWhitneyP(first.baselineCount, first.newCount)
+        return
+            "warning: \(underpowered.count) of \(changes.count) comparisons can never reach p < \(NumberText.number(options.significance)) with their sample counts (e.g. \(first.workload)/\(first.armKey)/\(first.metric.name): \(first.baselineCount) baseline vs \(first.newCount) new samples, smallest possible p \(String(format: "%.2f", p))): run more repetitions"
+    }
+
+    /// "hello: container/startup_exit_ms, vm/…" — one line per workload instead of one long list.
+    static func grouped(_ keys: [String]) -> [String] {
+        var order: [String] = []
+        var byWorkload: [String: [String]] = [:]
+        for key in keys {
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            let workload = parts[0]
+            if byWorkload[workload] == nil { order.append(workload) }
+            byWorkload[workload, default: []].append(parts.count > 1 ? parts[1] : "")
+        }
+        return order.map { "\($0): " + byWorkload[$0]!.joined(separator: ", ") }
+    }
+
+    func json() -> String {
+        struct Change: Encodable {
+            var workload, arm, metric, classification: String
+            var baselineMedian, newMedian, change: Double
+            var changeLower, changeUpper: Double?
+            var p: Double
+            var baselineCount, newCount: Int
+            var smallestPossibleP: Double
+        }
+        struct Document: Encodable {
+            var exitCode: Int32
+            var verdict: String
+            var threshold, significance: Double
+            var changes: [Change]
+            var onlyInBaseline, onlyInNew: [String]
+            var underpowered: Int
+        }
+        let doc = Document(
+            exitCode: regressions.isEmpty ? 0 : 1, verdict: verdictLine, threshold: options.threshold,
+            significance: options.significance,
+            changes: changes.map { c in
+                Change(
+                    workload: c.workload, arm: c.armKey, metric: c.metric.name,
+                    classification: c.classification.rawValue,
+                    baselineMedian: c.baselineMedian, newMedian: c.newMedian, change: c.change,
+                    changeLower: c.changeInterval?.lower, changeUpper: c.changeInterval?.upper, p: c.pValue,
+                    baselineCount: c.baselineCount, newCount: c.newCount,
+                    smallestPossibleP: smallestMannWhitneyP(c.baselineCount, c.newCount))
+            }, onlyInBaseline: onlyInBaseline, onlyInNew: onlyInNew, underpowered: underpowered.count)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        // Non-finite values (a 0 median) have no JSON form: written as strings.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: (try? encoder.encode(doc)) ?? Data(), as: UTF8.self) + "\n"
+    }
     var improvements: [MetricChange] { changes.filter { $0.classification == .improvement } }
 
     var verdictLine: String {
         let rule =
             "regression = worse by more than \(NumberText.number(options.threshold * 100))% with Mann–Whitney p < \(NumberText.number(options.significance))"
         if regressions.isEmpty {
-            return "No regressions in \(changes.count) comparisons (\(improvements.count) improvements); \(rule)."
+            return
+                "No regressions in \(NumberText.count(changes.count, "comparison")) (\(NumberText.count(improvements.count, "improvement"))); \(rule)."
         }
-        return "\(regressions.count) regression(s) in \(changes.count) comparisons; \(rule)."
+        return
+            "\(NumberText.count(regressions.count, "regression")) in \(NumberText.count(changes.count, "comparison")); \(rule)."
     }
 
     var provenanceLines: [String] {
@@ -226,24 +302,36 @@ struct CompareReport {
     func markdown() -> String {
         var out = "## boxbench compare\n\n"
         out += (regressions.isEmpty ? "✅ " : "❌ ") + verdictLine + "\n\n"
+        if let warning = underpoweredLine { out += "⚠️ " + warning + "\n\n" }
         out += provenanceLines.map { "- \($0)" }.joined(separator: "\n") + "\n\n"
         out += table.markdown()
         if !onlyInBaseline.isEmpty {
-            out += "\nOnly in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n"
+            out +=
+                "\nOnly in baseline (not compared):\n\n"
+                + Self.grouped(onlyInBaseline).map { "- \($0)" }.joined(separator: "\n") + "\n"
         }
-        if !onlyInNew.isEmpty { out += "\nOnly in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n" }
+        if !onlyInNew.isEmpty {
+            out +=
+                "\nOnly in new run (not compared):\n\n"
+                + Self.grouped(onlyInNew).map { "- \($0)" }.joined(separator: "\n") + "\n"
+        }
         return out
     }
 
     func terminal() -> String {
         var out = "boxbench compare\n  " + verdictLine + "\n"
+        if let warning = underpoweredLine { out += "  " + warning + "\n" }
         out += provenanceLines.map { "  \($0)" }.joined(separator: "\n") + "\n\n"
         out += table.plain(indent: "  ")
         if !onlyInBaseline.isEmpty {
-            out += "\n  only in baseline (not compared): " + onlyInBaseline.joined(separator: ", ") + "\n"
+            out +=
+                "\n  only in baseline (not compared):\n"
+                + Self.grouped(onlyInBaseline).map { "    \($0)" }.joined(separator: "\n") + "\n"
         }
         if !onlyInNew.isEmpty {
-            out += "\n  only in new run (not compared): " + onlyInNew.joined(separator: ", ") + "\n"
+            out +=
+                "\n  only in new run (not compared):\n"
+                + Self.grouped(onlyInNew).map { "    \($0)" }.joined(separator: "\n") + "\n"
         }
         return out
     }

@@ -50,17 +50,24 @@ enum NumberText {
 
     /// "×12.3 [11.0, 13.9]"
     static func ratio(_ value: Double, interval: ConfidenceInterval?) -> String {
+        // 0 ÷ 0 (or anything ÷ 0) has no ratio: say so instead of "×n/a".
+        guard value.isFinite else { return "not measured" }
         var text = "×" + number(value)
         if let interval { text += " [\(number(interval.lower)), \(number(interval.upper))]" }
         return text
     }
 
     static func percent(_ fraction: Double) -> String {
-        guard fraction.isFinite else { return "n/a" }
+        guard fraction.isFinite else { return "not measured" }
         return (fraction >= 0 ? "+" : "") + number(fraction * 100, significant: 3) + "%"
     }
 
     static func bytes(_ value: UInt64) -> String { quantity(Double(value), unit: "B") }
+
+    /// "1 run", "3 runs": the count with its noun in the right number.
+    static func count(_ n: Int, _ singular: String, _ plural: String? = nil) -> String {
+        "\(n) \(n == 1 ? singular : plural ?? singular + "s")"
+    }
 }
 
 /// A table rendered either as aligned plain text or as a Markdown table.

@@ -91,3 +91,19 @@ enum CancellationSources {
         while true { pause() }
     }
 }
+
+/// `--format terminal|json` for the commands with a machine form (`--json` stays as its old spelling).
+struct MachineFormatOption: ParsableArguments {
+    @Option(name: .long, help: "terminal (default) or json.") var format: String?
+    @Flag(name: .long, help: ArgumentHelp("Same as --format json.", visibility: .hidden)) var json = false
+
+    /// True for json; bad input (exit 2) for a format the command does not have.
+    func wantsJSON() throws -> Bool {
+        switch format?.lowercased() {
+        case nil: return json
+        case "json": return true
+        case "terminal", "text", "table": return false
+        case let other?: throw CLIError.badInput("--format \(other): use terminal or json")
+        }
+    }
+}

@@ -120,7 +120,7 @@ struct ImageBuild: ParsableCommand {
 struct ImageList: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ls", abstract: "List tagged images.")
     @OptionGroup var storeOptions: StoreOptions
-    @Flag(name: .long, help: "JSON output.") var json = false
+    @OptionGroup var output: MachineFormatOption
 
     struct Row: Encodable {
         var reference: String
@@ -129,6 +129,7 @@ struct ImageList: ParsableCommand {
     }
 
     func run() throws {
+        let json = try output.wantsJSON()
         let list: [ImageSummary]
         do { list = try storeOptions.open().list() } catch { throw imageFailure(error) }
         if json {
@@ -178,7 +179,7 @@ struct ImageDiskUsage: ParsableCommand {
         commandName: "du", abstract: "Sizes per image and layer: compressed, unpacked, shared vs unique, bytes to pull."
     )
     @OptionGroup var storeOptions: StoreOptions
-    @Flag(name: .long, help: "JSON output.") var json = false
+    @OptionGroup var output: MachineFormatOption
     @Option(name: .long, help: "Also report bytes to pull each image when this one is present.") var given: String?
     @Argument(help: "Images (default: all tagged).") var images: [String] = []
 
@@ -188,6 +189,7 @@ struct ImageDiskUsage: ParsableCommand {
     }
 
     func run() throws {
+        let json = try output.wantsJSON()
         let store = try storeOptions.open()
         var entries: [Entry] = []
         do {
@@ -208,8 +210,9 @@ struct ImageDiskUsage: ParsableCommand {
             return
         }
         print(
-            "IMAGE / LAYER                     COMPRESSED    UNPACKED      SHARED(c)     UNIQUE(c)\(given == nil ? "" : "     TO PULL")"
+            "IMAGE / LAYER                     COMPRESSED    UNPACKED      SHARED        UNIQUE\(given == nil ? "" : "        TO PULL")"
         )
+        print("  (compressed bytes shared with another image, and only in this one)")
         for e in entries {
             let s = e.size
             var line = s.reference.padding(toLength: 32, withPad: " ", startingAt: 0)
@@ -219,7 +222,11 @@ struct ImageDiskUsage: ParsableCommand {
             if let p = e.pullGiven { line += "  " + humanBytes(p.compressedBytes) }
             print(line)
             for l in s.layers {
-                let shared = l.sharedWith.isEmpty ? "unique" : "shared with " + l.sharedWith.joined(separator: ", ")
+                // Long lists folded: the first three images and how many more.
+                let others = l.sharedWith.count > 3 ? ", and \(l.sharedWith.count - 3) more" : ""
+                let shared =
+                    l.sharedWith.isEmpty
+                    ? "unique" : "shared with " + l.sharedWith.prefix(3).joined(separator: ", ") + others
                 print(
                     "  \(l.digest.short)".padding(toLength: 32, withPad: " ", startingAt: 0)
                         + "  " + humanBytes(l.compressedBytes).padding(toLength: 12, withPad: " ", startingAt: 0)

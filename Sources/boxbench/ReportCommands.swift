@@ -104,8 +104,11 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .customLong("metric"), help: "Compare only this metric (repeatable).")
     var metrics: [String] = []
 
-    @Option(help: "Output format: markdown (for a CI job summary) or terminal.")
+    @Option(help: "Output format: markdown (for a CI job summary), terminal or json.")
     var format: String = "markdown"
+
+    @Flag(help: "Exit 2 when a comparison cannot reach significance with its sample counts (a gate that cannot fail).")
+    var strict = false
 
     @Option(
         name: .customLong("github-json"),
@@ -127,8 +130,8 @@ struct CompareCommand: ParsableCommand {
         guard let threshold = Self.parseThreshold(threshold) else {
             throw failInput("threshold \"\(threshold)\" is not a percentage like 10% or a fraction like 0.10")
         }
-        guard format == "markdown" || format == "terminal" else {
-            throw failInput("unknown compare format \"\(format)\"; use markdown or terminal")
+        guard ["markdown", "terminal", "json"].contains(format) else {
+            throw failInput("unknown compare format \"\(format)\"; use markdown, terminal or json")
         }
         installCancellationHandlers()
         let baselineDocument = try readResults(baseline)
@@ -144,7 +147,14 @@ struct CompareCommand: ParsableCommand {
         if let githubJSON {
             try writeOutput(githubActionBenchmarkJSON(newDocument), to: githubJSON)
         }
-        print(format == "terminal" ? outcome.terminal : outcome.markdown, terminator: "")
+        print(
+            format == "terminal" ? outcome.terminal : format == "json" ? outcome.json : outcome.markdown, terminator: ""
+        )
+        if strict && !outcome.underpowered.isEmpty {
+            throw failInput(
+                "--strict: \(outcome.underpowered.count) of the comparisons can never be significant with their sample counts"
+            )
+        }
         if outcome.exitCode != 0 { throw ExitCode(outcome.exitCode) }
     }
 }

@@ -65,8 +65,8 @@ struct VMRunCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "virtio memballoon with stats (pc/q35; microvm never has one).")
     var balloon = true
 
-    @Flag(help: "Print the whole result as JSON on stdout after the workload's output.")
-    var json = false
+    /// json: the whole result as JSON on stdout after the workload's output.
+    @OptionGroup var output: MachineFormatOption
 
     @Argument(parsing: .postTerminator, help: "The workload's argv (after --).")
     var argv: [String] = []
@@ -140,18 +140,18 @@ struct VMRunCommand: AsyncParsableCommand {
         lines.append(
             "memory: qemu peak pss \(mib(m.qemuPeakPssBytes)), peak rss \(mib(m.qemuPeakRssBytes)), "
                 + "pss at workload start \(mib(m.qemuPssAtWorkloadStartBytes)), cgroup peak \(mib(m.cgroupPeakBytes)), "
-                + "guest MemTotal \(m.guestMemTotalKiB.map { "\($0) KiB" } ?? "n/a")")
+                + "guest MemTotal \(mib(m.guestMemTotalKiB.map { UInt64($0) * 1024 }))")
         lines.append(
             "cpu: libvirt cpu.time \(result.cpu.libvirtCpuTimeNs.map { String(format: "%.1f ms", Double($0) / 1e6) } ?? "n/a")"
         )
         lines.append(
-            "sizes: kernel \(result.sizes.kernelBytes) B, initrd \(result.sizes.initrdBytes) B"
+            "sizes: kernel \(humanBytes(Int64(result.sizes.kernelBytes))), initrd \(humanBytes(Int64(result.sizes.initrdBytes)))"
                 + (result.sizes.diskVirtualBytes.map {
-                    ", disk \($0) B virtual / \(result.sizes.diskAllocatedBytes ?? 0) B allocated"
+                    ", disk \(humanBytes(Int64($0))) virtual / \(humanBytes(Int64(result.sizes.diskAllocatedBytes ?? 0))) allocated"
                 } ?? ""))
         if let tail = result.consoleTail { lines.append("console tail:\n" + tail) }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        if json {
+        if try output.wantsJSON() {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             FileHandle.standardOutput.write(try enc.encode(result) + Data("\n".utf8))

@@ -150,6 +150,29 @@ import Testing
         #expect(!ls.stdout.contains("boxbench/workload-hello:latest"), "\(ls.stdout)")
     }
 
+    /// One flag style: `--format terminal|json` wherever there is a machine form; an unknown format is exit 2.
+    @Test func machineFormsUseOneFlag() throws {
+        let s = Scratch("cli-format")
+        defer { s.cleanup() }
+        for command in [["image", "ls"], ["image", "du"]] {
+            let r = try runBoxbench(command + ["--format", "json"], environment: env(s))
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+            #expect((try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) != nil, "\(command): \(r.stdout)")
+            let bad = try runBoxbench(command + ["--format", "yaml"], environment: env(s))
+            #expect(bad.status == 2 && bad.stderr.contains("--format yaml"), "\(command): \(bad.stderr)")
+        }
+        let baselines = Self.benchmarks + "/../results/baselines"
+        if let baseline = (try? FileManager.default.contentsOfDirectory(atPath: baselines))?.first(where: {
+            $0.hasSuffix(".json")
+        }) {
+            let path = baselines + "/" + baseline
+            let r = try runBoxbench(["compare", path, path, "--format", "json"], environment: env(s))
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            #expect(json?["exitCode"] as? Int == 0, "\(r.stdout.prefix(300))")
+        }
+    }
+
     /// Errors that keep the promise (exit 2, naming the file, line or command) and one flag style.
     @Test func everydayErrorsAndFlags() throws {
         let s = Scratch("cli-everyday")

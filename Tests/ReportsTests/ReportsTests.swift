@@ -313,7 +313,7 @@ struct CompareTests {
         #expect(abs(change.change - 0.5) < 1e-9)
         #expect(change.changeInterval!.contains(0.5))
         #expect(change.pValue < 0.001)
-        #expect(outcome.markdown.contains("❌ 1 regression(s)"))
+        #expect(outcome.markdown.contains("❌ 1 regression in "))
         #expect(outcome.terminal.contains("regression"))
     }
 
@@ -395,9 +395,27 @@ struct CompareTests {
         var otherSchema = baseline
         otherSchema.schema = "boxbench.results/v3"
         #expect(throws: CompareError.self) { try compareResults(baseline: baseline, new: otherSchema) }
-        #expect(throws: CompareError.unknownMetrics(["startup_ms_typo"])) {
-            try compareResults(baseline: baseline, new: baseline, options: CompareOptions(metrics: ["startup_ms_typo"]))
+        do {
+            _ = try compareResults(
+                baseline: baseline, new: baseline, options: CompareOptions(metrics: ["startup_ms_typo"]))
+            Issue.record("an unknown metric was compared")
+        } catch let error as CompareError {
+            // The valid names are listed with the refusal.
+            #expect(error.description.contains("\"startup_ms_typo\""), "\(error)")
+            #expect(error.description.contains("startup_exit_ms"), "\(error)")
         }
+        // 1 new sample against 12 can never be significant (smallest p 2/13): said, and counted.
+        #expect(abs(smallestMannWhitneyP(12, 1) - 2.0 / 13.0) < 1e-12)
+        #expect(smallestMannWhitneyP(12, 12) < 0.001)
+        var single = baseline
+        var seen = Set<String>()
+        single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.armKey)").inserted }
+        let underpowered = try compareResults(baseline: baseline, new: single)
+        #expect(!underpowered.underpowered.isEmpty)
+        #expect(underpowered.terminal.contains("can never reach p < 0.05"), "\(underpowered.terminal)")
+        let json = try JSONSerialization.jsonObject(with: Data(underpowered.json.utf8)) as? [String: Any]
+        #expect((json?["changes"] as? [[String: Any]])?.isEmpty == false)
+        #expect(json?["underpowered"] as? Int == underpowered.underpowered.count)
         do {
             _ = try compareResults(baseline: baseline, new: otherHost)
         } catch let error as CompareError {
