@@ -305,15 +305,15 @@ struct CompareReport {
         if let warning = underpoweredLine { out += "⚠️ " + warning + "\n\n" }
         out += provenanceLines.map { "- \($0)" }.joined(separator: "\n") + "\n\n"
         out += table.markdown()
-        if !onlyInBaseline.isEmpty {
-            out +=
-                "\nOnly in baseline (not compared):\n\n"
-                + Self.grouped(onlyInBaseline).map { "- \($0)" }.joined(separator: "\n") + "\n"
-        }
-        if !onlyInNew.isEmpty {
-            out +=
-                "\nOnly in new run (not compared):\n\n"
-                + Self.grouped(onlyInNew).map { "- \($0)" }.joined(separator: "\n") + "\n"
+        return out + notCompared(heading: { "\n\($0.capitalizingFirst) (not compared):\n\n" }, item: { "- \($0)" })
+    }
+
+    /// What only one side has, one line per workload under a heading per side.
+    func notCompared(heading: (String) -> String, item: (String) -> String) -> String {
+        var out = ""
+        for (title, keys) in [("only in baseline", onlyInBaseline), ("only in new run", onlyInNew)] where !keys.isEmpty
+        {
+            out += heading(title) + Self.grouped(keys).map(item).joined(separator: "\n") + "\n"
         }
         return out
     }
@@ -323,18 +323,12 @@ struct CompareReport {
         if let warning = underpoweredLine { out += "  " + warning + "\n" }
         out += provenanceLines.map { "  \($0)" }.joined(separator: "\n") + "\n\n"
         out += table.plain(indent: "  ")
-        if !onlyInBaseline.isEmpty {
-            out +=
-                "\n  only in baseline (not compared):\n"
-                + Self.grouped(onlyInBaseline).map { "    \($0)" }.joined(separator: "\n") + "\n"
-        }
-        if !onlyInNew.isEmpty {
-            out +=
-                "\n  only in new run (not compared):\n"
-                + Self.grouped(onlyInNew).map { "    \($0)" }.joined(separator: "\n") + "\n"
-        }
-        return out
+        return out + notCompared(heading: { "\n  \($0) (not compared):\n" }, item: { "    \($0)" })
     }
+}
+
+extension String {
+    fileprivate var capitalizingFirst: String { prefix(1).uppercased() + dropFirst() }
 }
 
 /// github-action-benchmark `customSmallerIsBetter` entries: one per workload × arm × metric median.

@@ -28,6 +28,23 @@ import Testing
         #expect(!ls.stdout.contains("hostile"))
     }
 
+    /// A suite file of one workload over the native and container arms.
+    static func twoArmSuite(_ path: String, name: String, repetitions: Int, workload: String, dockerfile: String)
+        throws
+    {
+        try """
+        name: \(name)
+        repetitions: \(repetitions)
+        warmups: 0
+        arms:
+          - kind: native
+          - kind: container
+        workloads:
+          - name: \(workload)
+            dockerfile: \(dockerfile)
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     /// The repository's Benchmarks directory (the binary lives somewhere below the package root).
     static var benchmarks: String {
         var dir = URL(fileURLWithPath: boxbenchBinary).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -87,17 +104,9 @@ import Testing
         let s = Scratch("cli-short")
         defer { s.cleanup() }
         let suite = s.path + "/short.yaml"
-        try """
-        name: short
-        repetitions: 2
-        warmups: 0
-        arms:
-          - kind: native
-          - kind: container
-        workloads:
-          - name: hello
-            dockerfile: \(Self.benchmarks)/workloads/hello/Dockerfile
-        """.write(toFile: suite, atomically: true, encoding: .utf8)
+        try Self.twoArmSuite(
+            suite, name: "short", repetitions: 2, workload: "hello",
+            dockerfile: Self.benchmarks + "/workloads/hello/Dockerfile")
         var environment = env(s)
         environment["BOXBENCH_KIT"] = "/var/cache/boxbench/kit"
         let out = s.path + "/out"
@@ -130,17 +139,7 @@ import Testing
             toFile: s.path + "/mine/Dockerfile", atomically: true, encoding: .utf8)
         try "hi from my image\n".write(toFile: s.path + "/mine/msg", atomically: true, encoding: .utf8)
         let suite = s.path + "/own.yaml"
-        try """
-        name: own
-        repetitions: 1
-        warmups: 0
-        arms:
-          - kind: native
-          - kind: container
-        workloads:
-          - name: hello
-            dockerfile: mine/Dockerfile
-        """.write(toFile: suite, atomically: true, encoding: .utf8)
+        try Self.twoArmSuite(suite, name: "own", repetitions: 1, workload: "hello", dockerfile: "mine/Dockerfile")
         var environment = env(s)
         environment["BOXBENCH_KIT"] = "/var/cache/boxbench/kit"
         let r = try runBoxbench(["run", suite, "-o", s.path + "/out", "--quiet"], environment: environment)
