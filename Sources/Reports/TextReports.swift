@@ -19,6 +19,9 @@ extension ReportAnalysis {
         if let calibration = doc.calibration {
             lines.append("calibration: " + calibrationText(calibration))
         }
+        // Memory is compared across arms: each says what its figure counts.
+        let figures = (doc.armConfigs ?? []).compactMap { r in r.memoryFigure.map { "\(r.key): \($0)" } }
+        if !figures.isEmpty { lines.append("memory_peak_bytes: " + figures.joined(separator: "; ")) }
         // The first sample of each engine tells its seccomp profile (one profile per engine in a run).
         var profiles: [String: String] = [:]
         doc.forEachSample { sample in

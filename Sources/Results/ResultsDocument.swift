@@ -114,11 +114,14 @@ public struct ArmRecord: Codable, Sendable, Equatable {
     public var rootfs: String?
     public var memoryMiB: Int?
     public var vcpus: Int?
+    /// What this arm's `memory_peak_bytes` counts (a cgroup, a parent group, the VM's machine group).
+    public var memoryFigure: String?
 
     public init(
         key: String, kind: String, engine: String, accel: String? = nil, machine: String? = nil,
-        rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil
+        rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil, memoryFigure: String? = nil
     ) {
+        self.memoryFigure = memoryFigure
         self.key = key
         self.kind = kind
         self.engine = engine

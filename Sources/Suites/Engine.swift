@@ -90,10 +90,13 @@ public protocol Engine: Sendable {
     func cleanup(_ image: PreparedImage, workload: WorkloadSpec)
     /// The seccomp profile the workload runs under, for provenance; nil where there is none.
     var seccompProfile: String? { get }
+    /// What this arm's `memory_peak_bytes` counts, said once per arm in the results and the reports.
+    var memoryFigure: String { get }
 }
 
 extension Engine {
     public var seccompProfile: String? { nil }
+    public var memoryFigure: String { "the peak of the cgroup the process runs in" }
 }
 
 /// What the container arms record: they all run `RuntimeSpec.defaultSpec`'s profile.
@@ -232,6 +235,7 @@ public struct NativeEngine: Engine {
     let layout: CgroupLayout
     let runRoot: String
     public var engineName: String { "native" }
+    public var memoryFigure: String { "peak of a plain accounting cgroup (v1 memory) holding the process" }
     public init(arm: ArmSpec, layout: CgroupLayout = .detect(), runRoot: String = BoxbenchPaths().run + "/bundles") {
         self.arm = arm
         self.layout = layout
@@ -347,6 +351,7 @@ public struct BoxbenchContainerEngine: Engine {
     let runtime: ContainerRuntime
     public var engineName: String { "boxbench" }
     public var seccompProfile: String? { defaultSeccompProvenance }
+    public var memoryFigure: String { "peak of the container's cgroup (every process of the container)" }
 
     public init(arm: ArmSpec, runtime: ContainerRuntime = ContainerRuntime()) {
         self.arm = arm
@@ -410,6 +415,9 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
     public var engineName: String { peer.rawValue }
     /// The same config.json as the boxbench arm, so the same profile.
     public var seccompProfile: String? { defaultSeccompProvenance }
+    public var memoryFigure: String {
+        "peak of a boxbench-owned parent of the container's cgroup, reset before each run (includes \(peer.rawValue)'s own init in the container)"
+    }
 
     public init(arm: ArmSpec, peer: PeerRuntime, bundleRoot: String = BoxbenchPaths().run + "/bundles") {
         self.arm = arm

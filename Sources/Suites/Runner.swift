@@ -84,7 +84,11 @@ public final class SuiteRunner: @unchecked Sendable {
                 hostname: facts.hostname, kernel: facts.kernel, cpuModel: facts.cpuModel, cpus: facts.cpus,
                 memTotalBytes: facts.memTotalBytes, cgroupMode: layout.mode.rawValue, bootID: facts.bootID),
             tool: tool, plan: plan)
-        document.armConfigs = suite.arms.map(\.record)
+        document.armConfigs = suite.arms.map { arm in
+            var record = arm.record
+            record.memoryFigure = engines.first { $0.arm.name == arm.name }?.memoryFigure
+            return record
+        }
     }
 
     func flush() {

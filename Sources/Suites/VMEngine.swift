@@ -9,6 +9,9 @@ import Results
 public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
     public let arm: ArmSpec
     public var engineName: String { "libvirt" }
+    public var memoryFigure: String {
+        "peak of libvirt's machine cgroup of the QEMU process (guest RAM it touched + QEMU itself); pss_peak_bytes: QEMU's PSS"
+    }
     let runner: VMRunner
     let builder: GuestArtifactBuilder
     public let accel: Accel
@@ -106,12 +109,14 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
                 m[Metric.startMs.name] = exit - (r.phaseMs("resume-returned") ?? created)
             }
         }
-        if let v = r.memory.qemuPeakPssBytes {
-            m[Metric.pssPeakBytes.name] = Double(v)
-            m[Metric.memoryPeakBytes.name] = Double(v)  // host memory per instance: QEMU's proportional share
-        }
+        // Measured like the containers: the peak and current of the instance's cgroup (libvirt's machine group of
+        // the QEMU process); QEMU's PSS stays as the second view. Without the group's figures, PSS stands in.
+        if let v = r.memory.qemuPeakPssBytes { m[Metric.pssPeakBytes.name] = Double(v) }
+        if let v = r.memory.cgroupPeakBytes ?? r.memory.qemuPeakPssBytes { m[Metric.memoryPeakBytes.name] = Double(v) }
         if let v = r.memory.qemuPeakRssBytes { m[Metric.rssPeakBytes.name] = Double(v) }
-        if let v = r.memory.qemuPssAtWorkloadStartBytes { m[Metric.memoryCurrentBytes.name] = Double(v) }
+        if let v = r.memory.cgroupCurrentBytes ?? r.memory.qemuPssAtWorkloadStartBytes {
+            m[Metric.memoryCurrentBytes.name] = Double(v)
+        }
         if let v = r.memory.guestMemTotalKiB { m[Metric.guestMemTotalBytes.name] = Double(v * 1024) }
         if let v = r.memory.guestMemAvailableKiB { m[Metric.guestMemAvailableBytes.name] = Double(v * 1024) }
         if let v = r.cpu.libvirtCpuTimeNs { m[Metric.cpuNs.name] = Double(v) }

@@ -87,6 +87,12 @@ struct RealSuiteTests {
         #expect(sharing.bytesToPullGivenBase < sharing.imageCompressedBytes)
         #expect(sharing.newLayersOnLastStepRebuild == 1)
         #expect(doc.armConfigs?.map(\.kind) == ["native", "container", "vm"])
+        // Every arm says what its memory figure counts; the VM's is its machine cgroup, like the containers'.
+        #expect(doc.armConfigs?.allSatisfy { $0.memoryFigure != nil } == true)
+        #expect(doc.armConfigs?.last?.memoryFigure?.contains("machine cgroup") == true)
+        for s in doc.samples where s.armKey == "vm" && s.status == .ok {
+            #expect((s.metrics["memory_peak_bytes"] ?? 0) > 50_000_000)
+        }
     }
 
     /// crun and runc run the same layers with a writable upper as boxbench's arm, in a cgroup boxbench owns and
