@@ -1,6 +1,7 @@
 import CShim
 import Foundation
 import Probes
+import Synchronization
 
 /// Everything one container owns on the host; `run()` releases it once, from any path.
 final class Teardown: @unchecked Sendable {
@@ -41,24 +42,11 @@ final class Teardown: @unchecked Sendable {
     }
 }
 
-final class TeardownRegistry: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [ObjectIdentifier: Teardown] = [:]
-    func add(_ t: Teardown) {
-        lock.lock()
-        items[ObjectIdentifier(t)] = t
-        lock.unlock()
-    }
-    func remove(_ t: Teardown) {
-        lock.lock()
-        items[ObjectIdentifier(t)] = nil
-        lock.unlock()
-    }
-    func all() -> [Teardown] {
-        lock.lock()
-        defer { lock.unlock() }
-        return Array(items.values)
-    }
+final class TeardownRegistry: Sendable {
+    private let items = Mutex<[ObjectIdentifier: Teardown]>([:])
+    func add(_ t: Teardown) { items.withLock { $0[ObjectIdentifier(t)] = t } }
+    func remove(_ t: Teardown) { items.withLock { $0[ObjectIdentifier(t)] = nil } }
+    func all() -> [Teardown] { items.withLock { Array($0.values) } }
 }
 
 /// A container whose process exists: waiting for `start()` (create/start split) or already running.

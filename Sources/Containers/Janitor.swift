@@ -74,22 +74,7 @@ public struct Janitor: Sendable {
     }
 
     /// The owner pid encoded in a name boxbench generates, or nil for names it did not generate.
-    public static func ownerPid(of name: String) -> pid_t? {
-        let prefixes = [
-            "run-", "density-", "build-", "bench-", "native-", "bb-crun-", "bb-runc-", "crun-", "runc-",
-            "accel-probe-", "boxbench-native-", "boxbench-calibrate-", "boxbench-hook-", "boxbench-context-",
-            "boxbench-rebuild-", "boxbench-",
-        ]
-        for prefix in prefixes where name.hasPrefix(prefix) {
-            let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
-            let rest = name.dropFirst(prefix.count + digits.count)
-            guard !digits.isEmpty, digits.count <= 10, rest.isEmpty || rest.first == "-" || rest.first == ".",
-                let pid = pid_t(digits), pid > 0
-            else { continue }
-            return pid
-        }
-        return nil
-    }
+    public static func ownerPid(of name: String) -> pid_t? { OwnedName.owner(of: name) }
 
     /// Leftovers whose owner is dead, without touching anything.
     public func scan() -> [Leftover] {

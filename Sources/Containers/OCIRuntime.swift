@@ -83,7 +83,7 @@ public enum OCIWaitLimits {
     public static let start: Duration = .seconds(30)
 }
 
-public final class OCIRuntime: @unchecked Sendable {
+public final class OCIRuntime: Sendable {
     public let root: String
     /// Only `create` and `run` need it (it detects the cgroup layout).
     var runtime: ContainerRuntime { ContainerRuntime(stateRoot: root) }
@@ -343,7 +343,7 @@ public final class OCIRuntime: @unchecked Sendable {
     /// Runs hooks in order with the state on stdin; a failing prestart/create hook fails the operation.
     func runHooks(_ hooks: [RuntimeSpec.Hook]?, state: OCIState, phase: String, failIsFatal: Bool = true) throws {
         for hook in hooks ?? [] {
-            let stdinPath = NSTemporaryDirectory() + "boxbench-hook-\(getpid())-\(UUID().uuidString)"
+            let stdinPath = NSTemporaryDirectory() + OwnedName.hook.name(UUID().uuidString)
             _ = FileManager.default.createFile(atPath: stdinPath, contents: state.ociJSON())
             defer { unlink(stdinPath) }
             let fd = open(stdinPath, O_RDONLY | O_CLOEXEC)

@@ -110,7 +110,7 @@ public struct AccelProbe: Sendable {
             throw .artifacts("\(paths.workloadBinary) is missing: run scripts/setup (make -C Benchmarks/kit)")
         }
         let digest = SHA256.hash(data: bbwork).map { String(format: "%02x", $0) }.joined()
-        let dir = paths.run + "/accel-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let dir = paths.run + "/" + OwnedName.accelProbe.name(String(UInt32.random(in: 0...UInt32.max)))
         try GuestArtifactBuilder.mkdirs(dir)
         defer { GuestArtifactBuilder.removeTree(dir) }
         guard

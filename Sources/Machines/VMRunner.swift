@@ -3,6 +3,7 @@ import CShim
 import Foundation
 import Logging
 import Probes
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -302,18 +303,17 @@ enum DomainNames {
     private static let counter = Counter()
     static func next() -> String {
         let r = String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        return "boxbench-\(getpid())-\(counter.next())-\(r)"
+        return OwnedName.domain.name(String(counter.next()), String(r))
     }
 }
 
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
+final class Counter: Sendable {
+    private let value = Mutex(0)
     func next() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
+        value.withLock { v in
+            v += 1
+            return v
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 import Containers
 import Foundation
+import Probes
 import Results
 import Stats
 
@@ -28,7 +29,7 @@ public enum Calibrator {
             arm: ArmSpec(
                 name: "native", kind: .native, engine: .boxbench, accel: "auto", memoryMiB: 0, vcpus: 0, machine: "",
                 rootfsMode: ""))
-        let json = NSTemporaryDirectory() + "boxbench-calibrate-\(getpid()).json"
+        let json = NSTemporaryDirectory() + OwnedName.calibrate.name() + ".json"
         defer { unlink(json) }
         let command = ([image.rootfs + program] + image.argv.dropFirst()).joined(separator: " ")
         var harness: [Double] = []

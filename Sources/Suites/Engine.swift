@@ -279,7 +279,7 @@ public struct NativeEngine: Engine {
         }
         // The image's layers with a fresh writable upper, mounted before the clock starts; the Janitor finds it by
         // its owner pid after a kill -9.
-        let dir = "\(runRoot)/native-\(getpid())-\(runIndex)"
+        let dir = runRoot + "/" + OwnedName.native.name(String(runIndex))
         do {
             try mountImageLayers(image.lowerDirs, at: dir, hostBinds: ["/dev", "/proc", "/sys"])
         } catch {
@@ -287,7 +287,8 @@ public struct NativeEngine: Engine {
         }
         defer { unmountImageLayers(at: dir) }
         let request = HostProcessRequest(
-            path: program, args: image.argv, env: image.env, cgroupName: "boxbench/native-\(getpid())-\(runIndex)",
+            path: program, args: image.argv, env: image.env,
+            cgroupName: "boxbench/" + OwnedName.native.name(String(runIndex)),
             timeout: timeout, rootDirectory: dir + "/rootfs",
             workingDirectory: image.workdir.isEmpty ? "/" : image.workdir)
         do {
@@ -373,7 +374,7 @@ public struct BoxbenchContainerEngine: Engine {
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
         -> RunOutcome
     {
-        let id = "run-\(getpid())-\(runIndex)"
+        let id = OwnedName.container.name(String(runIndex))
         let mountPoint = "\(runtime.stateRoot)/\(id)/rootfs"
         let request = ContainerRequest(
             id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: mountPoint),
@@ -407,7 +408,7 @@ public struct BoxbenchContainerEngine: Engine {
 
 // MARK: - crun / runc on an identical bundle
 
-public final class PeerContainerEngine: Engine, @unchecked Sendable {
+public final class PeerContainerEngine: Engine, Sendable {
     public let arm: ArmSpec
     let peer: PeerRuntime
     let bundleRoot: String
@@ -426,12 +427,17 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         self.layout = .detect()
     }
 
-    func bundleDir(_ workload: WorkloadSpec) -> String { "\(bundleRoot)/\(peer.rawValue)-\(getpid())-\(workload.name)" }
+    /// crun-<pid>-<workload> / runc-<pid>-<workload>: the bundle directory and the parent cgroup.
+    func ownedName(_ workload: WorkloadSpec) -> String {
+        (peer == .crun ? OwnedName.crunBundle : .runcBundle).name(workload.name)
+    }
+
+    func bundleDir(_ workload: WorkloadSpec) -> String { "\(bundleRoot)/\(ownedName(workload))" }
 
     /// The group boxbench owns and reads: the peer makes the container's own group below it (`cgroupsPath`), and
     /// the kernel accounts the child's memory peak and CPU time in it after the peer removes the child.
     func parentCgroup(_ workload: WorkloadSpec) -> any CgroupManager {
-        makeCgroupManager(name: "boxbench/\(peer.rawValue)-\(getpid())-\(workload.name)", layout: layout)
+        makeCgroupManager(name: "boxbench/\(ownedName(workload))", layout: layout)
     }
 
     /// Everything about the bundle is decided here, once per workload (config, limits, cgroup); `run` only mounts
@@ -460,7 +466,7 @@ public final class PeerContainerEngine: Engine, @unchecked Sendable {
         -> RunOutcome
     {
         let dir = bundleDir(workload)
-        let id = "bb-\(peer.rawValue)-\(getpid())-\(runIndex)"
+        let id = (peer == .crun ? OwnedName.crunRun : .runcRun).name(String(runIndex))
         let parent = parentCgroup(workload)
         defer { peer.forceDelete(id: id) }
         do {
@@ -521,7 +527,7 @@ extension BoxbenchContainerEngine: DensityCapable {
         defer { running.forEach { $0.destroy() } }
         var startMs: [Double] = []
         for i in 0..<instances {
-            let id = "density-\(getpid())-\(instances)-\(i)"
+            let id = OwnedName.density.name(String(instances), String(i))
             let request = ContainerRequest(
                 id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: "\(runtime.stateRoot)/\(id)/rootfs"),
                 overlay: OverlayRootfs(lowerDirs: image.lowerDirs), io: .capture, timeout: timeout)

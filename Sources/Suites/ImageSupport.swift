@@ -11,7 +11,7 @@ public struct ContainerRunStepExecutor: RunStepExecutor {
     public init(runtime: ContainerRuntime = ContainerRuntime()) { self.runtime = runtime }
 
     public func run(_ step: RunStep, output: @Sendable (String) -> Void) throws -> Int32 {
-        let id = "build-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let id = OwnedName.build.name(String(UInt32.random(in: 0...UInt32.max)))
         var spec = RuntimeSpec.defaultSpec(
             args: step.argv, rootPath: "\(runtime.stateRoot)/\(id)/rootfs", hostname: "build")
         spec.process?.env = step.env
@@ -56,7 +56,7 @@ public struct WorkloadImages: Sendable {
     public func prepare(_ w: WorkloadSpec) throws -> PreparedImage {
         let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
         _ = try store.ensureBusyboxBase()
-        let context = try makeContext(for: w, prefix: "boxbench-context-\(getpid())")
+        let context = try makeContext(for: w, prefix: OwnedName.context.name())
         defer { try? FileManager.default.removeItem(atPath: context) }
         let dockerfile = "\(context)/\((w.dockerfile as NSString).lastPathComponent)"
         // The tag carries the Dockerfile's own path: a user's workload named like a built-in one never replaces it.
@@ -145,7 +145,7 @@ public struct WorkloadImages: Sendable {
     /// last step are built one after the other; the second must add exactly one layer the first does not have.
     public func lastStepRebuildNewLayers(for w: WorkloadSpec) throws -> Int {
         let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
-        let context = try makeContext(for: w, prefix: "boxbench-rebuild-\(getpid())")
+        let context = try makeContext(for: w, prefix: OwnedName.rebuild.name())
         defer { try? FileManager.default.removeItem(atPath: context) }
         do {
             let original = try String(contentsOfFile: w.dockerfile, encoding: .utf8)

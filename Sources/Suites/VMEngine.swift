@@ -4,6 +4,7 @@ import Logging
 import Machines
 import Probes
 import Results
+import Synchronization
 
 /// The VM arm: the image's flattened rootfs booted through libvirt (embedded QEMU driver by default).
 public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
@@ -180,18 +181,11 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
     }
 }
 
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [Result<VMRunResult, any Error>?]
-    init(count: Int) { items = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<VMRunResult, any Error>) {
-        lock.lock()
-        items[i] = r
-        lock.unlock()
-    }
+final class ResultBox: Sendable {
+    private let items: Mutex<[Result<VMRunResult, any Error>?]>
+    init(count: Int) { items = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ r: Result<VMRunResult, any Error>) { items.withLock { $0[i] = r } }
     func all() -> [Result<VMRunResult, any Error>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return items.map { $0 ?? .failure(EngineUnavailable(reason: "no result")) }
+        items.withLock { $0.map { $0 ?? .failure(EngineUnavailable(reason: "no result")) } }
     }
 }

@@ -72,7 +72,6 @@ struct Boxbench: AsyncParsableCommand {
     }
 
     static func main() async {
-        makeRunStepExecutor = { ContainerRunStepExecutor() }
         // libvirt leaves its embedded driver's pid file behind; every exit() removes ours (signals: the handler).
         atexit { LibvirtConnection.releaseDriverPidFiles() }
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import Foundation
+import Probes
 
 struct ContainerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +28,7 @@ struct ContainerRun: ParsableCommand {
         }
         let runtime = ContainerRuntime()
         let request = ContainerRequest(
-            id: id ?? "boxbench-\(getpid())", bundle: bundle, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2),
+            id: id ?? OwnedName.domain.name(), bundle: bundle, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2),
             timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
         let result: ContainerResult
         do { result = try runtime.run(request) } catch { throw CLIError.failed(error.description) }
@@ -79,10 +80,10 @@ struct ContainerBench: ParsableCommand {
             var overlayRoot: OverlayRootfs?
             if overlay {
                 overlayRoot = OverlayRootfs(lowerDirs: [rootfs])
-                s.root?.path = "\(runtime.stateRoot)/bench-\(getpid())-\(i)/rootfs"
+                s.root?.path = "\(runtime.stateRoot)/\(OwnedName.bench.name(String(i)))/rootfs"
             }
             let request = ContainerRequest(
-                id: "bench-\(getpid())-\(i)", bundle: bundle, spec: s, overlay: overlayRoot, io: .capture,
+                id: OwnedName.bench.name(String(i)), bundle: bundle, spec: s, overlay: overlayRoot, io: .capture,
                 timeout: .seconds(30))
             let result: ContainerResult
             do { result = try runtime.run(request) } catch { throw CLIError.failed(error.description) }

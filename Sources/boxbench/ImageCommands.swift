@@ -5,7 +5,6 @@ import Probes
 import Suites
 
 /// Set by the lead's wiring to the container-runtime-backed executor; nil means RUN steps cannot run.
-nonisolated(unsafe) var makeRunStepExecutor: () -> (any RunStepExecutor)? = { nil }
 
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -95,7 +94,7 @@ struct ImageBuild: ParsableCommand {
             unwind: { ImageBuilder.cancelAll() })
         let options = BuildOptions(
             context: context, dockerfile: file, tag: reference, buildArgs: args, noCache: noCache,
-            executor: makeRunStepExecutor())
+            executor: ContainerRunStepExecutor())
         let quiet = self.quiet
         let image: StoredImage
         do {

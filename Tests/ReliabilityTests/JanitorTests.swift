@@ -4,6 +4,16 @@ import Probes
 import Testing
 
 @Suite(.serialized) struct JanitorTests {
+    /// Every kind of owned name parses back to its owner with the same table that made it.
+    @Test func ownedNamesRoundTrip() {
+        for kind in OwnedName.allCases {
+            for parts in [[], ["7"], ["hello", "3"], ["a1b2c3"]] {
+                let name = parts.isEmpty ? kind.name(pid: 4321) : kind.name(pid: 4321, parts.joined(separator: "-"))
+                #expect(OwnedName.owner(of: name) == 4321, "\(name)")
+            }
+        }
+    }
+
     @Test func ownerPidIsReadOnlyFromNamesBoxbenchGenerates() {
         #expect(Janitor.ownerPid(of: "run-123-4") == 123)
         #expect(Janitor.ownerPid(of: "density-77-8-1") == 77)

@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The names of what boxbench leaves on the host while it runs (container ids, cgroups, bundle and scratch
+/// directories, VM domains): a kind prefix, the owner's pid, then whatever makes the name unique. One table makes
+/// and parses them, so renaming a prefix cannot break the Janitor's recovery after a `kill -9`.
+public enum OwnedName: String, CaseIterable, Sendable {
+    case container = "run"
+    case density
+    case build
+    case bench
+    case native
+    case crunRun = "bb-crun"
+    case runcRun = "bb-runc"
+    case crunBundle = "crun"
+    case runcBundle = "runc"
+    case accelProbe = "accel-probe"
+    case nativeScratch = "boxbench-native"
+    case calibrate = "boxbench-calibrate"
+    case hook = "boxbench-hook"
+    case context = "boxbench-context"
+    case rebuild = "boxbench-rebuild"
+    /// VM domains and `container run`'s default id: the most general prefix, tried last.
+    case domain = "boxbench"
+
+    /// "<prefix>-<pid>[-<part>…]".
+    public func name(pid: pid_t = getpid(), _ parts: String...) -> String {
+        ([rawValue, String(pid)] + parts).joined(separator: "-")
+    }
+
+    /// The owner pid of a name one of these kinds made, or nil for a name boxbench did not make.
+    public static func owner(of name: String) -> pid_t? {
+        // Longest prefix first: "boxbench-native-…" is not a domain "boxbench-…".
+        for kind in allCases.sorted(by: { $0.rawValue.count > $1.rawValue.count }) {
+            let prefix = kind.rawValue + "-"
+            guard name.hasPrefix(prefix) else { continue }
+            let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
+            let rest = name.dropFirst(prefix.count + digits.count)
+            guard !digits.isEmpty, digits.count <= 10, rest.isEmpty || rest.first == "-" || rest.first == ".",
+                let pid = pid_t(digits), pid > 0
+            else { continue }
+            return pid
+        }
+        return nil
+    }
+}
