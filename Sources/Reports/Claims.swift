@@ -296,6 +296,25 @@ extension ReportAnalysis {
         }
     }
 
+    /// A ratio claim decided by its first pair (the first numerator-kind arm over the first denominator-kind arm,
+    /// in plan order), with one row per pair.
+    private func pairwise(
+        _ id: String, _ claim: String, metric: String, measured: [(pair: ClaimPair, estimate: RatioEstimate)],
+        caveats: [String], evidence: [String]
+    ) -> ClaimAssessment {
+        let (decided, r) = (measured[0].pair, measured[0].estimate)
+        let (verdict, reason) = ClaimRules.ratioVerdict(r.interval)
+        let pairName = "\(decided.numerator)÷\(decided.denominator)"
+        var assessment = ClaimAssessment(
+            id: id, claim: claim, metric: "\(metric): \(pairName)",
+            measured: NumberText.ratio(r.value, interval: r.interval), ratio: r.value, interval: r.interval,
+            verdict: verdict, reason: "decided by \(pairName): \(reason)", notMeasured: false,
+            rule: ClaimRules.ratioRule, caveats: caveats, evidence: evidence,
+            references: ReferencePoints.byClaim[id] ?? [])
+        assessment.pairs = measured.map(\.pair)
+        return assessment
+    }
+
     private func assessStartup(_ caveats: [String]) -> ClaimAssessment {
         let id = "C1"
         let claim = "A container starts much faster than a VM, because it boots no guest kernel."
@@ -319,7 +338,7 @@ extension ReportAnalysis {
                     workload: workload, numeratorKind: "vm", denominatorKind: "container", numeratorMetric: metric.name,
                     denominatorMetric: metric.name)
                 // The first VM arm over the first container arm (plan order) decides; every pair has its row.
-                guard let decided = measured.first else { continue }
+                guard !measured.isEmpty else { continue }
                 for vm in arms(ofKind: "vm") {
                     let phases = phaseMedians(workload: workload, armKey: vm)
                     if !phases.isEmpty {
@@ -328,17 +347,9 @@ extension ReportAnalysis {
                                 + phases.map { "\($0.name) \(NumberText.number($0.ms))" }.joined(separator: ", "))
                     }
                 }
-                let r = decided.estimate
-                let (verdict, reason) = ClaimRules.ratioVerdict(r.interval)
-                let pairName = "\(decided.pair.numerator)÷\(decided.pair.denominator)"
-                var assessment = ClaimAssessment(
-                    id: id, claim: claim, metric: "startup \(metric.title) (\(metric.name)), \(workload): \(pairName)",
-                    measured: NumberText.ratio(r.value, interval: r.interval), ratio: r.value, interval: r.interval,
-                    verdict: verdict, reason: "decided by \(pairName): \(reason)", notMeasured: false,
-                    rule: ClaimRules.ratioRule, caveats: caveats, evidence: evidence,
-                    references: ReferencePoints.byClaim[id] ?? [])
-                assessment.pairs = measured.map(\.pair)
-                return assessment
+                return pairwise(
+                    id, claim, metric: "startup \(metric.title) (\(metric.name)), \(workload)", measured: measured,
+                    caveats: caveats, evidence: evidence)
             }
         }
         let workload = primaryWorkloads.first ?? "hello"
@@ -388,7 +399,7 @@ extension ReportAnalysis {
                 let measured = pairs(
                     workload: workload, numeratorKind: "vm", denominatorKind: "container",
                     numeratorMetric: metricPair.vm.name, denominatorMetric: metricPair.container.name)
-                guard let decided = measured.first else { continue }
+                guard !measured.isEmpty else { continue }
                 for vm in arms(ofKind: "vm") {
                     if let total = stats(workload: workload, armKey: vm, metric: Metric.guestMemTotalBytes.name) {
                         evidence.append(
@@ -396,21 +407,13 @@ extension ReportAnalysis {
                         )
                     }
                 }
-                let r = decided.estimate
-                let (verdict, reason) = ClaimRules.ratioVerdict(r.interval)
-                let pairName = "\(decided.pair.numerator)÷\(decided.pair.denominator)"
                 let what =
                     metricPair.vm == metricPair.container
                     ? "\(metricPair.vm.title) (\(metricPair.vm.name))"
                     : "VM \(metricPair.vm.title) (\(metricPair.vm.name)) ÷ container \(metricPair.container.title) (\(metricPair.container.name))"
-                var assessment = ClaimAssessment(
-                    id: id, claim: claim, metric: "host memory per instance, \(workload): \(what), \(pairName)",
-                    measured: NumberText.ratio(r.value, interval: r.interval), ratio: r.value, interval: r.interval,
-                    verdict: verdict, reason: "decided by \(pairName): \(reason)", notMeasured: false,
-                    rule: ClaimRules.ratioRule, caveats: caveats, evidence: evidence,
-                    references: ReferencePoints.byClaim[id] ?? [])
-                assessment.pairs = measured.map(\.pair)
-                return assessment
+                return pairwise(
+                    id, claim, metric: "host memory per instance, \(workload): \(what)", measured: measured,
+                    caveats: caveats, evidence: evidence)
             }
         }
         let workload = primaryWorkloads.first ?? "idle"

@@ -1,4 +1,5 @@
 import Foundation
+import Results
 import Testing
 
 /// The real CLI: hostile input exits 2 with a message naming the culprit, and changes nothing.
@@ -170,6 +171,53 @@ import Testing
             let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
             #expect(json?["exitCode"] as? Int == 0, "\(r.stdout.prefix(300))")
         }
+    }
+
+    /// `compare` fit for CI: a gate that can never fail (1 new sample per group against the baseline's) is said, and
+    /// refused with --strict (exit 2).
+    @Test func compareSaysWhenItCanNeverFail() throws {
+        let s = Scratch("cli-compare")
+        defer { s.cleanup() }
+        let baselines = Self.benchmarks + "/../results/baselines"
+        guard
+            let name = (try? FileManager.default.contentsOfDirectory(atPath: baselines))?.first(where: {
+                $0.hasSuffix(".json")
+            })
+        else {
+            Issue.record("no committed baseline in \(baselines)")
+            return
+        }
+        let baseline = baselines + "/" + name
+        var single = try ResultsStore.read(baseline)
+        var seen = Set<String>()
+        single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.armKey)").inserted }
+        try ResultsStore.write(single, to: s.path + "/single.json")
+        let plain = try runBoxbench(
+            ["compare", baseline, s.path + "/single.json", "--format", "terminal"], environment: env(s))
+        #expect(plain.stdout.contains("can never reach p < 0.05"), "\(plain.stdout.prefix(600))")
+        let strict = try runBoxbench(["compare", baseline, s.path + "/single.json", "--strict"], environment: env(s))
+        #expect(strict.status == 2 && strict.stderr.contains("--strict"), "\(strict.stderr)")
+        let metric = try runBoxbench(["compare", baseline, baseline, "--metric", "startup_typo"], environment: env(s))
+        #expect(metric.status == 2 && metric.stderr.contains("startup_exit_ms"), "\(metric.stderr)")
+    }
+
+    /// Units and words: a VM run's sizes and memory in KiB/MiB/GiB, never raw byte counts.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/bin/qemu-system-x86_64")))
+    func vmRunSpeaksInOneUnitFamily() throws {
+        let s = Scratch("cli-vm")
+        defer { s.cleanup() }
+        let rootfs = s.path + "/rootfs"
+        for d in ["bin", "proc", "sys", "dev", "tmp"] {
+            try FileManager.default.createDirectory(atPath: rootfs + "/" + d, withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: rootfs + "/bin/busybox")
+        try FileManager.default.createSymbolicLink(atPath: rootfs + "/bin/true", withDestinationPath: "busybox")
+        let r = try runBoxbench(["vm", "run", "--rootfs-dir", rootfs, "--accel", "tcg", "--", "/bin/true"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let sizes = r.stderr.split(separator: "\n").first { $0.hasPrefix("sizes:") } ?? ""
+        #expect(sizes.contains("MiB") || sizes.contains("KiB"), "\(sizes)")
+        #expect(!sizes.contains(" B,") && !sizes.contains(" B\n"), "\(sizes)")
+        #expect(!r.stderr.contains("KiB\")") && r.stderr.contains("guest MemTotal"), "\(r.stderr)")
     }
 
     /// Errors that keep the promise (exit 2, naming the file, line or command) and one flag style.
