@@ -2,6 +2,7 @@ import CShim
 import Foundation
 import Logging
 import Probes
+import Synchronization
 
 /// Layers mounted as the container's root: lowerdirs top-most first; upper/work nil ⇒ per-container dirs.
 public struct OverlayRootfs: Sendable, Equatable {
@@ -532,6 +533,7 @@ public final class ContainerRuntime: Sendable {
                 teardown.cgroup?.killAll()
                 teardown.run()
             }
+            RunMounts.unmountAll()
         }
     }
 
@@ -612,5 +614,35 @@ struct CStringArena {
     func free() {
         owned.forEach { Glibc.free($0) }
         arrays.forEach { $0.deallocate() }
+    }
+}
+
+/// Roots mounted in the host's namespace for one run (the native and peer arms' overlays of the image's layers):
+/// registered so SIGINT/SIGTERM unmounts them (`ContainerRuntime.cancelAll`), and refused once cancellation began,
+/// so a run the main thread starts while the handler cleans up cannot leave one behind.
+public enum RunMounts {
+    static let mounted = Mutex<Set<String>>([])
+
+    /// Runs `mount` (which mounts at `root`) unless cancelling, and registers `root`; throws when cancelled.
+    public static func mount(at root: String, _ mount: () throws -> Void) throws {
+        guard ContainerRuntime.gate.enter() else {
+            throw ContainerError(id: root, operation: "mount", detail: "cancelled (SIGINT/SIGTERM)")
+        }
+        defer { ContainerRuntime.gate.leave() }
+        mounted.withLock { _ = $0.insert(root) }
+        do { try mount() } catch {
+            mounted.withLock { _ = $0.remove(root) }
+            throw error
+        }
+    }
+
+    /// Lazily unmounts `root` (and everything below it) and forgets it.
+    public static func unmount(_ root: String) {
+        umount2(root, Int32(MNT_DETACH))
+        mounted.withLock { _ = $0.remove(root) }
+    }
+
+    static func unmountAll() {
+        for root in mounted.withLock({ Array($0) }) { unmount(root) }
     }
 }

@@ -51,6 +51,13 @@ public enum HostProcess {
         -> HostProcessResult
     {
         let label = (request.path as NSString).lastPathComponent
+        // Held until the process and its cgroup are registered for teardown, like a container's creation: a
+        // SIGINT/SIGTERM handler cleaning up meanwhile cannot miss them, and nothing starts after it began.
+        guard ContainerRuntime.gate.enter() else {
+            throw ContainerError(id: label, operation: "launch", detail: "cancelled (SIGINT/SIGTERM)")
+        }
+        var gateHeld = true
+        defer { if gateHeld { ContainerRuntime.gate.leave() } }
         var cgroup: (any CgroupManager)?
         var teardown: Teardown?
         if let name = request.cgroupName {
@@ -89,6 +96,9 @@ public enum HostProcess {
             rootDirectory, workingDirectory, &pidfd, &t0, &spawnErrno)
         close(outPipe[1])
         close(errPipe[1])
+        if pid > 0 { teardown?.pid = pid }
+        ContainerRuntime.gate.leave()
+        gateHeld = false
         if pid < 0 {
             close(outPipe[0])
             close(errPipe[0])

@@ -311,6 +311,10 @@ public struct NativeEngine: Engine {
 /// `hostBinds` (the native arm: /dev, /proc, /sys) are bound recursively into the root, so a process chrooted there
 /// without namespaces sees the host's devices and kernel as a bare process does; unmounting the root takes them.
 func mountImageLayers(_ lowerDirs: [String], at dir: String, hostBinds: [String] = []) throws {
+    try RunMounts.mount(at: dir + "/rootfs") { try mountLayersNow(lowerDirs, at: dir, hostBinds: hostBinds) }
+}
+
+private func mountLayersNow(_ lowerDirs: [String], at dir: String, hostBinds: [String]) throws {
     for sub in ["upper", "work"] {
         try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
         try FileManager.default.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
@@ -336,7 +340,7 @@ func mountImageLayers(_ lowerDirs: [String], at dir: String, hostBinds: [String]
 
 /// Undoes `mountImageLayers`; removes `dir` too unless the caller keeps it (a peer's bundle with its config).
 func unmountImageLayers(at dir: String, keepDirectory: Bool = false) {
-    umount2(dir + "/rootfs", Int32(MNT_DETACH))
+    RunMounts.unmount(dir + "/rootfs")
     if keepDirectory {
         for sub in ["upper", "work"] { try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)") }
     } else if !((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").contains(dir + "/") {

@@ -40,6 +40,10 @@ struct RunCommand: ParsableCommand {
                 // What the main thread had in flight (image preparation, native scratch, bundles): its names carry
                 // this pid, so the janitor, told only this pid is gone, finds exactly those.
                 let me = getpid()
+                // Twice: what the main thread had in flight at the first pass (a run directory it was still
+                // unmounting or removing) is settled by the second.
+                _ = Janitor(paths: paths, isAlive: { $0 != me }).clean()
+                usleep(50_000)
                 _ = Janitor(paths: paths, isAlive: { $0 != me }).clean()
                 ImageStore.removeTemporaries(
                     root: paths.imageStore, layerCache: paths.layerCache, rootfsCache: paths.state + "/rootfs", pid: me)
