@@ -63,7 +63,10 @@ public struct Janitor: Sendable {
     ) {
         self.paths = paths
         self.layout = layout
-        self.cgroupMounts = Array(Set(layout.hierarchies.map(\.mountPoint))).sorted()
+        // The named hierarchies too (name=systemd): runc makes its groups there as well.
+        self.cgroupMounts = Array(
+            Set(layout.hierarchies.map(\.mountPoint)).union(CgroupLayout.namedHierarchyMountPoints())
+        ).sorted()
         self.tempDir = tempDir.hasSuffix("/") ? String(tempDir.dropLast()) : tempDir
         self.procRoot = procRoot
         self.isAlive = isAlive
@@ -175,7 +178,13 @@ public struct Janitor: Sendable {
             let cgroup = makeCgroupManager(name: item.path, layout: layout)
             cgroup.killAll()
             do { try cgroup.remove() } catch { return error.description }
-            return nil
+            // A peer runtime makes the group in every hierarchy it uses (cpuset, blkio, …), not only in the ones
+            // boxbench manages: the rest go too, child groups first.
+            var failure: String?
+            for mount in cgroupMounts {
+                if let error = removeCgroupTree(mount + "/" + item.path) { failure = failure ?? error }
+            }
+            return failure
         case .libvirtCgroup:
             var failure: String?
             for mount in cgroupMounts {

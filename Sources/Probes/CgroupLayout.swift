@@ -42,6 +42,25 @@ public struct CgroupLayout: Sendable, Equatable, Codable {
         return hasV1Mounts ? .v1 : .none
     }
 
+    /// Mount points of the named v1 hierarchies (`name=systemd`): no controller, so not in `hierarchies`, but a
+    /// peer runtime makes its groups there too, and what is made there must be found and removed.
+    public static func namedHierarchyMountPoints(mountInfo: String? = nil) -> [String] {
+        let text = mountInfo ?? ((try? readTextFile("/proc/self/mountinfo")) ?? "")
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count, fields.count > 4,
+                fields[dash + 1] == "cgroup"
+            else { return nil }
+            let options = fields[dash + 3].split(separator: ",")
+            let named = options.contains { $0.hasPrefix("name=") }
+            let controllers = options.filter {
+                !["rw", "ro", "relatime", "noexec", "nosuid", "nodev", "clone_children", "xattr"].contains(String($0))
+                    && !$0.hasPrefix("name=") && !$0.hasPrefix("release_agent=")
+            }
+            return named && controllers.isEmpty ? unescapeMountField(String(fields[4])) : nil
+        }
+    }
+
     /// Parses `/proc/self/mountinfo`; `readControllers` returns a v2 mount's `cgroup.controllers` text.
     public static func parse(
         mountInfo: String, rootMagic: Int?, unifiedMagic: Int?, readControllers: (String) -> String?

@@ -509,7 +509,7 @@ public final class PeerContainerEngine: Engine, Sendable {
         try? parent.remove()
         // The peer makes the path in every hierarchy it uses (cpuset, blkio, …), not only in the ones boxbench
         // manages: remove the whole chain in all of them.
-        for mount in Set(layout.hierarchies.map(\.mountPoint)) {
+        for mount in Set(layout.hierarchies.map(\.mountPoint)).union(CgroupLayout.namedHierarchyMountPoints()) {
             let group = "\(mount)/\(parent.name)"
             rmdir(group + "/ctr")
             rmdir(group)

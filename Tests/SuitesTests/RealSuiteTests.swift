@@ -138,9 +138,9 @@ struct RealSuiteTests {
         let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
         #expect(!mounts.contains("/bundles/crun-\(getpid())") && !mounts.contains("/bundles/runc-\(getpid())"))
         let layout = CgroupLayout.detect()
-        for h in layout.hierarchies {
+        for mount in layout.hierarchies.map(\.mountPoint) + CgroupLayout.namedHierarchyMountPoints() {
             for peer in ["crun", "runc"] {
-                let group = "\(h.mountPoint)/boxbench/\(peer)-\(getpid())-hello"
+                let group = "\(mount)/boxbench/\(peer)-\(getpid())-hello"
                 #expect(!FileManager.default.fileExists(atPath: group), "left: \(group)")
             }
         }
