@@ -1,4 +1,5 @@
 import CShim
+import Foundation
 import Probes
 
 #if canImport(Glibc)
@@ -195,6 +196,45 @@ func removeDirectoryChain(root: String, name: String) throws(CgroupError) {
         // Busy or not empty: another group still lives there.
         if rmdir(path) != 0 { break }
     }
+}
+
+/// Removes group `name` from every hierarchy the host mounts, the named ones (`name=systemd`) included — a peer
+/// runtime makes its groups in all of them, not only in those boxbench manages — child groups first, killing what
+/// is left in them; then its ancestors below the hierarchy root that are left empty (`boxbench`). The first failure,
+/// or nil.
+public func removeCgroupEverywhere(_ name: String, layout: CgroupLayout) -> String? {
+    var failure: String?
+    let mounts = Set(layout.hierarchies.map(\.mountPoint)).union(CgroupLayout.namedHierarchyMountPoints())
+    for mount in mounts.sorted() {
+        var path = "\(mount)/\(name)"
+        if let error = removeCgroupTree(path) { failure = failure ?? error }
+        for _ in 1..<max(1, name.split(separator: "/").count) {
+            path = String(path[..<path.lastIndex(of: "/")!])
+            if rmdir(path) != 0 { break }  // another group still lives there
+        }
+    }
+    return failure
+}
+
+/// rmdir of a cgroup directory and its child groups, deepest first, after killing anything still in them.
+func removeCgroupTree(_ dir: String) -> String? {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return nil }
+    var failure: String?
+    for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+        var childIsDir: ObjCBool = false
+        let child = dir + "/" + name
+        if FileManager.default.fileExists(atPath: child, isDirectory: &childIsDir), childIsDir.boolValue {
+            if let error = removeCgroupTree(child) { failure = failure ?? error }
+        }
+    }
+    _ = cshim_kill_cgroup_procs(dir + "/cgroup.procs", SIGKILL)
+    // A killed run's QEMU can take a while to exit (TCG frees guest memory); its groups stay busy until then.
+    for _ in 0..<1500 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
+    if FileManager.default.fileExists(atPath: dir) {
+        failure = failure ?? "rmdir \(dir): \(String(cString: strerror(errno)))"
+    }
+    return failure
 }
 
 /// rmdir with retries: a just-killed task can keep the group busy for a moment.
@@ -404,7 +444,7 @@ public final class CgroupV2Manager: CgroupManager {
         for (wanted, controller, field) in [
             (limits.wantsMemory, "memory", "linux.resources.memory"), (limits.wantsCPU, "cpu", "linux.resources.cpu"),
             (limits.pidsMax != nil, "pids", "linux.resources.pids"),
-        ] where wanted && access(path + "/\(controller == "cpu" ? "cpu.max" : controller + ".max")", W_OK) != 0 {
+        ] where wanted && access(path + "/\(controller).max", W_OK) != 0 {
             throw .unsupported(field, "the \(controller) controller is not enabled here", path: path)
         }
         if let limit = limits.memoryBytes, limit > 0 {

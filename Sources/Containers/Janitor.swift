@@ -175,22 +175,11 @@ public struct Janitor: Sendable {
             }
             return nil
         case .cgroup:
-            let cgroup = makeCgroupManager(name: item.path, layout: layout)
-            cgroup.killAll()
-            do { try cgroup.remove() } catch { return error.description }
-            // A peer runtime makes the group in every hierarchy it uses (cpuset, blkio, …), not only in the ones
-            // boxbench manages: the rest go too, child groups first.
-            var failure: String?
-            for mount in cgroupMounts {
-                if let error = removeCgroupTree(mount + "/" + item.path) { failure = failure ?? error }
-            }
-            return failure
+            // Frozen and killed first (a fork bomb cannot outrun it), then gone from every hierarchy.
+            makeCgroupManager(name: item.path, layout: layout).killAll()
+            return removeCgroupEverywhere(item.path, layout: layout)
         case .libvirtCgroup:
-            var failure: String?
-            for mount in cgroupMounts {
-                if let error = removeCgroupTree(mount + "/" + item.path) { failure = failure ?? error }
-            }
-            return failure
+            return removeCgroupEverywhere(item.path, layout: layout)
         case .lockFile:
             // Unlinked only while we hold its lock: a driver that has just taken it keeps it.
             let fd = open(item.path, O_RDWR | O_CLOEXEC)
@@ -216,27 +205,6 @@ public struct Janitor: Sendable {
             }
             return nil
         }
-    }
-
-    /// rmdir of a cgroup directory and its child groups, deepest first, after killing anything still in them.
-    private func removeCgroupTree(_ dir: String) -> String? {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return nil }
-        var failure: String?
-        for name in listDirectory(dir) {
-            var childIsDir: ObjCBool = false
-            let child = dir + "/" + name
-            if FileManager.default.fileExists(atPath: child, isDirectory: &childIsDir), childIsDir.boolValue {
-                if let error = removeCgroupTree(child) { failure = failure ?? error }
-            }
-        }
-        _ = cshim_kill_cgroup_procs(dir + "/cgroup.procs", SIGKILL)
-        // A killed run's QEMU can take a while to exit (TCG frees guest memory); its groups stay busy until then.
-        for _ in 0..<1500 where rmdir(dir) != 0 && errno == EBUSY { usleep(2000) }
-        if FileManager.default.fileExists(atPath: dir) {
-            failure = failure ?? "rmdir \(dir): \(String(cString: strerror(errno)))"
-        }
-        return failure
     }
 
     // MARK: - host readers

@@ -235,7 +235,7 @@ public struct NativeEngine: Engine {
     let layout: CgroupLayout
     let runRoot: String
     public var engineName: String { "native" }
-    public var memoryFigure: String { "peak of a plain accounting cgroup (v1 memory) holding the process" }
+    public var memoryFigure: String { "peak of a plain accounting cgroup (memory only) holding the process" }
     public init(arm: ArmSpec, layout: CgroupLayout = .detect(), runRoot: String = BoxbenchPaths().run + "/bundles") {
         self.arm = arm
         self.layout = layout
@@ -283,6 +283,7 @@ public struct NativeEngine: Engine {
         do {
             try mountImageLayers(image.lowerDirs, at: dir, hostBinds: ["/dev", "/proc", "/sys"])
         } catch {
+            unmountImageLayers(at: dir)  // the directories it made
             return RunOutcome(status: .failed, failure: "\(error)")
         }
         defer { unmountImageLayers(at: dir) }
@@ -506,14 +507,9 @@ public final class PeerContainerEngine: Engine, Sendable {
         try? FileManager.default.removeItem(atPath: dir)
         let parent = parentCgroup(workload)
         parent.killAll()
-        try? parent.remove()
-        // The peer makes the path in every hierarchy it uses (cpuset, blkio, …), not only in the ones boxbench
-        // manages: remove the whole chain in all of them.
-        for mount in Set(layout.hierarchies.map(\.mountPoint)).union(CgroupLayout.namedHierarchyMountPoints()) {
-            let group = "\(mount)/\(parent.name)"
-            rmdir(group + "/ctr")
-            rmdir(group)
-        }
+        // The peer makes the path in every hierarchy it uses (cpuset, blkio, name=systemd, …), not only in those
+        // boxbench manages.
+        _ = removeCgroupEverywhere(parent.name, layout: layout)
     }
 }
 

@@ -144,5 +144,9 @@ struct RealSuiteTests {
                 #expect(!FileManager.default.fileExists(atPath: group), "left: \(group)")
             }
         }
+        // Nor the shared parent runc made in the hierarchies boxbench does not manage (name=systemd).
+        for mount in CgroupLayout.namedHierarchyMountPoints() {
+            #expect(!FileManager.default.fileExists(atPath: mount + "/boxbench"), "left: \(mount)/boxbench")
+        }
     }
 }
