@@ -54,17 +54,7 @@ umount /sys/fs/cgroup/unified 2>/dev/null
 crun create --bundle "$1" "$2" && crun start "$2" && crun delete --force "$2"
 EOS
 chmod +x "$work/crun.sh" "$work/cycle.sh" "$work/cycle-crun.sh"
-bench() { # name, then hyperfine arguments; appends this round's times (ms) to $work/<name>.times
-    local name=$1
-    shift
-    rm -f "$work/round.json"
-    if ! hyperfine -N -w 1 -r "$PER" --export-json "$work/round.json" "$@" >/dev/null 2>&1; then
-        echo "container-launch-bench: round $round of $name failed; its runs are not counted" >&2
-        return 0
-    fi
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("\n".join(str(t*1000) for t in d["results"][0]["times"]))' \
-        "$work/round.json" >>"$work/$name.times"
-}
+source Benchmarks/interleaved.sh  # the scripts run from the repository root
 echo "== (b) whole command and (c) create + start + delete: $ROUNDS interleaved rounds of $PER runs each"
 for round in $(seq "$ROUNDS"); do
     bench boxbench "$BB container run --bundle $work"

@@ -45,17 +45,7 @@ $1 create --bundle "$2" "$3" && $1 start "$3" && $1 delete --force "$3"
 EOS
 chmod +x "$work/cycle.sh"
 
-bench() { # name, then hyperfine arguments; appends this round's times (ms) to $work/<name>.times
-    local name=$1
-    shift
-    rm -f "$work/round.json"
-    if ! hyperfine -N -w 1 -r "$PER" --export-json "$work/round.json" "$@" >/dev/null 2>&1; then
-        echo "launch-ab-bench: round $round of $name failed; its runs are not counted" >&2
-        return 0
-    fi
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("\n".join(str(t*1000) for t in d["results"][0]["times"]))' \
-        "$work/round.json" >>"$work/$name.times"
-}
+source Benchmarks/interleaved.sh  # the scripts run from the repository root
 inproc() { # name bin
     "$2/boxbench" container bench --bundle "$work" --runs "$INPROC" --overlay |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' >>"$work/$1.times"

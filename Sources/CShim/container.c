@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
-#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -96,11 +95,7 @@ static __attribute__((noreturn)) void fail(struct child_ctx *c, int step, const 
 
 /* openat2 with every symlink and ".." resolved inside root_fd, as if root_fd were "/" (no magic links). */
 static int open_in_root_raw(int root_fd, const char *path, int flags) {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    return cshim_openat2(root_fd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* An O_PATH handle on `target` (absolute inside the container) below root_fd, creating missing directories (and, for
@@ -751,9 +746,8 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c) {
         close(c->report_fd);
         c->report_fd = -1;
         if (cfg->exec_fifo) {
-            char fdpath[40] = "/proc/self/fd/";
-            size_t o = 14 + cshim_format_uint((unsigned long)fifo_path_fd, fdpath + 14);
-            fdpath[o] = 0;
+            char fdpath[40];
+            fd_path(fifo_path_fd, fdpath);
             /* Blocks until `start` opens the FIFO. The write end stays open (CLOEXEC) until execve: `start` reads
                "0" once the startContainer hooks are done, then EOF once the program runs, and only then runs the
                poststart hooks. */

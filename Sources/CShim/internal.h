@@ -1,5 +1,7 @@
 /* Helpers shared by container.c and syscalls.c; safe between clone and exec (no allocation, no locks, no stdio). */
 #pragma once
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +10,14 @@
 #include <unistd.h>
 
 int cshim_join_cgroups(pid_t pid, const char *paths, const char **bad, size_t *bad_len);
+
+/* openat2(2) with `resolve` (RESOLVE_* flags) and O_CLOEXEC; -1 with errno set. */
+static inline int cshim_openat2(int dirfd, const char *path, int flags, uint64_t resolve) {
+    struct open_how how = {0};
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = resolve;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
 int cshim_self_join_cgroups(const char *paths, const char **bad, size_t *bad_len);
 
 /* Decimal digits of v into out (at least 20 bytes), not terminated; returns how many. */

@@ -3,7 +3,6 @@
 #include "internal.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <seccomp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -247,34 +246,25 @@ int cshim_pipe_cloexec(int fds[2]) {
     return pipe2(fds, O_CLOEXEC);
 }
 
-/* openat2(RESOLVE_IN_ROOT): `path` below the directory `root`, every symlink and ".." resolved as if `root` were
-   "/", so a file named by an image (/etc/passwd -> /dev/zero, etc -> /) never leads to the host's files. */
-int cshim_open_in_root(const char *root, const char *path, int flags) {
+/* `path` below the directory `root`, resolved with `resolve` (openat2). */
+static int open_below(const char *root, const char *path, int flags, uint64_t resolve) {
     int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) return -1;
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    int fd = cshim_openat2(root_fd, path, flags, resolve);
     int e = errno;
     close(root_fd);
     errno = e;
     return fd;
 }
 
-/* openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): `path` below `root` with no symlink anywhere on the way (an
-   archive's own files: none may lead elsewhere, not even inside it). -1 with errno set (ELOOP for a symlink). */
+/* RESOLVE_IN_ROOT: every symlink and ".." resolved as if `root` were "/", so a file named by an image
+   (/etc/passwd -> /dev/zero, etc -> /) never leads to the host's files. */
+int cshim_open_in_root(const char *root, const char *path, int flags) {
+    return open_below(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+/* RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: an archive's own files, none of which may lead elsewhere, not even inside
+   it (ELOOP for a symlink on the way). */
 int cshim_open_beneath_no_symlinks(const char *root, const char *path, int flags) {
-    int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) return -1;
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
-    int e = errno;
-    close(root_fd);
-    errno = e;
-    return fd;
+    return open_below(root, path, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }

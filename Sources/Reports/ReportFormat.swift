@@ -23,17 +23,6 @@ public func renderReport(_ analysis: ReportAnalysis, format: ReportFormat) -> St
     }
 }
 
-/// The claims section alone, as terminal text (what `boxbench run` prints at the end).
-public func renderClaimsTable(_ doc: ResultsDocument) -> String {
-    let analysis = ReportAnalysis(doc)
-    var out = ""
-    let caveats = analysis.setupCaveats
-    if !caveats.isEmpty {
-        out += "Setup caveats\n" + caveats.map { "  ! \($0.text)" }.joined(separator: "\n") + "\n\n"
-    }
-    return out + TerminalReport.claimsText(analysis)
-}
-
 /// What `boxbench run` prints by default, about a screen: the run in two lines, the setup caveats once, the claims
 /// table (one row per claim, and per pair of arms where several were compared) and the failures, if any. The full
 /// report is in the files (and on stdout with `--verbose`).

@@ -1,5 +1,4 @@
 import Containers
-import Crypto
 import Foundation
 import Images
 import Probes
@@ -60,9 +59,8 @@ public struct WorkloadImages: Sendable {
         defer { try? FileManager.default.removeItem(atPath: context) }
         let dockerfile = "\(context)/\((w.dockerfile as NSString).lastPathComponent)"
         // The tag carries the Dockerfile's own path: a user's workload named like a built-in one never replaces it.
-        let source = SHA256.hash(data: Data((w.dockerfile + "\u{0}" + w.context).utf8))
-        let tag = try ImageReference(
-            parsing: "boxbench/workload-\(w.name):" + source.prefix(6).map { String(format: "%02x", $0) }.joined())
+        let source = Digest.of(Data((w.dockerfile + "\u{0}" + w.context).utf8))
+        let tag = try ImageReference(parsing: "boxbench/workload-\(w.name):" + source.short)
         let progress = self.progress
         let image = try ImageBuilder(store: store).build(
             BuildOptions(context: context, dockerfile: dockerfile, tag: tag, executor: ContainerRunStepExecutor()),

@@ -46,6 +46,15 @@ import Testing
         """.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// The committed baseline results document (results/baselines/*.json); its absence fails the caller.
+    static func committedBaseline() throws -> String {
+        let baselines = benchmarks + "/../results/baselines"
+        let name = try #require(
+            (try? FileManager.default.contentsOfDirectory(atPath: baselines))?.first { $0.hasSuffix(".json") },
+            "no committed baseline in \(baselines)")
+        return baselines + "/" + name
+    }
+
     /// The repository's Benchmarks directory (the binary lives somewhere below the package root).
     static var benchmarks: String {
         var dir = URL(fileURLWithPath: boxbenchBinary).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -161,16 +170,11 @@ import Testing
             let bad = try runBoxbench(command + ["--format", "yaml"], environment: env(s))
             #expect(bad.status == 2 && bad.stderr.contains("--format yaml"), "\(command): \(bad.stderr)")
         }
-        let baselines = Self.benchmarks + "/../results/baselines"
-        if let baseline = (try? FileManager.default.contentsOfDirectory(atPath: baselines))?.first(where: {
-            $0.hasSuffix(".json")
-        }) {
-            let path = baselines + "/" + baseline
-            let r = try runBoxbench(["compare", path, path, "--format", "json"], environment: env(s))
-            #expect(r.status == 0, "\(r.stderr)")
-            let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-            #expect(json?["exitCode"] as? Int == 0, "\(r.stdout.prefix(300))")
-        }
+        let path = try Self.committedBaseline()
+        let r = try runBoxbench(["compare", path, path, "--format", "json"], environment: env(s))
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(json?["exitCode"] as? Int == 0, "\(r.stdout.prefix(300))")
     }
 
     /// `compare` fit for CI: a gate that can never fail (1 new sample per group against the baseline's) is said, and
@@ -178,16 +182,7 @@ import Testing
     @Test func compareSaysWhenItCanNeverFail() throws {
         let s = Scratch("cli-compare")
         defer { s.cleanup() }
-        let baselines = Self.benchmarks + "/../results/baselines"
-        guard
-            let name = (try? FileManager.default.contentsOfDirectory(atPath: baselines))?.first(where: {
-                $0.hasSuffix(".json")
-            })
-        else {
-            Issue.record("no committed baseline in \(baselines)")
-            return
-        }
-        let baseline = baselines + "/" + name
+        let baseline = try Self.committedBaseline()
         var single = try ResultsStore.read(baseline)
         var seen = Set<String>()
         single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.armKey)").inserted }
@@ -229,7 +224,8 @@ import Testing
         let runtime = URL(fileURLWithPath: boxbenchBinary).deletingLastPathComponent().appendingPathComponent(
             "boxbench-runtime"
         ).path
-        if FileManager.default.isExecutableFile(atPath: runtime) {
+        #expect(FileManager.default.isExecutableFile(atPath: runtime), "no boxbench-runtime next to boxbench")
+        do {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: runtime)
             p.arguments = ["--version"]
