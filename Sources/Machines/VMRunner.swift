@@ -46,14 +46,20 @@ public struct VMConfig: Sendable {
     }
 }
 
+/// What boots a prepared guest and measures it: libvirt's runner today, QEMU driven directly next.
+public protocol VMLauncher: Sendable {
+    func runBlocking(_ artifacts: GuestArtifacts, config: VMConfig) throws(MachineError) -> VMRunResult
+    /// Releases the launcher's connection (after every run has finished).
+    func close()
+}
+
 /// Boots guests through libvirt's C API (embedded QEMU driver by default) and measures them.
 /// One connection per runner, opened on first use and kept until `close()`.
-public final class VMRunner: @unchecked Sendable {
+public final class VMRunner: VMLauncher, Sendable {
     public let uri: String
     public let paths: BoxbenchPaths
     public let logger: Logger?
-    private let lock = NSLock()
-    private var connection: LibvirtConnection?
+    private let connection = Mutex<LibvirtConnection?>(nil)
 
     /// - Parameter uri: nil for `qemu:///embed?root=<BoxbenchPaths().libvirtEmbedRoot>`.
     public init(uri: String? = nil, paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
@@ -68,29 +74,28 @@ public final class VMRunner: @unchecked Sendable {
 
     /// Closes the libvirt connection (after every run has finished).
     public func close() {
-        lock.lock()
-        let c = connection
-        connection = nil
-        lock.unlock()
+        let c = connection.withLock { c in
+            defer { c = nil }
+            return c
+        }
         c?.close()
         QemuReaper.sweep()
     }
 
     /// The open connection, opening it if needed; `opened` says whether this call opened it.
     func connect() throws(MachineError) -> (LibvirtConnection, opened: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        if let connection { return (connection, false) }
-        let c: LibvirtConnection
-        if uri.hasPrefix("qemu:///embed"), let r = uri.range(of: "root=") {
-            let raw = String(uri[r.upperBound...].prefix { $0 != "&" })
-            try LibvirtConnection.prepareEmbedRoot(raw.removingPercentEncoding ?? raw)
+        try connection.withLock { (connection) throws(MachineError) -> (LibvirtConnection, opened: Bool) in
+            if let connection { return (connection, false) }
+            if uri.hasPrefix("qemu:///embed"), let r = uri.range(of: "root=") {
+                let raw = String(uri[r.upperBound...].prefix { $0 != "&" })
+                try LibvirtConnection.prepareEmbedRoot(raw.removingPercentEncoding ?? raw)
+            }
+            QemuReaper.acquire()
+            defer { QemuReaper.release() }
+            let c = try LibvirtConnection(uri: uri)
+            connection = c
+            return (c, true)
         }
-        QemuReaper.acquire()
-        defer { QemuReaper.release() }
-        c = try LibvirtConnection(uri: uri)
-        connection = c
-        return (c, true)
     }
 
     /// Boots `artifacts` and waits for the guest to power off (or the timeout); off the cooperative pool.
@@ -318,74 +323,64 @@ final class Counter: Sendable {
 }
 
 /// A run in progress, for cancelAll.
-final class ActiveRun: @unchecked Sendable {
-    private let lock = NSLock()
-    private var domain: LibvirtDomain?
-    private var cancelled = false
+final class ActiveRun: Sendable {
+    private struct State {
+        var domain: LibvirtDomain?
+        var cancelled = false
+    }
+    private let state = Mutex(State())
     let finished = DispatchSemaphore(value: 0)
 
-    var isCancelled: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return cancelled
-    }
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
 
     func attach(_ d: LibvirtDomain) {
-        lock.lock()
-        domain = d
-        let c = cancelled
-        lock.unlock()
-        if c { try? d.destroy() }
+        let cancelled = state.withLock {
+            $0.domain = d
+            return $0.cancelled
+        }
+        if cancelled { try? d.destroy() }
     }
 
-    func detach() {
-        lock.lock()
-        domain = nil
-        lock.unlock()
-    }
+    func detach() { state.withLock { $0.domain = nil } }
 
     func cancel() {
-        lock.lock()
-        cancelled = true
-        let d = domain
-        lock.unlock()
+        let d = state.withLock {
+            $0.cancelled = true
+            return $0.domain
+        }
         if let d, d.isActive { try? d.destroy() }
     }
 }
 
-final class ActiveRuns: @unchecked Sendable {
+final class ActiveRuns: Sendable {
     static let shared = ActiveRuns()
-    private let lock = NSLock()
-    private var runs: [ObjectIdentifier: ActiveRun] = [:]
-    private var cancelling = false
+    private struct State {
+        var runs: [ObjectIdentifier: ActiveRun] = [:]
+        var cancelling = false
+    }
+    private let state = Mutex(State())
 
     func add(_ r: ActiveRun) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if cancelling { return false }
-        runs[ObjectIdentifier(r)] = r
-        return true
+        state.withLock {
+            if $0.cancelling { return false }
+            $0.runs[ObjectIdentifier(r)] = r
+            return true
+        }
     }
 
     func remove(_ r: ActiveRun) {
-        lock.lock()
-        runs[ObjectIdentifier(r)] = nil
-        lock.unlock()
+        state.withLock { _ = $0.runs.removeValue(forKey: ObjectIdentifier(r)) }
         r.finished.signal()
     }
 
     /// Tests only: accept runs again after a cancelAll.
-    func resetAfterCancel() {
-        lock.lock()
-        cancelling = false
-        lock.unlock()
-    }
+    func resetAfterCancel() { state.withLock { $0.cancelling = false } }
 
     func cancelAll() {
-        lock.lock()
-        cancelling = true
-        let all = Array(runs.values)
-        lock.unlock()
+        let all = state.withLock {
+            $0.cancelling = true
+            return Array($0.runs.values)
+        }
         for r in all { r.cancel() }
         // Each run destroys, waits for STOPPED, reaps QEMU and removes its files; give them 15 s.
         let deadline = DispatchTime.now() + .seconds(15)
@@ -449,28 +444,29 @@ enum QemuReaper {
     }
 }
 
-final class ReaperService: @unchecked Sendable {
-    private let lock = NSLock()
-    private var users = 0
-    private var running = false
+final class ReaperService: Sendable {
+    private struct State {
+        var users = 0
+        var running = false
+    }
+    private let state = Mutex(State())
 
     func acquire() {
-        lock.lock()
-        users += 1
-        let start = !running
-        running = true
-        lock.unlock()
+        let start = state.withLock { s in
+            s.users += 1
+            let wasRunning = s.running
+            s.running = true
+            return !wasRunning
+        }
         guard start else { return }
         let t = Thread { [self] in
             while true {
                 QemuReaper.sweep()
-                lock.lock()
-                if users == 0 {
-                    running = false
-                    lock.unlock()
-                    return
+                let done = state.withLock {
+                    if $0.users == 0 { $0.running = false }
+                    return !$0.running
                 }
-                lock.unlock()
+                if done { return }
                 usleep(20_000)
             }
         }
@@ -478,30 +474,25 @@ final class ReaperService: @unchecked Sendable {
         t.start()
     }
 
-    func release() {
-        lock.lock()
-        users -= 1
-        lock.unlock()
-    }
+    func release() { state.withLock { $0.users -= 1 } }
 }
 
 /// When each zombie was first seen, to tell orphans (ours to reap) from children libvirt is about to wait for.
-final class ZombieSightings: @unchecked Sendable {
-    private let lock = NSLock()
-    private var firstSeen: [Int32: UInt64] = [:]
+final class ZombieSightings: Sendable {
+    private let firstSeen = Mutex<[Int32: UInt64]>([:])
 
     func update(_ zombies: Set<Int32>, now: UInt64, graceNs: UInt64) -> [Int32] {
-        lock.lock()
-        defer { lock.unlock() }
-        firstSeen = firstSeen.filter { zombies.contains($0.key) }
-        var ripe: [Int32] = []
-        for z in zombies {
-            if let t = firstSeen[z] {
-                if now - t >= graceNs { ripe.append(z) }
-            } else {
-                firstSeen[z] = now
+        firstSeen.withLock { firstSeen in
+            firstSeen = firstSeen.filter { zombies.contains($0.key) }
+            var ripe: [Int32] = []
+            for z in zombies {
+                if let t = firstSeen[z] {
+                    if now - t >= graceNs { ripe.append(z) }
+                } else {
+                    firstSeen[z] = now
+                }
             }
+            return ripe
         }
-        return ripe
     }
 }

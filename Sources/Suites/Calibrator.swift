@@ -26,9 +26,7 @@ public enum Calibrator {
             let image = try? images.prepare(hello), let program = image.argv.first
         else { return nil }
         let native = NativeEngine(
-            arm: ArmSpec(
-                name: "native", kind: .native, engine: .boxbench, accel: "auto", memoryMiB: 0, vcpus: 0, machine: "",
-                rootfsMode: ""))
+            arm: ArmSpec(name: "native", config: .native))
         let json = NSTemporaryDirectory() + OwnedName.calibrate.name() + ".json"
         defer { unlink(json) }
         let command = ([image.rootfs + program] + image.argv.dropFirst()).joined(separator: " ")

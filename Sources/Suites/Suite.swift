@@ -1,4 +1,5 @@
 import Foundation
+import Machines
 import Results
 import Yams
 
@@ -30,28 +31,73 @@ public enum ContainerEngineKind: String, Sendable, Equatable, CaseIterable {
     case boxbench, crun, runc
 }
 
+/// One arm of a suite: a name and a typed configuration holding only the fields its kind has.
 public struct ArmSpec: Sendable, Equatable {
-    /// Key used in results (`native`, `container`, `container-runc`, `vm`, …).
+    /// Key used in results (`native`, `container`, `container-runc`, `vm`, …); claims never read it.
     public var name: String
-    public var kind: ArmKind
+    public var config: ArmConfig
+
+    public init(name: String, config: ArmConfig) {
+        self.name = name
+        self.config = config
+    }
+
+    public var kind: ArmKind {
+        switch config {
+        case .native: .native
+        case .container: .container
+        case .vm: .vm
+        }
+    }
+}
+
+/// What runs the workload: the host itself, a container engine, or a VM launcher.
+public enum ArmConfig: Sendable, Equatable {
+    case native
+    case container(ContainerArm)
+    case vm(VMArm)
+}
+
+public struct ContainerArm: Sendable, Equatable {
     public var engine: ContainerEngineKind
-    public var accel: String
+    public init(engine: ContainerEngineKind = .boxbench) { self.engine = engine }
+}
+
+public enum VMLauncherKind: String, Sendable, Equatable, CaseIterable {
+    case libvirt
+}
+
+public struct VMArm: Sendable, Equatable {
+    public var launcher: VMLauncherKind
+    public var accel: AccelChoice
+    public var machine: DomainSpec.Machine
+    public var rootfs: RootfsMode
     public var memoryMiB: Int
     public var vcpus: Int
-    public var machine: String
-    public var rootfsMode: String
+
+    public init(
+        launcher: VMLauncherKind = .libvirt, accel: AccelChoice = .auto, machine: DomainSpec.Machine = .pc,
+        rootfs: RootfsMode = .initramfs, memoryMiB: Int = 256, vcpus: Int = 1
+    ) {
+        self.launcher = launcher
+        self.accel = accel
+        self.machine = machine
+        self.rootfs = rootfs
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
+    }
 }
 
 extension ArmSpec {
     /// What the results document records of this arm: only the fields its kind has.
     public var record: ArmRecord {
-        switch kind {
+        switch config {
         case .native: ArmRecord(key: name, kind: kind.rawValue, engine: "native")
-        case .container: ArmRecord(key: name, kind: kind.rawValue, engine: engine.rawValue)
-        case .vm:
+        case .container(let c): ArmRecord(key: name, kind: kind.rawValue, engine: c.engine.rawValue)
+        case .vm(let v):
             ArmRecord(
-                key: name, kind: kind.rawValue, engine: "libvirt", accel: accel, machine: machine, rootfs: rootfsMode,
-                memoryMiB: memoryMiB, vcpus: vcpus)
+                key: name, kind: kind.rawValue, engine: v.launcher.rawValue, accel: v.accel.rawValue,
+                machine: v.machine.rawValue, rootfs: v.rootfs.rawValue, memoryMiB: v.memoryMiB, vcpus: v.vcpus)
         }
     }
 }
@@ -167,50 +213,55 @@ extension Suite {
         var arms: [ArmSpec] = []
         for (i, node) in try reader.sequence(armsNode, key: "arms").enumerated() {
             let key = "arms[\(i)]"
-            let m = try reader.mapping(
-                node, key: key, allowed: ["name", "kind", "engine", "accel", "memory", "vcpus", "machine", "rootfs"])
+            let keysByKind: [ArmKind: Set<String>] = [
+                .native: ["name", "kind"], .container: ["name", "kind", "engine"],
+                .vm: ["name", "kind", "launcher", "accel", "memory", "vcpus", "machine", "rootfs"],
+            ]
+            let m = try reader.mapping(node, key: key, allowed: keysByKind.values.reduce([]) { $0.union($1) })
             guard let kindNode = m["kind"] else {
                 throw SuiteError(
                     file: path, line: node.mark?.line, key: "\(key).kind", message: "required (native, container or vm)"
                 )
             }
             let kind = try reader.enumValue(kindNode, key: "\(key).kind", ArmKind.self)
-            let engine =
-                try m["engine"].map { try reader.enumValue($0, key: "\(key).engine", ContainerEngineKind.self) }
-                ?? .boxbench
-            if kind != .container, let e = m["engine"] {
+            // A key of another kind is named with the kind that takes it.
+            for (k, n) in m.sorted(by: { $0.key < $1.key }) where !(keysByKind[kind] ?? []).contains(k) {
+                let owner = keysByKind.first { $0.value.contains(k) }?.key.rawValue ?? "no"
                 throw SuiteError(
-                    file: path, line: e.mark?.line, key: "\(key).engine", message: "only container arms take an engine")
+                    file: path, line: n.mark?.line, key: "\(key).\(k)",
+                    message: "only \(owner) arms take \(k) (this arm is \(kind.rawValue))")
             }
-            for vmOnly in ["accel", "memory", "vcpus", "machine", "rootfs"] where kind != .vm {
-                if let n = m[vmOnly] {
-                    throw SuiteError(
-                        file: path, line: n.mark?.line, key: "\(key).\(vmOnly)", message: "only vm arms take \(vmOnly)")
-                }
-            }
-            let accel =
-                try m["accel"].map { try reader.oneOf($0, key: "\(key).accel", ["auto", "kvm", "tcg"]) } ?? "auto"
-            let memory = try m["memory"].map { try reader.int($0, key: "\(key).memory", range: 64...65536) } ?? 256
-            let vcpus = try m["vcpus"].map { try reader.int($0, key: "\(key).vcpus", range: 1...64) } ?? 1
-            let machine =
-                try m["machine"].map { try reader.oneOf($0, key: "\(key).machine", ["pc", "q35", "microvm"]) } ?? "pc"
-            let rootfs =
-                try m["rootfs"].map { try reader.oneOf($0, key: "\(key).rootfs", ["initramfs", "disk"]) } ?? "initramfs"
+            let config: ArmConfig
             let defaultName: String
             switch kind {
-            case .native: defaultName = "native"
-            case .container: defaultName = engine == .boxbench ? "container" : "container-\(engine.rawValue)"
-            case .vm: defaultName = "vm"
+            case .native:
+                config = .native
+                defaultName = "native"
+            case .container:
+                let engine =
+                    try m["engine"].map { try reader.enumValue($0, key: "\(key).engine", ContainerEngineKind.self) }
+                    ?? .boxbench
+                config = .container(ContainerArm(engine: engine))
+                defaultName = engine == .boxbench ? "container" : "container-\(engine.rawValue)"
+            case .vm:
+                var vm = VMArm()
+                if let n = m["launcher"] { vm.launcher = try reader.enumValue(n, key: "\(key).launcher", VMLauncherKind.self) }
+                if let n = m["accel"] { vm.accel = try reader.enumValue(n, key: "\(key).accel", AccelChoice.self) }
+                if let n = m["memory"] { vm.memoryMiB = try reader.int(n, key: "\(key).memory", range: 64...65536) }
+                if let n = m["vcpus"] { vm.vcpus = try reader.int(n, key: "\(key).vcpus", range: 1...64) }
+                if let n = m["machine"] {
+                    vm.machine = try reader.enumValue(n, key: "\(key).machine", DomainSpec.Machine.self)
+                }
+                if let n = m["rootfs"] { vm.rootfs = try reader.enumValue(n, key: "\(key).rootfs", RootfsMode.self) }
+                config = .vm(vm)
+                defaultName = "vm"
             }
             let name = try m["name"].map { try reader.identifier($0, key: "\(key).name") } ?? defaultName
             if arms.contains(where: { $0.name == name }) {
                 throw SuiteError(
                     file: path, line: node.mark?.line, key: "\(key).name", message: "duplicate arm name \(name)")
             }
-            arms.append(
-                ArmSpec(
-                    name: name, kind: kind, engine: engine, accel: accel, memoryMiB: memory, vcpus: vcpus,
-                    machine: machine, rootfsMode: rootfs))
+            arms.append(ArmSpec(name: name, config: config))
         }
         if arms.isEmpty {
             throw SuiteError(file: path, line: armsNode.mark?.line, key: "arms", message: "at least one arm")
@@ -414,14 +465,6 @@ struct NodeReader {
         case "false", "no", "off": return false
         default: throw fail(node, key, "\"\(s)\" is not true or false")
         }
-    }
-
-    func oneOf(_ node: Node, key: String, _ values: [String]) throws(SuiteError) -> String {
-        let s = try string(node, key: key)
-        guard values.contains(s) else {
-            throw fail(node, key, "\"\(s)\" is not one of \(values.joined(separator: ", "))")
-        }
-        return s
     }
 
     func enumValue<E: RawRepresentable & CaseIterable>(_ node: Node, key: String, _: E.Type) throws(SuiteError) -> E

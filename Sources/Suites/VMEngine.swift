@@ -6,34 +6,62 @@ import Probes
 import Results
 import Synchronization
 
-/// The VM arm: the image's flattened rootfs booted through libvirt (embedded QEMU driver by default).
-public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
+extension ArmSpec {
+    /// The engine that runs this arm; `vmURI` selects libvirt's connection (nil: the embedded driver).
+    public func makeEngine(vmURI: String? = nil) -> any Engine {
+        switch config {
+        case .native: NativeEngine(arm: self)
+        case .container(let c):
+            switch c.engine {
+            case .boxbench: BoxbenchContainerEngine(arm: self)
+            case .crun: PeerContainerEngine(arm: self, peer: .crun)
+            case .runc: PeerContainerEngine(arm: self, peer: .runc)
+            }
+        case .vm(let v): VMEngine(name: name, vm: v, uri: vmURI)
+        }
+    }
+}
+
+/// The VM arm: the image's flattened rootfs booted by a launcher (libvirt's embedded QEMU driver by default).
+public final class VMEngine: Engine, DensityCapable, Sendable {
     public let arm: ArmSpec
-    public var engineName: String { "libvirt" }
+    public let vm: VMArm
+    public var engineName: String { vm.launcher.rawValue }
     public var memoryFigure: String {
         "peak of libvirt's machine cgroup of the QEMU process (guest RAM it touched + QEMU itself); pss_peak_bytes: QEMU's PSS"
     }
-    let runner: VMRunner
+    let launcher: any VMLauncher
     let builder: GuestArtifactBuilder
     public let accel: Accel
     /// Why auto picked this accel (the probe's finding), for the results' notes.
     public let accelReason: String?
-    private let lock = NSLock()
-    private var artifacts: [String: GuestArtifacts] = [:]
+    private let artifacts = Mutex<[String: GuestArtifacts]>([:])
 
-    public init(arm: ArmSpec, uri: String? = nil, paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
-        self.arm = arm
-        self.runner = VMRunner(uri: uri, paths: paths, logger: logger)
-        self.builder = GuestArtifactBuilder(paths: paths, logger: logger)
-        let choice = AccelChoice(rawValue: arm.accel) ?? .auto
-        let resolved = AccelProbe(paths: paths, uri: uri, logger: logger).resolve(choice)
-        self.accel = resolved.accel
-        self.accelReason = resolved.probe.map {
-            "\(arm.name): accel \(arm.accel) → \(resolved.accel.rawValue) (\($0.reason))"
-        }
+    /// The arm as configured: the accel probe resolves `auto`, the launcher is libvirt's.
+    public convenience init(
+        name: String, vm: VMArm, uri: String? = nil, paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil
+    ) {
+        let resolved = AccelProbe(paths: paths, uri: uri, logger: logger).resolve(vm.accel)
+        self.init(
+            name: name, vm: vm, launcher: VMRunner(uri: uri, paths: paths, logger: logger),
+            builder: GuestArtifactBuilder(paths: paths, logger: logger), accel: resolved.accel,
+            accelReason: resolved.probe.map { "\(name): accel \(vm.accel.rawValue) → \(resolved.accel.rawValue) (\($0.reason))" })
     }
 
-    deinit { runner.close() }
+    /// Everything injected: tests hand in a launcher that boots nothing.
+    public init(
+        name: String, vm: VMArm, launcher: any VMLauncher, builder: GuestArtifactBuilder, accel: Accel,
+        accelReason: String? = nil
+    ) {
+        self.arm = ArmSpec(name: name, config: .vm(vm))
+        self.vm = vm
+        self.launcher = launcher
+        self.builder = builder
+        self.accel = accel
+        self.accelReason = accelReason
+    }
+
+    deinit { launcher.close() }
 
     func key(_ workload: WorkloadSpec, argv: [String]) -> String {
         "\(workload.name)|\(argv.joined(separator: "\u{0}"))"
@@ -41,13 +69,7 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
 
     func artifactsFor(_ image: PreparedImage, workload: WorkloadSpec, argv: [String]) throws -> GuestArtifacts {
         let k = key(workload, argv: argv)
-        lock.lock()
-        if let a = artifacts[k] {
-            lock.unlock()
-            return a
-        }
-        lock.unlock()
-        let mode = RootfsMode(rawValue: arm.rootfsMode) ?? .initramfs
+        if let a = artifacts.withLock({ $0[k] }) { return a }
         let argvHash = SHA256.hash(data: Data(argv.joined(separator: "\u{0}").utf8)).prefix(8).map {
             String(format: "%02x", $0)
         }.joined()
@@ -56,10 +78,8 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
             workload: GuestWorkload(
                 argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir, uid: image.user?.uid,
                 gid: image.user?.gid),
-            cacheKey: "\(image.digest)-\(argvHash)", mode: mode)
-        lock.lock()
-        artifacts[k] = a
-        lock.unlock()
+            cacheKey: "\(image.digest)-\(argvHash)", mode: vm.rootfs)
+        artifacts.withLock { $0[k] = a }
         return a
     }
 
@@ -81,8 +101,8 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
     func config(timeout: Duration) -> VMConfig {
         // Paused create then resume: the report compares VM create/resume with container create/start.
         VMConfig(
-            accel: accel, machine: DomainSpec.Machine(rawValue: arm.machine) ?? .pc, memoryMiB: arm.memoryMiB,
-            vcpus: arm.vcpus, timeout: timeout, startPaused: true)
+            accel: accel, machine: vm.machine, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, timeout: timeout,
+            startPaused: true)
     }
 
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
@@ -91,12 +111,12 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         let r: VMRunResult
         do {
             let a = try artifactsFor(image, workload: workload, argv: image.argv)
-            r = try runner.runBlocking(a, config: config(timeout: timeout))
+            r = try launcher.runBlocking(a, config: config(timeout: timeout))
         } catch {
-            return RunOutcome(status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: arm.machine)
+            return RunOutcome(status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: vm.machine.rawValue)
         }
-        var o = Self.outcome(r, accel: accel, machine: arm.machine)
-        o.metrics["vcpus"] = Double(arm.vcpus)
+        var o = Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
+        o.metrics["vcpus"] = Double(vm.vcpus)
         return o
     }
 
@@ -152,12 +172,12 @@ public final class VMEngine: Engine, DensityCapable, @unchecked Sendable {
         let group = DispatchGroup()
         for i in 0..<instances {
             group.enter()
-            let t = Thread { [runner] in
+            let t = Thread { [launcher] in
                 defer { group.leave() }
                 results.set(
                     i,
                     Result {
-                        try runner.runBlocking(
+                        try launcher.runBlocking(
                             a, config: self.config(timeout: timeout + .seconds(Int64(6 * instances))))
                     })
             }

@@ -85,20 +85,10 @@ struct RunCommand: ParsableCommand {
         var engines: [any Engine] = []
         var notes: [String] = []
         for arm in parsed.arms {
-            switch arm.kind {
-            case .native: engines.append(NativeEngine(arm: arm))
-            case .container:
-                switch arm.engine {
-                case .boxbench: engines.append(BoxbenchContainerEngine(arm: arm))
-                case .crun: engines.append(PeerContainerEngine(arm: arm, peer: .crun))
-                case .runc: engines.append(PeerContainerEngine(arm: arm, peer: .runc))
-                }
-            case .vm:
-                progress.update("probing accel for \(arm.name)…", final: false)
-                let vm = VMEngine(arm: arm, uri: vmURI)
-                if let reason = vm.accelReason { notes.append(reason) }
-                engines.append(vm)
-            }
+            if arm.kind == .vm { progress.update("probing accel for \(arm.name)…", final: false) }
+            let engine = arm.makeEngine(vmURI: vmURI)
+            if let vm = engine as? VMEngine, let reason = vm.accelReason { notes.append(reason) }
+            engines.append(engine)
         }
         let runner = SuiteRunner(
             suite: parsed, engines: engines, images: { try images.prepare($0) }, resultsPath: resultsPath, seed: seed,

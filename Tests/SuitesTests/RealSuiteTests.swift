@@ -46,7 +46,7 @@ struct RealSuiteTests {
         let engines: [any Engine] = [
             NativeEngine(arm: suite.arms[0]), BoxbenchContainerEngine(arm: suite.arms[1]),
             // One embedded driver per process: share the root the Machines tests use in this test process.
-            VMEngine(arm: suite.arms[2], uri: LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot)),
+            suite.arms[2].makeEngine(vmURI: LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot)),
         ]
         let runner = SuiteRunner(
             suite: suite, engines: engines, images: { try images.prepare($0) }, resultsPath: dir + "/results.json",

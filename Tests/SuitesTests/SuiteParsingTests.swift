@@ -1,4 +1,5 @@
 import Foundation
+import Machines
 import Testing
 
 @testable import Suites
@@ -37,7 +38,9 @@ import Testing
         #expect(s.repetitions == 3)
         #expect(s.seed == 7)
         #expect(s.arms.map(\.name) == ["native", "container", "container-runc", "vm"])
-        #expect(s.arms[3].accel == "tcg")
+        #expect(s.arms[0].config == .native)
+        #expect(s.arms[2].config == .container(ContainerArm(engine: .runc)))
+        #expect(s.arms[3].config == .vm(VMArm(launcher: .libvirt, accel: .tcg, machine: .pc, memoryMiB: 256)))
         #expect(s.workloads[0].dockerfile == "/s/workloads/hello/Dockerfile")
         #expect(s.workloads[1].memoryLimitBytes == 64 << 20)
         #expect(s.workloads[1].args == ["32"])
@@ -53,6 +56,9 @@ import Testing
         ("arms: [{kind: native}]\nworkloads: [{name: a}]\ndensity:\n  workload: b\n", 4, "density.workload"),
         ("arms: [{kind: native}, {kind: native}]\nworkloads: [{name: a}]\n", 1, "arms[1].name"),
         ("arms:\n  - kind: hypervisor\nworkloads: [{name: a}]\n", 2, "arms[0].kind"),
+        ("arms:\n  - kind: container\n    vcpus: 2\nworkloads: [{name: a}]\n", 3, "arms[0].vcpus"),
+        ("arms:\n  - kind: vm\n    launcher: firecracker\nworkloads: [{name: a}]\n", 3, "arms[0].launcher"),
+        ("arms:\n  - kind: vm\n    machine: isapc\nworkloads: [{name: a}]\n", 3, "arms[0].machine"),
     ])
     func errorsNameKeyAndLine(yaml: String, line: Int, key: String) {
         do {
