@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Everything between clone and exec, plus raw syscalls Glibc does not expose.
@@ -38,6 +39,13 @@ let package = Package(
         .target(name: "Results", dependencies: ["CSimdJSON"]),
         .target(name: "Stats"),
         .target(name: "Reports", dependencies: ["Results", "Stats"]),
+        // Every run kept per host in SQLite; trends, change points and the CI gate.
+        .target(
+            name: "History",
+            dependencies: [
+                "Results", "Stats", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(
             name: "Containers",
             dependencies: [
@@ -73,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "boxbench",
             dependencies: [
-                "Probes", "Results", "Stats", "Reports", "Containers", "Images", "Machines", "Suites", "Doctor",
+                "Probes", "Results", "Stats", "Reports", "History", "Containers", "Images", "Machines", "Suites", "Doctor",
                 "LeanArguments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -99,6 +107,9 @@ let package = Package(
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+        .testTarget(
+            name: "HistoryTests",
+            dependencies: ["History", "Results", "Stats", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [
