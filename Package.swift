@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
         .testTarget(
             name: "HistoryTests",
-            dependencies: ["History", "Results", "Stats", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["boxbench", "History", "Results", "Stats", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [

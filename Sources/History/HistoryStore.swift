@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import Results
+import Stats
 
 /// Why the history could not be opened or written; `badInput` cases are the user's to fix (exit 2).
 public enum HistoryError: Error, CustomStringConvertible, Equatable {
@@ -43,6 +44,22 @@ public struct HostKey: Sendable, Equatable, Hashable, Codable {
     }
 
     public var summary: String { "\(cpuModel) ×\(cpus), \(kernel), cgroups \(cgroupMode)" }
+}
+
+/// A run's values of one series as a blob: little-endian IEEE-754 doubles, in sample order.
+enum SampleBlob {
+    static func encode(_ values: [Double]) -> Data {
+        var data = Data(capacity: values.count * 8)
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    static func decode(_ data: Data) -> [Double]? {
+        guard data.count % 8 == 0 else { return nil }
+        return data.withUnsafeBytes { raw in
+            (0..<(data.count / 8)).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+        }
+    }
 }
 
 /// One stored run.
@@ -118,8 +135,8 @@ public final class HistoryStore: Sendable {
                     CREATE TABLE points (
                         series_id INTEGER NOT NULL REFERENCES series(id),
                         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-                        repetition INTEGER NOT NULL, value REAL NOT NULL);
-                    CREATE INDEX points_series ON points(series_id, run_id);
+                        n INTEGER NOT NULL, median REAL NOT NULL, samples BLOB NOT NULL,
+                        PRIMARY KEY (series_id, run_id)) WITHOUT ROWID;
                     CREATE INDEX points_run ON points(run_id);
                     """)
         }
@@ -140,11 +157,23 @@ public final class HistoryStore: Sendable {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
             throw .badInput("history \(path): is a directory, not a history database")
         }
-        do {
-            queue = try DatabaseQueue(path: path, configuration: config)
-        } catch {
-            throw Self.classify(error, operation: "open history", path: path)
+        // Switching a new file to WAL takes a lock the busy timeout does not wait for: another process opening the
+        // same new file at that moment gets SQLITE_BUSY, so opening is retried for up to 30 s.
+        var opened: DatabaseQueue?
+        for attempt in 0..<300 {
+            do {
+                opened = try DatabaseQueue(path: path, configuration: config)
+                break
+            } catch let e as DatabaseError where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED)
+                && attempt < 299
+            {
+                usleep(100_000)
+            } catch {
+                throw Self.classify(error, operation: "open history", path: path)
+            }
         }
+        guard let opened else { throw .database(operation: "open history", path: path, message: "database is locked") }
+        queue = opened
         let migrator = Self.migrator
         do {
             try queue.read { db in
@@ -162,7 +191,13 @@ public final class HistoryStore: Sendable {
                             + "\(migrator.migrations.joined(separator: ", "))): upgrade boxbench to read it")
                 }
             }
-            try migrator.migrate(queue)
+            // Two processes creating one new file race: the loser's migration fails on a table the winner made
+            // between the loser's check and its write lock. Checked again, the migration is then already applied.
+            do {
+                try migrator.migrate(queue)
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_ERROR {
+                try migrator.migrate(queue)
+            }
         } catch let e as HistoryError {
             throw e
         } catch {
@@ -248,32 +283,36 @@ public final class HistoryStore: Sendable {
                         doc.tool.commit, hostID, Int64(bitPattern: doc.seed), ok, failed, source, now,
                     ])
                 let runID = db.lastInsertedRowID
-                var seriesIDs: [String: Int64] = [:]
+                // One row per series and run: the run's values of that series in sample order, and their median.
+                var valuesBySeries: [String: [String: [String: [Double]]]] = [:]
+                var values = 0
+                doc.forEachSample { s in
+                    guard s.pointee.status == .ok else { return }
+                    let arm = s.pointee.armKey
+                    let workload = s.pointee.workload
+                    for (metric, value) in s.pointee.metrics where value.isFinite {
+                        valuesBySeries[arm, default: [:]][workload, default: [:]][metric, default: []].append(value)
+                        values += 1
+                    }
+                }
                 let findSeries = try db.makeStatement(
                     sql: """
                         INSERT INTO series (host_id, suite, arm, arm_config, workload, metric) VALUES (?, ?, ?, ?, ?, ?)
                         ON CONFLICT DO UPDATE SET metric = excluded.metric RETURNING id
                         """)
                 let insertPoint = try db.makeStatement(
-                    sql: "INSERT INTO points (series_id, run_id, repetition, value) VALUES (?, ?, ?, ?)")
-                var values = 0
-                try doc.forEachSample { s in
-                    let sample = s.pointee
-                    guard sample.status == .ok else { return }
-                    let config = configs[sample.armKey] ?? "{}"
-                    for (metric, value) in sample.metrics where value.isFinite {
-                        let key = "\(sample.armKey)\u{0}\(sample.workload)\u{0}\(metric)"
-                        let seriesID: Int64
-                        if let id = seriesIDs[key] {
-                            seriesID = id
-                        } else {
-                            seriesID = try Int64.fetchOne(
-                                findSeries,
-                                arguments: [hostID, doc.suite, sample.armKey, config, sample.workload, metric])!
-                            seriesIDs[key] = seriesID
+                    sql: "INSERT INTO points (series_id, run_id, n, median, samples) VALUES (?, ?, ?, ?, ?)")
+                for (arm, byWorkload) in valuesBySeries {
+                    let config = configs[arm] ?? "{}"
+                    for (workload, byMetric) in byWorkload {
+                        for (metric, samples) in byMetric {
+                            let seriesID = try Int64.fetchOne(
+                                findSeries, arguments: [hostID, doc.suite, arm, config, workload, metric])!
+                            try insertPoint.execute(arguments: [
+                                seriesID, runID, samples.count, median(sorted: samples.sorted()),
+                                SampleBlob.encode(samples),
+                            ])
                         }
-                        try insertPoint.execute(arguments: [seriesID, runID, sample.repetition, value])
-                        values += 1
                     }
                 }
                 return .added(runID: runID, values: values)
@@ -359,25 +398,21 @@ public final class HistoryStore: Sendable {
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT runs.id, runs.started_at, runs.label, points.value
+                    SELECT runs.id, runs.started_at, runs.label, points.samples
                     FROM series JOIN hosts ON hosts.id = series.host_id
                     JOIN points ON points.series_id = series.id JOIN runs ON runs.id = points.run_id
                     WHERE hosts.fingerprint = ? AND series.suite = ? AND series.arm = ? AND series.arm_config = ?
                         AND series.workload = ? AND series.metric = ?
-                    ORDER BY runs.started_at, runs.id, points.repetition
+                    ORDER BY runs.started_at, runs.id
                     """,
                 arguments: [key.hostFingerprint, key.suite, key.arm, key.armConfig, key.workload, key.metric])
-            var out: [SeriesPoint] = []
-            for row in rows {
-                let id: Int64 = row[0]
-                let value: Double = row[3]
-                if out.last?.runID == id {
-                    out[out.count - 1].values.append(value)
-                } else {
-                    out.append(SeriesPoint(runID: id, startedAt: row[1], label: row[2], values: [value]))
+            return try rows.map { row in
+                let blob: Data = row[3]
+                guard let values = SampleBlob.decode(blob) else {
+                    throw HistoryError.badInput("history \(path): run \(row[0] as Int64): stored samples are damaged")
                 }
+                return SeriesPoint(runID: row[0], startedAt: row[1], label: row[2], values: values)
             }
-            return out
         }
     }
 

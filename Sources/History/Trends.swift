@@ -79,7 +79,8 @@ public struct GateFinding: Sendable, Equatable, Codable {
     public var baselineRuns: [Int64]
     public var candidateRuns: [Int64]
     public var baselineMedian: Double?
-    /// The candidate runs' medians relative to the baseline's (−0.2 = 20 % lower), and their largest p-value.
+    /// The candidate runs' medians relative to the baseline's (−0.2 = 20 % lower), and the largest p-value of those
+    /// beyond the threshold (nil: none was, so none was tested).
     public var relativeChanges: [Double]
     public var pValue: Double?
 }
@@ -87,9 +88,10 @@ public struct GateFinding: Sendable, Equatable, Codable {
 /// Newest runs against the stable stretch before them: a regression is a change beyond the threshold, in the
 /// worse direction, that a permutation test of the raw samples confirms in each of the `confirm` newest runs.
 public enum Gate {
-    public static func evaluate(_ trend: Trend, raw: [SeriesPoint], newestRunIDs: Set<Int64>, options: GateOptions)
+    public static func evaluate(_ key: SeriesKey, raw: [SeriesPoint], newestRunIDs: Set<Int64>, options: GateOptions)
         -> GateFinding?
     {
+        let direction = Direction(metric: key.metric)
         let candidates = raw.suffix(options.confirm)
         // Only series the newest run took part in are judged.
         guard candidates.count == options.confirm, candidates.allSatisfy({ newestRunIDs.contains($0.runID) }) else {
@@ -97,30 +99,35 @@ public enum Gate {
         }
         let earlier = Array(raw.dropLast(options.confirm))
         var finding = GateFinding(
-            key: trend.key, verdict: .noBaseline, baselineRuns: [], candidateRuns: candidates.map(\.runID),
+            key: key, verdict: .noBaseline, baselineRuns: [], candidateRuns: candidates.map(\.runID),
             baselineMedian: nil, relativeChanges: [], pValue: nil)
         guard !earlier.isEmpty else { return finding }
-        // The baseline starts after the last change point among the earlier runs.
-        let earlierMedians = earlier.map { median(sorted: $0.values.sorted()) }
-        let lastChange = EDivisive.detect(earlierMedians).last?.index ?? 0
-        let baseline = Array(earlier[lastChange...].suffix(options.baselineRuns))
+        // The baseline starts after the last change point among the recent earlier runs (a window ten times the
+        // baseline's size: older shifts cannot move it).
+        let recent = Array(earlier.suffix(options.baselineRuns * 10))
+        let lastChange = EDivisive.detect(recent.map { median(sorted: $0.values.sorted()) }).last?.index ?? 0
+        let baseline = Array(recent[lastChange...].suffix(options.baselineRuns))
         let pooled = baseline.flatMap(\.values)
         let baseMedian = median(sorted: pooled.sorted())
         finding.baselineRuns = baseline.map(\.runID)
         finding.baselineMedian = baseMedian
-        var worst: Double = 0
+        var worst: Double?
         var directions: Set<Bool> = []
         var allBeyond = true
         for (i, c) in candidates.enumerated() {
             let m = median(sorted: c.values.sorted())
             let change = baseMedian == 0 ? 0 : (m - baseMedian) / abs(baseMedian)
             finding.relativeChanges.append(change)
-            let p =
-                PermutationTest.medianDifference(
-                    c.values, pooled, permutations: options.permutations,
-                    seed: stableHash(trend.key.label) &+ UInt64(i)) ?? 1
-            worst = max(worst, p)
-            let worse = trend.direction == .lowerIsBetter ? change > 0 : change < 0
+            // A change below the threshold passes whatever its p-value: no need to test it.
+            var p = 1.0
+            if abs(change) >= options.threshold {
+                p =
+                    PermutationTest.medianDifference(
+                        c.values, pooled, permutations: options.permutations,
+                        seed: stableHash(key.label) &+ UInt64(i)) ?? 1
+                worst = max(worst ?? 0, p)
+            }
+            let worse = direction == .lowerIsBetter ? change > 0 : change < 0
             directions.insert(worse)
             if abs(change) < options.threshold || p >= options.alpha { allBeyond = false }
         }

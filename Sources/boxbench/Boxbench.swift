@@ -13,7 +13,7 @@ struct Boxbench: AsyncParsableCommand {
         version: BoxbenchVersion.string,
         subcommands: [
             RunCommand.self, ReportCommand.self, CompareCommand.self, DoctorCommand.self, ImageCommand.self,
-            ContainerCommand.self, VMCommand.self,
+            ContainerCommand.self, VMCommand.self, HistoryCommand.self,
         ])
 
     /// Wires the image builder's RUN steps to boxbench's runtime and maps bad input (flags, files, fields) to exit 2.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Containers
 import Foundation
+import History
 import Images
 import Machines
 import Probes
@@ -31,6 +32,11 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress line.") var quiet = false
     @Flag(help: "Also check the harness's own overhead: native hello vs hyperfine -N on the same binary.")
     var calibrate = false
+    @OptionGroup var history: HistoryOption
+    @Flag(name: .customLong("no-history"), help: "Do not append this run to the history database.")
+    var noHistory = false
+    @Option(help: "The commit or label under test, stored with the run in the history (e.g. $GITHUB_SHA).")
+    var label: String?
 
     func run() throws {
         let paths = BoxbenchPaths()
@@ -68,6 +74,8 @@ struct RunCommand: ParsableCommand {
         {
             FileHandle.standardError.write(Data("cleaned: image temp \(path) (its build was killed)\n".utf8))
         }
+        // Opened before the run: a bad history path is exit 2 now, not after an hour of measuring.
+        let historyStore = noHistory ? nil : try history.open()
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let outDir = output ?? "results/runs/\(parsed.name)-\(stamp)"
         // A results document is a measurement: never replaced by accident.
@@ -112,6 +120,13 @@ struct RunCommand: ParsableCommand {
         print(verbose ? renderReport(analysis, format: .terminal) : renderRunSummary(analysis))
         print("results: \(resultsPath)")
         print("reports: \(outDir)/report.md, \(outDir)/report.html")
+        if let historyStore {
+            switch try historyCall({ () throws(HistoryError) in
+                try historyStore.append(doc, label: label, source: resultsPath)
+            }) {
+            case .added(let id, _), .alreadyStored(let id): print("history: run \(id) in \(historyStore.path)")
+            }
+        }
         let failed = doc.samples.filter { $0.status != .ok }.count
         if failed > 0 {
             print("note: \(failed) of \(doc.samples.count) runs did not succeed (see the report's failures)")

@@ -191,7 +191,7 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
         let key = try #require(try store.series(metric: metric).first)
         let raw = try store.points(key)
         return Gate.evaluate(
-            Trend(key: key, points: raw), raw: raw, newestRunIDs: [newestID],
+            key, raw: raw, newestRunIDs: [newestID],
             options: GateOptions(threshold: threshold, permutations: 2000))
     }
 
