@@ -219,46 +219,13 @@ public final class HistoryStore: Sendable {
         return .database(operation: operation, path: path, message: "\(error)")
     }
 
-    /// Identity of a run across imports: the same document imported twice is stored once.
-    static func uid(_ doc: ResultsDocument) -> String {
-        let text = "\(doc.suite)\u{0}\(doc.startedAt)\u{0}\(doc.seed)\u{0}\(doc.host.hostname)\u{0}\(doc.host.bootID)"
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Every arm's configuration as stored: the recorded arm (or, for v1 documents, what provenance says) with
-    /// the accel its samples really ran with.
-    static func armConfigs(_ doc: ResultsDocument) -> [String: String] {
-        var records: [String: ArmRecord] = [:]
-        for r in doc.armConfigs ?? [] { records[r.key] = r }
-        var accel: [String: String] = [:]
-        doc.forEachSample { s in
-            let p = s.pointee.provenance
-            if records[s.pointee.armKey] == nil {
-                records[s.pointee.armKey] = ArmRecord(
-                    key: s.pointee.armKey, kind: p.arm, engine: p.engine, accel: p.accel, machine: p.machineType)
-            }
-            if let a = p.accel { accel[s.pointee.armKey] = a }
-        }
-        var out: [String: String] = [:]
-        for (key, var r) in records {
-            r.memoryFigure = nil
-            if let a = accel[key] { r.accel = a }
-            r.key = ""
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            out[key] = (try? encoder.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        }
-        return out
-    }
-
     /// Appends the document's successful samples in one transaction: a reader sees all of the run or none.
-    public func append(_ doc: ResultsDocument, label: String?, source: String?) throws(HistoryError) -> AppendOutcome {
-        let uid = Self.uid(doc)
+    public func appendNow(_ doc: ResultsDocument, label: String?, source: String?) throws(HistoryError) -> AppendOutcome {
+        let uid = StoredForm.uid(doc)
         let host = HostKey(doc.host)
-        let configs = Self.armConfigs(doc)
-        var ok = 0
-        var failed = 0
-        doc.forEachSample { s in if s.pointee.status == .ok { ok += 1 } else { failed += 1 } }
+        let configs = StoredForm.armConfigs(doc)
+        let (ok, failed) = StoredForm.counts(doc)
+        let grouped = StoredForm.valuesBySeries(doc)
         let now = ISO8601DateFormatter().string(from: Date())
         do {
             return try queue.write { db -> AppendOutcome in
@@ -283,18 +250,7 @@ public final class HistoryStore: Sendable {
                         doc.tool.commit, hostID, Int64(bitPattern: doc.seed), ok, failed, source, now,
                     ])
                 let runID = db.lastInsertedRowID
-                // One row per series and run: the run's values of that series in sample order, and their median.
-                var valuesBySeries: [String: [String: [String: [Double]]]] = [:]
                 var values = 0
-                doc.forEachSample { s in
-                    guard s.pointee.status == .ok else { return }
-                    let arm = s.pointee.armKey
-                    let workload = s.pointee.workload
-                    for (metric, value) in s.pointee.metrics where value.isFinite {
-                        valuesBySeries[arm, default: [:]][workload, default: [:]][metric, default: []].append(value)
-                        values += 1
-                    }
-                }
                 let findSeries = try db.makeStatement(
                     sql: """
                         INSERT INTO series (host_id, suite, arm, arm_config, workload, metric) VALUES (?, ?, ?, ?, ?, ?)
@@ -302,18 +258,13 @@ public final class HistoryStore: Sendable {
                         """)
                 let insertPoint = try db.makeStatement(
                     sql: "INSERT INTO points (series_id, run_id, n, median, samples) VALUES (?, ?, ?, ?, ?)")
-                for (arm, byWorkload) in valuesBySeries {
-                    let config = configs[arm] ?? "{}"
-                    for (workload, byMetric) in byWorkload {
-                        for (metric, samples) in byMetric {
-                            let seriesID = try Int64.fetchOne(
-                                findSeries, arguments: [hostID, doc.suite, arm, config, workload, metric])!
-                            try insertPoint.execute(arguments: [
-                                seriesID, runID, samples.count, median(sorted: samples.sorted()),
-                                SampleBlob.encode(samples),
-                            ])
-                        }
-                    }
+                for (arm, workload, metric, samples) in grouped {
+                    let seriesID = try Int64.fetchOne(
+                        findSeries, arguments: [hostID, doc.suite, arm, configs[arm] ?? "{}", workload, metric])!
+                    try insertPoint.execute(arguments: [
+                        seriesID, runID, samples.count, median(sorted: samples.sorted()), SampleBlob.encode(samples),
+                    ])
+                    values += samples.count
                 }
                 return .added(runID: runID, values: values)
             }
@@ -339,7 +290,7 @@ public final class HistoryStore: Sendable {
         """
 
     /// Runs in the order they were measured, optionally of one host (fingerprint prefix) and suite.
-    public func runs(host: String? = nil, suite: String? = nil) throws(HistoryError) -> [StoredRun] {
+    public func runsNow(host: String? = nil, suite: String? = nil) throws(HistoryError) -> [StoredRun] {
         try read("list runs") { db in
             var sql = Self.runColumns + " WHERE 1"
             var args: [(any DatabaseValueConvertible)?] = []
@@ -356,14 +307,14 @@ public final class HistoryStore: Sendable {
         }
     }
 
-    public func run(id: Int64) throws(HistoryError) -> StoredRun? {
+    public func runNow(id: Int64) throws(HistoryError) -> StoredRun? {
         try read("read run") { db in
             try Row.fetchOne(db, sql: Self.runColumns + " WHERE runs.id = ?", arguments: [id]).map(Self.run)
         }
     }
 
     /// Series matching the filters; nil filters match everything.
-    public func series(
+    public func seriesNow(
         metric: String? = nil, arm: String? = nil, workload: String? = nil, host: String? = nil, suite: String? = nil
     ) throws(HistoryError) -> [SeriesKey] {
         try read("list series") { db in
@@ -393,7 +344,7 @@ public final class HistoryStore: Sendable {
     }
 
     /// The series' values, one point per run, in measurement order.
-    public func points(_ key: SeriesKey) throws(HistoryError) -> [SeriesPoint] {
+    public func pointsNow(_ key: SeriesKey) throws(HistoryError) -> [SeriesPoint] {
         try read("read series") { db in
             let rows = try Row.fetchAll(
                 db,

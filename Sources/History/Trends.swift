@@ -83,6 +83,8 @@ public struct GateFinding: Sendable, Equatable, Codable {
     /// beyond the threshold (nil: none was, so none was tested).
     public var relativeChanges: [Double]
     public var pValue: Double?
+    /// True when the sample counts cannot give p below alpha whatever the data (too few samples to gate on).
+    public var underpowered: Bool = false
 }
 
 /// Newest runs against the stable stretch before them: a regression is a change beyond the threshold, in the
@@ -110,6 +112,10 @@ public enum Gate {
         let pooled = baseline.flatMap(\.values)
         let baseMedian = median(sorted: pooled.sorted())
         finding.baselineRuns = baseline.map(\.runID)
+        // The most extreme of C(n+m, n) relabellings, counted on both sides, is p = 2 / C(n+m, n) at best.
+        finding.underpowered = candidates.contains { c in
+            2 / binomial(c.values.count + pooled.count, c.values.count) >= options.alpha
+        }
         finding.baselineMedian = baseMedian
         var worst: Double?
         var directions: Set<Bool> = []
@@ -139,4 +145,12 @@ public enum Gate {
         }
         return finding
     }
+}
+
+/// C(n, k) as a Double (exact for the small values that matter here, +inf-safe for large ones).
+func binomial(_ n: Int, _ k: Int) -> Double {
+    guard k >= 0, k <= n else { return 0 }
+    var result = 1.0
+    for i in 0..<min(k, n - k) { result = result * Double(n - i) / Double(i + 1) }
+    return result
 }

@@ -3,6 +3,8 @@ import Results
 
 public enum ReportFormat: String, CaseIterable, Sendable {
     case terminal, markdown, html, csv, json
+    /// github-action-benchmark's `customSmallerIsBetter` entries (one per workload × arm × metric median).
+    case githubBenchmark = "github-benchmark"
 }
 
 /// Renders one results document in one format. Statistics are seeded from the document's seed,
@@ -20,6 +22,7 @@ public func renderReport(_ analysis: ReportAnalysis, format: ReportFormat) -> St
     case .html: HTMLReport.render(analysis)
     case .csv: CSVExport.render(analysis.document)
     case .json: JSONSummary(analysis).render()
+    case .githubBenchmark: githubActionBenchmarkJSON(analysis)
     }
 }
 

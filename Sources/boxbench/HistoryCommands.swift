@@ -8,25 +8,29 @@ import Stats
 struct HistoryOption: ParsableArguments {
     @Option(
         name: .customLong("history"),
-        help: "History database: a SQLite file (default: $BOXBENCH_HISTORY, else results/history.sqlite).")
+        help:
+            "History database: a SQLite file or a postgres:// URL (default: $BOXBENCH_HISTORY, else results/history.sqlite).")
     var path: String?
 
     var resolved: String {
         path ?? ProcessInfo.processInfo.environment["BOXBENCH_HISTORY"] ?? "results/history.sqlite"
     }
 
-    func open() throws -> HistoryStore {
-        let p = resolved
-        if p.hasPrefix("postgres://") || p.hasPrefix("postgresql://") {
-            throw CLIError.badInput("--history \(p): PostgreSQL stores are not supported yet; use a SQLite file")
-        }
+    func open() async throws -> any HistoryDatabase {
+        let location = resolved
+        return try await historyCall { () async throws(HistoryError) in try await HistoryDatabases.open(location) }
+    }
+
+    /// Opens the store, runs `body`, and closes the store on every path (a PostgreSQL connection must be closed).
+    func with<T>(_ body: (any HistoryDatabase) async throws -> T) async throws -> T {
+        let store = try await open()
         do {
-            return try HistoryStore(path: p)
+            let result = try await body(store)
+            await store.close()
+            return result
         } catch {
-            switch error {
-            case .badInput(let m): throw CLIError.badInput(m)
-            case .database: throw CLIError.failed("\(error)")
-            }
+            await store.close()
+            throw error
         }
     }
 }
@@ -42,9 +46,9 @@ struct HistoryCommand: ParsableCommand {
 }
 
 /// Store errors as the CLI reports them: the user's (exit 2) or the machine's (exit 1).
-func historyCall<T>(_ body: () throws(HistoryError) -> T) throws -> T {
+func historyCall<T>(_ body: () async throws(HistoryError) -> T) async throws -> T {
     do {
-        return try body()
+        return try await body()
     } catch {
         switch error {
         case .badInput(let m): throw CLIError.badInput(m)
@@ -53,60 +57,62 @@ func historyCall<T>(_ body: () throws(HistoryError) -> T) throws -> T {
     }
 }
 
-struct HistoryImport: ParsableCommand {
+struct HistoryImport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Load results documents (v1 or v2, files or run directories) into the history.")
     @OptionGroup var history: HistoryOption
     @Option(help: "The commit or label under test, stored with every imported run.") var label: String?
     @Argument(help: "results.json files or run directories.") var files: [String]
 
-    func run() throws {
-        let store = try history.open()
-        // Read everything first: a bad file is exit 2 before anything is written.
-        var docs: [(String, ResultsDocument)] = []
-        for given in files {
-            var isDir: ObjCBool = false
-            let path =
-                FileManager.default.fileExists(atPath: given, isDirectory: &isDir) && isDir.boolValue
-                ? given + "/results.json" : given
-            do {
-                docs.append((path, try ResultsStore.read(path)))
-            } catch let e as ResultsError {
-                throw CLIError.badInput(e.description)
-            } catch {
-                throw CLIError.badInput("read results \(path): \(error)")
+    func run() async throws {
+        try await history.with { store in
+            // Read everything first: a bad file is exit 2 before anything is written.
+            var docs: [(String, ResultsDocument)] = []
+            for given in files {
+                var isDir: ObjCBool = false
+                let path =
+                    FileManager.default.fileExists(atPath: given, isDirectory: &isDir) && isDir.boolValue
+                    ? given + "/results.json" : given
+                do {
+                    docs.append((path, try ResultsStore.read(path)))
+                } catch let e as ResultsError {
+                    throw CLIError.badInput(e.description)
+                } catch {
+                    throw CLIError.badInput("read results \(path): \(error)")
+                }
             }
-        }
-        for (path, doc) in docs {
-            switch try historyCall({ () throws(HistoryError) in try store.append(doc, label: label, source: path) }) {
-            case .added(let id, let values): print("run \(id): \(path) (\(values) values)")
-            case .alreadyStored(let id): print("run \(id): \(path) already stored")
+            for (path, doc) in docs {
+                switch try await historyCall({ () async throws(HistoryError) in try await store.append(doc, label: label, source: path) }) {
+                case .added(let id, let values): print("run \(id): \(path) (\(values) values)")
+                case .alreadyStored(let id): print("run \(id): \(path) already stored")
+                }
             }
         }
     }
 }
 
-struct HistoryList: ParsableCommand {
+struct HistoryList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "The stored runs, oldest first.")
     @OptionGroup var history: HistoryOption
     @Option(help: "Only this host (fingerprint or its prefix).") var host: String?
     @Option(help: "Only this suite.") var suite: String?
     @OptionGroup var format: MachineFormatOption
 
-    func run() throws {
-        let store = try history.open()
-        let runs = try historyCall { () throws(HistoryError) in try store.runs(host: host, suite: suite) }
-        if try format.wantsJSON() {
-            print(try encodeJSON(runs))
-            return
-        }
-        if runs.isEmpty { print("no runs in \(history.resolved)") }
-        for r in runs {
-            let label = r.label.map { " [\($0)]" } ?? ""
-            print(
-                "\(r.id)  \(r.startedAt)  \(r.suite)\(label)  host \(r.hostFingerprint)  \(r.okSamples) ok"
-                    + (r.failedSamples > 0 ? ", \(r.failedSamples) failed" : "") + (r.complete ? "" : "  (incomplete)")
-                    + "  boxbench \(r.boxbenchVersion)")
+    func run() async throws {
+        try await history.with { store in
+            let runs = try await historyCall { () async throws(HistoryError) in try await store.runs(host: host, suite: suite) }
+            if try format.wantsJSON() {
+                print(try encodeJSON(runs))
+                return
+            }
+            if runs.isEmpty { print("no runs in \(history.resolved)") }
+            for r in runs {
+                let label = r.label.map { " [\($0)]" } ?? ""
+                print(
+                    "\(r.id)  \(r.startedAt)  \(r.suite)\(label)  host \(r.hostFingerprint)  \(r.okSamples) ok"
+                        + (r.failedSamples > 0 ? ", \(r.failedSamples) failed" : "") + (r.complete ? "" : "  (incomplete)")
+                        + "  boxbench \(r.boxbenchVersion)")
+            }
         }
     }
 }
@@ -117,7 +123,7 @@ func encodeJSON<T: Encodable>(_ value: T) throws -> String {
     return String(decoding: try e.encode(value), as: UTF8.self)
 }
 
-struct HistoryShow: ParsableCommand {
+struct HistoryShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "One stored run: where it ran and the median of every series.")
     @OptionGroup var history: HistoryOption
@@ -132,39 +138,40 @@ struct HistoryShow: ParsableCommand {
         var median: Double
     }
 
-    func run() throws {
-        let store = try history.open()
-        guard let r = try historyCall({ () throws(HistoryError) in try store.run(id: id) }) else {
-            throw CLIError.badInput("history \(history.resolved): no run \(id) (see `boxbench history list`)")
-        }
-        var rows: [Row] = []
-        for key in try historyCall({ () throws(HistoryError) in
-            try store.series(host: r.hostFingerprint, suite: r.suite)
-        }) {
-            let points = try historyCall { () throws(HistoryError) in try store.points(key) }
-            guard let p = points.first(where: { $0.runID == id }) else { continue }
-            rows.append(
-                Row(arm: key.arm, workload: key.workload, metric: key.metric, n: p.values.count,
-                    median: median(sorted: p.values.sorted())))
-        }
-        if try format.wantsJSON() {
-            struct Shown: Encodable {
-                var run: StoredRun
-                var series: [Row]
+    func run() async throws {
+        try await history.with { store in
+            guard let r = try await historyCall({ () async throws(HistoryError) in try await store.run(id: id) }) else {
+                throw CLIError.badInput("history \(history.resolved): no run \(id) (see `boxbench history list`)")
             }
-            print(try encodeJSON(Shown(run: r, series: rows)))
-            return
-        }
-        print("run \(r.id): suite \(r.suite), started \(r.startedAt)\(r.label.map { ", label \($0)" } ?? "")")
-        print("host \(r.hostFingerprint): \(r.host.summary); boxbench \(r.boxbenchVersion) (\(r.boxbenchCommit))")
-        print("\(r.okSamples) successful samples, \(r.failedSamples) failed\(r.complete ? "" : "; the run was interrupted")")
-        for row in rows {
-            print("  \(row.arm) · \(row.workload) · \(row.metric): median \(String(format: "%.4g", row.median)) (n=\(row.n))")
+            var rows: [Row] = []
+            for key in try await historyCall({ () async throws(HistoryError) in
+                try await store.series(host: r.hostFingerprint, suite: r.suite)
+            }) {
+                let points = try await historyCall { () async throws(HistoryError) in try await store.points(key) }
+                guard let p = points.first(where: { $0.runID == id }) else { continue }
+                rows.append(
+                    Row(arm: key.arm, workload: key.workload, metric: key.metric, n: p.values.count,
+                        median: median(sorted: p.values.sorted())))
+            }
+            if try format.wantsJSON() {
+                struct Shown: Encodable {
+                    var run: StoredRun
+                    var series: [Row]
+                }
+                print(try encodeJSON(Shown(run: r, series: rows)))
+                return
+            }
+            print("run \(r.id): suite \(r.suite), started \(r.startedAt)\(r.label.map { ", label \($0)" } ?? "")")
+            print("host \(r.hostFingerprint): \(r.host.summary); boxbench \(r.boxbenchVersion) (\(r.boxbenchCommit))")
+            print("\(r.okSamples) successful samples, \(r.failedSamples) failed\(r.complete ? "" : "; the run was interrupted")")
+            for row in rows {
+                print("  \(row.arm) · \(row.workload) · \(row.metric): median \(String(format: "%.4g", row.median)) (n=\(row.n))")
+            }
         }
     }
 }
 
-struct HistoryTrend: ParsableCommand {
+struct HistoryTrend: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trend", abstract: "A metric over the stored runs, with intervals and change points.")
     @OptionGroup var history: HistoryOption
@@ -176,40 +183,48 @@ struct HistoryTrend: ParsableCommand {
     @Option(help: "terminal (default), json, csv or html.") var format: String?
     @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.") var output: String?
 
-    func run() throws {
+    func run() async throws {
         let chosen = format ?? ((output as NSString?)?.pathExtension.lowercased()).flatMap {
             ["html", "json", "csv"].contains($0) ? $0 : nil
         } ?? "terminal"
         guard ["terminal", "json", "csv", "html"].contains(chosen) else {
             throw CLIError.badInput("--format \(chosen): use terminal, json, csv or html")
         }
-        let store = try history.open()
-        let keys = try historyCall { () throws(HistoryError) in
-            try store.series(metric: metric, arm: arm, workload: workload, host: host, suite: suite)
+        try await history.with { store in
+            let keys = try await historyCall { () async throws(HistoryError) in
+                try await store.series(metric: metric, arm: arm, workload: workload, host: host, suite: suite)
+            }
+            if keys.isEmpty {
+                throw CLIError.badInput(
+                    "history \(history.resolved): no series of metric \(metric)"
+                        + [arm.map { " arm \($0)" }, workload.map { " workload \($0)" }, host.map { " host \($0)" },
+                           suite.map { " suite \($0)" }].compactMap { $0 }.joined())
+            }
+            let trends = try await trendsOf(keys, in: store)
+            let text: String
+            switch chosen {
+            case "json": text = TrendRendering.json(trends)
+            case "csv": text = TrendRendering.csv(trends)
+            case "html": text = TrendRendering.html(trends, title: "boxbench trend: \(metric)", hosts: try await hostTable(store))
+            default: text = TrendRendering.terminal(trends)
+            }
+            try emit(text, to: output)
         }
-        if keys.isEmpty {
-            throw CLIError.badInput(
-                "history \(history.resolved): no series of metric \(metric)"
-                    + [arm.map { " arm \($0)" }, workload.map { " workload \($0)" }, host.map { " host \($0)" },
-                       suite.map { " suite \($0)" }].compactMap { $0 }.joined())
-        }
-        let trends = try keys.map { key in
-            Trend(key: key, points: try historyCall { () throws(HistoryError) in try store.points(key) })
-        }
-        let text: String
-        switch chosen {
-        case "json": text = TrendRendering.json(trends)
-        case "csv": text = TrendRendering.csv(trends)
-        case "html": text = TrendRendering.html(trends, title: "boxbench trend: \(metric)", hosts: try hostTable(store))
-        default: text = TrendRendering.terminal(trends)
-        }
-        try emit(text, to: output)
     }
 }
 
-func hostTable(_ store: HistoryStore) throws -> [String: HostKey] {
+func trendsOf(_ keys: [SeriesKey], in store: any HistoryDatabase) async throws -> [Trend] {
+    var trends: [Trend] = []
+    for key in keys {
+        let points = try await historyCall { () async throws(HistoryError) in try await store.points(key) }
+        trends.append(Trend(key: key, points: points))
+    }
+    return trends
+}
+
+func hostTable(_ store: any HistoryDatabase) async throws -> [String: HostKey] {
     var hosts: [String: HostKey] = [:]
-    for r in try historyCall({ () throws(HistoryError) in try store.runs() }) { hosts[r.hostFingerprint] = r.host }
+    for r in try await historyCall({ () async throws(HistoryError) in try await store.runs() }) { hosts[r.hostFingerprint] = r.host }
     return hosts
 }
 
@@ -225,7 +240,7 @@ func emit(_ text: String, to output: String?) throws {
     }
 }
 
-struct HistoryReport: ParsableCommand {
+struct HistoryReport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "An offline HTML page with an SVG trend chart per series.")
     @OptionGroup var history: HistoryOption
@@ -234,20 +249,19 @@ struct HistoryReport: ParsableCommand {
     @Option(help: "Only these metrics (comma-separated; default: all).") var metrics: String?
     @Option(name: .shortAndLong, help: "The HTML file to write.") var output: String
 
-    func run() throws {
-        let store = try history.open()
-        let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
-        let keys = try historyCall { () throws(HistoryError) in try store.series(host: host, suite: suite) }
-            .filter { wanted?.contains($0.metric) ?? true }
-        let trends = try keys.map { key in
-            Trend(key: key, points: try historyCall { () throws(HistoryError) in try store.points(key) })
+    func run() async throws {
+        try await history.with { store in
+            let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
+            let keys = try await historyCall { () async throws(HistoryError) in try await store.series(host: host, suite: suite) }
+                .filter { wanted?.contains($0.metric) ?? true }
+            let trends = try await trendsOf(keys, in: store)
+            try emit(TrendRendering.html(trends, title: "boxbench history", hosts: try await hostTable(store)), to: output)
+            print("\(output): \(trends.count) series, \(trends.reduce(0) { $0 + $1.changePoints.count }) change points")
         }
-        try emit(TrendRendering.html(trends, title: "boxbench history", hosts: try hostTable(store)), to: output)
-        print("\(output): \(trends.count) series, \(trends.reduce(0) { $0 + $1.changePoints.count }) change points")
     }
 }
 
-struct HistoryCheck: ParsableCommand {
+struct HistoryCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Gate for CI: exit 1 when the newest run holds a confirmed regression, 0 otherwise, 2 on bad input.",
@@ -266,57 +280,64 @@ struct HistoryCheck: ParsableCommand {
     @Option(help: "Only these metrics (comma-separated; default: all).") var metrics: String?
     @OptionGroup var format: MachineFormatOption
 
-    func run() throws {
+    func run() async throws {
         guard threshold >= 0, threshold < 1000 else { throw CLIError.badInput("--threshold \(threshold): 0…1000 %") }
         guard alpha > 0, alpha < 1 else { throw CLIError.badInput("--alpha \(alpha): between 0 and 1") }
         guard confirm >= 1, confirm <= 100 else { throw CLIError.badInput("--confirm \(confirm): 1…100") }
         let json = try format.wantsJSON()
-        let store = try history.open()
-        let all = try historyCall { () throws(HistoryError) in try store.runs() }
-        guard let target = runID.map({ id in all.first { $0.id == id } }) ?? all.last else {
-            if let runID { throw CLIError.badInput("history \(history.resolved): no run \(runID)") }
-            throw CLIError.badInput("history \(history.resolved): no runs stored yet")
-        }
-        // The confirming runs: the target and the runs just before it of the same host and suite.
-        let sameSeries = all.filter { $0.hostFingerprint == target.hostFingerprint && $0.suite == target.suite }
-        let upTo = sameSeries.prefix { $0.id != target.id } + [target]
-        let newest = Set(upTo.suffix(confirm).map(\.id))
-        let judgedRuns = Set(upTo.map(\.id))
-        let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
-        let options = GateOptions(threshold: threshold / 100, alpha: alpha, confirm: confirm)
-        var findings: [GateFinding] = []
-        for key in try historyCall({ () throws(HistoryError) in
-            try store.series(host: target.hostFingerprint, suite: target.suite)
-        }) where wanted?.contains(key.metric) ?? true {
-            let raw = try historyCall { () throws(HistoryError) in try store.points(key) }
-                .filter { judgedRuns.contains($0.runID) }
-            if let f = Gate.evaluate(key, raw: raw, newestRunIDs: newest, options: options) {
-                findings.append(f)
+        try await history.with { store in
+            let all = try await historyCall { () async throws(HistoryError) in try await store.runs() }
+            guard let target = runID.map({ id in all.first { $0.id == id } }) ?? all.last else {
+                if let runID { throw CLIError.badInput("history \(history.resolved): no run \(runID)") }
+                throw CLIError.badInput("history \(history.resolved): no runs stored yet")
             }
-        }
-        let regressions = findings.filter { $0.verdict == .regression }
-        if json {
-            print(try encodeJSON(findings))
-        } else {
-            let judged = findings.filter { $0.verdict != .noBaseline }
-            print(
-                "run \(target.id) (\(target.suite), host \(target.hostFingerprint)): \(judged.count) series judged "
-                    + "against their baseline, threshold \(threshold) %, p < \(alpha), \(confirm) confirming run(s)")
-            if judged.isEmpty { print("  no earlier runs of this suite on this host: nothing to compare") }
-            for f in findings where f.verdict == .regression || f.verdict == .improvement {
-                let change = f.relativeChanges.map { String(format: "%+.1f%%", $0 * 100) }.joined(separator: ", ")
+            // The confirming runs: the target and the runs just before it of the same host and suite.
+            let sameSeries = all.filter { $0.hostFingerprint == target.hostFingerprint && $0.suite == target.suite }
+            let upTo = sameSeries.prefix { $0.id != target.id } + [target]
+            let newest = Set(upTo.suffix(confirm).map(\.id))
+            let judgedRuns = Set(upTo.map(\.id))
+            let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
+            let options = GateOptions(threshold: threshold / 100, alpha: alpha, confirm: confirm)
+            var findings: [GateFinding] = []
+            for key in try await historyCall({ () async throws(HistoryError) in
+                try await store.series(host: target.hostFingerprint, suite: target.suite)
+            }) where wanted?.contains(key.metric) ?? true {
+                let raw = try await historyCall { () async throws(HistoryError) in try await store.points(key) }
+                    .filter { judgedRuns.contains($0.runID) }
+                if let f = Gate.evaluate(key, raw: raw, newestRunIDs: newest, options: options) {
+                    findings.append(f)
+                }
+            }
+            let regressions = findings.filter { $0.verdict == .regression }
+            if json {
+                print(try encodeJSON(findings))
+            } else {
+                let judged = findings.filter { $0.verdict != .noBaseline }
                 print(
-                    "  \(f.verdict == .regression ? "REGRESSION" : "improvement") \(f.key.arm) · \(f.key.workload) · "
-                        + "\(f.key.metric): \(change) vs median \(String(format: "%.4g", f.baselineMedian ?? 0)) of "
-                        + "runs \(f.baselineRuns.map(String.init).joined(separator: ",")) (p ≤ \(f.pValue.map { String(format: "%.2g", $0) } ?? "?"))")
+                    "run \(target.id) (\(target.suite), host \(target.hostFingerprint)): \(judged.count) series judged "
+                        + "against their baseline, threshold \(threshold) %, p < \(alpha), \(confirm) confirming run(s)")
+                if judged.isEmpty { print("  no earlier runs of this suite on this host: nothing to compare") }
+                for f in findings where f.verdict == .regression || f.verdict == .improvement {
+                    let change = f.relativeChanges.map { String(format: "%+.1f%%", $0 * 100) }.joined(separator: ", ")
+                    print(
+                        "  \(f.verdict == .regression ? "REGRESSION" : "improvement") \(f.key.arm) · \(f.key.workload) · "
+                            + "\(f.key.metric): \(change) vs median \(String(format: "%.4g", f.baselineMedian ?? 0)) of "
+                            + "runs \(f.baselineRuns.map(String.init).joined(separator: ",")) (p ≤ \(f.pValue.map { String(format: "%.2g", $0) } ?? "?"))")
+                }
+                let underpowered = judged.filter(\.underpowered).count
+                if underpowered > 0 {
+                    print(
+                        "  warning: \(underpowered) series have too few samples to ever reach p < \(alpha) "
+                            + "(raise the suite's repetitions or --confirm): they cannot fail this gate")
+                }
+                print(regressions.isEmpty ? "no confirmed regression" : "\(regressions.count) confirmed regression(s)")
             }
-            print(regressions.isEmpty ? "no confirmed regression" : "\(regressions.count) confirmed regression(s)")
+            if !regressions.isEmpty { throw ExitCode(1) }
         }
-        if !regressions.isEmpty { throw ExitCode(1) }
     }
 }
 
-struct HistoryDetectorCheck: ParsableCommand {
+struct HistoryDetectorCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "detector-check",
         abstract: "Measure the change-point detector on synthetic series with known steps (precision and recall).")
@@ -333,7 +354,7 @@ struct HistoryDetectorCheck: ParsableCommand {
         return (parts[0] / 100)...(parts[1] / 100)
     }
 
-    func run() throws {
+    func run() async throws {
         guard series >= 1, series <= 100_000 else { throw CLIError.badInput("--series \(series): 1…100000") }
         let e = DetectorEvaluation.run(
             series: series, seed: seed, steps: try range(steps, "steps"), noise: try range(noise, "noise"))

@@ -75,7 +75,8 @@ struct RunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("cleaned: image temp \(path) (its build was killed)\n".utf8))
         }
         // Opened before the run: a bad history path is exit 2 now, not after an hour of measuring.
-        let historyStore = noHistory ? nil : try history.open()
+        let historyStore = noHistory ? nil : try blockingAwait { try await history.open() }
+        defer { if let historyStore { blockingAwait { await historyStore.close() } } }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let outDir = output ?? "results/runs/\(parsed.name)-\(stamp)"
         // A results document is a measurement: never replaced by accident.
@@ -121,10 +122,13 @@ struct RunCommand: ParsableCommand {
         print("results: \(resultsPath)")
         print("reports: \(outDir)/report.md, \(outDir)/report.html")
         if let historyStore {
-            switch try historyCall({ () throws(HistoryError) in
-                try historyStore.append(doc, label: label, source: resultsPath)
+            let finished = doc
+            switch try blockingAwait({
+                try await historyCall { () async throws(HistoryError) in
+                    try await historyStore.append(finished, label: label, source: resultsPath)
+                }
             }) {
-            case .added(let id, _), .alreadyStored(let id): print("history: run \(id) in \(historyStore.path)")
+            case .added(let id, _), .alreadyStored(let id): print("history: run \(id) in \(historyStore.location)")
             }
         }
         let failed = doc.samples.filter { $0.status != .ok }.count

@@ -122,9 +122,9 @@ func runBoxbench(_ args: [String], dir: String) throws -> Ran {
             #expect(p.terminationStatus == 0, "\((try? String(contentsOfFile: err, encoding: .utf8)) ?? "")")
         }
         let store = try HistoryStore(path: db)
-        #expect(try store.runs().count == 40)
-        let key = try #require(try store.series(arm: "container").first)
-        #expect(try store.points(key).reduce(0) { $0 + $1.values.count } == 40 * 200)
+        #expect(try store.runsNow().count == 40)
+        let key = try #require(try store.seriesNow(arm: "container").first)
+        #expect(try store.pointsNow(key).reduce(0) { $0 + $1.values.count } == 40 * 200)
         #expect(try store.integrityCheck() == "ok")
     }
 
@@ -153,11 +153,11 @@ func runBoxbench(_ args: [String], dir: String) throws -> Ran {
             }
             let store = try HistoryStore(path: db)
             #expect(try store.integrityCheck() == "ok")
-            let runs = try store.runs()
+            let runs = try store.runsNow()
             if let run = runs.first {
                 #expect(runs.count == 1)
                 var total = 0
-                for key in try store.series() { total += try store.points(key).reduce(0) { $0 + $1.values.count } }
+                for key in try store.seriesNow() { total += try store.pointsNow(key).reduce(0) { $0 + $1.values.count } }
                 #expect(total == 10_000 * 5, "a visible run is whole (run \(run.id))")
             }
             outcomes.insert(runs.count)

@@ -111,25 +111,25 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
         let store = try HistoryStore(path: path)
         let doc = syntheticDocument(
             startedAt: "2026-12-01T00:00:00Z", values: ["container": [1, 2, 3], "vm": [10, 11]], failed: 2)
-        guard case .added(let id, let values) = try store.append(doc, label: "abc123", source: "r.json") else {
+        guard case .added(let id, let values) = try store.appendNow(doc, label: "abc123", source: "r.json") else {
             Issue.record("not added")
             return
         }
         #expect(values == 5)
-        #expect(try store.append(doc, label: "abc123", source: "r.json") == .alreadyStored(runID: id))
-        let runs = try store.runs()
+        #expect(try store.appendNow(doc, label: "abc123", source: "r.json") == .alreadyStored(runID: id))
+        let runs = try store.runsNow()
         #expect(runs.count == 1)
         #expect(runs[0].okSamples == 5 && runs[0].failedSamples == 4 && runs[0].label == "abc123")
         // The same figures on a different kernel are a different host: never one series.
-        _ = try store.append(
+        _ = try store.appendNow(
             syntheticDocument(startedAt: "2026-12-02T00:00:00Z", values: ["container": [4]], kernel: "6.19.0"),
             label: nil, source: nil)
-        let container = try store.series(arm: "container")
+        let container = try store.seriesNow(arm: "container")
         #expect(container.count == 2)
         #expect(Set(container.map(\.hostFingerprint)).count == 2)
-        let vm = try #require(try store.series(arm: "vm").first)
+        let vm = try #require(try store.seriesNow(arm: "vm").first)
         #expect(vm.armConfig.contains("\"accel\":\"tcg\""), "the accel the samples ran with: \(vm.armConfig)")
-        #expect(try store.points(vm).map(\.values) == [[10, 11]])
+        #expect(try store.pointsNow(vm).map(\.values) == [[10, 11]])
         #expect(try store.integrityCheck() == "ok")
     }
 
@@ -186,10 +186,10 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
             let doc = syntheticDocument(
                 startedAt: String(format: "2026-12-01T00:%02d:00Z", i), values: ["container": values], metric: metric,
                 seed: UInt64(i))
-            if case .added(let id, _) = try store.append(doc, label: nil, source: nil) { newestID = id }
+            if case .added(let id, _) = try store.appendNow(doc, label: nil, source: nil) { newestID = id }
         }
-        let key = try #require(try store.series(metric: metric).first)
-        let raw = try store.points(key)
+        let key = try #require(try store.seriesNow(metric: metric).first)
+        let raw = try store.pointsNow(key)
         return Gate.evaluate(
             key, raw: raw, newestRunIDs: [newestID],
             options: GateOptions(threshold: threshold, permutations: 2000))
