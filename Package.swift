@@ -85,7 +85,8 @@ let package = Package(
         .executableTarget(
             name: "boxbench",
             dependencies: [
-                "Probes", "Results", "Stats", "Reports", "History", "Containers", "Images", "Machines", "Suites", "Doctor",
+                "Probes", "Results", "Stats", "Reports", "History", "Containers", "Images", "Machines", "Suites",
+                "Doctor",
                 "LeanArguments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -113,7 +114,10 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
         .testTarget(
             name: "HistoryTests",
-            dependencies: ["boxbench", "History", "Results", "Stats", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: [
+                "boxbench", "boxbench-runtime", "History", "Results", "Stats",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "ReliabilityTests",
             dependencies: [

@@ -189,13 +189,12 @@ func makeDirectoryChain(
 
 /// Removes the group, then its now-empty shared ancestors (e.g. `boxbench`) up to the hierarchy root.
 func removeDirectoryChain(root: String, name: String) throws(CgroupError) {
-    var path = "\(root)/\(name)"
-    try removeDirectory(path)
-    for _ in 1..<name.split(separator: "/").count {
-        path = String(path[..<path.lastIndex(of: "/")!])
-        // Busy or not empty: another group still lives there.
-        if rmdir(path) != 0 { break }
-    }
+    try removeDirectory("\(root)/\(name)")
+    // The shared `boxbench` parent of a default `boxbench/<id>` group goes when it is left empty (busy or not empty:
+    // another group still lives there). A bundle's own cgroupsPath loses only its leaf, as with runc: its parents
+    // may belong to the caller (a harness that reads the parent's figures after the container is gone).
+    let parts = name.split(separator: "/")
+    if parts.count == 2, parts[0] == "boxbench" { _ = rmdir("\(root)/boxbench") }
 }
 
 /// Removes group `name` from every hierarchy the host mounts, the named ones (`name=systemd`) included — a peer

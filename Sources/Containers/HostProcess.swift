@@ -128,21 +128,38 @@ public enum HostProcess {
 }
 
 /// Peer OCI runtimes that run the identical bundle.
-public enum PeerRuntime: String, Sendable, CaseIterable {
-    case crun, runc
-
-    public var path: String {
-        switch self {
-        case .crun: "/usr/bin/crun"
-        case .runc: "/usr/sbin/runc"
-        }
+/// An OCI runtime driven through its runc-compatible command line: Debian's crun or runc, or another build of
+/// one of them or of `boxbench-runtime` named by the suite (`path:`), for A/B runs of two builds.
+public struct PeerRuntime: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case crun, runc
+        case boxbench = "boxbench-runtime"
     }
+
+    public var kind: Kind
+    public var path: String
+
+    public init(kind: Kind, path: String) {
+        self.kind = kind
+        self.path = path
+    }
+
+    public static let crun = PeerRuntime(kind: .crun, path: "/usr/bin/crun")
+    public static let runc = PeerRuntime(kind: .runc, path: "/usr/sbin/runc")
+    /// The peers Debian installs.
+    public static let allCases = [crun, runc]
+
+    /// The name it runs under (argv[0]) and is recorded as.
+    public var rawValue: String { kind.rawValue }
+    public var description: String { path == Self.installed(kind)?.path ? rawValue : "\(rawValue) (\(path))" }
+
+    static func installed(_ kind: Kind) -> PeerRuntime? { allCases.first { $0.kind == kind } }
 
     public var isInstalled: Bool { access(path, X_OK) == 0 }
 
     /// `<runtime> run --bundle B ID`; crun on a hybrid host runs with the v2 mount hidden (it refuses hybrid).
     public func request(bundle: String, id: String, timeout: Duration?, layout: CgroupLayout) -> HostProcessRequest {
-        let detach = self == .crun && layout.mode == .hybrid ? layout.unifiedMountPoint : nil
+        let detach = kind == .crun && layout.mode == .hybrid ? layout.unifiedMountPoint : nil
         return HostProcessRequest(
             path: path, args: [rawValue, "run", "--bundle", bundle, id],
             env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], cgroupName: nil,

@@ -20,7 +20,8 @@ public struct DetectorEvaluation: Sendable, Equatable, Codable {
     /// `series` series of 40–120 points, each with 0–3 steps (a fraction of the level drawn from `steps`), noise with a
     /// coefficient of variation drawn from `noise` (Gaussian, 3× in 5 % of points), steps at least 8 points apart.
     public static func run(
-        series count: Int = 300, seed: UInt64 = 20_261_202, tolerance: Int = 2, steps: ClosedRange<Double> = 0.08...0.40,
+        series count: Int = 300, seed: UInt64 = 20_261_202, tolerance: Int = 2,
+        steps: ClosedRange<Double> = 0.08...0.40,
         noise: ClosedRange<Double> = 0.01...0.04, options: ChangePointOptions = ChangePointOptions()
     ) -> DetectorEvaluation {
         var g = SplitMix64(seed: seed)
@@ -46,7 +47,9 @@ public struct DetectorEvaluation: Sendable, Equatable, Codable {
             let cv = uniform(noise.lowerBound, noise.upperBound)
             var values: [Double] = []
             for i in 0..<n {
-                if stepIndices.contains(i) { level *= 1 + (g.nextIndex(below: 2) == 0 ? -1 : 1) * uniform(steps.lowerBound, steps.upperBound) }
+                if stepIndices.contains(i) {
+                    level *= 1 + (g.nextIndex(below: 2) == 0 ? -1 : 1) * uniform(steps.lowerBound, steps.upperBound)
+                }
                 var noise = gaussian() * cv
                 if g.nextOpenUnit() < 0.05 { noise *= 3 }
                 values.append(level * (1 + noise))
@@ -67,7 +70,8 @@ public struct DetectorEvaluation: Sendable, Equatable, Codable {
         return DetectorEvaluation(
             series: count, trueSteps: trueSteps, reported: reported, truePositives: hits, precision: precision,
             recall: recall, tolerance: tolerance,
-            description: "\(count) synthetic series (40–120 points, 0–3 steps of \(pct(steps)) %, noise CV \(pct(noise)) % with 5 % "
+            description:
+                "\(count) synthetic series (40–120 points, 0–3 steps of \(pct(steps)) %, noise CV \(pct(noise)) % with 5 % "
                 + "outliers at 3×), detection within ±\(tolerance) points, seed \(seed); detector: E-Divisive means, "
                 + "Welch p < \(options.maxPValue), minimum effect \(Int(options.minRelativeEffect * 100)) %, "
                 + "segments ≥ \(options.minSegment)")

@@ -9,7 +9,8 @@ public protocol HistoryDatabase: Sendable {
     func append(_ doc: ResultsDocument, label: String?, source: String?) async throws(HistoryError) -> AppendOutcome
     func runs(host: String?, suite: String?) async throws(HistoryError) -> [StoredRun]
     func run(id: Int64) async throws(HistoryError) -> StoredRun?
-    func series(metric: String?, arm: String?, workload: String?, host: String?, suite: String?) async throws(HistoryError)
+    func series(metric: String?, arm: String?, workload: String?, host: String?, suite: String?)
+        async throws(HistoryError)
         -> [SeriesKey]
     func points(_ key: SeriesKey) async throws(HistoryError) -> [SeriesPoint]
     func close() async

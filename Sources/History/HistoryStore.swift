@@ -57,7 +57,9 @@ enum SampleBlob {
     static func decode(_ data: Data) -> [Double]? {
         guard data.count % 8 == 0 else { return nil }
         return data.withUnsafeBytes { raw in
-            (0..<(data.count / 8)).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self))) }
+            (0..<(data.count / 8)).map {
+                Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))
+            }
         }
     }
 }
@@ -164,7 +166,8 @@ public final class HistoryStore: Sendable {
             do {
                 opened = try DatabaseQueue(path: path, configuration: config)
                 break
-            } catch let e as DatabaseError where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED)
+            } catch let e as DatabaseError
+                where (e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED)
                 && attempt < 299
             {
                 usleep(100_000)
@@ -220,7 +223,8 @@ public final class HistoryStore: Sendable {
     }
 
     /// Appends the document's successful samples in one transaction: a reader sees all of the run or none.
-    public func appendNow(_ doc: ResultsDocument, label: String?, source: String?) throws(HistoryError) -> AppendOutcome {
+    public func appendNow(_ doc: ResultsDocument, label: String?, source: String?) throws(HistoryError) -> AppendOutcome
+    {
         let uid = StoredForm.uid(doc)
         let host = HostKey(doc.host)
         let configs = StoredForm.armConfigs(doc)
@@ -279,7 +283,8 @@ public final class HistoryStore: Sendable {
         StoredRun(
             id: row["id"], suite: row["suite"], label: row["label"], startedAt: row["started_at"],
             complete: row["complete"], boxbenchVersion: row["boxbench_version"], boxbenchCommit: row["boxbench_commit"],
-            host: HostKey(cpuModel: row["cpu_model"], cpus: row["cpus"], kernel: row["kernel"], cgroupMode: row["cgroup_mode"]),
+            host: HostKey(
+                cpuModel: row["cpu_model"], cpus: row["cpus"], kernel: row["kernel"], cgroupMode: row["cgroup_mode"]),
             hostFingerprint: row["fingerprint"], okSamples: row["ok_samples"], failedSamples: row["failed_samples"],
             source: row["source"])
     }
@@ -369,7 +374,8 @@ public final class HistoryStore: Sendable {
 
     /// SQLite's own consistency check ("ok" when sound).
     public func integrityCheck() throws(HistoryError) -> String {
-        try read("check history") { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n") }
+        try read("check history") { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "\n")
+        }
     }
 
     func read<T>(_ operation: String, _ body: (Database) throws -> T) throws(HistoryError) -> T {

@@ -139,11 +139,13 @@ public final class PostgresHistory: HistoryDatabase {
                     for try await count in tables.decode(Int64.self) { hasVersion = count > 0 }
                     guard hasVersion else {
                         throw HistoryError.badInput(
-                            "history \(location): schema boxbench exists but is not a boxbench history (no schema_version)")
+                            "history \(location): schema boxbench exists but is not a boxbench history (no schema_version)"
+                        )
                     }
-                    for try await v in try await c.query("SELECT max(version) FROM boxbench.schema_version", logger: logger)
-                        .decode(Int?.self)
-                    {
+                    for try await v in try await c.query(
+                        "SELECT max(version) FROM boxbench.schema_version", logger: logger
+                    )
+                    .decode(Int?.self) {
                         version = v ?? 0
                     }
                 }
@@ -273,9 +275,14 @@ public final class PostgresHistory: HistoryDatabase {
         do {
             var out: [StoredRun] = []
             let rows = try await connection.query(query, logger: logger)
-            for try await (id, suite, label, started, complete, version, commit, ok, failed, source, fp, cpu, cpus, kernel, mode)
+            for try await (
+                id, suite, label, started, complete, version, commit, ok, failed, source, fp, cpu, cpus, kernel, mode
+            )
                 in rows.decode(
-                    (Int64, String, String?, String, Bool, String, String, Int, Int, String?, String, String, Int, String, String).self)
+                    (
+                        Int64, String, String?, String, Bool, String, String, Int, Int, String?, String, String, Int,
+                        String, String
+                    ).self)
             {
                 out.append(
                     StoredRun(

@@ -45,7 +45,9 @@ public enum StoredForm {
     }
 
     /// One entry per series: the run's finite values of it, in sample order; entries sorted by arm, workload, metric.
-    public static func valuesBySeries(_ doc: ResultsDocument) -> [(arm: String, workload: String, metric: String, values: [Double])] {
+    public static func valuesBySeries(_ doc: ResultsDocument) -> [(
+        arm: String, workload: String, metric: String, values: [Double]
+    )] {
         var grouped: [String: [String: [String: [Double]]]] = [:]
         doc.forEachSample { s in
             guard s.pointee.status == .ok else { return }

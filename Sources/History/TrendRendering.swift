@@ -14,7 +14,8 @@ public enum TrendRendering {
             let changes = Dictionary(uniqueKeysWithValues: t.changePoints.map { ($0.index, $0) })
             for (i, p) in t.points.enumerated() {
                 let ci = p.lower.map { l in " [\(number(l)), \(number(p.upper ?? l))]" } ?? ""
-                var line = "  run \(p.runID)  \(p.startedAt)  \(p.label ?? "-")  median \(number(p.median))\(ci)  n=\(p.n)"
+                var line =
+                    "  run \(p.runID)  \(p.startedAt)  \(p.label ?? "-")  median \(number(p.median))\(ci)  n=\(p.n)"
                 if let cp = changes[i] {
                     line += String(
                         format: "  ← change %+.1f%% (%@, p=%.2g)", cp.relativeChange * 100,
@@ -74,36 +75,51 @@ public enum TrendRendering {
         lo -= pad
         hi += pad
         let n = t.points.count
-        func x(_ i: Int) -> Double { n == 1 ? left + (width - left - right) / 2 : left + Double(i) * (width - left - right) / Double(n - 1) }
+        func x(_ i: Int) -> Double {
+            n == 1 ? left + (width - left - right) / 2 : left + Double(i) * (width - left - right) / Double(n - 1)
+        }
         func y(_ v: Double) -> Double { top + (hi - v) / (hi - lo) * (height - top - bottom) }
-        var s = "<svg class=\"trend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
+        var s =
+            "<svg class=\"trend\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
         s += "viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"\(escape(t.key.label))\">"
-        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
+        s +=
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width - left - right)\" height=\"\(height - top - bottom)\" fill=\"#fafafa\" stroke=\"#ccc\"/>"
         for frac in [0.0, 0.5, 1.0] {
             let v = lo + (hi - lo) * frac
-            s += "<text x=\"\(left - 6)\" y=\"\(String(format: "%.1f", y(v) + 4))\" font-size=\"11\" text-anchor=\"end\">\(escape(number(v)))</text>"
+            s +=
+                "<text x=\"\(left - 6)\" y=\"\(String(format: "%.1f", y(v) + 4))\" font-size=\"11\" text-anchor=\"end\">\(escape(number(v)))</text>"
         }
         s += "<text x=\"\(left)\" y=\"\(height - 8)\" font-size=\"11\">run \(t.points.first!.runID)</text>"
-        s += "<text x=\"\(width - right)\" y=\"\(height - 8)\" font-size=\"11\" text-anchor=\"end\">run \(t.points.last!.runID)</text>"
+        s +=
+            "<text x=\"\(width - right)\" y=\"\(height - 8)\" font-size=\"11\" text-anchor=\"end\">run \(t.points.last!.runID)</text>"
         for cp in t.changePoints {
             let cx = (x(cp.index - 1) + x(cp.index)) / 2
             let colour = t.isRegression(cp) ? "#c0392b" : "#27ae60"
-            s += "<line class=\"change-point\" x1=\"\(String(format: "%.1f", cx))\" x2=\"\(String(format: "%.1f", cx))\" y1=\"\(top)\" y2=\"\(height - bottom)\" "
+            s +=
+                "<line class=\"change-point\" x1=\"\(String(format: "%.1f", cx))\" x2=\"\(String(format: "%.1f", cx))\" y1=\"\(top)\" y2=\"\(height - bottom)\" "
             s += "stroke=\"\(colour)\" stroke-dasharray=\"4 3\"><title>"
-            s += escape(String(format: "change %+.1f%% at run %lld (p=%.2g)", cp.relativeChange * 100, t.points[cp.index].runID, cp.pValue))
+            s += escape(
+                String(
+                    format: "change %+.1f%% at run %lld (p=%.2g)", cp.relativeChange * 100, t.points[cp.index].runID,
+                    cp.pValue))
             s += "</title></line>"
         }
         for (i, p) in t.points.enumerated() {
             if let l = p.lower, let u = p.upper {
-                s += "<line class=\"interval\" x1=\"\(String(format: "%.1f", x(i)))\" x2=\"\(String(format: "%.1f", x(i)))\" "
-                s += "y1=\"\(String(format: "%.1f", y(l)))\" y2=\"\(String(format: "%.1f", y(u)))\" stroke=\"#7f8c8d\"/>"
+                s +=
+                    "<line class=\"interval\" x1=\"\(String(format: "%.1f", x(i)))\" x2=\"\(String(format: "%.1f", x(i)))\" "
+                s +=
+                    "y1=\"\(String(format: "%.1f", y(l)))\" y2=\"\(String(format: "%.1f", y(u)))\" stroke=\"#7f8c8d\"/>"
             }
         }
         let path = t.points.enumerated().map { String(format: "%.1f,%.1f", x($0.offset), y($0.element.median)) }
-        s += "<polyline class=\"medians\" fill=\"none\" stroke=\"#2c3e50\" stroke-width=\"1.5\" points=\"\(path.joined(separator: " "))\"/>"
+        s +=
+            "<polyline class=\"medians\" fill=\"none\" stroke=\"#2c3e50\" stroke-width=\"1.5\" points=\"\(path.joined(separator: " "))\"/>"
         for (i, p) in t.points.enumerated() {
-            s += "<circle class=\"median\" cx=\"\(String(format: "%.1f", x(i)))\" cy=\"\(String(format: "%.1f", y(p.median)))\" r=\"2.5\" fill=\"#2c3e50\">"
-            s += "<title>\(escape("run \(p.runID) \(p.startedAt) \(p.label ?? ""): median \(number(p.median)), n=\(p.n)"))</title></circle>"
+            s +=
+                "<circle class=\"median\" cx=\"\(String(format: "%.1f", x(i)))\" cy=\"\(String(format: "%.1f", y(p.median)))\" r=\"2.5\" fill=\"#2c3e50\">"
+            s +=
+                "<title>\(escape("run \(p.runID) \(p.startedAt) \(p.label ?? ""): median \(number(p.median)), n=\(p.n)"))</title></circle>"
         }
         return s + "</svg>"
     }
@@ -120,14 +136,19 @@ public enum TrendRendering {
         for t in trends {
             s += "<section class=\"series\"><h2>\(escape(t.key.label))</h2>\n"
             if let h = hosts[t.key.hostFingerprint] {
-                s += "<p class=\"meta\">host \(escape(t.key.hostFingerprint)): \(escape(h.summary)); arm \(escape(t.key.arm)): \(escape(t.key.armConfig))</p>\n"
+                s +=
+                    "<p class=\"meta\">host \(escape(t.key.hostFingerprint)): \(escape(h.summary)); arm \(escape(t.key.arm)): \(escape(t.key.armConfig))</p>\n"
             }
             s += svg(t) + "\n"
             if !t.changePoints.isEmpty {
                 s += "<ul>"
                 for cp in t.changePoints {
-                    s += "<li>" + escape(String(format: "run %lld: %+.1f%% (%@), p=%.2g", t.points[cp.index].runID,
-                        cp.relativeChange * 100, t.isRegression(cp) ? "worse" : "better", cp.pValue)) + "</li>"
+                    s +=
+                        "<li>"
+                        + escape(
+                            String(
+                                format: "run %lld: %+.1f%% (%@), p=%.2g", t.points[cp.index].runID,
+                                cp.relativeChange * 100, t.isRegression(cp) ? "worse" : "better", cp.pValue)) + "</li>"
                 }
                 s += "</ul>\n"
             }

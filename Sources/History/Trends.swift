@@ -61,8 +61,10 @@ public struct GateOptions: Sendable, Equatable {
     public var baselineRuns: Int
     public var permutations: Int
 
-    public init(threshold: Double = 0.10, alpha: Double = 0.01, confirm: Int = 1, baselineRuns: Int = 10,
-                permutations: Int = 10_000) {
+    public init(
+        threshold: Double = 0.10, alpha: Double = 0.01, confirm: Int = 1, baselineRuns: Int = 10,
+        permutations: Int = 10_000
+    ) {
         self.threshold = threshold
         self.alpha = alpha
         self.confirm = confirm

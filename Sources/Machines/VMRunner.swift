@@ -24,15 +24,18 @@ public struct VMConfig: Sendable {
     /// virtio memballoon with 1 s stats (pc/q35); nil: on except for microvm.
     public var balloon: Bool?
     public var cmdline: String
+    /// The QEMU binary (domain XML `<emulator>`); nil: libvirt's choice for the arch.
+    public var emulator: String?
     /// Called on the console thread with the workload's output as it arrives (complete lines).
     public var onOutput: (@Sendable ([UInt8]) -> Void)?
 
     public init(
         accel: Accel = .tcg, machine: DomainSpec.Machine = .pc, memoryMiB: Int = 256, vcpus: Int = 1,
         timeout: Duration = .seconds(60), startPaused: Bool = false, sampleInterval: Duration = .milliseconds(20),
-        balloon: Bool? = nil, cmdline: String = DomainSpec.defaultCmdline,
+        balloon: Bool? = nil, cmdline: String = DomainSpec.defaultCmdline, emulator: String? = nil,
         onOutput: (@Sendable ([UInt8]) -> Void)? = nil
     ) {
+        self.emulator = emulator
         self.onOutput = onOutput
         self.accel = accel
         self.machine = machine
@@ -166,7 +169,7 @@ public final class VMRunner: VMLauncher, Sendable {
             vcpus: config.vcpus, kernel: artifacts.kernel, initrd: artifacts.initrd, cmdline: config.cmdline,
             disk: artifacts.disk.map { DomainSpec.Disk(path: $0) }, serial: .pipe(path: fifo),
             balloon: (config.balloon ?? (config.machine != .microvm))
-                ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none)
+                ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none, emulator: config.emulator)
 
         var dom: LibvirtDomain?
         var failure: String?

@@ -15,6 +15,9 @@ public enum OwnedName: String, CaseIterable, Sendable {
     case runcRun = "bb-runc"
     case crunBundle = "crun"
     case runcBundle = "runc"
+    /// Another build of boxbench-runtime run as a peer (`path:`): its container ids and bundles.
+    case runtimeRun = "bb-bbrt"
+    case runtimeBundle = "bbrt"
     case accelProbe = "accel-probe"
     case nativeScratch = "boxbench-native"
     case calibrate = "boxbench-calibrate"

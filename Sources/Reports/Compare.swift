@@ -9,13 +9,21 @@ public struct CompareOptions: Sendable {
     public var metrics: [String]?
     public var seed: UInt64
     public var resamples: Int
-    /// Mann–Whitney p below this makes a change significant.
+    /// The test's p below this makes a change significant.
     public var significance: Double
+    public var test: SignificanceTest
+
+    /// Mann–Whitney U for two results files; a permutation test of the medians for two arms of one run (A/B).
+    public enum SignificanceTest: String, Sendable {
+        case mannWhitney = "Mann–Whitney"
+        case permutation = "permutation test"
+    }
 
     public init(
         threshold: Double = 0.10, metrics: [String]? = nil, seed: UInt64 = 0xB0B_BE4C, resamples: Int = 2000,
-        significance: Double = 0.05
+        significance: Double = 0.05, test: SignificanceTest = .mannWhitney
     ) {
+        self.test = test
         self.threshold = threshold
         self.metrics = metrics
         self.seed = seed
@@ -30,9 +38,12 @@ public enum CompareError: Error, CustomStringConvertible, Equatable {
     case differentHostClass(baseline: String, new: String)
     case unknownMetrics([String], valid: [String])
     case nothingInCommon
+    case unknownArm(String, valid: [String])
 
     public var description: String {
         switch self {
+        case .unknownArm(let arm, let valid):
+            "cannot compare: the run has no arm \(arm) (arms: \(valid.joined(separator: ", ")))"
         case .differentSchema(let baseline, let new):
             "cannot compare: the baseline uses results schema \"\(baseline)\" and the new run \"\(new)\""
         case .differentHostClass(let baseline, let new):
@@ -123,7 +134,15 @@ public func compareResults(baseline: ResultsDocument, new: ResultsDocument, opti
             numeratorSorted: after, denominatorSorted: before,
             options: BootstrapOptions(resamples: options.resamples, seed: seed))
         let interval = ratio.map { ConfidenceInterval(lower: $0.lower - 1, upper: $0.upper - 1, level: $0.level) }
-        let p = MannWhitney.test(sortedX: before, sortedY: after)?.pValue ?? 1
+        let p: Double
+        switch options.test {
+        case .mannWhitney: p = MannWhitney.test(sortedX: before, sortedY: after)?.pValue ?? 1
+        case .permutation:
+            // Below the threshold the verdict is "unchanged" whatever p is: spare the 10 000 relabellings.
+            p =
+                abs(change) > options.threshold
+                ? PermutationTest.medianDifference(before, after, permutations: 10_000, seed: seed) ?? 1 : 1
+        }
         let worse = metric.lowerIsBetter ? change > 0 : change < 0
         let classification: ChangeClass
         if abs(change) > options.threshold && p < options.significance {
@@ -257,7 +276,7 @@ struct CompareReport {
 
     var verdictLine: String {
         let rule =
-            "regression = worse by more than \(NumberText.number(options.threshold * 100))% with Mann–Whitney p < \(NumberText.number(options.significance))"
+            "regression = worse by more than \(NumberText.number(options.threshold * 100))% with \(options.test.rawValue) p < \(NumberText.number(options.significance))"
         if regressions.isEmpty {
             return
                 "No regressions in \(NumberText.count(changes.count, "comparison")) (\(NumberText.count(improvements.count, "improvement"))); \(rule)."
@@ -373,4 +392,25 @@ public func githubActionBenchmarkJSON(_ analysis: ReportAnalysis) -> String {
     let encoder = ResultsStore.encoder()
     guard let data = try? encoder.encode(entries) else { return "[]\n" }
     return String(decoding: data, as: UTF8.self) + "\n"
+}
+
+/// A/B within one run: two arms of the same suite run interleaved on the same host (two builds of one runtime or
+/// of QEMU, named by `path:`). `baseline` is A, `candidate` B; B's samples are tested against A's with a
+/// permutation test of the medians (Firecracker's A/B method) at `options.significance`.
+public func compareArms(
+    _ doc: ResultsDocument, baseline a: String, candidate b: String, options: CompareOptions
+) throws -> CompareOutcome {
+    let arms = Array(Set(doc.samples.map(\.armKey))).sorted()
+    for arm in [a, b] where !arms.contains(arm) { throw CompareError.unknownArm(arm, valid: arms) }
+    let label = "\(b) vs \(a)"
+    func only(_ arm: String) -> ResultsDocument {
+        var d = doc
+        d.samples = doc.samples.filter { $0.armKey == arm }.map {
+            var s = $0
+            s.armKey = label
+            return s
+        }
+        return d
+    }
+    return try compareResults(baseline: only(a), new: only(b), options: options)
 }

@@ -419,6 +419,9 @@ public final class PeerContainerEngine: Engine, Sendable {
     let bundleRoot: String
     let layout: CgroupLayout
     public var engineName: String { peer.rawValue }
+    /// The runtime's ids and bundle names, by kind (the Janitor recovers them by prefix).
+    var runName: OwnedName { [.crun: .crunRun, .runc: .runcRun, .boxbench: .runtimeRun][peer.kind]! }
+    var bundleName: OwnedName { [.crun: .crunBundle, .runc: .runcBundle, .boxbench: .runtimeBundle][peer.kind]! }
     /// The same config.json as the boxbench arm, so the same profile.
     public var seccompProfile: String? { defaultSeccompProvenance }
     public var memoryFigure: String {
@@ -432,10 +435,9 @@ public final class PeerContainerEngine: Engine, Sendable {
         self.layout = .detect()
     }
 
-    /// crun-<pid>-<workload> / runc-<pid>-<workload>: the bundle directory and the parent cgroup.
-    func ownedName(_ workload: WorkloadSpec) -> String {
-        (peer == .crun ? OwnedName.crunBundle : .runcBundle).name(workload.name)
-    }
+    /// crun-<pid>-<arm>-<workload> (runc-…, bbrt-…): the bundle directory and the parent cgroup; the arm's name
+    /// keeps two builds of one runtime apart.
+    func ownedName(_ workload: WorkloadSpec) -> String { bundleName.name(arm.name, workload.name) }
 
     func bundleDir(_ workload: WorkloadSpec) -> String { "\(bundleRoot)/\(ownedName(workload))" }
 
@@ -449,7 +451,9 @@ public final class PeerContainerEngine: Engine, Sendable {
     /// the image's layers with a fresh writable upper, as the boxbench arm has, and reads the group.
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
         guard peer.isInstalled else {
-            throw EngineUnavailable(reason: "\(peer.path) is not installed (scripts/setup installs it)")
+            throw EngineUnavailable(
+                reason: "\(peer.path) is not installed or not executable"
+                    + (PeerRuntime.allCases.contains(peer) ? " (scripts/setup installs it)" : ""))
         }
         let dir = bundleDir(workload)
         try FileManager.default.createDirectory(atPath: dir + "/rootfs", withIntermediateDirectories: true)
@@ -471,7 +475,7 @@ public final class PeerContainerEngine: Engine, Sendable {
         -> RunOutcome
     {
         let dir = bundleDir(workload)
-        let id = (peer == .crun ? OwnedName.crunRun : .runcRun).name(String(runIndex))
+        let id = runName.name(String(runIndex))
         let parent = parentCgroup(workload)
         defer { peer.forceDelete(id: id) }
         do {

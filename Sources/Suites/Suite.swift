@@ -60,7 +60,13 @@ public enum ArmConfig: Sendable, Equatable {
 
 public struct ContainerArm: Sendable, Equatable {
     public var engine: ContainerEngineKind
-    public init(engine: ContainerEngineKind = .boxbench) { self.engine = engine }
+    /// Another build of the engine's OCI runtime binary (for A/B runs of two builds in one suite); boxbench's own
+    /// engine then runs that `boxbench-runtime` through its runc-compatible command line.
+    public var path: String?
+    public init(engine: ContainerEngineKind = .boxbench, path: String? = nil) {
+        self.engine = engine
+        self.path = path
+    }
 }
 
 public enum VMLauncherKind: String, Sendable, Equatable, CaseIterable {
@@ -74,11 +80,14 @@ public struct VMArm: Sendable, Equatable {
     public var rootfs: RootfsMode
     public var memoryMiB: Int
     public var vcpus: Int
+    /// Another QEMU binary (libvirt's `<emulator>`), for A/B runs of two builds in one suite.
+    public var path: String?
 
     public init(
         launcher: VMLauncherKind = .libvirt, accel: AccelChoice = .auto, machine: DomainSpec.Machine = .pc,
-        rootfs: RootfsMode = .initramfs, memoryMiB: Int = 256, vcpus: Int = 1
+        rootfs: RootfsMode = .initramfs, memoryMiB: Int = 256, vcpus: Int = 1, path: String? = nil
     ) {
+        self.path = path
         self.launcher = launcher
         self.accel = accel
         self.machine = machine
@@ -93,11 +102,12 @@ extension ArmSpec {
     public var record: ArmRecord {
         switch config {
         case .native: ArmRecord(key: name, kind: kind.rawValue, engine: "native")
-        case .container(let c): ArmRecord(key: name, kind: kind.rawValue, engine: c.engine.rawValue)
+        case .container(let c): ArmRecord(key: name, kind: kind.rawValue, engine: c.engine.rawValue, path: c.path)
         case .vm(let v):
             ArmRecord(
                 key: name, kind: kind.rawValue, engine: v.launcher.rawValue, accel: v.accel.rawValue,
-                machine: v.machine.rawValue, rootfs: v.rootfs.rawValue, memoryMiB: v.memoryMiB, vcpus: v.vcpus)
+                machine: v.machine.rawValue, rootfs: v.rootfs.rawValue, memoryMiB: v.memoryMiB, vcpus: v.vcpus,
+                path: v.path)
         }
     }
 }
@@ -214,8 +224,8 @@ extension Suite {
         for (i, node) in try reader.sequence(armsNode, key: "arms").enumerated() {
             let key = "arms[\(i)]"
             let keysByKind: [ArmKind: Set<String>] = [
-                .native: ["name", "kind"], .container: ["name", "kind", "engine"],
-                .vm: ["name", "kind", "launcher", "accel", "memory", "vcpus", "machine", "rootfs"],
+                .native: ["name", "kind"], .container: ["name", "kind", "engine", "path"],
+                .vm: ["name", "kind", "launcher", "accel", "memory", "vcpus", "machine", "rootfs", "path"],
             ]
             let m = try reader.mapping(node, key: key, allowed: keysByKind.values.reduce([]) { $0.union($1) })
             guard let kindNode = m["kind"] else {
@@ -241,11 +251,15 @@ extension Suite {
                 let engine =
                     try m["engine"].map { try reader.enumValue($0, key: "\(key).engine", ContainerEngineKind.self) }
                     ?? .boxbench
-                config = .container(ContainerArm(engine: engine))
+                config = .container(
+                    ContainerArm(
+                        engine: engine, path: try m["path"].map { try reader.executable($0, key: "\(key).path") }))
                 defaultName = engine == .boxbench ? "container" : "container-\(engine.rawValue)"
             case .vm:
                 var vm = VMArm()
-                if let n = m["launcher"] { vm.launcher = try reader.enumValue(n, key: "\(key).launcher", VMLauncherKind.self) }
+                if let n = m["launcher"] {
+                    vm.launcher = try reader.enumValue(n, key: "\(key).launcher", VMLauncherKind.self)
+                }
                 if let n = m["accel"] { vm.accel = try reader.enumValue(n, key: "\(key).accel", AccelChoice.self) }
                 if let n = m["memory"] { vm.memoryMiB = try reader.int(n, key: "\(key).memory", range: 64...65536) }
                 if let n = m["vcpus"] { vm.vcpus = try reader.int(n, key: "\(key).vcpus", range: 1...64) }
@@ -253,6 +267,7 @@ extension Suite {
                     vm.machine = try reader.enumValue(n, key: "\(key).machine", DomainSpec.Machine.self)
                 }
                 if let n = m["rootfs"] { vm.rootfs = try reader.enumValue(n, key: "\(key).rootfs", RootfsMode.self) }
+                if let n = m["path"] { vm.path = try reader.executable(n, key: "\(key).path") }
                 config = .vm(vm)
                 defaultName = "vm"
             }
@@ -436,6 +451,16 @@ struct NodeReader {
             s.allSatisfy({ ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") && $0.isASCII })
         else {
             throw fail(node, key, "\"\(s)\" must be 1–64 characters of [A-Za-z0-9_.-], not starting with \".\"")
+        }
+        return s
+    }
+
+    /// An absolute path to an executable file, checked now: a typo is an error naming the line, not a failed run.
+    func executable(_ node: Node, key: String) throws(SuiteError) -> String {
+        let s = try string(node, key: key)
+        guard s.hasPrefix("/") else { throw fail(node, key, "\"\(s)\" must be an absolute path") }
+        guard access(s, X_OK) == 0 else {
+            throw fail(node, key, "\(s): not an executable file (\(String(cString: strerror(errno))))")
         }
         return s
     }

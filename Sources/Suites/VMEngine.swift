@@ -6,22 +6,6 @@ import Probes
 import Results
 import Synchronization
 
-extension ArmSpec {
-    /// The engine that runs this arm; `vmURI` selects libvirt's connection (nil: the embedded driver).
-    public func makeEngine(vmURI: String? = nil) -> any Engine {
-        switch config {
-        case .native: NativeEngine(arm: self)
-        case .container(let c):
-            switch c.engine {
-            case .boxbench: BoxbenchContainerEngine(arm: self)
-            case .crun: PeerContainerEngine(arm: self, peer: .crun)
-            case .runc: PeerContainerEngine(arm: self, peer: .runc)
-            }
-        case .vm(let v): VMEngine(name: name, vm: v, uri: vmURI)
-        }
-    }
-}
-
 /// The VM arm: the image's flattened rootfs booted by a launcher (libvirt's embedded QEMU driver by default).
 public final class VMEngine: Engine, DensityCapable, Sendable {
     public let arm: ArmSpec
@@ -45,7 +29,9 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         self.init(
             name: name, vm: vm, launcher: VMRunner(uri: uri, paths: paths, logger: logger),
             builder: GuestArtifactBuilder(paths: paths, logger: logger), accel: resolved.accel,
-            accelReason: resolved.probe.map { "\(name): accel \(vm.accel.rawValue) → \(resolved.accel.rawValue) (\($0.reason))" })
+            accelReason: resolved.probe.map {
+                "\(name): accel \(vm.accel.rawValue) → \(resolved.accel.rawValue) (\($0.reason))"
+            })
     }
 
     /// Everything injected: tests hand in a launcher that boots nothing.
@@ -102,7 +88,7 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         // Paused create then resume: the report compares VM create/resume with container create/start.
         VMConfig(
             accel: accel, machine: vm.machine, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, timeout: timeout,
-            startPaused: true)
+            startPaused: true, emulator: vm.path)
     }
 
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
@@ -113,7 +99,8 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             let a = try artifactsFor(image, workload: workload, argv: image.argv)
             r = try launcher.runBlocking(a, config: config(timeout: timeout))
         } catch {
-            return RunOutcome(status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: vm.machine.rawValue)
+            return RunOutcome(
+                status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: vm.machine.rawValue)
         }
         var o = Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
         o.metrics["vcpus"] = Double(vm.vcpus)

@@ -9,7 +9,8 @@ struct HistoryOption: ParsableArguments {
     @Option(
         name: .customLong("history"),
         help:
-            "History database: a SQLite file or a postgres:// URL (default: $BOXBENCH_HISTORY, else results/history.sqlite).")
+            "History database: a SQLite file or a postgres:// URL (default: $BOXBENCH_HISTORY, else results/history.sqlite)."
+    )
     var path: String?
 
     var resolved: String {
@@ -59,7 +60,8 @@ func historyCall<T>(_ body: () async throws(HistoryError) -> T) async throws -> 
 
 struct HistoryImport: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "import", abstract: "Load results documents (v1 or v2, files or run directories) into the history.")
+        commandName: "import", abstract: "Load results documents (v1 or v2, files or run directories) into the history."
+    )
     @OptionGroup var history: HistoryOption
     @Option(help: "The commit or label under test, stored with every imported run.") var label: String?
     @Argument(help: "results.json files or run directories.") var files: [String]
@@ -82,7 +84,9 @@ struct HistoryImport: AsyncParsableCommand {
                 }
             }
             for (path, doc) in docs {
-                switch try await historyCall({ () async throws(HistoryError) in try await store.append(doc, label: label, source: path) }) {
+                switch try await historyCall({ () async throws(HistoryError) in
+                    try await store.append(doc, label: label, source: path)
+                }) {
                 case .added(let id, let values): print("run \(id): \(path) (\(values) values)")
                 case .alreadyStored(let id): print("run \(id): \(path) already stored")
                 }
@@ -100,7 +104,9 @@ struct HistoryList: AsyncParsableCommand {
 
     func run() async throws {
         try await history.with { store in
-            let runs = try await historyCall { () async throws(HistoryError) in try await store.runs(host: host, suite: suite) }
+            let runs = try await historyCall { () async throws(HistoryError) in
+                try await store.runs(host: host, suite: suite)
+            }
             if try format.wantsJSON() {
                 print(try encodeJSON(runs))
                 return
@@ -110,7 +116,8 @@ struct HistoryList: AsyncParsableCommand {
                 let label = r.label.map { " [\($0)]" } ?? ""
                 print(
                     "\(r.id)  \(r.startedAt)  \(r.suite)\(label)  host \(r.hostFingerprint)  \(r.okSamples) ok"
-                        + (r.failedSamples > 0 ? ", \(r.failedSamples) failed" : "") + (r.complete ? "" : "  (incomplete)")
+                        + (r.failedSamples > 0 ? ", \(r.failedSamples) failed" : "")
+                        + (r.complete ? "" : "  (incomplete)")
                         + "  boxbench \(r.boxbenchVersion)")
             }
         }
@@ -150,7 +157,8 @@ struct HistoryShow: AsyncParsableCommand {
                 let points = try await historyCall { () async throws(HistoryError) in try await store.points(key) }
                 guard let p = points.first(where: { $0.runID == id }) else { continue }
                 rows.append(
-                    Row(arm: key.arm, workload: key.workload, metric: key.metric, n: p.values.count,
+                    Row(
+                        arm: key.arm, workload: key.workload, metric: key.metric, n: p.values.count,
                         median: median(sorted: p.values.sorted())))
             }
             if try format.wantsJSON() {
@@ -163,9 +171,13 @@ struct HistoryShow: AsyncParsableCommand {
             }
             print("run \(r.id): suite \(r.suite), started \(r.startedAt)\(r.label.map { ", label \($0)" } ?? "")")
             print("host \(r.hostFingerprint): \(r.host.summary); boxbench \(r.boxbenchVersion) (\(r.boxbenchCommit))")
-            print("\(r.okSamples) successful samples, \(r.failedSamples) failed\(r.complete ? "" : "; the run was interrupted")")
+            print(
+                "\(r.okSamples) successful samples, \(r.failedSamples) failed\(r.complete ? "" : "; the run was interrupted")"
+            )
             for row in rows {
-                print("  \(row.arm) · \(row.workload) · \(row.metric): median \(String(format: "%.4g", row.median)) (n=\(row.n))")
+                print(
+                    "  \(row.arm) · \(row.workload) · \(row.metric): median \(String(format: "%.4g", row.median)) (n=\(row.n))"
+                )
             }
         }
     }
@@ -184,9 +196,10 @@ struct HistoryTrend: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Write to FILE (atomically) instead of standard output.") var output: String?
 
     func run() async throws {
-        let chosen = format ?? ((output as NSString?)?.pathExtension.lowercased()).flatMap {
-            ["html", "json", "csv"].contains($0) ? $0 : nil
-        } ?? "terminal"
+        let chosen =
+            format ?? ((output as NSString?)?.pathExtension.lowercased()).flatMap {
+                ["html", "json", "csv"].contains($0) ? $0 : nil
+            } ?? "terminal"
         guard ["terminal", "json", "csv", "html"].contains(chosen) else {
             throw CLIError.badInput("--format \(chosen): use terminal, json, csv or html")
         }
@@ -197,15 +210,19 @@ struct HistoryTrend: AsyncParsableCommand {
             if keys.isEmpty {
                 throw CLIError.badInput(
                     "history \(history.resolved): no series of metric \(metric)"
-                        + [arm.map { " arm \($0)" }, workload.map { " workload \($0)" }, host.map { " host \($0)" },
-                           suite.map { " suite \($0)" }].compactMap { $0 }.joined())
+                        + [
+                            arm.map { " arm \($0)" }, workload.map { " workload \($0)" }, host.map { " host \($0)" },
+                            suite.map { " suite \($0)" },
+                        ].compactMap { $0 }.joined())
             }
             let trends = try await trendsOf(keys, in: store)
             let text: String
             switch chosen {
             case "json": text = TrendRendering.json(trends)
             case "csv": text = TrendRendering.csv(trends)
-            case "html": text = TrendRendering.html(trends, title: "boxbench trend: \(metric)", hosts: try await hostTable(store))
+            case "html":
+                text = TrendRendering.html(
+                    trends, title: "boxbench trend: \(metric)", hosts: try await hostTable(store))
             default: text = TrendRendering.terminal(trends)
             }
             try emit(text, to: output)
@@ -224,7 +241,9 @@ func trendsOf(_ keys: [SeriesKey], in store: any HistoryDatabase) async throws -
 
 func hostTable(_ store: any HistoryDatabase) async throws -> [String: HostKey] {
     var hosts: [String: HostKey] = [:]
-    for r in try await historyCall({ () async throws(HistoryError) in try await store.runs() }) { hosts[r.hostFingerprint] = r.host }
+    for r in try await historyCall({ () async throws(HistoryError) in try await store.runs() }) {
+        hosts[r.hostFingerprint] = r.host
+    }
     return hosts
 }
 
@@ -252,10 +271,13 @@ struct HistoryReport: AsyncParsableCommand {
     func run() async throws {
         try await history.with { store in
             let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
-            let keys = try await historyCall { () async throws(HistoryError) in try await store.series(host: host, suite: suite) }
-                .filter { wanted?.contains($0.metric) ?? true }
+            let keys = try await historyCall { () async throws(HistoryError) in
+                try await store.series(host: host, suite: suite)
+            }
+            .filter { wanted?.contains($0.metric) ?? true }
             let trends = try await trendsOf(keys, in: store)
-            try emit(TrendRendering.html(trends, title: "boxbench history", hosts: try await hostTable(store)), to: output)
+            try emit(
+                TrendRendering.html(trends, title: "boxbench history", hosts: try await hostTable(store)), to: output)
             print("\(output): \(trends.count) series, \(trends.reduce(0) { $0 + $1.changePoints.count }) change points")
         }
     }
@@ -315,14 +337,16 @@ struct HistoryCheck: AsyncParsableCommand {
                 let judged = findings.filter { $0.verdict != .noBaseline }
                 print(
                     "run \(target.id) (\(target.suite), host \(target.hostFingerprint)): \(judged.count) series judged "
-                        + "against their baseline, threshold \(threshold) %, p < \(alpha), \(confirm) confirming run(s)")
+                        + "against their baseline, threshold \(threshold) %, p < \(alpha), \(confirm) confirming run(s)"
+                )
                 if judged.isEmpty { print("  no earlier runs of this suite on this host: nothing to compare") }
                 for f in findings where f.verdict == .regression || f.verdict == .improvement {
                     let change = f.relativeChanges.map { String(format: "%+.1f%%", $0 * 100) }.joined(separator: ", ")
                     print(
                         "  \(f.verdict == .regression ? "REGRESSION" : "improvement") \(f.key.arm) · \(f.key.workload) · "
                             + "\(f.key.metric): \(change) vs median \(String(format: "%.4g", f.baselineMedian ?? 0)) of "
-                            + "runs \(f.baselineRuns.map(String.init).joined(separator: ",")) (p ≤ \(f.pValue.map { String(format: "%.2g", $0) } ?? "?"))")
+                            + "runs \(f.baselineRuns.map(String.init).joined(separator: ",")) (p ≤ \(f.pValue.map { String(format: "%.2g", $0) } ?? "?"))"
+                    )
                 }
                 let underpowered = judged.filter(\.underpowered).count
                 if underpowered > 0 {

@@ -85,18 +85,24 @@ struct ReportCommand: ParsableCommand {
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare a new results file against a baseline; exit 1 on a significant regression.",
+        abstract:
+            "Compare a new results file against a baseline, or two arms of one run (A/B); exit 1 on a significant regression.",
         discussion: """
-            Matches workload × arm × metric. A regression is a change of the median in the worse direction \
-            beyond --threshold with Mann–Whitney p < 0.05. Exit status: 0 no regression, 1 regression, \
-            2 incompatible or unreadable inputs (different schema or host class).
+            Two files: matches workload × arm × metric; a regression is a change of the median in the worse \
+            direction beyond --threshold with Mann–Whitney p < 0.05. One file with --arm A --arm B (two builds run \
+            as two arms of one interleaved suite, e.g. `path:`): B against A per workload × metric, by a \
+            permutation test of the medians, p < 0.01. Exit status: 0 no regression, 1 regression, 2 incompatible \
+            or unreadable inputs (different schema or host class, unknown arm).
             """)
 
-    @Argument(help: "Baseline results JSON.")
+    @Argument(help: "Baseline results JSON (or the only results file, with --arm A --arm B).")
     var baseline: String
 
     @Argument(help: "New results JSON.")
-    var new: String
+    var new: String?
+
+    @Option(name: .customLong("arm"), help: "With one results file: the baseline arm, then the candidate arm.")
+    var arms: [String] = []
 
     @Option(help: "Smallest relative change that counts: \"10%\" or \"0.10\".")
     var threshold: String = "10%"
@@ -135,14 +141,31 @@ struct CompareCommand: ParsableCommand {
         }
         installCancellationHandlers()
         let baselineDocument = try readResults(baseline)
-        let newDocument = try readResults(new)
+        let newDocument: ResultsDocument
         let outcome: CompareOutcome
-        do {
-            outcome = try compareResults(
-                baseline: baselineDocument, new: newDocument,
-                options: CompareOptions(threshold: threshold, metrics: metrics.isEmpty ? nil : metrics))
-        } catch let error as CompareError {
-            throw failInput("\(baseline) vs \(new): \(error.description)")
+        switch (new, arms.count) {
+        case (nil, 2):
+            newDocument = baselineDocument
+            do {
+                outcome = try compareArms(
+                    baselineDocument, baseline: arms[0], candidate: arms[1],
+                    options: CompareOptions(
+                        threshold: threshold, metrics: metrics.isEmpty ? nil : metrics, significance: 0.01,
+                        test: .permutation))
+            } catch let error as CompareError {
+                throw failInput("\(baseline): \(error.description)")
+            }
+        case (let new?, 0):
+            newDocument = try readResults(new)
+            do {
+                outcome = try compareResults(
+                    baseline: baselineDocument, new: newDocument,
+                    options: CompareOptions(threshold: threshold, metrics: metrics.isEmpty ? nil : metrics))
+            } catch let error as CompareError {
+                throw failInput("\(baseline) vs \(new): \(error.description)")
+            }
+        default:
+            throw failInput("compare takes BASELINE NEW, or one results file with --arm A --arm B (exactly two)")
         }
         if let githubJSON {
             try writeOutput(githubActionBenchmarkJSON(newDocument), to: githubJSON)

@@ -43,11 +43,14 @@ struct CIRecipeTests {
             // 0: no regression; 1 would be a confirmed regression between two runs of the same code (a false alarm).
             #expect(p.terminationStatus == 0, "\(label): exit \(p.terminationStatus)\n\(text)")
             let out = "\(dir)/ci/\(label)"
-            for file in ["results.json", "report.md", "github-benchmark.json", "history.html", "trend.csv", "gate.json"] {
+            for file in [
+                "results.json", "report.md", "github-benchmark.json", "history.html", "trend.csv", "gate.json",
+            ] {
                 #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(label): no \(file)\n\(text)")
             }
             #expect(FileManager.default.fileExists(atPath: "\(dir)/ci/doctor-\(label).json"))
-            let bench = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/github-benchmark.json")))
+            let bench = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(out)/github-benchmark.json")))
             #expect((bench as? [[String: Any]])?.isEmpty == false, "github-action-benchmark entries")
         }
         let store = try HistoryStore(path: dir + "/history.sqlite")

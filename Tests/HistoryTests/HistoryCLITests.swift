@@ -54,7 +54,8 @@ func runBoxbench(_ args: [String], dir: String) throws -> Ran {
                 startedAt: String(format: "2026-12-01T00:%02d:00Z", i), values: ["container": values, "vm": values],
                 seed: UInt64(i))
             let path = "\(dir)/r\(i).json"
-            try ResultsStore.write(doc, to: path)
+            // Half of them in the older schema: `history import` reads both.
+            try ResultsStore.write(doc, to: path, schema: i % 2 == 0 ? .v1 : .v2)
             return path
         }
     }
@@ -157,7 +158,9 @@ func runBoxbench(_ args: [String], dir: String) throws -> Ran {
             if let run = runs.first {
                 #expect(runs.count == 1)
                 var total = 0
-                for key in try store.seriesNow() { total += try store.pointsNow(key).reduce(0) { $0 + $1.values.count } }
+                for key in try store.seriesNow() {
+                    total += try store.pointsNow(key).reduce(0) { $0 + $1.values.count }
+                }
                 #expect(total == 10_000 * 5, "a visible run is whole (run \(run.id))")
             }
             outcomes.insert(runs.count)
@@ -173,7 +176,8 @@ func runBoxbench(_ args: [String], dir: String) throws -> Ran {
         }
         let dir = (temporaryPath("x") as NSString).deletingLastPathComponent
         let db = dir + "/h.sqlite"
-        _ = try runBoxbench(["history", "import", "--history", db] + writeRuns(dir, newest: 140, shiftFrom: 6), dir: dir)
+        _ = try runBoxbench(
+            ["history", "import", "--history", db] + writeRuns(dir, newest: 140, shiftFrom: 6), dir: dir)
         let html = dir + "/history.html"
         let r = try runBoxbench(["history", "report", "--history", db, "-o", html], dir: dir)
         #expect(r.status == 0, "\(r.stderr)")

@@ -22,7 +22,8 @@ func syntheticDocument(
     doc.armConfigs = values.keys.sorted().map {
         $0 == "vm"
             ? ArmRecord(key: $0, kind: "vm", engine: "libvirt", accel: "auto", machine: "pc", memoryMiB: 256, vcpus: 1)
-            : ArmRecord(key: $0, kind: $0 == "native" ? "native" : "container", engine: $0 == "native" ? "native" : "boxbench")
+            : ArmRecord(
+                key: $0, kind: $0 == "native" ? "native" : "container", engine: $0 == "native" ? "native" : "boxbench")
     }
     for (arm, vs) in values.sorted(by: { $0.key < $1.key }) {
         for (i, v) in vs.enumerated() {
@@ -83,7 +84,8 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
     }
 
     @Test func aStepBelowTheMinimumEffectIsNotReported() {
-        let series = noisy(100, count: 40, seed: 3).map { $0 / 20 + 95 } + noisy(100, count: 40, seed: 4).map { $0 / 20 + 97 }
+        let series =
+            noisy(100, count: 40, seed: 3).map { $0 / 20 + 95 } + noisy(100, count: 40, seed: 4).map { $0 / 20 + 97 }
         #expect(EDivisive.detect(series, options: ChangePointOptions(minRelativeEffect: 0.05)).isEmpty)
         #expect(EDivisive.detect(series, options: ChangePointOptions(minRelativeEffect: 0.01)).map(\.index) == [40])
     }
@@ -140,7 +142,10 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
         do {
             _ = try HistoryStore(path: text)
         } catch {
-            guard case .badInput(let m) = error else { Issue.record("\(error)"); return }
+            guard case .badInput(let m) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(m.contains(text) && m.contains("not a SQLite database"))
         }
         // Another program's SQLite database.
@@ -148,7 +153,10 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
         _ = try HistoryStore(path: foreign)
         let q = try DatabaseQueue(path: foreign)
         try q.write { db in
-            try db.execute(sql: "DROP TABLE points; DROP TABLE series; DROP TABLE runs; DROP TABLE hosts; DROP TABLE grdb_migrations; CREATE TABLE users(id)")
+            try db.execute(
+                sql:
+                    "DROP TABLE points; DROP TABLE series; DROP TABLE runs; DROP TABLE hosts; DROP TABLE grdb_migrations; CREATE TABLE users(id)"
+            )
         }
         do {
             _ = try HistoryStore(path: foreign)
@@ -168,7 +176,10 @@ func noisy(_ level: Double, count: Int, seed: UInt64) -> [Double] {
             _ = try HistoryStore(path: path)
             Issue.record("a newer schema opened")
         } catch {
-            guard case .badInput(let m) = error else { Issue.record("\(error)"); return }
+            guard case .badInput(let m) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(m.contains("newer boxbench"), "\(m)")
         }
     }

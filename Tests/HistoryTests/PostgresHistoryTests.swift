@@ -31,7 +31,9 @@ final class TemporaryPostgres {
             chown(dir, pw.pointee.pw_uid, pw.pointee.pw_gid)
         }
         chmod(dir, 0o755)
-        try run([Self.bin + "/initdb", "-D", dir + "/data", "-U", "boxbench", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        try run([
+            Self.bin + "/initdb", "-D", dir + "/data", "-U", "boxbench", "--auth=trust", "-E", "UTF8", "--no-sync",
+        ])
         try run([
             Self.bin + "/pg_ctl", "-D", dir + "/data", "-l", dir + "/log", "-w", "-o",
             "-k \(dir) -c listen_addresses='' -p \(port) -c fsync=off", "start",
@@ -90,7 +92,8 @@ struct PostgresUnavailable: Error, CustomStringConvertible {
         let runs = try await store.runs()
         #expect(runs.count == 1 && runs[0].label == "abc" && runs[0].okSamples == 5 && runs[0].failedSamples == 2)
         #expect(try await store.run(id: id)?.suite == "demo")
-        let vm = try #require(try await store.series(metric: nil, arm: "vm", workload: nil, host: nil, suite: nil).first)
+        let vm = try #require(
+            try await store.series(metric: nil, arm: "vm", workload: nil, host: nil, suite: nil).first)
         #expect(vm.armConfig.contains("\"accel\":\"tcg\""))
         #expect(try await store.points(vm).map(\.values) == [[10, 11]])
         // Same keys and values as the SQLite store for the same document.
@@ -110,20 +113,27 @@ struct PostgresUnavailable: Error, CustomStringConvertible {
                 _ = try await PostgresHistory.connect(url: url)
                 Issue.record("\(url) connected")
             } catch {
-                guard case .badInput = error else { Issue.record("\(url): \(error)"); continue }
+                guard case .badInput = error else {
+                    Issue.record("\(url): \(error)")
+                    continue
+                }
             }
         }
         let pg = try TemporaryPostgres.start()
         defer { pg.stop() }
         let store = try await PostgresHistory.connect(url: pg.url)
-        try await store.connection.query("INSERT INTO boxbench.schema_version (version) VALUES (99)", logger: store.logger)
+        try await store.connection.query(
+            "INSERT INTO boxbench.schema_version (version) VALUES (99)", logger: store.logger)
         await store.close()
         do {
             let newer = try await PostgresHistory.connect(url: pg.url)
             await newer.close()
             Issue.record("a newer schema opened")
         } catch {
-            guard case .badInput(let m) = error else { Issue.record("\(error)"); return }
+            guard case .badInput(let m) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(m.contains("newer boxbench"))
         }
     }

@@ -319,6 +319,37 @@ struct CompareTests {
         #expect(outcome.terminal.contains("regression"))
     }
 
+    /// A/B in one run: a copy of the container arm as arm "b", its startup 50 % slower, is a regression of B
+    /// against A by the permutation test; an identical copy is not; an unknown arm is bad input.
+    @Test func twoArmsOfOneRunAreComparedByPermutation() throws {
+        var doc = try loadFixture()
+        let copies = doc.samples.filter { $0.armKey == "container" }.map {
+            var s = $0
+            s.armKey = "b"
+            return s
+        }
+        doc.samples += copies
+        let same = try compareArms(
+            doc, baseline: "container", candidate: "b", options: CompareOptions(significance: 0.01, test: .permutation))
+        #expect(same.exitCode == 0)
+        #expect(same.changes.allSatisfy { $0.classification == .unchanged })
+        let slower = scaled(doc, workload: "hello", armKey: "b", metric: "startup_exit_ms", by: 1.5)
+        let outcome = try compareArms(
+            slower, baseline: "container", candidate: "b",
+            options: CompareOptions(significance: 0.01, test: .permutation))
+        #expect(outcome.exitCode == 1)
+        let regression = try #require(outcome.changes.first { $0.classification == .regression })
+        #expect(regression.armKey == "b vs container" && regression.metric.name == "startup_exit_ms")
+        #expect(regression.pValue < 0.01)
+        #expect(outcome.markdown.contains("permutation test p < 0.01"))
+        #expect(
+            throws: CompareError.unknownArm(
+                "nope", valid: ["b", "container", "container-crun", "container-runc", "native", "vm"])
+        ) {
+            try compareArms(doc, baseline: "container", candidate: "nope", options: CompareOptions())
+        }
+    }
+
     @Test func improvementExitsZero() throws {
         let baseline = try loadFixture()
         let new = scaled(baseline, workload: "hello", armKey: "container", metric: "startup_exit_ms", by: 0.6)

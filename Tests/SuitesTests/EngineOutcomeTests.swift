@@ -76,7 +76,9 @@ import Testing
     }
 
     @Test func vmTimeoutAndExitCodesMapToStatus() {
-        #expect(VMEngine.outcome(Self.bootResult(exitCode: nil, timedOut: true), accel: .tcg, machine: "pc").status == .timeout)
+        #expect(
+            VMEngine.outcome(Self.bootResult(exitCode: nil, timedOut: true), accel: .tcg, machine: "pc").status
+                == .timeout)
         let failed = VMEngine.outcome(Self.bootResult(exitCode: 2), accel: .tcg, machine: "pc")
         #expect(failed.status == .nonZeroExit)
         #expect(failed.failure == "exit 2")
