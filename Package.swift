@@ -56,6 +56,8 @@ let package = Package(
                 "CShim", "CSeccomp", "Probes",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The bench network: pinned network namespaces and CNI plugins called per the spec.
+        .target(name: "Networks", dependencies: ["CShim", "Probes", "Containers"]),
         .target(
             name: "Images",
             dependencies: [
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "Suites",
             dependencies: [
-                "Probes", "Results", "Stats", "Containers", "Images", "Machines",
+                "Probes", "Results", "Stats", "Containers", "Images", "Machines", "Networks",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,6 +112,7 @@ let package = Package(
         .testTarget(name: "MachinesTests", dependencies: ["Machines", "CLibvirt"]),
         .testTarget(name: "SuitesTests", dependencies: ["Suites", "Containers", "Probes", "Results", "Machines"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Networks", "Containers", "Probes"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
         .testTarget(

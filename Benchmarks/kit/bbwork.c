@@ -13,6 +13,13 @@
  *   fileio [MiB=32]       write MiB, fsync, drop the file's cache, read back and verify, unlink.
  *                         Directory: $BBWORK_DIR if set, else the cwd, else /tmp if the cwd is not writable
  *   probe                 isolation probe (see probe_main); never destructive: arguments are invalid or harmless
+ *   netserver PORT [SIZE=64]
+ *                         TCP request/response server: listen on PORT (all addresses), print "listening", serve one
+ *                         connection (answer each SIZE-byte request with SIZE bytes) until the client closes it
+ *   netrr HOST PORT [COUNT=2000] [SIZE=64] [WAIT_MS=10000]
+ *                         the client: connect (retrying for up to WAIT_MS while the server starts), then COUNT
+ *                         transactions of SIZE bytes each way (netperf TCP_RR style), TCP_NODELAY; prints the
+ *                         latency p50/p99 and transactions per second, and the time until the connect succeeded
  *
  * Output (stdout, one item per line):
  *   bbwork: key=value                       result; numeric keys end in _ns, _ms, _bytes or _per_s
@@ -51,6 +58,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #define MIB (1024UL * 1024UL)
 
@@ -89,7 +98,7 @@ static void usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\nusage: bbwork hello | idle [SECONDS] | cpu [MiB] | memory [MiB] | syscall [N] | fileio [MiB] | probe\n",
+    fputs("\nusage: bbwork hello | idle [SECONDS] | cpu [MiB] | memory [MiB] | syscall [N] | fileio [MiB] | probe | netserver PORT [SIZE] | netrr HOST PORT [COUNT] [SIZE] [WAIT_MS]\n",
           stderr);
     exit(2);
 }
@@ -861,6 +870,122 @@ static int probe_main(int argc, char **argv)
     return 0;
 }
 
+/* ---------------------------------------------------------------- netserver / netrr */
+
+static int full_io(int fd, uint8_t *buf, size_t n, int writing)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = writing ? write(fd, buf + done, n - done) : read(fd, buf + done, n - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r == 0 ? 1 : -1; /* 1: the peer closed */
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+static int netserver_main(int argc, char **argv)
+{
+    if (argc < 1 || argc > 2)
+        usage_error("netserver: want PORT [SIZE]");
+    unsigned long port = parse_count("netserver", "PORT", argv[0], 65535);
+    unsigned long size = argc == 2 ? parse_count("netserver", "SIZE", argv[1], 1UL << 20) : 64;
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ls < 0)
+        die("netserver: socket");
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {INADDR_ANY}};
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) != 0)
+        die("netserver: bind");
+    if (listen(ls, 4) != 0)
+        die("netserver: listen");
+    puts("listening");
+    fflush(stdout);
+    int c;
+    do { c = accept4(ls, NULL, NULL, SOCK_CLOEXEC); } while (c < 0 && errno == EINTR);
+    if (c < 0)
+        die("netserver: accept");
+    close(ls);
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint8_t *buf = malloc(size);
+    if (!buf)
+        die("netserver: malloc");
+    unsigned long served = 0;
+    for (;;) {
+        int r = full_io(c, buf, size, 0);
+        if (r == 1)
+            break;
+        if (r < 0 || full_io(c, buf, size, 1) != 0)
+            die("netserver: transaction");
+        served++;
+    }
+    out("served=%lu", served);
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int netrr_main(int argc, char **argv)
+{
+    if (argc < 2 || argc > 5)
+        usage_error("netrr: want HOST PORT [COUNT] [SIZE] [WAIT_MS]");
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    if (inet_pton(AF_INET, argv[0], &a.sin_addr) != 1)
+        usage_error("netrr: bad HOST '%s' (want an IPv4 address)", argv[0]);
+    a.sin_port = htons((uint16_t)parse_count("netrr", "PORT", argv[1], 65535));
+    unsigned long count = argc > 2 ? parse_count("netrr", "COUNT", argv[2], 100000000UL) : 2000;
+    unsigned long size = argc > 3 ? parse_count("netrr", "SIZE", argv[3], 1UL << 20) : 64;
+    unsigned long wait_ms = argc > 4 ? parse_count("netrr", "WAIT_MS", argv[4], 3600000UL) : 10000;
+    uint64_t t0 = now_ns(), deadline = t0 + wait_ms * 1000000ULL;
+    int fd = -1;
+    for (;;) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            die("netrr: socket");
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            break;
+        int e = errno;
+        close(fd);
+        if ((e != ECONNREFUSED && e != ENETUNREACH && e != EHOSTUNREACH && e != ETIMEDOUT) || now_ns() > deadline) {
+            errno = e;
+            die("netrr: connect");
+        }
+        struct timespec pause_ts = {0, 1000000}; /* 1 ms between attempts */
+        nanosleep(&pause_ts, NULL);
+    }
+    uint64_t connected = now_ns();
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    uint8_t *buf = malloc(size);
+    uint64_t *rtt = malloc(count * sizeof *rtt);
+    if (!buf || !rtt)
+        die("netrr: malloc");
+    memset(buf, 0x5A, size);
+    uint64_t start = now_ns();
+    for (unsigned long i = 0; i < count; i++) {
+        uint64_t t = now_ns();
+        if (full_io(fd, buf, size, 1) != 0 || full_io(fd, buf, size, 0) != 0)
+            die("netrr: transaction");
+        rtt[i] = now_ns() - t;
+    }
+    uint64_t total = now_ns() - start;
+    close(fd);
+    qsort(rtt, count, sizeof *rtt, cmp_u64);
+    out("rr_transactions=%lu size=%lu", count, size);
+    out("rr_p50_ns=%" PRIu64, rtt[count / 2]);
+    out("rr_p99_ns=%" PRIu64, rtt[(count * 99) / 100 < count ? (count * 99) / 100 : count - 1]);
+    out("rr_per_s=%.1f", (double)count * 1e9 / (double)total);
+    out("connect_wait_ns=%" PRIu64, connected - t0);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static const struct {
@@ -869,6 +994,7 @@ static const struct {
 } workloads[] = {
     {"hello", hello_main},   {"idle", idle_main},     {"cpu", cpu_main},     {"memory", memory_main},
     {"syscall", syscall_main}, {"fileio", fileio_main}, {"probe", probe_main},
+    {"netserver", netserver_main}, {"netrr", netrr_main},
 };
 
 int main(int argc, char **argv)

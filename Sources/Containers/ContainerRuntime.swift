@@ -295,8 +295,10 @@ public final class ContainerRuntime: Sendable {
             }
         }
 
+        // A network namespace given by path is joined (the bench network), not created.
+        let joinNetwork = spec.linux?.namespaces?.first { $0.type == "network" && !($0.path ?? "").isEmpty }?.path
         let namespaces = (spec.linux?.namespaces ?? []).reduce(Int32(0)) { acc, ns in
-            acc | (NamespaceKind(rawValue: ns.type)?.cloneFlag ?? 0)
+            ns.type == "network" && joinNetwork != nil ? acc : acc | (NamespaceKind(rawValue: ns.type)?.cloneFlag ?? 0)
         }
         let caps = process.capabilities
         let env = process.env ?? []
@@ -390,6 +392,14 @@ public final class ContainerRuntime: Sendable {
         var paused = cshim_paused(report_fd: -1, go_fd: -1)
 
         var spawnError = cshim_spawn_error()
+        // The network namespace is per thread: this thread is in the joined one for the clone only.
+        var savedNetns: Int32 = -1
+        if let joinNetwork {
+            let rc = cshim_netns_enter(joinNetwork, &savedNetns)
+            guard rc == 0 else {
+                throw ContainerError(id: id, operation: "join network namespace", detail: joinNetwork, errno: -rc)
+            }
+        }
         var pid: pid_t = withUnsafeMutablePointer(to: &paused) { pausedPtr in
             gids.withUnsafeBufferPointer { gidBuf in
                 rlimits.withUnsafeBufferPointer { rlBuf in
@@ -414,6 +424,9 @@ public final class ContainerRuntime: Sendable {
                     }
                 }
             }
+        }
+        if savedNetns >= 0, cshim_netns_leave(savedNetns) != 0 {
+            fatalError("cannot return to the host's network namespace")
         }
         var hookFailure: (any Error)?
         if pid > 0, let hooks, spawnError.step == Int32(CSHIM_STEP_PAUSED.rawValue) {

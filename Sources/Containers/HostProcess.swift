@@ -16,11 +16,18 @@ public struct HostProcessRequest: Sendable {
     /// chroot here before exec (`path` is then inside it), and change into `workingDirectory` (nil: stay).
     public var rootDirectory: String?
     public var workingDirectory: String?
+    /// Born in the network namespace pinned here (the bench network), not the host's.
+    public var networkNamespace: String?
+    /// A file read as standard input (a CNI plugin's configuration); nil: /dev/null.
+    public var stdinPath: String?
 
     public init(
         path: String, args: [String], env: [String], cgroupName: String? = nil, timeout: Duration? = nil,
-        detachMountInPrivateNamespace: String? = nil, rootDirectory: String? = nil, workingDirectory: String? = nil
+        detachMountInPrivateNamespace: String? = nil, rootDirectory: String? = nil, workingDirectory: String? = nil,
+        networkNamespace: String? = nil, stdinPath: String? = nil
     ) {
+        self.networkNamespace = networkNamespace
+        self.stdinPath = stdinPath
         self.rootDirectory = rootDirectory
         self.workingDirectory = workingDirectory
         self.path = path
@@ -91,9 +98,37 @@ public enum HostProcess {
         var spawnErrno: Int32 = 0
         var pidfd: Int32 = -1
         var t0: UInt64 = 0
+        let inFd = request.stdinPath.map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1
+        if let stdinPath = request.stdinPath, inFd < 0 {
+            let e = errno
+            close(outPipe[0])
+            close(outPipe[1])
+            close(errPipe[0])
+            close(errPipe[1])
+            teardown?.run()
+            throw ContainerError(id: label, operation: "open stdin", detail: stdinPath, errno: e)
+        }
+        // The network namespace is per thread: this thread enters the bench network for the clone only.
+        var savedNetns: Int32 = -1
+        if let netns = request.networkNamespace {
+            let rc = cshim_netns_enter(netns, &savedNetns)
+            if rc != 0 {
+                close(outPipe[0])
+                close(outPipe[1])
+                close(errPipe[0])
+                close(errPipe[1])
+                if inFd >= 0 { close(inFd) }
+                teardown?.run()
+                throw ContainerError(id: label, operation: "enter network namespace", detail: netns, errno: -rc)
+            }
+        }
         let pid = cshim_spawn_process(
-            request.path, argv, envp, -1, outPipe[1], errPipe[1], cgroupPaths, detach == nil ? 0 : 1, detach,
+            request.path, argv, envp, inFd, outPipe[1], errPipe[1], cgroupPaths, detach == nil ? 0 : 1, detach,
             rootDirectory, workingDirectory, &pidfd, &t0, &spawnErrno)
+        if savedNetns >= 0, cshim_netns_leave(savedNetns) != 0 {
+            fatalError("cannot return to the host's network namespace")
+        }
+        if inFd >= 0 { close(inFd) }
         close(outPipe[1])
         close(errPipe[1])
         if pid > 0 { teardown?.pid = pid }

@@ -25,6 +25,8 @@ public struct Leftover: Sendable, Equatable, CustomStringConvertible {
         /// with its `emulator`/`vcpuN` children, in every hierarchy: the embedded driver dies with a killed
         /// boxbench and never removes it.
         case libvirtCgroup = "libvirt-cgroup"
+        /// A pinned network namespace of a bench network (its bridge, veths and addresses go with it).
+        case netns
     }
 
     public var kind: Kind
@@ -94,6 +96,7 @@ public struct Janitor: Sendable {
         }
         let ownedDirs: [(String, Leftover.Kind)] = [
             (paths.containers, .containerState), (paths.run + "/bundles", .bundle), (paths.run + "/vm", .vmRunDir),
+            (paths.run + "/netns", .netns),
         ]
         for mount in mountPoints() {
             for (root, _) in ownedDirs + [(paths.run, .vmRunDir)] where mount.hasPrefix(root + "/") {
@@ -131,6 +134,12 @@ public struct Janitor: Sendable {
         for name in listDirectory(libvirtRun) where name.hasPrefix("boxbench-") {
             if let owner = dead(name) {
                 out.append(Leftover(kind: .vmRunDir, path: libvirtRun + "/" + name, ownerPid: owner))
+            }
+        }
+        // A bench network's IPAM leases (the namespaces they describe are gone with their owner).
+        for name in listDirectory(paths.run) where name.hasPrefix(OwnedName.cniData.rawValue + "-") {
+            if let owner = dead(name) {
+                out.append(Leftover(kind: .temp, path: paths.run + "/" + name, ownerPid: owner))
             }
         }
         for name in listDirectory(paths.run) where name.hasPrefix("accel-probe-") {
@@ -180,6 +189,9 @@ public struct Janitor: Sendable {
             return removeCgroupEverywhere(item.path, layout: layout)
         case .libvirtCgroup:
             return removeCgroupEverywhere(item.path, layout: layout)
+        case .netns:
+            let rc = cshim_netns_remove(item.path)
+            return rc == 0 ? nil : "remove network namespace \(item.path): \(String(cString: strerror(-rc)))"
         case .lockFile:
             // Unlinked only while we hold its lock: a driver that has just taken it keeps it.
             let fd = open(item.path, O_RDWR | O_CLOEXEC)

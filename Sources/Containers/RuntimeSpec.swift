@@ -359,9 +359,17 @@ extension RuntimeSpec {
                     file: file, field: "linux.namespaces[\(i)].type", reason: "unknown namespace \(ns.type)")
             }
             if let p = ns.path, !p.isEmpty {
-                throw SpecError(
-                    file: file, field: "linux.namespaces[\(i)].path",
-                    reason: "joining an existing namespace is not supported")
+                // Joining is implemented for the network namespace (a bench network, a CNI-made namespace).
+                guard ns.type == "network" else {
+                    throw SpecError(
+                        file: file, field: "linux.namespaces[\(i)].path",
+                        reason: "joining an existing \(ns.type) namespace is not supported (only network)")
+                }
+                var st = stat()
+                guard p.hasPrefix("/"), stat(p, &st) == 0 else {
+                    throw SpecError(
+                        file: file, field: "linux.namespaces[\(i)].path", reason: "\(p): no such namespace file")
+                }
             }
         }
         if let path = linux.cgroupsPath, !path.isEmpty {

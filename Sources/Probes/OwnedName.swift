@@ -18,6 +18,9 @@ public enum OwnedName: String, CaseIterable, Sendable {
     /// Another build of boxbench-runtime run as a peer (`path:`): its container ids and bundles.
     case runtimeRun = "bb-bbrt"
     case runtimeBundle = "bbrt"
+    /// Network namespaces of the bench network (bench, client, one per container arm) and its CNI state.
+    case netns = "bbnet"
+    case cniData = "bbcni"
     case accelProbe = "accel-probe"
     case nativeScratch = "boxbench-native"
     case calibrate = "boxbench-calibrate"

@@ -42,6 +42,16 @@ int cshim_probe_userns(void);
 /* dir must hold empty subdirectories l1 l2 u w m. */
 int cshim_probe_overlay(const char *dir);
 
+/* ---- network namespaces (netns.c): 0 or -errno ---- */
+/* A new network namespace pinned by a bind mount on `path` (created, must not exist), like `ip netns add`. */
+int cshim_netns_create(const char *path);
+/* Unmounts and unlinks a pinned namespace. */
+int cshim_netns_remove(const char *path);
+/* The calling thread enters the namespace pinned at `path` (what it clones meanwhile is born there); *saved_fd
+   holds the thread's previous one for cshim_netns_leave. */
+int cshim_netns_enter(const char *path, int *saved_fd);
+int cshim_netns_leave(int saved_fd);
+
 /* ---- container process creation: everything between clone and exec ---- */
 
 struct cshim_mount {
