@@ -94,6 +94,10 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
     public struct Namespace: Codable, Sendable, Equatable {
         public var type: String
         public var path: String?
+        public init(type: String, path: String? = nil) {
+            self.type = type
+            self.path = path
+        }
     }
 
     public struct IDMapping: Codable, Sendable, Equatable {

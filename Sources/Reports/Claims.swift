@@ -74,6 +74,8 @@ enum ClaimRules {
         "holds if every image shares bytes with its base, needs fewer bytes to pull than its full size, and a rebuild after changing only the last step creates exactly 1 new layer; does not hold if any image shares nothing or such a rebuild creates ≠ 1 layer; otherwise inconclusive"
     static let isolationRule =
         "holds if every isolation probe in the container arms was blocked (they share the host kernel) and the VM arm ran them against its own guest kernel, with the native control not blocked everywhere; does not hold if any container probe got through; otherwise inconclusive. A probe that succeeds inside the VM acts on the guest's kernel, not the host's"
+    static let networkRule =
+        "holds if every container ÷ native ratio of TCP request/response latency (p50) has its 95% upper bound ≤ 1.10 and every VM ÷ container ratio its lower bound > 1.10; does not hold if a container ratio's lower bound > 1.10 or a VM ratio's upper bound ≤ 1.10; else inconclusive"
     static let portabilityRule =
         "holds if every workload (except `probe`, whose output reports the arm by design) succeeded in every planned arm and its output digest is identical across arms; does not hold if digests differ; otherwise inconclusive"
 
@@ -108,6 +110,9 @@ enum ReferencePoints {
         ],
         "C2": [
             "Agache et al., Firecracker (NSDI 2020): VMM memory overhead ≈ 2.5 MB (Firecracker) vs 131 MB (QEMU) for a 256 MiB guest."
+        ],
+        "C8": [
+            "Felter et al., IBM 2014 / ISPASS 2015: TCP_RR round trip 37.6 µs native, 41.2 µs Docker with host networking, 67.9 µs KVM with virtio-net and vhost (+81 %); bulk throughput at line rate everywhere."
         ],
         "C3": [
             "Felter et al., IBM 2014 / ISPASS 2015: Linpack 290.8 GFLOPS native, 290.9 Docker, 284.2 tuned KVM.",
@@ -229,7 +234,7 @@ extension ReportAnalysis {
         return [
             assessStartup(caveatsFor("C1")), assessMemory(caveatsFor("C2")), assessOverhead(caveatsFor("C3")),
             assessImageSize(caveatsFor("C4")), assessLayers(caveatsFor("C5")),
-            assessIsolation(caveatsFor("C6")), assessPortability(caveatsFor("C7")),
+            assessIsolation(caveatsFor("C6")), assessPortability(caveatsFor("C7")), assessNetwork(caveatsFor("C8")),
         ]
     }
 
@@ -836,5 +841,93 @@ extension ReportAnalysis {
             ratio: nil, interval: nil, verdict: verdict, reason: reason, notMeasured: false,
             rule: ClaimRules.portabilityRule, caveats: caveats, evidence: evidence,
             references: ReferencePoints.byClaim[id] ?? [])
+    }
+}
+
+extension ReportAnalysis {
+    /// C8: the latency a container's and a VM's network path add, from the request/response workloads.
+    func assessNetwork(_ caveats: [String]) -> ClaimAssessment {
+        let id = "C8"
+        let claim = "A container adds almost nothing to network latency; a VM's virtual NIC adds latency."
+        let metric = Metric.named("work_rr_p50_ns")
+        let netWorkloads = workloads.filter { w in rows.contains { $0.workload == w && $0.metric.name == metric.name } }
+        guard !netWorkloads.isEmpty else {
+            return notMeasured(
+                id, claim, metric: "TCP request/response latency p50: container÷native, vm÷container",
+                rule: ClaimRules.networkRule, reason: "no network workload (netrr) in this run", caveats: caveats)
+        }
+        var evidence: [String] = []
+        var containerRatios: [RatioEstimate] = []
+        var vmRatios: [RatioEstimate] = []
+        var missing: [String] = []
+        for kind in ["native", "container", "vm"] {
+            if let absent = missingKind(kind) { missing.append(absent) }
+        }
+        for w in netWorkloads {
+            for arm in arms(ofKind: "container") {
+                guard let r = slowdown(workload: w, armKey: arm, metric: metric) else {
+                    missing.append(missingReason(workload: w, armKey: arm, metric: metric.name))
+                    continue
+                }
+                containerRatios.append(r)
+                evidence.append("\(w): \(arm) ÷ native latency p50 \(NumberText.ratio(r.value, interval: r.interval))")
+            }
+            for p in pairs(
+                workload: w, numeratorKind: "vm", denominatorKind: "container", numeratorMetric: metric.name,
+                denominatorMetric: metric.name)
+            {
+                vmRatios.append(p.estimate)
+                evidence.append(
+                    "\(w): \(p.pair.numerator) ÷ \(p.pair.denominator) latency p50 \(NumberText.ratio(p.estimate.value, interval: p.estimate.interval))")
+            }
+            // Container engines side by side: how far each is from the first (same network path, other runtime).
+            let containers = arms(ofKind: "container")
+            if let first = containers.first, let base = stats(workload: w, armKey: first, metric: metric.name) {
+                for other in containers.dropFirst() {
+                    guard let s = stats(workload: w, armKey: other, metric: metric.name) else { continue }
+                    let r = Self.ratio(s, base, level: options.level)
+                    evidence.append("\(w): \(other) ÷ \(first) latency p50 \(NumberText.ratio(r.value, interval: r.interval))")
+                }
+            }
+        }
+        guard !containerRatios.isEmpty || !vmRatios.isEmpty else {
+            return notMeasured(
+                id, claim, metric: "TCP request/response latency p50: container÷native, vm÷container",
+                rule: ClaimRules.networkRule, reason: missing.joined(separator: "; "), caveats: caveats,
+                evidence: evidence)
+        }
+        let tolerance = ClaimRules.overheadTolerance
+        let verdict: Verdict
+        var reason: String
+        if containerRatios.contains(where: { ($0.interval?.lower ?? 0) > tolerance }) {
+            (verdict, reason) = (.doesNotHold, "a container adds more than 10 % latency with 95% confidence")
+        } else if vmRatios.contains(where: { ($0.interval?.upper ?? .infinity) <= tolerance }) {
+            (verdict, reason) = (.doesNotHold, "a VM adds no more than 10 % latency over a container")
+        } else if !containerRatios.isEmpty, !vmRatios.isEmpty,
+            containerRatios.allSatisfy({ ($0.interval?.upper ?? .infinity) <= tolerance }),
+            vmRatios.allSatisfy({ ($0.interval?.lower ?? 0) > tolerance })
+        {
+            (verdict, reason) = (.holds, "containers within 10 % of native, VMs more than 10 % over containers")
+        } else {
+            (verdict, reason) = (.inconclusive, "intervals do not settle the rule")
+            if vmRatios.isEmpty {
+                reason = "the VM half is not measured (VM arms have no network yet)"
+                    + (containerRatios.allSatisfy({ ($0.interval?.upper ?? .infinity) <= tolerance })
+                        ? "; the container half holds: every container within 10 % of native" : "")
+            }
+        }
+        let worst = (vmRatios + containerRatios).max { $0.value < $1.value }
+        var measured: [String] = []
+        if let c = containerRatios.max(by: { $0.value < $1.value }) {
+            measured.append("max container÷native \(NumberText.ratio(c.value, interval: c.interval))")
+        }
+        if let v = vmRatios.min(by: { $0.value < $1.value }) {
+            measured.append("min vm÷container \(NumberText.ratio(v.value, interval: v.interval))")
+        }
+        return ClaimAssessment(
+            id: id, claim: claim, metric: "TCP request/response latency p50: container÷native, vm÷container",
+            measured: measured.joined(separator: "; "), ratio: worst?.value, interval: worst?.interval,
+            verdict: verdict, reason: reason, notMeasured: false, rule: ClaimRules.networkRule, caveats: caveats,
+            evidence: evidence, references: ReferencePoints.byClaim[id] ?? [])
     }
 }

@@ -116,14 +116,17 @@ public struct ArmRecord: Codable, Sendable, Equatable {
     public var vcpus: Int?
     /// The binary the arm ran when the suite named one (`path:`: a second build of a runtime or QEMU).
     public var path: String?
+    /// Container arms: how they reach the bench network in network workloads (bridge, host, none).
+    public var network: String?
     /// What this arm's `memory_peak_bytes` counts (a cgroup, a parent group, the VM's machine group).
     public var memoryFigure: String?
 
     public init(
         key: String, kind: String, engine: String, accel: String? = nil, machine: String? = nil,
         rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil, path: String? = nil,
-        memoryFigure: String? = nil
+        network: String? = nil, memoryFigure: String? = nil
     ) {
+        self.network = network
         self.path = path
         self.memoryFigure = memoryFigure
         self.key = key

@@ -67,13 +67,26 @@ public struct RunOutcome: Sendable {
     }
 }
 
-/// Per-run limits from the suite.
+/// Per-run limits from the suite, and the arm's place in the bench network for network workloads.
 public struct RunLimits: Sendable {
     public var memoryBytes: Int64?
     public var pidsMax: Int64?
-    public init(memoryBytes: Int64? = nil, pidsMax: Int64? = nil) {
+    public var network: RunNetwork?
+    public init(memoryBytes: Int64? = nil, pidsMax: Int64? = nil, network: RunNetwork? = nil) {
         self.memoryBytes = memoryBytes
         self.pidsMax = pidsMax
+        self.network = network
+    }
+}
+
+/// Where a network workload's server runs and is reached: a pinned namespace of the bench network and the
+/// address the client connects to.
+public struct RunNetwork: Sendable, Equatable {
+    public var namespace: String
+    public var address: String
+    public init(namespace: String, address: String) {
+        self.namespace = namespace
+        self.address = address
     }
 }
 
@@ -84,6 +97,8 @@ public protocol Engine: Sendable {
     var engineName: String { get }
     /// One-time work per image (bundles, guest artifacts); returns extra size records.
     func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize]
+    /// The same for a network workload, the arm's network known (a peer's config.json names the namespace).
+    func prepare(_ image: PreparedImage, workload: WorkloadSpec, network: RunNetwork?) throws -> [ArtifactSize]
     func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
         -> RunOutcome
     /// Releases what `prepare` made; runs on every path.
@@ -95,6 +110,9 @@ public protocol Engine: Sendable {
 }
 
 extension Engine {
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec, network: RunNetwork?) throws -> [ArtifactSize] {
+        try prepare(image, workload: workload)
+    }
     public var seccompProfile: String? { nil }
     public var memoryFigure: String { "the peak of the cgroup the process runs in" }
 }
@@ -291,7 +309,7 @@ public struct NativeEngine: Engine {
             path: program, args: image.argv, env: image.env,
             cgroupName: "boxbench/" + OwnedName.native.name(String(runIndex)),
             timeout: timeout, rootDirectory: dir + "/rootfs",
-            workingDirectory: image.workdir.isEmpty ? "/" : image.workdir)
+            workingDirectory: image.workdir.isEmpty ? "/" : image.workdir, networkNamespace: limits.network?.namespace)
         do {
             let r = try HostProcess.run(request, layout: layout)
             var o = processOutcome(
@@ -366,8 +384,9 @@ public struct BoxbenchContainerEngine: Engine {
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] { [] }
 
-    func spec(for image: PreparedImage, mountPoint: String) -> RuntimeSpec {
+    func spec(for image: PreparedImage, mountPoint: String, network: RunNetwork? = nil) -> RuntimeSpec {
         var spec = RuntimeSpec.defaultSpec(args: image.argv, rootPath: mountPoint, hostname: "boxbench")
+        spec.joinNetwork(network)
         spec.process?.env = image.env
         spec.process?.cwd = image.workdir.isEmpty ? "/" : image.workdir
         if let user = image.user { spec.setUser(uid: user.uid, gid: user.gid) }
@@ -382,7 +401,7 @@ public struct BoxbenchContainerEngine: Engine {
         let id = OwnedName.container.name(String(runIndex))
         let mountPoint = "\(runtime.stateRoot)/\(id)/rootfs"
         let request = ContainerRequest(
-            id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: mountPoint),
+            id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: mountPoint, network: limits.network),
             overlay: OverlayRootfs(lowerDirs: image.lowerDirs), io: .capture, timeout: timeout,
             limitsOverride: CgroupLimits(memoryBytes: limits.memoryBytes, pidsMax: limits.pidsMax))
         do {
@@ -450,6 +469,10 @@ public final class PeerContainerEngine: Engine, Sendable {
     /// Everything about the bundle is decided here, once per workload (config, limits, cgroup); `run` only mounts
     /// the image's layers with a fresh writable upper, as the boxbench arm has, and reads the group.
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
+        try prepare(image, workload: workload, network: nil)
+    }
+
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec, network: RunNetwork?) throws -> [ArtifactSize] {
         guard peer.isInstalled else {
             throw EngineUnavailable(
                 reason: "\(peer.path) is not installed or not executable"
@@ -467,6 +490,7 @@ public final class PeerContainerEngine: Engine, Sendable {
         spec.root?.readonly = false
         spec.applyLimits(memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit)
         spec.linux?.cgroupsPath = "/\(parent.name)/ctr"
+        spec.joinNetwork(network)
         try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
         return []
     }
@@ -547,5 +571,15 @@ extension BoxbenchContainerEngine: DensityCapable {
         return DensityPoint(
             armKey: arm.name, accel: nil, instances: instances, memoryPerInstanceBytes: total / Double(instances),
             startMsMedian: startMs[startMs.count / 2])
+    }
+}
+
+extension RuntimeSpec {
+    /// A network workload's container joins the arm's namespace of the bench network instead of an empty one.
+    mutating func joinNetwork(_ network: RunNetwork?) {
+        guard let network, var namespaces = linux?.namespaces else { return }
+        namespaces.removeAll { $0.type == "network" }
+        namespaces.append(Namespace(type: "network", path: network.namespace))
+        linux?.namespaces = namespaces
     }
 }

@@ -1,9 +1,11 @@
 import Containers
 import Foundation
 import Logging
+import Networks
 import Probes
 import Results
 import Stats
+import Synchronization
 
 /// One scheduled run: repetition < 0 marks a warmup.
 public struct PlannedRun: Sendable, Equatable {
@@ -122,8 +124,12 @@ public final class SuiteRunner: @unchecked Sendable {
                 imageFailures[w.name] = "image build failed: \(error)"
             }
         }
-        // Engines: prepared once per arm × workload.
+        // The bench network, for network workloads only: made before the engines need it, gone on every path.
         var armFailures: [String: String] = [:]
+        let (benchNetwork, armNetworks) = setUpNetwork(failures: &armFailures)
+        defer { benchNetwork?.teardown() }
+
+        // Engines: prepared once per arm × workload.
         var preparedPairs: [(any Engine, PreparedImage, WorkloadSpec)] = []
         defer {
             for (engine, image, w) in preparedPairs { engine.cleanup(image, workload: w) }
@@ -137,7 +143,8 @@ public final class SuiteRunner: @unchecked Sendable {
                 guard let image = prepared[w.name] else { continue }
                 progress.update("preparing \(arm.name) for \(w.name)…", final: false)
                 do {
-                    let sizes = try engine.prepare(image, workload: w)
+                    let sizes = try engine.prepare(
+                        image, workload: w, network: w.client == nil ? nil : armNetworks[arm.name])
                     preparedPairs.append((engine, image, w))
                     for s in sizes where !document.images.contains(s) { document.images.append(s) }
                 } catch {
@@ -160,10 +167,18 @@ public final class SuiteRunner: @unchecked Sendable {
                 result = RunOutcome(status: .failed, failure: reason)
             } else if let engine = engines[run.arm], let image = prepared[run.workload] {
                 if suite.cacheMode == .cold { dropPageCache() }
+                let network = workload.client == nil ? nil : armNetworks[run.arm]
+                let timeout = Duration.milliseconds(Int64(suite.timeoutSeconds * 1000))
+                // A network workload: the client starts with the server and connects once it listens.
+                let client = workload.client.flatMap { argv in
+                    network.flatMap { n in benchNetwork.map { ClientRun.start(argv, server: n, net: $0, timeout: timeout) } }
+                }
                 result = engine.run(
                     image, workload: workload,
-                    limits: RunLimits(memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit),
-                    timeout: .milliseconds(Int64(suite.timeoutSeconds * 1000)), runIndex: index)
+                    limits: RunLimits(
+                        memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit, network: network),
+                    timeout: timeout, runIndex: index)
+                if let client { result = client.merge(into: result) }
             } else {
                 result = RunOutcome(status: .failed, failure: "not prepared")
             }
@@ -331,4 +346,93 @@ func isolationRecords(arm: String, probeOutput: String, hostPID1: String) -> (
         records.append(IsolationRecord(armKey: arm, probe: name, blocked: blocked, detail: detail))
     }
     return (records, notes)
+}
+
+extension SuiteRunner {
+    /// The bench network and each arm's place in it, when some workload is a network workload; an arm that cannot
+    /// take part gets its network workloads failed with the reason.
+    func setUpNetwork(failures: inout [String: String]) -> (BenchNetwork?, [String: RunNetwork]) {
+        let networkWorkloads = suite.workloads.filter { $0.client != nil }
+        guard !networkWorkloads.isEmpty else { return (nil, [:]) }
+        func fail(_ arm: String, _ reason: String) {
+            for w in networkWorkloads { failures["\(arm)/\(w.name)"] = reason }
+        }
+        progress.update("creating the bench network \(suite.networkSubnet)…", final: false)
+        let net: BenchNetwork
+        do {
+            net = try BenchNetwork.create(subnet: suite.networkSubnet)
+        } catch {
+            for arm in suite.arms { fail(arm.name, "bench network: \(error)") }
+            return (nil, [:])
+        }
+        var networks: [String: RunNetwork] = [:]
+        for arm in suite.arms {
+            switch arm.config {
+            case .native: networks[arm.name] = RunNetwork(namespace: net.bench.path, address: net.gateway)
+            case .container(let c):
+                switch c.network {
+                case .bridge:
+                    do {
+                        let a = try net.attach(arm.name)
+                        networks[arm.name] = RunNetwork(namespace: a.namespace.path, address: a.address)
+                    } catch {
+                        fail(arm.name, "attach to the bench network: \(error)")
+                    }
+                case .host: networks[arm.name] = RunNetwork(namespace: net.bench.path, address: net.gateway)
+                case .none: fail(arm.name, "the arm has network: none")
+                }
+            case .vm:
+                fail(arm.name, "VM arms have no network yet (a virtio-net NIC on the bench bridge is not implemented)")
+            }
+        }
+        document.notes.append(
+            "bench network \(suite.networkSubnet) in namespaces of its own (the host's gets no link, address or route): "
+                + "client \(net.clientAddress) in the client namespace; native serves in the bench namespace on the "
+                + "bridge's address \(net.gateway); container arms with network: bridge in their own namespace on the "
+                + "bridge (CNI bridge + host-local + loopback), network: host in the bench namespace")
+        return (net, networks)
+    }
+}
+
+/// The client of a network workload: the kit's bbwork in the client namespace, run beside the server.
+final class ClientRun: Sendable {
+    private let result = Mutex<Result<HostProcessResult, ContainerError>?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    static func start(_ argv: [String], server: RunNetwork, net: BenchNetwork, timeout: Duration) -> ClientRun {
+        let run = ClientRun()
+        let args = ["bbwork"] + argv.map { $0.replacingOccurrences(of: "{address}", with: server.address) }
+        let request = HostProcessRequest(
+            path: BoxbenchPaths().workloadBinary, args: args, env: [], timeout: timeout,
+            networkNamespace: net.client.path)
+        let t = Thread {
+            let r: Result<HostProcessResult, ContainerError>
+            do throws(ContainerError) { r = .success(try HostProcess.run(request)) } catch { r = .failure(error) }
+            run.result.withLock { $0 = r }
+            run.done.signal()
+        }
+        t.name = "boxbench-client"
+        t.start()
+        return run
+    }
+
+    /// The server's outcome with the client's figures added; a failed client fails the sample.
+    func merge(into outcome: RunOutcome) -> RunOutcome {
+        done.wait()
+        var o = outcome
+        switch result.withLock({ $0 })! {
+        case .failure(let e):
+            if o.status == .ok { o.status = .failed }
+            o.failure = [o.failure, "client: \(e)"].compactMap { $0 }.joined(separator: "; ")
+        case .success(let r):
+            let out = String(decoding: r.stdout, as: UTF8.self)
+            o.metrics.merge(parseWorkloadMetrics(out)) { server, _ in server }
+            if r.exit != .exited(0) {
+                let err = String(decoding: r.stderr.suffix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if o.status == .ok { o.status = .failed }
+                o.failure = [o.failure, "client exit \(r.exit): \(err)"].compactMap { $0 }.joined(separator: "; ")
+            }
+        }
+        return o
+    }
 }

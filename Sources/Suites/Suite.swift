@@ -1,5 +1,6 @@
 import Foundation
 import Machines
+import Networks
 import Results
 import Yams
 
@@ -17,6 +18,8 @@ public struct Suite: Sendable, Equatable {
     public var workloads: [WorkloadSpec]
     public var density: DensitySpec?
     public var isolationProbe: Bool
+    /// The bench network's address range (network workloads only).
+    public var networkSubnet: String = "10.231.0.0/24"
 
     public enum CacheMode: String, Sendable, Equatable, CaseIterable {
         case warm, cold
@@ -58,8 +61,19 @@ public enum ArmConfig: Sendable, Equatable {
     case vm(VMArm)
 }
 
+/// How a container arm reaches the bench network in network workloads.
+public enum ContainerNetworkMode: String, Sendable, Equatable, CaseIterable {
+    /// Its own namespace on the bench bridge through the CNI bridge plugin (like Docker's default bridge).
+    case bridge
+    /// The bench namespace itself, as the native arm (like `docker run --network host`).
+    case host
+    /// An empty namespace (loopback only): network workloads cannot run.
+    case none
+}
+
 public struct ContainerArm: Sendable, Equatable {
     public var engine: ContainerEngineKind
+    public var network: ContainerNetworkMode = .bridge
     /// Another build of the engine's OCI runtime binary (for A/B runs of two builds in one suite); boxbench's own
     /// engine then runs that `boxbench-runtime` through its runc-compatible command line.
     public var path: String?
@@ -102,7 +116,8 @@ extension ArmSpec {
     public var record: ArmRecord {
         switch config {
         case .native: ArmRecord(key: name, kind: kind.rawValue, engine: "native")
-        case .container(let c): ArmRecord(key: name, kind: kind.rawValue, engine: c.engine.rawValue, path: c.path)
+        case .container(let c):
+            ArmRecord(key: name, kind: kind.rawValue, engine: c.engine.rawValue, path: c.path, network: c.network.rawValue)
         case .vm(let v):
             ArmRecord(
                 key: name, kind: kind.rawValue, engine: v.launcher.rawValue, accel: v.accel.rawValue,
@@ -123,6 +138,9 @@ public struct WorkloadSpec: Sendable, Equatable {
     public var pidsLimit: Int64?
     /// Where the suite declares it (the workload's line), for errors about its files.
     public var line: Int?
+    /// A network workload: the kit's bbwork run with these arguments in the client namespace, `{address}` replaced
+    /// by the arm's server address, while the image's program serves in the arm.
+    public var client: [String]? = nil
 }
 
 public struct DensitySpec: Sendable, Equatable {
@@ -204,7 +222,7 @@ extension Suite {
             root, key: "",
             allowed: [
                 "name", "repetitions", "warmups", "timeout", "cache", "seed", "arms", "workloads", "density",
-                "isolation_probe",
+                "isolation_probe", "network",
             ])
         // The name becomes a directory name (results/runs/<name>-<time>): no separators, no leading dot.
         let name =
@@ -224,7 +242,7 @@ extension Suite {
         for (i, node) in try reader.sequence(armsNode, key: "arms").enumerated() {
             let key = "arms[\(i)]"
             let keysByKind: [ArmKind: Set<String>] = [
-                .native: ["name", "kind"], .container: ["name", "kind", "engine", "path"],
+                .native: ["name", "kind"], .container: ["name", "kind", "engine", "path", "network"],
                 .vm: ["name", "kind", "launcher", "accel", "memory", "vcpus", "machine", "rootfs", "path"],
             ]
             let m = try reader.mapping(node, key: key, allowed: keysByKind.values.reduce([]) { $0.union($1) })
@@ -251,9 +269,12 @@ extension Suite {
                 let engine =
                     try m["engine"].map { try reader.enumValue($0, key: "\(key).engine", ContainerEngineKind.self) }
                     ?? .boxbench
-                config = .container(
-                    ContainerArm(
-                        engine: engine, path: try m["path"].map { try reader.executable($0, key: "\(key).path") }))
+                var container = ContainerArm(
+                    engine: engine, path: try m["path"].map { try reader.executable($0, key: "\(key).path") })
+                if let n = m["network"] {
+                    container.network = try reader.enumValue(n, key: "\(key).network", ContainerNetworkMode.self)
+                }
+                config = .container(container)
                 defaultName = engine == .boxbench ? "container" : "container-\(engine.rawValue)"
             case .vm:
                 var vm = VMArm()
@@ -289,7 +310,8 @@ extension Suite {
         for (i, node) in try reader.sequence(workloadsNode, key: "workloads").enumerated() {
             let key = "workloads[\(i)]"
             let m = try reader.mapping(
-                node, key: key, allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit"])
+                node, key: key,
+                allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit", "client"])
             guard let nameNode = m["name"] else {
                 throw SuiteError(file: path, line: node.mark?.line, key: "\(key).name", message: "required")
             }
@@ -315,10 +337,20 @@ extension Suite {
             let pids = try m["pids_limit"].map {
                 Int64(try reader.int($0, key: "\(key).pids_limit", range: 1...1_000_000))
             }
+            let client = try m["client"].map {
+                try reader.sequence($0, key: "\(key).client").enumerated().map { (j, n) in
+                    try reader.string(n, key: "\(key).client[\(j)]")
+                }
+            }
+            if let client, let clientNode = m["client"], client.first != "netrr" {
+                throw SuiteError(
+                    file: path, line: clientNode.mark?.line, key: "\(key).client",
+                    message: "the client is the kit's bbwork: its first argument must be netrr")
+            }
             workloads.append(
                 WorkloadSpec(
                     name: name, dockerfile: dockerfile, context: context, args: args, memoryLimitBytes: memLimit,
-                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line))
+                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line, client: client))
         }
         if workloads.isEmpty {
             throw SuiteError(
@@ -356,10 +388,23 @@ extension Suite {
             }
             density = DensitySpec(workload: w, levels: levels, arms: densityArms)
         }
-        return Suite(
+        var suite = Suite(
             name: name, sourcePath: path, repetitions: repetitions, warmups: warmups, timeoutSeconds: timeout,
             cacheMode: cache, seed: seed, arms: arms, workloads: workloads, density: density,
             isolationProbe: isolationProbe)
+        if let nn = top["network"] {
+            let m = try reader.mapping(nn, key: "network", allowed: ["subnet"])
+            if let sn = m["subnet"] {
+                let text = try reader.string(sn, key: "network.subnet")
+                do throws(NetworkError) {
+                    _ = try IPv4Subnet(text)
+                } catch {
+                    throw SuiteError(file: path, line: sn.mark?.line, key: "network.subnet", message: error.description)
+                }
+                suite.networkSubnet = text
+            }
+        }
+        return suite
     }
 
     /// `--arms a,b` / `--workloads a,b`: subsets of the suite; unknown names are errors.
