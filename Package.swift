@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         .testTarget(name: "ExploitsTests", dependencies: ["Containers", "Images", "Suites", "Probes", "CShim"]),
         .testTarget(name: "MachinesTests", dependencies: ["Machines", "CLibvirt"]),
-        .testTarget(name: "SuitesTests", dependencies: ["Suites", "Containers", "Probes", "Results", "Machines"]),
+        .testTarget(name: "SuitesTests", dependencies: ["Suites", "Containers", "Probes", "Results", "Machines", "Networks"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Containers", "Probes"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),

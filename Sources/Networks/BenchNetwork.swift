@@ -13,7 +13,7 @@ public final class BenchNetwork: Sendable {
     /// The bridge's address in the bench namespace: where the native arm's server listens.
     public var gateway: String { subnet.gateway }
     public let clientAddress: String
-    let cni: CNI
+    public let cni: CNI
     let networkName: String
     let bridgeName = "bbbr0"
     private let attachments = Mutex<[String: (NetworkNamespace, String)]>([:])

@@ -878,7 +878,8 @@ extension ReportAnalysis {
             {
                 vmRatios.append(p.estimate)
                 evidence.append(
-                    "\(w): \(p.pair.numerator) ÷ \(p.pair.denominator) latency p50 \(NumberText.ratio(p.estimate.value, interval: p.estimate.interval))")
+                    "\(w): \(p.pair.numerator) ÷ \(p.pair.denominator) latency p50 \(NumberText.ratio(p.estimate.value, interval: p.estimate.interval))"
+                )
             }
             // Container engines side by side: how far each is from the first (same network path, other runtime).
             let containers = arms(ofKind: "container")
@@ -886,7 +887,8 @@ extension ReportAnalysis {
                 for other in containers.dropFirst() {
                     guard let s = stats(workload: w, armKey: other, metric: metric.name) else { continue }
                     let r = Self.ratio(s, base, level: options.level)
-                    evidence.append("\(w): \(other) ÷ \(first) latency p50 \(NumberText.ratio(r.value, interval: r.interval))")
+                    evidence.append(
+                        "\(w): \(other) ÷ \(first) latency p50 \(NumberText.ratio(r.value, interval: r.interval))")
                 }
             }
         }
@@ -911,7 +913,8 @@ extension ReportAnalysis {
         } else {
             (verdict, reason) = (.inconclusive, "intervals do not settle the rule")
             if vmRatios.isEmpty {
-                reason = "the VM half is not measured (VM arms have no network yet)"
+                reason =
+                    "the VM half is not measured (VM arms have no network yet)"
                     + (containerRatios.allSatisfy({ ($0.interval?.upper ?? .infinity) <= tolerance })
                         ? "; the container half holds: every container within 10 % of native" : "")
             }

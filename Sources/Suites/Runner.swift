@@ -139,7 +139,7 @@ public final class SuiteRunner: @unchecked Sendable {
                 for w in suite.workloads { armFailures["\(arm.name)/\(w.name)"] = "no engine for arm \(arm.name)" }
                 continue
             }
-            for w in suite.workloads {
+            for w in suite.workloads where armFailures["\(arm.name)/\(w.name)"] == nil {
                 guard let image = prepared[w.name] else { continue }
                 progress.update("preparing \(arm.name) for \(w.name)…", final: false)
                 do {
@@ -171,7 +171,9 @@ public final class SuiteRunner: @unchecked Sendable {
                 let timeout = Duration.milliseconds(Int64(suite.timeoutSeconds * 1000))
                 // A network workload: the client starts with the server and connects once it listens.
                 let client = workload.client.flatMap { argv in
-                    network.flatMap { n in benchNetwork.map { ClientRun.start(argv, server: n, net: $0, timeout: timeout) } }
+                    network.flatMap { n in
+                        benchNetwork.map { ClientRun.start(argv, server: n, net: $0, timeout: timeout) }
+                    }
                 }
                 result = engine.run(
                     image, workload: workload,
@@ -428,7 +430,8 @@ final class ClientRun: Sendable {
             let out = String(decoding: r.stdout, as: UTF8.self)
             o.metrics.merge(parseWorkloadMetrics(out)) { server, _ in server }
             if r.exit != .exited(0) {
-                let err = String(decoding: r.stderr.suffix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let err = String(decoding: r.stderr.suffix(300), as: UTF8.self).trimmingCharacters(
+                    in: .whitespacesAndNewlines)
                 if o.status == .ok { o.status = .failed }
                 o.failure = [o.failure, "client exit \(r.exit): \(err)"].compactMap { $0 }.joined(separator: "; ")
             }

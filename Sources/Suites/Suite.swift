@@ -117,7 +117,8 @@ extension ArmSpec {
         switch config {
         case .native: ArmRecord(key: name, kind: kind.rawValue, engine: "native")
         case .container(let c):
-            ArmRecord(key: name, kind: kind.rawValue, engine: c.engine.rawValue, path: c.path, network: c.network.rawValue)
+            ArmRecord(
+                key: name, kind: kind.rawValue, engine: c.engine.rawValue, path: c.path, network: c.network.rawValue)
         case .vm(let v):
             ArmRecord(
                 key: name, kind: kind.rawValue, engine: v.launcher.rawValue, accel: v.accel.rawValue,
