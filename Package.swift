@@ -110,7 +110,9 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images"]),
         .testTarget(name: "ExploitsTests", dependencies: ["Containers", "Images", "Suites", "Probes", "CShim"]),
         .testTarget(name: "MachinesTests", dependencies: ["Machines", "CLibvirt"]),
-        .testTarget(name: "SuitesTests", dependencies: ["Suites", "Containers", "Probes", "Results", "Machines", "Networks"]),
+        .testTarget(
+            name: "SuitesTests",
+            dependencies: ["Suites", "Containers", "Probes", "Results", "Machines", "Networks", "Reports"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Containers", "Probes"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),

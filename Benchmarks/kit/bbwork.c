@@ -58,6 +58,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -949,9 +950,28 @@ static int netrr_main(int argc, char **argv)
         fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             die("netrr: socket");
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+        /* A bounded attempt (1 s): a SYN sent while the server's host is still booting may never be answered,
+           and a blocking connect would wait minutes for it. */
+        int flags = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        int e = 0;
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+            e = errno;
+            if (e == EINPROGRESS) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                int n;
+                do { n = poll(&p, 1, 1000); } while (n < 0 && errno == EINTR);
+                socklen_t len = sizeof e;
+                if (n == 0)
+                    e = ETIMEDOUT;
+                else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+                    e = errno;
+            }
+        }
+        if (e == 0) {
+            fcntl(fd, F_SETFL, flags);
             break;
-        int e = errno;
+        }
         close(fd);
         if ((e != ECONNREFUSED && e != ENETUNREACH && e != EHOSTUNREACH && e != ETIMEDOUT) || now_ns() > deadline) {
             errno = e;

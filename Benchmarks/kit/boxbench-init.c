@@ -38,6 +38,8 @@
  *       env=<KEY>=<VALUE>      environment entry, repeated, in order (the environment is exactly these)
  *       cwd=<path>             working directory (default /)
  *       uid=<n>  gid=<n>       numeric ids to run as (supplementary groups are cleared when either is set)
+ *       net=<a.b.c.d>/<prefix> bring lo and eth0 up, eth0 with this address (a bench network's NIC;
+ *                              waits up to 5 s for eth0 to appear).  Marker: BOXBENCH-MARK net-up ...
  *     Values may hold any byte except newline and NUL; the producer rejects values with a newline and
  *     escapes nothing else.  Empty lines and lines starting with '#' are ignored; an unknown key, a
  *     NUL byte, no arg= line, or an env= without '=' is an error (step=workload-spec, line=<n>).
@@ -47,6 +49,11 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -447,6 +454,7 @@ struct spec {
     uid_t uid;
     gid_t gid;
     int has_uid, has_gid;
+    const char *net; /* "a.b.c.d/prefix" or NULL */
 };
 
 static int parse_id(const char *s, unsigned long *out)
@@ -493,6 +501,8 @@ static int parse_spec(char *buf, size_t len, struct spec *sp)
             sp->envp[sp->envc++] = v;
         } else if (!strcmp(line, "cwd")) {
             sp->cwd = v;
+        } else if (!strcmp(line, "net")) {
+            sp->net = v;
         } else if (!strcmp(line, "uid")) {
             if (parse_id(v, &id))
                 goto bad;
@@ -515,6 +525,67 @@ static int parse_spec(char *buf, size_t len, struct spec *sp)
 bad:
     say("BOXBENCH-ERROR step=workload-spec errno=EINVAL line=%d", no);
     return -1;
+}
+
+/* Sets an interface's flags up (and, for eth0, its IPv4 address and netmask) with the classic ioctls. */
+static int if_up(int sock, const char *name, const struct in_addr *addr, unsigned prefix)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (addr) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+        sin->sin_family = AF_INET;
+        sin->sin_addr = *addr;
+        if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
+            return errno;
+        sin->sin_addr.s_addr = htonl(prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
+        if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
+            return errno;
+    }
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0)
+        return errno;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    return ioctl(sock, SIOCSIFFLAGS, &ifr) != 0 ? errno : 0;
+}
+
+static int net_up(const char *spec)
+{
+    char text[32];
+    const char *slash = strchr(spec, '/');
+    size_t n = slash ? (size_t)(slash - spec) : 0;
+    struct in_addr addr;
+    char *end;
+    unsigned long prefix = slash ? strtoul(slash + 1, &end, 10) : 0;
+    if (!slash || n >= sizeof text || !slash[1] || *end || prefix == 0 || prefix > 32) {
+        error_step("net-spec", EINVAL);
+        return -1;
+    }
+    memcpy(text, spec, n);
+    text[n] = '\0';
+    if (inet_pton(AF_INET, text, &addr) != 1) {
+        error_step("net-spec", EINVAL);
+        return -1;
+    }
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        error_step("net-socket", errno);
+        return -1;
+    }
+    int e = if_up(sock, "lo", NULL, 0);
+    if (e)
+        warn_step("net-lo", e);
+    /* virtio_net probes asynchronously after its module loads. */
+    for (int i = 0; i < 500 && !if_nametoindex("eth0"); i++)
+        usleep(10000);
+    if ((e = if_up(sock, "eth0", &addr, (unsigned)prefix)) != 0) {
+        close(sock);
+        error_step("net-eth0", e);
+        return -1;
+    }
+    close(sock);
+    mark("net-up");
+    return 0;
 }
 
 struct child_failure {
@@ -609,6 +680,8 @@ static int run_workload(const char *spec_path)
     if (parse_spec(buf, len, &sp) != 0)
         return -1;
 
+    if (sp.net && net_up(sp.net) != 0)
+        return -1;
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         error_step("pipe", errno);

@@ -46,6 +46,10 @@ public struct DomainSpec: Sendable, Equatable {
     public var disk: Disk?
     public var serial: Serial
     public var balloon: Balloon
+    /// A virtio-net NIC on this Linux bridge (libvirt makes the tap and plugs it in); nil: no NIC.
+    public var bridge: String? = nil
+    /// The NIC's MAC address (a fixed one keeps the bench network's neighbour caches valid across boots).
+    public var mac: String? = nil
     /// Optional emulator binary (default: libvirt's choice for the arch).
     public var emulator: String?
 
@@ -114,6 +118,13 @@ public struct DomainSpec: Sendable, Equatable {
             x.close("disk")
         }
         if machine != .microvm { try x.empty("controller", ["type": "usb", "model": "none"]) }
+        if let bridge {
+            try x.open("interface", ["type": "bridge"])
+            try x.empty("source", ["bridge": bridge])
+            if let mac { try x.empty("mac", ["address": mac]) }
+            try x.empty("model", ["type": "virtio"])
+            x.close("interface")
+        }
         switch serial {
         case .pipe(let path):
             try x.open("serial", ["type": "pipe"])

@@ -43,6 +43,8 @@ public struct GuestArtifactBuilder: Sendable {
     public static let diskModules = ["virtio_pci", "virtio_blk", "ext4"]
     /// Modules that let the guest report balloon statistics (`virDomainMemoryStats` beyond `rss`).
     public static let balloonModules = ["virtio_pci", "virtio_balloon"]
+    /// The NIC of a network workload's guest.
+    public static let networkModules = ["virtio_pci", "virtio_net"]
     static let formatVersion = "boxbench-guest-v1"
 
     public init(paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
@@ -74,6 +76,7 @@ public struct GuestArtifactBuilder: Sendable {
         var moduleNames: [String] = []
         if mode == .disk { moduleNames += Self.diskModules }
         if balloonDriver { moduleNames += Self.balloonModules }
+        if workload.network != nil { moduleNames += Self.networkModules }
         let initHash = SHA256.hash(data: initData).map { String(format: "%02x", $0) }.joined()
         let keyText = [
             Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue, spec,

@@ -6,6 +6,8 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
     /// The image's USER (nil: root), which boxbench-init switches to before exec, as the container arms do.
     public var uid: UInt32?
     public var gid: UInt32?
+    /// The guest's NIC address on a bench network, "a.b.c.d/prefix" (boxbench-init brings eth0 up with it).
+    public var network: String? = nil
 
     public init(
         argv: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
@@ -36,6 +38,10 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
         lines.append("cwd=" + (cwd.isEmpty ? "/" : cwd))
         if let uid { lines.append("uid=\(uid)") }
         if let gid { lines.append("gid=\(gid)") }
+        if let network {
+            try Self.check(network, "network")
+            lines.append("net=" + network)
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -26,6 +26,11 @@ public struct VMConfig: Sendable {
     public var cmdline: String
     /// The QEMU binary (domain XML `<emulator>`); nil: libvirt's choice for the arch.
     public var emulator: String?
+    /// A NIC on `bridge`, which lives in the network namespace pinned at `networkNamespace`: the domain is
+    /// created from a thread inside it, so libvirt makes the tap there and hands QEMU its descriptor.
+    public var bridge: String?
+    public var mac: String?
+    public var networkNamespace: String?
     /// Called on the console thread with the workload's output as it arrives (complete lines).
     public var onOutput: (@Sendable ([UInt8]) -> Void)?
 
@@ -164,12 +169,14 @@ public final class VMRunner: VMLauncher, Sendable {
             throw error
         }
 
-        let spec = DomainSpec(
+        var spec = DomainSpec(
             name: name, type: config.accel.domainType, machine: config.machine, memoryMiB: config.memoryMiB,
             vcpus: config.vcpus, kernel: artifacts.kernel, initrd: artifacts.initrd, cmdline: config.cmdline,
             disk: artifacts.disk.map { DomainSpec.Disk(path: $0) }, serial: .pipe(path: fifo),
             balloon: (config.balloon ?? (config.machine != .microvm))
                 ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none, emulator: config.emulator)
+        spec.bridge = config.bridge
+        spec.mac = config.mac
 
         var dom: LibvirtDomain?
         var failure: String?
@@ -186,7 +193,18 @@ public final class VMRunner: VMLauncher, Sendable {
             var flags: UInt32 = conn.embedRoot == nil ? UInt32(VIR_DOMAIN_START_AUTODESTROY.rawValue) : 0
             if config.startPaused { flags |= UInt32(VIR_DOMAIN_START_PAUSED.rawValue) }
             logger?.debug("virDomainCreateXML", metadata: ["name": "\(name)", "accel": "\(config.accel.rawValue)"])
-            guard let d = bb_virDomainCreateXML(conn.ptr, xml, flags) else {
+            // libvirt's embedded driver makes the NIC's tap in the calling thread: that thread is in the bench
+            // network for the call, so the tap (plugged into its bridge) never appears on the host.
+            var savedNetns: Int32 = -1
+            if let netns = config.networkNamespace {
+                let rc = cshim_netns_enter(netns, &savedNetns)
+                guard rc == 0 else { throw .system(operation: "enter network namespace \(netns)", errno: -rc) }
+            }
+            let created = bb_virDomainCreateXML(conn.ptr, xml, flags)
+            if savedNetns >= 0, cshim_netns_leave(savedNetns) != 0 {
+                fatalError("cannot return to the host's network namespace")
+            }
+            guard let d = created else {
                 var e = conn.error("virDomainCreateXML \(name)")
                 if case .libvirt(let op, let msg) = e, let log = conn.logFile(domain: name), let tail = Self.tail(log) {
                     e = .libvirt(operation: op, message: msg + "\nQEMU log:\n" + tail)

@@ -15,7 +15,7 @@ public final class BenchNetwork: Sendable {
     public let clientAddress: String
     public let cni: CNI
     let networkName: String
-    let bridgeName = "bbbr0"
+    public let bridgeName = "bbbr0"
     private let attachments = Mutex<[String: (NetworkNamespace, String)]>([:])
 
     /// The default range, documented in Benchmarks/README.md; private to the run's namespaces, so it cannot clash
@@ -68,7 +68,9 @@ public final class BenchNetwork: Sendable {
     }
 
     var bridgeConfig: [String: Any] {
-        cni.bridgeConfig(name: networkName, bridge: bridgeName, subnet: subnet.text, gateway: subnet.gateway)
+        cni.bridgeConfig(
+            name: networkName, bridge: bridgeName, subnet: subnet.text, gateway: subnet.gateway,
+            rangeEnd: subnet.lastLeasable)
     }
 
     /// A namespace of its own for `name` (a container arm), attached to the bridge; the same one on every call.
@@ -114,8 +116,8 @@ public struct IPv4Subnet: Sendable, Equatable {
 
     public init(_ text: String) throws(NetworkError) {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let prefix = Int(parts[1]), (8...29).contains(prefix) else {
-            throw .badConfig("\(text): not an IPv4 CIDR with a prefix of 8 to 29 bits (e.g. 10.231.0.0/24)")
+        guard parts.count == 2, let prefix = Int(parts[1]), (8...26).contains(prefix) else {
+            throw .badConfig("\(text): not an IPv4 CIDR with a prefix of 8 to 26 bits (e.g. 10.231.0.0/24)")
         }
         let octets = parts[0].split(separator: ".").compactMap { UInt32($0) }
         guard octets.count == 4, octets.allSatisfy({ $0 <= 255 }) else {
@@ -132,6 +134,16 @@ public struct IPv4Subnet: Sendable, Equatable {
     }
 
     public var gateway: String { Self.dotted(base + 1) }
+
+    /// Addresses the CNI IPAM never hands out (the top 16 below broadcast): for VM NICs, set statically.
+    public static let reservedCount: UInt32 = 16
+    var size: UInt32 { UInt32(1) << UInt32(32 - prefix) }
+    var lastLeasable: String { Self.dotted(base + size - 2 - Self.reservedCount) }
+
+    public func reservedAddress(_ index: Int) -> String? {
+        guard index >= 0, UInt32(index) < Self.reservedCount else { return nil }
+        return Self.dotted(base + size - 2 - UInt32(index))
+    }
 
     static func dotted(_ a: UInt32) -> String { "\(a >> 24).\(a >> 16 & 255).\(a >> 8 & 255).\(a & 255)" }
 }

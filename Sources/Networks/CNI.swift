@@ -24,12 +24,14 @@ public struct CNI: Sendable {
 
     /// The bridge network: `bridge` with host-local IPAM over `subnet`, its gateway on the bridge (the native arm's
     /// address), no masquerading (no traffic leaves the bench namespace).
-    public func bridgeConfig(name: String, bridge: String, subnet: String, gateway: String) -> [String: Any] {
+    public func bridgeConfig(name: String, bridge: String, subnet: String, gateway: String, rangeEnd: String)
+        -> [String: Any]
+    {
         [
             "cniVersion": Self.version, "name": name, "type": "bridge", "bridge": bridge, "isGateway": true,
             "ipMasq": false, "hairpinMode": false,
             "ipam": [
-                "type": "host-local", "ranges": [[["subnet": subnet, "gateway": gateway]]],
+                "type": "host-local", "ranges": [[["subnet": subnet, "gateway": gateway, "rangeEnd": rangeEnd]]],
                 "dataDir": dataDirectory + "/ipam",
             ] as [String: Any],
         ]

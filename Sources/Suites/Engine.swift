@@ -84,10 +84,18 @@ public struct RunLimits: Sendable {
 public struct RunNetwork: Sendable, Equatable {
     public var namespace: String
     public var address: String
-    public init(namespace: String, address: String) {
+    /// VM arms: the bridge their NIC is plugged into (in `namespace`) and the address's prefix length.
+    public var bridge: String?
+    public var prefix: Int?
+    public init(namespace: String, address: String, bridge: String? = nil, prefix: Int? = nil) {
         self.namespace = namespace
         self.address = address
+        self.bridge = bridge
+        self.prefix = prefix
     }
+
+    /// "a.b.c.d/prefix" for the guest's NIC.
+    public var guestAddress: String? { prefix.map { "\(address)/\($0)" } }
 }
 
 /// Engines are peers: native, boxbench's container runtime, crun/runc, and the libvirt VM.

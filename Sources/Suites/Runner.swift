@@ -368,6 +368,7 @@ extension SuiteRunner {
             return (nil, [:])
         }
         var networks: [String: RunNetwork] = [:]
+        var vmIndex = 0
         for arm in suite.arms {
             switch arm.config {
             case .native: networks[arm.name] = RunNetwork(namespace: net.bench.path, address: net.gateway)
@@ -384,7 +385,14 @@ extension SuiteRunner {
                 case .none: fail(arm.name, "the arm has network: none")
                 }
             case .vm:
-                fail(arm.name, "VM arms have no network yet (a virtio-net NIC on the bench bridge is not implemented)")
+                // Static addresses from the top of the range, which the CNI IPAM never hands out.
+                guard let address = net.subnet.reservedAddress(vmIndex) else {
+                    fail(arm.name, "the bench subnet \(suite.networkSubnet) has no address left for another VM")
+                    continue
+                }
+                vmIndex += 1
+                networks[arm.name] = RunNetwork(
+                    namespace: net.bench.path, address: address, bridge: net.bridgeName, prefix: net.subnet.prefix)
             }
         }
         document.notes.append(

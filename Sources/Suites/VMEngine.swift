@@ -49,28 +49,34 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
 
     deinit { launcher.close() }
 
-    func key(_ workload: WorkloadSpec, argv: [String]) -> String {
-        "\(workload.name)|\(argv.joined(separator: "\u{0}"))"
+    func key(_ workload: WorkloadSpec, argv: [String], network: RunNetwork?) -> String {
+        "\(workload.name)|\(argv.joined(separator: "\u{0}"))|\(network?.guestAddress ?? "")"
     }
 
-    func artifactsFor(_ image: PreparedImage, workload: WorkloadSpec, argv: [String]) throws -> GuestArtifacts {
-        let k = key(workload, argv: argv)
+    func artifactsFor(_ image: PreparedImage, workload: WorkloadSpec, argv: [String], network: RunNetwork? = nil)
+        throws -> GuestArtifacts
+    {
+        let k = key(workload, argv: argv, network: network)
         if let a = artifacts.withLock({ $0[k] }) { return a }
         let argvHash = SHA256.hash(data: Data(argv.joined(separator: "\u{0}").utf8)).prefix(8).map {
             String(format: "%02x", $0)
         }.joined()
+        var guest = GuestWorkload(
+            argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir, uid: image.user?.uid,
+            gid: image.user?.gid)
+        guest.network = network?.guestAddress
         let a = try builder.prepare(
-            rootfsDir: image.rootfs,
-            workload: GuestWorkload(
-                argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir, uid: image.user?.uid,
-                gid: image.user?.gid),
-            cacheKey: "\(image.digest)-\(argvHash)", mode: vm.rootfs)
+            rootfsDir: image.rootfs, workload: guest, cacheKey: "\(image.digest)-\(argvHash)", mode: vm.rootfs)
         artifacts.withLock { $0[k] = a }
         return a
     }
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec) throws -> [ArtifactSize] {
-        let a = try artifactsFor(image, workload: workload, argv: image.argv)
+        try prepare(image, workload: workload, network: nil)
+    }
+
+    public func prepare(_ image: PreparedImage, workload: WorkloadSpec, network: RunNetwork?) throws -> [ArtifactSize] {
+        let a = try artifactsFor(image, workload: workload, argv: image.argv, network: network)
         var sizes = [
             ArtifactSize(image: image.name, armKey: arm.name, component: "kernel", bytes: a.kernelBytes),
             ArtifactSize(image: image.name, armKey: arm.name, component: "initramfs", bytes: a.initrdBytes),
@@ -84,11 +90,20 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         return sizes
     }
 
-    func config(timeout: Duration) -> VMConfig {
+    func config(timeout: Duration, network: RunNetwork? = nil) -> VMConfig {
         // Paused create then resume: the report compares VM create/resume with container create/start.
-        VMConfig(
+        var c = VMConfig(
             accel: accel, machine: vm.machine, memoryMiB: vm.memoryMiB, vcpus: vm.vcpus, timeout: timeout,
             startPaused: true, emulator: vm.path)
+        c.bridge = network?.bridge
+        // 52:54:00 (QEMU's prefix) + the address's last three bytes: the same MAC for the same address every boot.
+        c.mac = network.flatMap { n in
+            let octets = n.address.split(separator: ".").compactMap { UInt8($0) }
+            return octets.count == 4
+                ? "52:54:00:" + octets[1...].map { String(format: "%02x", $0) }.joined(separator: ":") : nil
+        }
+        c.networkNamespace = network?.bridge == nil ? nil : network?.namespace
+        return c
     }
 
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
@@ -96,8 +111,8 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
     {
         let r: VMRunResult
         do {
-            let a = try artifactsFor(image, workload: workload, argv: image.argv)
-            r = try launcher.runBlocking(a, config: config(timeout: timeout))
+            let a = try artifactsFor(image, workload: workload, argv: image.argv, network: limits.network)
+            r = try launcher.runBlocking(a, config: config(timeout: timeout, network: limits.network))
         } catch {
             return RunOutcome(
                 status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: vm.machine.rawValue)
