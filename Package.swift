@@ -83,7 +83,7 @@ let package = Package(
             ]),
         .target(
             name: "Doctor",
-            dependencies: ["CShim", "CSeccomp", "Probes", "Containers", "Machines"]),
+            dependencies: ["CShim", "CSeccomp", "Probes", "Containers", "Machines", "Networks"]),
         .executableTarget(
             name: "boxbench",
             dependencies: [

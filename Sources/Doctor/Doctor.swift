@@ -2,6 +2,7 @@ import CSeccomp
 import CShim
 import Containers
 import Foundation
+import Networks
 import Probes
 
 /// One measured capability of this host.
@@ -78,6 +79,7 @@ public struct Doctor: Sendable {
         checks.append(guestKernel())
         checks.append(workloadKit())
         checks += peerEngines()
+        checks.append(benchNetwork())
         return checks
     }
 
@@ -186,6 +188,37 @@ public struct Doctor: Sendable {
         return DoctorCheck(
             name: "workload-kit", status: .missing, detail: "missing: \(missing.joined(separator: ", "))",
             action: "run scripts/setup (builds Benchmarks/kit)")
+    }
+
+    /// Network workloads: the CNI plugins, and a real bench network made and removed (a bridge, veths, addresses,
+    /// all inside namespaces of its own) — the same code the runs use.
+    func benchNetwork() -> DoctorCheck {
+        let missing = CNI.missingPlugins()
+        guard missing.isEmpty else {
+            return DoctorCheck(
+                name: "bench-network", status: .missing,
+                detail: "CNI plugins missing in \(CNI.pluginDirectory): \(missing.joined(separator: ", "))",
+                action: "run scripts/setup (containernetworking-plugins); network workloads fail without them")
+        }
+        let vhost =
+            access("/dev/vhost-net", R_OK | W_OK) == 0
+            ? "vhost-net usable" : "no /dev/vhost-net (QEMU's userspace virtio-net)"
+        do {
+            let t0 = monotonicNanos()
+            let net = try BenchNetwork.create(subnet: "10.231.255.0/24")
+            _ = try net.attach("doctor")
+            net.teardown()
+            let ms = Double(monotonicNanos() - t0) / 1e6
+            return DoctorCheck(
+                name: "bench-network", status: .ok,
+                detail: String(
+                    format: "CNI bridge + host-local + loopback in private namespaces: made and removed in %.0f ms; ",
+                    ms) + vhost)
+        } catch {
+            return DoctorCheck(
+                name: "bench-network", status: .missing, detail: "\(error)",
+                action: "network workloads cannot run here")
+        }
     }
 
     func peerEngines() -> [DoctorCheck] {

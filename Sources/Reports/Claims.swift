@@ -914,7 +914,7 @@ extension ReportAnalysis {
             (verdict, reason) = (.inconclusive, "intervals do not settle the rule")
             if vmRatios.isEmpty {
                 reason =
-                    "the VM half is not measured (VM arms have no network yet)"
+                    "the VM half is not measured (no VM arm ran a network workload)"
                     + (containerRatios.allSatisfy({ ($0.interval?.upper ?? .infinity) <= tolerance })
                         ? "; the container half holds: every container within 10 % of native" : "")
             }

@@ -32,7 +32,8 @@ func hostNetworkState() throws -> String {
             && CNI.missingPlugins().isEmpty && access("/usr/bin/crun", X_OK) == 0,
         "needs the workload kit, the CNI plugins and crun (scripts/setup)"),
     .enabled(
-        if: FileManager.default.fileExists(atPath: BoxbenchPaths().kernelImage), "needs the guest kernel (scripts/setup)"))
+        if: FileManager.default.fileExists(atPath: BoxbenchPaths().kernelImage),
+        "needs the guest kernel (scripts/setup)"))
 struct NetworkSuiteTests {
     @Test func netrrRunsInEveryArmWithANetworkAndLeavesTheHostAlone() throws {
         let yaml = """
