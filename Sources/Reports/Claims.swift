@@ -155,14 +155,14 @@ extension ReportAnalysis {
                     key: "tcg",
                     text:
                         "VM under TCG software emulation, far slower than KVM: VM timings and CPU overhead are not KVM figures",
-                    claims: ["C1", "C2", "C3"]))
+                    claims: ["C1", "C2", "C3", "C8"]))
         }
         if accels.count > 1 {
             caveats.append(
                 SetupCaveat(
                     key: "mixed-accel",
                     text: "VM samples mix accelerators (\(accels.sorted().joined(separator: ", ")))",
-                    claims: ["C1", "C2", "C3"]))
+                    claims: ["C1", "C2", "C3", "C8"]))
         }
         if cgroupModes.contains("hybrid") {
             caveats.append(
@@ -198,7 +198,7 @@ extension ReportAnalysis {
                     key: "few-host-cpus",
                     text:
                         "host has \(NumberText.count(doc.host.cpus, "CPU")): QEMU's own threads compete with the guest",
-                    claims: ["C1", "C3"]))
+                    claims: ["C1", "C3", "C8"]))
         }
         if !doc.complete {
             caveats.append(

@@ -4,6 +4,7 @@ import Foundation
 import History
 import Images
 import Machines
+import Networks
 import Probes
 import Reports
 import Results
@@ -63,6 +64,12 @@ struct RunCommand: ParsableCommand {
                 workloads: workloads.map { $0.split(separator: ",").map(String.init) }, repetitions: repetitions)
         } catch {
             throw CLIError.badInput("\(error)")
+        }
+        // A network workload needs the CNI plugins: said before anything runs, not as a failed sample per run.
+        if parsed.workloads.contains(where: { $0.client != nil }), !CNI.missingPlugins().isEmpty {
+            throw CLIError.badInput(
+                "\(path): network workloads need the CNI plugins \(CNI.missingPlugins().joined(separator: ", ")) in "
+                    + "\(CNI.pluginDirectory) (scripts/setup installs containernetworking-plugins)")
         }
         // Leftovers of earlier runs that died without tearing down (kill -9): removed, and said so.
         for item in Janitor().clean() { FileHandle.standardError.write(Data("cleaned: \(item)\n".utf8)) }
