@@ -50,6 +50,8 @@ public struct DomainSpec: Sendable, Equatable {
     public var bridge: String? = nil
     /// The NIC's MAC address (a fixed one keeps the bench network's neighbour caches valid across boots).
     public var mac: String? = nil
+    /// Host CPUs the vCPUs (and QEMU's other threads) may run on, e.g. "0"; nil: any.
+    public var cpuset: String? = nil
     /// Optional emulator binary (default: libvirt's choice for the arch).
     public var emulator: String?
 
@@ -92,7 +94,9 @@ public struct DomainSpec: Sendable, Equatable {
         try x.open("domain", ["type": type.rawValue])
         try x.element("name", text: name)
         try x.element("memory", ["unit": "MiB"], text: String(memoryMiB))
-        try x.element("vcpu", ["placement": "static"], text: String(vcpus))
+        try x.element(
+            "vcpu", cpuset.map { ["placement": "static", "cpuset": $0] } ?? ["placement": "static"], text: String(vcpus)
+        )
         try x.open("os")
         try x.element("type", ["arch": "x86_64", "machine": machine.rawValue], text: "hvm")
         try x.element("kernel", text: kernel)

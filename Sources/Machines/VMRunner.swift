@@ -30,6 +30,7 @@ public struct VMConfig: Sendable {
     /// created from a thread inside it, so libvirt makes the tap there and hands QEMU its descriptor.
     public var bridge: String?
     public var mac: String?
+    public var cpuset: String?
     public var networkNamespace: String?
     /// Called on the console thread with the workload's output as it arrives (complete lines).
     public var onOutput: (@Sendable ([UInt8]) -> Void)?
@@ -177,6 +178,7 @@ public final class VMRunner: VMLauncher, Sendable {
                 ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none, emulator: config.emulator)
         spec.bridge = config.bridge
         spec.mac = config.mac
+        spec.cpuset = config.cpuset
 
         var dom: LibvirtDomain?
         var failure: String?

@@ -21,6 +21,7 @@ public final class BenchNetwork: Sendable {
     /// The default range, documented in Benchmarks/README.md; private to the run's namespaces, so it cannot clash
     /// with the host's networks.
     public static let defaultSubnet = "10.231.0.0/24"
+    private static let sequence = Atomic<Int>(0)
 
     public static func create(subnet text: String = defaultSubnet, paths: BoxbenchPaths = BoxbenchPaths())
         throws(NetworkError) -> BenchNetwork
@@ -32,13 +33,15 @@ public final class BenchNetwork: Sendable {
                 "CNI plugins missing in \(CNI.pluginDirectory): \(missing.joined(separator: ", ")) "
                     + "(scripts/setup installs containernetworking-plugins)")
         }
-        let bench = try NetworkNamespace.create(name: OwnedName.netns.name("bench"), paths: paths)
+        // Several bench networks may live in one process (tests): each takes a number of its own.
+        let id = String(sequence.add(1, ordering: .relaxed).newValue)
+        let bench = try NetworkNamespace.create(name: OwnedName.netns.name(id, "bench"), paths: paths)
         var made = [bench]
         do throws(NetworkError) {
-            let cni = CNI(pluginNamespace: bench, dataDirectory: paths.run + "/" + OwnedName.cniData.name())
-            let name = OwnedName.netns.name()
+            let cni = CNI(pluginNamespace: bench, dataDirectory: paths.run + "/" + OwnedName.cniData.name(id))
+            let name = OwnedName.netns.name(id)
             try cni.add(cni.loopbackConfig(name: name), containerID: "bench", netns: bench, interface: "lo")
-            let client = try NetworkNamespace.create(name: OwnedName.netns.name("client"), paths: paths)
+            let client = try NetworkNamespace.create(name: OwnedName.netns.name(id, "client"), paths: paths)
             made.append(client)
             try cni.add(cni.loopbackConfig(name: name), containerID: "client", netns: client, interface: "lo")
             let net = BenchNetwork(
@@ -50,7 +53,7 @@ public final class BenchNetwork: Sendable {
                 subnet: subnet, bench: bench, client: client, clientAddress: address, cni: cni, networkName: name)
         } catch {
             for ns in made { ns.remove() }
-            try? FileManager.default.removeItem(atPath: paths.run + "/" + OwnedName.cniData.name())
+            try? FileManager.default.removeItem(atPath: paths.run + "/" + OwnedName.cniData.name(id))
             throw error
         }
     }
@@ -76,7 +79,7 @@ public final class BenchNetwork: Sendable {
     /// A namespace of its own for `name` (a container arm), attached to the bridge; the same one on every call.
     public func attach(_ name: String) throws(NetworkError) -> (namespace: NetworkNamespace, address: String) {
         if let existing = attachments.withLock({ $0[name] }) { return existing }
-        let ns = try NetworkNamespace.create(name: OwnedName.netns.name(name))
+        let ns = try NetworkNamespace.create(name: "\(networkName)-\(name)")
         do throws(NetworkError) {
             try cni.add(cni.loopbackConfig(name: networkName), containerID: name, netns: ns, interface: "lo")
             guard let address = try cni.add(bridgeConfig, containerID: name, netns: ns)?.address else {

@@ -1,3 +1,4 @@
+import CShim
 import Containers
 import Foundation
 import Logging
@@ -175,11 +176,13 @@ public final class SuiteRunner: @unchecked Sendable {
                         benchNetwork.map { ClientRun.start(argv, server: n, net: $0, timeout: timeout) }
                     }
                 }
-                result = engine.run(
-                    image, workload: workload,
-                    limits: RunLimits(
-                        memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit, network: network),
-                    timeout: timeout, runIndex: index)
+                let limits = RunLimits(
+                    memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit, network: network)
+                // Client and server on different CPUs: the server is launched from this thread pinned to CPU 0 (the
+                // affinity is inherited at clone), the client's thread pins itself to CPU 1.
+                result = withThreadPinned(client == nil ? nil : NetworkCPUs.server) {
+                    engine.run(image, workload: workload, limits: limits, timeout: timeout, runIndex: index)
+                }
                 if let client { result = client.merge(into: result) }
             } else {
                 result = RunOutcome(status: .failed, failure: "not prepared")
@@ -395,6 +398,10 @@ extension SuiteRunner {
                     namespace: net.bench.path, address: address, bridge: net.bridgeName, prefix: net.subnet.prefix)
             }
         }
+        if let s = NetworkCPUs.server, let c = NetworkCPUs.client {
+            document.notes.append(
+                "network workloads: server on CPU \(s) (the VM's vCPUs pinned there by libvirt), client on CPU \(c)")
+        }
         document.notes.append(
             "bench network \(suite.networkSubnet) in namespaces of its own (the host's gets no link, address or route): "
                 + "client \(net.clientAddress) in the client namespace; native serves in the bench namespace on the "
@@ -409,15 +416,35 @@ final class ClientRun: Sendable {
     private let result = Mutex<Result<HostProcessResult, ContainerError>?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
+    /// Debian's iperf3, the reference client of `netstream` (the server in the image is the same build).
+    static let iperf3 = "/usr/bin/iperf3"
+
     static func start(_ argv: [String], server: RunNetwork, net: BenchNetwork, timeout: Duration) -> ClientRun {
         let run = ClientRun()
-        let args = ["bbwork"] + argv.map { $0.replacingOccurrences(of: "{address}", with: server.address) }
+        let substituted = argv.map { $0.replacingOccurrences(of: "{address}", with: server.address) }
+        let isIperf = argv.first == "iperf3"
         let request = HostProcessRequest(
-            path: BoxbenchPaths().workloadBinary, args: args, env: [], timeout: timeout,
+            path: isIperf ? iperf3 : BoxbenchPaths().workloadBinary,
+            args: isIperf ? substituted : ["bbwork"] + substituted, env: [], timeout: timeout,
             networkNamespace: net.client.path)
+        let deadline = monotonicNanos() + UInt64(timeout.components.seconds) * 1_000_000_000
         let t = Thread {
-            let r: Result<HostProcessResult, ContainerError>
-            do throws(ContainerError) { r = .success(try HostProcess.run(request)) } catch { r = .failure(error) }
+            if let cpu = NetworkCPUs.client {
+                var saved = cshim_cpu_mask()
+                _ = cshim_thread_pin(Int32(cpu), &saved)
+            }
+            var r: Result<HostProcessResult, ContainerError>
+            repeat {
+                do throws(ContainerError) { r = .success(try HostProcess.run(request)) } catch { r = .failure(error) }
+                // iperf3 does not wait for its server: refused while the server starts, it is tried again (with -J
+                // it reports the refusal in its JSON and exits 0).
+                guard isIperf, case .success(let done) = r,
+                    String(decoding: done.stdout + done.stderr, as: UTF8.self).contains("Connection refused")
+                        || String(decoding: done.stdout + done.stderr, as: UTF8.self).contains("No route to host"),
+                    monotonicNanos() < deadline
+                else { break }
+                usleep(20_000)
+            } while true
             run.result.withLock { $0 = r }
             run.done.signal()
         }
@@ -437,13 +464,61 @@ final class ClientRun: Sendable {
         case .success(let r):
             let out = String(decoding: r.stdout, as: UTF8.self)
             o.metrics.merge(parseWorkloadMetrics(out)) { server, _ in server }
-            if r.exit != .exited(0) {
-                let err = String(decoding: r.stderr.suffix(300), as: UTF8.self).trimmingCharacters(
-                    in: .whitespacesAndNewlines)
+            o.metrics.merge(parseIperf3(out)) { server, _ in server }
+            let tail = String(decoding: (r.stderr.isEmpty ? r.stdout : r.stderr).suffix(300), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let iperfError = iperf3Error(out)
+            if r.exit != .exited(0) || iperfError != nil {
                 if o.status == .ok { o.status = .failed }
-                o.failure = [o.failure, "client exit \(r.exit): \(err)"].compactMap { $0 }.joined(separator: "; ")
+                o.failure = [o.failure, "client exit \(r.exit): \(tail)"].compactMap { $0 }.joined(separator: "; ")
+            } else if o.status != .ok {
+                o.failure = [o.failure, "the client ended normally: \(tail)"].compactMap { $0 }.joined(separator: "; ")
             }
         }
         return o
     }
+}
+
+/// iperf3's `-J` report → `work_iperf3_*` metrics: the receiver's bytes per second (the figure iperf3 itself
+/// reports as the result), the sender's, and TCP retransmits.
+func parseIperf3(_ json: String) -> [String: Double] {
+    guard json.contains("\"end\""), let data = json.data(using: .utf8),
+        let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let end = root["end"] as? [String: Any]
+    else { return [:] }
+    var m: [String: Double] = [:]
+    if let r = end["sum_received"] as? [String: Any], let bps = r["bits_per_second"] as? Double {
+        m["work_iperf3_received_bytes_per_s"] = bps / 8
+    }
+    if let s = end["sum_sent"] as? [String: Any] {
+        if let bps = s["bits_per_second"] as? Double { m["work_iperf3_sent_bytes_per_s"] = bps / 8 }
+        if let retransmits = s["retransmits"] as? Double { m["work_iperf3_retransmits"] = retransmits }
+    }
+    return m
+}
+
+/// Where a network workload's server and client run on a host with two or more CPUs (nil: not pinned).
+enum NetworkCPUs {
+    static let available = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+    static var server: Int? { available >= 2 ? 0 : nil }
+    static var client: Int? { available >= 2 ? 1 : nil }
+    /// The VM's vCPUs and emulator threads (libvirt sets QEMU's affinity itself, so it is said in the domain).
+    static var vmCPUSet: String? { server.map(String.init) }
+}
+
+/// Runs `body` with the calling thread pinned to `cpu` (nil: as it is); what it launches meanwhile inherits it.
+func withThreadPinned<T>(_ cpu: Int?, _ body: () -> T) -> T {
+    guard let cpu else { return body() }
+    var saved = cshim_cpu_mask()
+    guard cshim_thread_pin(Int32(cpu), &saved) == 0 else { return body() }
+    defer { _ = cshim_thread_unpin(&saved) }
+    return body()
+}
+
+/// The `error` of an iperf3 `-J` report (iperf3 3.12 exits 0 when it could not connect), or nil.
+func iperf3Error(_ json: String) -> String? {
+    guard json.contains("\"error\""), let data = json.data(using: .utf8),
+        let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return root["error"] as? String
 }

@@ -343,10 +343,10 @@ extension Suite {
                     try reader.string(n, key: "\(key).client[\(j)]")
                 }
             }
-            if let client, let clientNode = m["client"], client.first != "netrr" {
+            if let client, let clientNode = m["client"], !["netrr", "iperf3"].contains(client.first ?? "") {
                 throw SuiteError(
                     file: path, line: clientNode.mark?.line, key: "\(key).client",
-                    message: "the client is the kit's bbwork: its first argument must be netrr")
+                    message: "the client is the kit's bbwork (netrr …) or Debian's iperf3 (iperf3 …)")
             }
             workloads.append(
                 WorkloadSpec(

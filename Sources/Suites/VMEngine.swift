@@ -103,6 +103,8 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
                 ? "52:54:00:" + octets[1...].map { String(format: "%02x", $0) }.joined(separator: ":") : nil
         }
         c.networkNamespace = network?.bridge == nil ? nil : network?.namespace
+        // A network workload's server side: the vCPUs where the other arms' servers run (the client is elsewhere).
+        if network != nil { c.cpuset = NetworkCPUs.vmCPUSet }
         return c
     }
 

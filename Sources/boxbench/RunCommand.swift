@@ -71,6 +71,12 @@ struct RunCommand: ParsableCommand {
                 "\(path): network workloads need the CNI plugins \(CNI.missingPlugins().joined(separator: ", ")) in "
                     + "\(CNI.pluginDirectory) (scripts/setup installs containernetworking-plugins)")
         }
+        if let w = parsed.workloads.first(where: { $0.client?.first == "iperf3" }), access("/usr/bin/iperf3", X_OK) != 0
+        {
+            throw CLIError.badInput(
+                "\(path): workload \(w.name) runs Debian's iperf3 as its client: /usr/bin/iperf3 is missing "
+                    + "(scripts/setup installs it)")
+        }
         // Leftovers of earlier runs that died without tearing down (kill -9): removed, and said so.
         for item in Janitor().clean() { FileHandle.standardError.write(Data("cleaned: \(item)\n".utf8)) }
         // A second pass before this run ends: what was still busy at the start (a killed run's QEMU exiting keeps

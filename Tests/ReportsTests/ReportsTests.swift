@@ -83,10 +83,40 @@ struct AnalysisTests {
         #expect(vmOverContainer.value > 500 && vmOverContainer.value < 1100)
     }
 
+    /// C8 on synthetic netrr samples: containers at native latency and VMs far above hold; a slow container does not.
+    @Test func networkClaimFollowsItsRule() throws {
+        func doc(containerUs: Double) throws -> ResultsDocument {
+            var d = try loadFixture()
+            let template = try #require(d.samples.first { $0.armKey == "native" && $0.status == .ok })
+            for (arm, kind, us) in [
+                ("native", "native", 50.0), ("container", "container", containerUs), ("vm", "vm", 160.0),
+            ] {
+                for i in 0..<12 {
+                    var s = template
+                    s.armKey = arm
+                    s.workload = "netrr"
+                    s.repetition = i
+                    s.provenance.arm = kind
+                    // ±2 % deterministic spread.
+                    s.metrics = ["work_rr_p50_ns": us * 1000 * (0.98 + 0.04 * Double(i % 5) / 4)]
+                    d.samples.append(s)
+                }
+            }
+            d.plan.workloads.append("netrr")
+            return d
+        }
+        let near = try #require(ReportAnalysis(try doc(containerUs: 50.5)).claims.first { $0.id == "C8" })
+        #expect(near.verdict == .holds, "\(near.reason) \(near.evidence)")
+        let slow = try #require(ReportAnalysis(try doc(containerUs: 70)).claims.first { $0.id == "C8" })
+        #expect(slow.verdict == .doesNotHold, "\(slow.reason)")
+    }
+
     @Test func claimVerdictsFollowTheStatedRules() throws {
         let claims = ReportAnalysis(try loadFixture()).claims
-        #expect(claims.map(\.id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7"])
+        #expect(claims.map(\.id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"])
         let byID = Dictionary(uniqueKeysWithValues: claims.map { ($0.id, $0) })
+        // C8: the fixture has no network workload.
+        #expect(byID["C8"]!.notMeasured && byID["C8"]!.reason.contains("no network workload"))
         // C1: vm ÷ container startup ≈ ×750 with a CI far above 2.
         #expect(byID["C1"]!.verdict == .holds)
         #expect(byID["C1"]!.interval!.lower > 2)
@@ -263,7 +293,7 @@ struct RendererTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["schema"] as? String == "boxbench.summary/v1")
         let claims = try #require(object["claims"] as? [[String: Any]])
-        #expect(claims.count == 7)
+        #expect(claims.count == 8)
         #expect(claims.first?["verdict"] as? String == "holds")
         let groups = try #require(object["groups"] as? [[String: Any]])
         let vmHello = try #require(

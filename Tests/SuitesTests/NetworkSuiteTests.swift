@@ -31,6 +31,7 @@ func hostNetworkState() throws -> String {
         if: FileManager.default.fileExists(atPath: BoxbenchPaths().workloadBinary)
             && CNI.missingPlugins().isEmpty && access("/usr/bin/crun", X_OK) == 0,
         "needs the workload kit, the CNI plugins and crun (scripts/setup)"),
+    .enabled(if: access("/usr/bin/iperf3", X_OK) == 0, "needs iperf3 (scripts/setup)"),
     .enabled(
         if: FileManager.default.fileExists(atPath: BoxbenchPaths().kernelImage),
         "needs the guest kernel (scripts/setup)"))
@@ -54,6 +55,8 @@ struct NetworkSuiteTests {
             workloads:
               - name: netrr
                 client: ["netrr", "{address}", "7100", "300", "64", "10000"]
+              - name: netstream
+                client: ["iperf3", "-c", "{address}", "-p", "5201", "-t", "1", "-J"]
             """
         let suite = try Suite.parse(yaml, path: RealSuiteTests.repoRoot + "/Benchmarks/net-small.yaml")
         let dir = NSTemporaryDirectory() + "boxbench-netsuite-\(getpid())"
@@ -70,16 +73,24 @@ struct NetworkSuiteTests {
             seed: 3, progress: SilentProgress(), tool: ToolInfo(version: "test", commit: "test"))
         let doc = runner.run()
         for arm in ["native", "container", "box-host", "container-crun", "vm"] {
-            let samples = doc.samples.filter { $0.armKey == arm }
+            let samples = doc.samples.filter { $0.armKey == arm && $0.workload == "netrr" }
             #expect(samples.count == 3)
             for s in samples {
                 #expect(s.status == .ok, "\(arm): \(s.failure ?? "")")
                 #expect((s.metrics["work_rr_p50_ns"] ?? 0) > 0, "\(arm): \(s.metrics.keys.sorted())")
                 #expect((s.metrics["work_rr_per_s"] ?? 0) > 0)
             }
+            // iperf3 through the same path: received bytes per second from the client's JSON.
+            for s in doc.samples.filter({ $0.armKey == arm && $0.workload == "netstream" }) {
+                #expect(s.status == .ok, "\(arm) netstream: \(s.failure ?? "")")
+                #expect((s.metrics["work_iperf3_received_bytes_per_s"] ?? 0) > 1e6, "\(arm): \(s.metrics)")
+            }
         }
         // The guest's NIC on the bench bridge: its first connection waited for the guest to boot.
-        #expect(doc.samples.filter { $0.armKey == "vm" }.allSatisfy { ($0.metrics["work_connect_wait_ns"] ?? 0) > 1e8 })
+        #expect(
+            doc.samples.filter { $0.armKey == "vm" && $0.workload == "netrr" }.allSatisfy {
+                ($0.metrics["work_connect_wait_ns"] ?? 0) > 1e8
+            })
         let c8 = try #require(ReportAnalysis(doc).claims.first { $0.id == "C8" })
         #expect(c8.evidence.contains { $0.contains("vm ÷ container") }, "\(c8.evidence)")
         #expect(c8.evidence.contains { $0.contains("container-crun ÷ native") }, "\(c8.evidence)")
@@ -104,12 +115,26 @@ struct NetworkSuiteTests {
         #expect(!FileManager.default.fileExists(atPath: net.cni.dataDirectory))
     }
 
+    @Test func iperf3ReportsAreRead() {
+        let ok =
+            #"{"start": {}, "end": {"sum_sent": {"bits_per_second": 8e9, "retransmits": 3}, "sum_received": {"bits_per_second": 4e9}}}"#
+        #expect(
+            parseIperf3(ok) == [
+                "work_iperf3_sent_bytes_per_s": 1e9, "work_iperf3_retransmits": 3,
+                "work_iperf3_received_bytes_per_s": 5e8,
+            ])
+        #expect(iperf3Error(ok) == nil)
+        let refused = #"{"start": {}, "end": {}, "error": "unable to connect to server: Connection refused"}"#
+        #expect(parseIperf3(refused).isEmpty)
+        #expect(iperf3Error(refused) == "unable to connect to server: Connection refused")
+    }
+
     @Test func badNetworkSectionsAreNamed() {
         for (yaml, key) in [
             ("network:\n  subnet: 10.0.0.0/33\narms: [{kind: native}]\nworkloads: [{name: a}]\n", "network.subnet"),
             ("arms:\n  - kind: container\n    network: overlay\nworkloads: [{name: a}]\n", "arms[0].network"),
             ("arms:\n  - kind: native\n    network: host\nworkloads: [{name: a}]\n", "arms[0].network"),
-            ("arms: [{kind: native}]\nworkloads:\n  - name: a\n    client: [iperf3]\n", "workloads[0].client"),
+            ("arms: [{kind: native}]\nworkloads:\n  - name: a\n    client: [netperf]\n", "workloads[0].client"),
         ] {
             do {
                 _ = try Suite.parse(yaml, path: "n.yaml")

@@ -52,6 +52,11 @@ int cshim_netns_remove(const char *path);
 int cshim_netns_enter(const char *path, int *saved_fd);
 int cshim_netns_leave(int saved_fd);
 
+/* ---- CPU affinity of the calling thread (affinity.c): 0 or -errno ---- */
+struct cshim_cpu_mask { unsigned long bytes[16]; }; /* room for a cpu_set_t (1024 CPUs) */
+int cshim_thread_pin(int cpu, struct cshim_cpu_mask *saved);
+int cshim_thread_unpin(const struct cshim_cpu_mask *saved);
+
 /* ---- container process creation: everything between clone and exec ---- */
 
 struct cshim_mount {
