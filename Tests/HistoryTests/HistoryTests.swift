@@ -48,10 +48,21 @@ func syntheticDocument(
     return doc
 }
 
+/// A file name in a fresh directory of this test process; every such directory is removed when the process exits.
 func temporaryPath(_ name: String) -> String {
-    let dir = NSTemporaryDirectory() + "boxbench-history-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let dir = TemporaryDirectories.root + "/\(UInt32.random(in: 0...UInt32.max))"
     try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir + "/" + name
+}
+
+enum TemporaryDirectories {
+    /// One directory per test process, removed at exit (Swift Testing has no suite teardown).
+    static let root: String = {
+        let root = NSTemporaryDirectory() + "boxbench-history-test-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TemporaryDirectories.root) }
+        return root
+    }()
 }
 
 /// Noise around `level` with a coefficient of variation of 2 %, reproducible.
