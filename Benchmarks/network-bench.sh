@@ -11,4 +11,4 @@ bin="${BOXBENCH:-$repo/.build/release/boxbench}"
 out="$(mktemp -d /tmp/boxbench-network-bench.XXXXXX)"
 trap 'rm -rf "$out"' EXIT
 "$bin" run Benchmarks/network.yaml --workloads netrr --repetitions "${1:-10}" -o "$out" --force --quiet --no-history >/dev/null
-"$bin" report "$out" --format terminal | awk '/^  C8 /{p=1} p&&/^$/{exit} p'
+"$bin" report "$out" --format terminal | awk '/^  C8 A container/{p=1} p&&/^$/{exit} p'
