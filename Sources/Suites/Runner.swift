@@ -53,7 +53,7 @@ public struct TerminalProgress: ProgressSink {
 /// Provides the prepared image for a workload (built by the Images module in the real CLI).
 public typealias ImageProvider = @Sendable (WorkloadSpec) throws -> PreparedImage
 
-public final class SuiteRunner: @unchecked Sendable {
+public final class SuiteRunner {
     public let suite: Suite
     let engines: [String: any Engine]
     let images: ImageProvider
