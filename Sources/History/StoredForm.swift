@@ -25,12 +25,12 @@ public enum StoredForm {
             if let a = p.accel { accel[s.pointee.armKey] = a }
         }
         var out: [String: String] = [:]
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         for (key, var r) in records {
             r.memoryFigure = nil
             if let a = accel[key] { r.accel = a }
             r.key = ""
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
             out[key] = (try? encoder.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         }
         return out

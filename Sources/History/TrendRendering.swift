@@ -1,4 +1,5 @@
 import Foundation
+import Results
 
 /// Trends as text, CSV, JSON and an offline HTML page with one SVG chart per series.
 public enum TrendRendering {
@@ -48,9 +49,7 @@ public enum TrendRendering {
     }
 
     public static func json(_ trends: [Trend]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return (try? encoder.encode(trends)).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? "[]\n"
+        (try? ResultsStore.encoder().encode(trends)).map { String(decoding: $0, as: UTF8.self) + "\n" } ?? "[]\n"
     }
 
     static func escape(_ s: String) -> String {

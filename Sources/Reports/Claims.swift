@@ -112,7 +112,7 @@ enum ReferencePoints {
             "Agache et al., Firecracker (NSDI 2020): VMM memory overhead ≈ 2.5 MB (Firecracker) vs 131 MB (QEMU) for a 256 MiB guest."
         ],
         "C8": [
-            "Felter et al., IBM 2014 / ISPASS 2015: TCP_RR round trip 37.6 µs native, 41.2 µs Docker with host networking, 67.9 µs KVM with virtio-net and vhost (+81 %); bulk throughput at line rate everywhere."
+            "Felter et al., IBM 2014 / ISPASS 2015: TCP request/response latency 37.6 µs native, 67.9 µs under KVM (+81 %); bulk throughput at line rate everywhere."
         ],
         "C3": [
             "Felter et al., IBM 2014 / ISPASS 2015: Linpack 290.8 GFLOPS native, 290.9 Docker, 284.2 tuned KVM.",

@@ -438,10 +438,9 @@ final class ClientRun: Sendable {
                 do throws(ContainerError) { r = .success(try HostProcess.run(request)) } catch { r = .failure(error) }
                 // iperf3 does not wait for its server: refused while the server starts, it is tried again (with -J
                 // it reports the refusal in its JSON and exits 0).
-                guard isIperf, case .success(let done) = r,
-                    String(decoding: done.stdout + done.stderr, as: UTF8.self).contains("Connection refused")
-                        || String(decoding: done.stdout + done.stderr, as: UTF8.self).contains("No route to host"),
-                    monotonicNanos() < deadline
+                guard isIperf, case .success(let done) = r, monotonicNanos() < deadline,
+                    let error = iperf3Error(String(decoding: done.stdout, as: UTF8.self)),
+                    error.contains("Connection refused") || error.contains("No route to host")
                 else { break }
                 usleep(20_000)
             } while true

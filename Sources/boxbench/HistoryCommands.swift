@@ -69,20 +69,7 @@ struct HistoryImport: AsyncParsableCommand {
     func run() async throws {
         try await history.with { store in
             // Read everything first: a bad file is exit 2 before anything is written.
-            var docs: [(String, ResultsDocument)] = []
-            for given in files {
-                var isDir: ObjCBool = false
-                let path =
-                    FileManager.default.fileExists(atPath: given, isDirectory: &isDir) && isDir.boolValue
-                    ? given + "/results.json" : given
-                do {
-                    docs.append((path, try ResultsStore.read(path)))
-                } catch let e as ResultsError {
-                    throw CLIError.badInput(e.description)
-                } catch {
-                    throw CLIError.badInput("read results \(path): \(error)")
-                }
-            }
+            let docs = try files.map { (resultsPath($0), try readResults($0)) }
             for (path, doc) in docs {
                 switch try await historyCall({ () async throws(HistoryError) in
                     try await store.append(doc, label: label, source: path)
@@ -125,9 +112,7 @@ struct HistoryList: AsyncParsableCommand {
 }
 
 func encodeJSON<T: Encodable>(_ value: T) throws -> String {
-    let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return String(decoding: try e.encode(value), as: UTF8.self)
+    String(decoding: try ResultsStore.encoder().encode(value), as: UTF8.self)
 }
 
 struct HistoryShow: AsyncParsableCommand {
@@ -252,11 +237,7 @@ func emit(_ text: String, to output: String?) throws {
         print(text, terminator: "")
         return
     }
-    do {
-        try ResultsStore.writeAtomically(text, to: output)
-    } catch {
-        throw CLIError.badInput("write \(output): \(error)")
-    }
+    try writeOutput(text, to: output)
 }
 
 struct HistoryReport: AsyncParsableCommand {

@@ -9,12 +9,16 @@ private func failInput(_ message: String) -> ExitCode {
     return ExitCode(2)
 }
 
-private func readResults(_ given: String) throws -> ResultsDocument {
-    // A run directory stands for the results document in it.
+/// A run directory stands for the results document in it.
+func resultsPath(_ given: String) -> String {
     var isDirectory: ObjCBool = false
-    let path =
-        FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory) && isDirectory.boolValue
+    return FileManager.default.fileExists(atPath: given, isDirectory: &isDirectory) && isDirectory.boolValue
         ? given + "/results.json" : given
+}
+
+/// The results document at `given` (a file or a run directory); unreadable input is exit 2 naming the path.
+func readResults(_ given: String) throws -> ResultsDocument {
+    let path = resultsPath(given)
     do {
         return try ResultsStore.read(path)
     } catch let error as ResultsError {
@@ -25,7 +29,7 @@ private func readResults(_ given: String) throws -> ResultsDocument {
 }
 
 /// Temp file + rename: a failed run never leaves half a report behind.
-private func writeOutput(_ text: String, to path: String) throws {
+func writeOutput(_ text: String, to path: String) throws {
     do {
         try ResultsStore.writeAtomically(text, to: path)
     } catch let error as ResultsError {
