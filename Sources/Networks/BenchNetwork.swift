@@ -15,7 +15,9 @@ public final class BenchNetwork: Sendable {
     public let clientAddress: String
     public let cni: CNI
     let networkName: String
-    public let bridgeName = "bbbr0"
+    /// The bridge's name inside the bench namespace (the same in every bench network: each has its own namespace).
+    public static let bridgeName = "bbbr0"
+    let paths: BoxbenchPaths
     private let attachments = Mutex<[String: (NetworkNamespace, String)]>([:])
 
     /// The default range, documented in Benchmarks/README.md; private to the run's namespaces, so it cannot clash
@@ -44,13 +46,13 @@ public final class BenchNetwork: Sendable {
             let client = try NetworkNamespace.create(name: OwnedName.netns.name(id, "client"), paths: paths)
             made.append(client)
             try cni.add(cni.loopbackConfig(name: name), containerID: "client", netns: client, interface: "lo")
-            let net = BenchNetwork(
-                subnet: subnet, bench: bench, client: client, clientAddress: "", cni: cni, networkName: name)
-            guard let address = try cni.add(net.bridgeConfig, containerID: "client", netns: client)?.address else {
+            let bridge = bridgeConfig(cni, name: name, subnet: subnet)
+            guard let address = try cni.add(bridge, containerID: "client", netns: client)?.address else {
                 throw .plugin(plugin: "bridge", command: "ADD", message: "no IPv4 address in the result")
             }
             return BenchNetwork(
-                subnet: subnet, bench: bench, client: client, clientAddress: address, cni: cni, networkName: name)
+                subnet: subnet, bench: bench, client: client, clientAddress: address, cni: cni, networkName: name,
+                paths: paths)
         } catch {
             for ns in made { ns.remove() }
             try? FileManager.default.removeItem(atPath: paths.run + "/" + OwnedName.cniData.name(id))
@@ -60,8 +62,9 @@ public final class BenchNetwork: Sendable {
 
     init(
         subnet: IPv4Subnet, bench: NetworkNamespace, client: NetworkNamespace, clientAddress: String, cni: CNI,
-        networkName: String
+        networkName: String, paths: BoxbenchPaths
     ) {
+        self.paths = paths
         self.subnet = subnet
         self.bench = bench
         self.client = client
@@ -70,16 +73,17 @@ public final class BenchNetwork: Sendable {
         self.networkName = networkName
     }
 
-    var bridgeConfig: [String: Any] {
+    var bridgeConfig: [String: Any] { Self.bridgeConfig(cni, name: networkName, subnet: subnet) }
+
+    static func bridgeConfig(_ cni: CNI, name: String, subnet: IPv4Subnet) -> [String: Any] {
         cni.bridgeConfig(
-            name: networkName, bridge: bridgeName, subnet: subnet.text, gateway: subnet.gateway,
-            rangeEnd: subnet.lastLeasable)
+            name: name, bridge: bridgeName, subnet: subnet.text, gateway: subnet.gateway, rangeEnd: subnet.lastLeasable)
     }
 
     /// A namespace of its own for `name` (a container arm), attached to the bridge; the same one on every call.
     public func attach(_ name: String) throws(NetworkError) -> (namespace: NetworkNamespace, address: String) {
         if let existing = attachments.withLock({ $0[name] }) { return existing }
-        let ns = try NetworkNamespace.create(name: "\(networkName)-\(name)")
+        let ns = try NetworkNamespace.create(name: "\(networkName)-\(name)", paths: paths)
         do throws(NetworkError) {
             try cni.add(cni.loopbackConfig(name: networkName), containerID: name, netns: ns, interface: "lo")
             guard let address = try cni.add(bridgeConfig, containerID: name, netns: ns)?.address else {

@@ -395,7 +395,8 @@ extension SuiteRunner {
                 }
                 vmIndex += 1
                 networks[arm.name] = RunNetwork(
-                    namespace: net.bench.path, address: address, bridge: net.bridgeName, prefix: net.subnet.prefix)
+                    namespace: net.bench.path, address: address, bridge: BenchNetwork.bridgeName,
+                    prefix: net.subnet.prefix)
             }
         }
         if let s = NetworkCPUs.server, let c = NetworkCPUs.client {
