@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Times report generation for a 100 000-sample results file (target: load + render < 1 s per format, release
-# build). Builds only CSimdJSON, Results, Stats and Reports (copied into a throwaway package with a small
-# driver), so it does not depend on the rest of boxbench compiling. Usage: Benchmarks/report-bench.sh [SAMPLES]
+# build). Builds only CSimdJSON, Results, Stats and Reports (copied into a throwaway package with a small driver), so it
+# does not depend on the rest of boxbench compiling. Usage: Benchmarks/report-bench.sh [SAMPLES]
 # Each format is timed from a fresh read of the file (what `boxbench report FILE --format F` does in-process).
-# The file is written as `boxbench run` writes it (schema v2); the load of the same document as v1 is shown too.
+# The file is written as `boxbench run` writes it (schema v3), read as `boxbench report` reads it (simdjson with
+# the types' Codable conformances) and, for comparison, by Foundation's JSONDecoder alone; the analysis
+# is timed once for all formats as `boxbench run` computes it.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -42,7 +44,7 @@ let path = CommandLine.arguments[2]
 
 /// A synthetic but realistic run: 7 workloads × 5 arms, ~1% failures, log-normal noise, and per sample
 /// what the runner records (results/baselines/): the metric set of its arm and workload (6–17 metrics), the
-/// VM's 9 and a container's 4 phases, ISO timestamps, a SHA-256 output digest, full provenance, and one
+/// VM's 9 and a container's 4 phases, ISO timestamps, a SHA-256 output digest, the arms recorded once, and one
 /// plan-order entry per run.
 func makeDocument(samples: Int) -> ResultsDocument {
     let workloads = ["hello", "idle", "cpu", "memory", "syscall", "fileio", "probe"]
@@ -63,7 +65,12 @@ func makeDocument(samples: Int) -> ResultsDocument {
     let seed: UInt64 = 6_063_333_517_647_271_708
     var doc = ResultsDocument(
         suite: "bench", startedAt: "2026-11-29T00:00:00.000Z", seed: seed, host: host, tool: tool,
-        plan: PlanSummary(arms: arms, workloads: workloads, repetitions: samples / 35, warmups: 0, timeoutSeconds: 30, cacheMode: "warm"))
+        plan: PlanSummary(arms: arms, workloads: workloads, repetitions: samples / 35, warmups: 0, timeoutSeconds: 30, cacheMode: "warm"),
+        arms: arms.map { arm in
+            arm == "vm"
+                ? ArmRecord(key: arm, kind: .vm, engine: "libvirt", engineVersion: "libvirt 9.0.0, QEMU emulator version 7.2.19", accel: "auto", machine: "pc", rootfs: "initramfs", memoryMiB: 256, vcpus: 1, memoryFigure: "machine cgroup")
+                : ArmRecord(key: arm, kind: arm == "native" ? .native : .container, engine: arm == "native" ? "native" : (arm == "container" ? "boxbench" : String(arm.dropFirst(10))), memoryFigure: "cgroup", seccomp: arm == "native" ? nil : "boxbench-default v2, 306 syscalls allowed")
+        })
     var generator = SplitMix64(seed: 12345)
     // Log-normal noise (σ = 0.1) by Box–Muller.
     func noise() -> Double {
@@ -85,14 +92,10 @@ func makeDocument(samples: Int) -> ResultsDocument {
         let first = startup[arm]! * noise()
         let startedAt = formatter.string(from: clock)
         clock.addTimeInterval(first * 1.2 / 1000 + 0.004)
-        let provenance = Provenance(
-            arm: arm.hasPrefix("container") ? "container" : arm, engine: arm == "vm" ? "libvirt" : (arm == "container" ? "boxbench" : String(arm.dropFirst(arm.hasPrefix("container-") ? 10 : 0))),
-            accel: isVM ? "tcg" : nil, machineType: isVM ? "pc" : nil, cgroupMode: "hybrid", kernel: host.kernel,
-            cpuModel: host.cpuModel, boxbenchVersion: tool.version, commit: tool.commit, cacheMode: "warm", seed: seed,
-            repetition: index / 35, startedAt: startedAt, finishedAt: formatter.string(from: clock))
+        let finishedAt = formatter.string(from: clock)
         doc.plan.order.append("\(arm)/\(workload)#\(index / 35)")
         if generator.nextIndex(below: 100) == 0 {
-            doc.samples.append(Sample(armKey: arm, workload: workload, repetition: index / 35, status: .timeout, failure: "timeout after 30 s", provenance: provenance))
+            doc.samples.append(Sample(arm: arm, workload: workload, repetition: index / 35, status: .timeout, failure: "timeout after 30 s", startedAt: startedAt, finishedAt: finishedAt, measurements: Measurements(vm: VMMeasurements(accel: isVM ? "tcg" : nil, machineType: isVM ? "pc" : nil))))
             continue
         }
         var metrics: [String: Double] = [
@@ -103,7 +106,6 @@ func makeDocument(samples: Int) -> ResultsDocument {
             for name in ["pss_peak_bytes", "rss_peak_bytes", "memory_current_bytes"] { metrics[name] = (2.1e8 * noise()).rounded() }
             metrics["guest_memtotal_bytes"] = 113_872_896
             metrics["guest_memavailable_bytes"] = (9.1e7 * noise()).rounded()
-            metrics["vcpus"] = 1
         } else {
             metrics["memory_anon_bytes"] = (2.6e5 * noise()).rounded()
             metrics["memory_file_bytes"] = 0
@@ -120,8 +122,10 @@ func makeDocument(samples: Int) -> ResultsDocument {
             return Phase(name: name, ms: at)
         }
         doc.samples.append(Sample(
-            armKey: arm, workload: workload, repetition: index / 35, status: .ok, exitCode: 0, metrics: metrics,
-            phases: phases, outputDigest: digests[workload], provenance: provenance))
+            arm: arm, workload: workload, repetition: index / 35, status: .ok, exitCode: 0, startedAt: startedAt,
+            finishedAt: finishedAt,
+            measurements: Measurements(byName: metrics, phases: phases, accel: isVM ? "tcg" : nil, machineType: isVM ? "pc" : nil),
+            outputDigest: digests[workload]))
     }
     doc.complete = true
     return doc
@@ -144,6 +148,10 @@ func line(_ label: String, _ time: Double, _ extra: String = "") {
     print(label.padding(toLength: 34, withPad: " ", startingAt: 0) + String(format: "%8.3f s", time) + extra)
 }
 line("read + decode JSON (ResultsStore)", readTime)
+let foundationTime = try seconds {
+    _ = try ResultsStore.readWithFoundation(path)
+}
+line("the same by JSONDecoder alone", foundationTime, "  (not the target: why simdjson stays)")
 var worst = 0.0
 for format in ReportFormat.allCases {
     var length = 0
@@ -153,13 +161,12 @@ for format in ReportFormat.allCases {
     worst = max(worst, load + render)
     line("load + report --format \(format.rawValue)", load + render, String(format: "  (load %.3f + render %.3f; %d KB)", load, render, length / 1000))
 }
-// Not part of the target: the same document as a (pretty-printed) v1 file, as older runs and the committed
-// baselines are, which still loads.
-let legacyPath = path + ".v1.json"
-try ResultsStore.write(document, to: legacyPath, schema: .v1)
-let legacySize = (try FileManager.default.attributesOfItem(atPath: legacyPath)[.size] as? Int) ?? 0
-let legacyTime = try seconds { _ = try ResultsStore.read(legacyPath) }
-line("read the same as v1 (\(legacySize / 1_000_000) MB)", legacyTime)
+// What `boxbench run` does after the last run: one analysis, every format rendered from it.
+var runAnalysis: ReportAnalysis!
+let analysisTime = seconds { runAnalysis = ReportAnalysis(document) }
+let allFormats = seconds { for format in ReportFormat.allCases { _ = renderReport(runAnalysis, format: format) } }
+line("analysis once (boxbench run)", analysisTime)
+line("then every format from it", allFormats)
 let githubTime = seconds { _ = githubActionBenchmarkJSON(document) }
 line("github-action-benchmark JSON", githubTime)
 let compareTime = try seconds { _ = try compareResults(baseline: document, new: document) }

@@ -192,6 +192,11 @@ public struct PeerRuntime: Sendable, Equatable, CustomStringConvertible {
 
     public var isInstalled: Bool { access(path, X_OK) == 0 }
 
+    /// The first line of `<runtime> --version` (e.g. "crun version 1.8.1"), for provenance; nil if it fails.
+    public func version() -> String? {
+        programVersion(path, argv0: rawValue)
+    }
+
     /// `<runtime> run --bundle B ID`; crun on a hybrid host runs with the v2 mount hidden (it refuses hybrid).
     public func request(bundle: String, id: String, timeout: Duration?, layout: CgroupLayout) -> HostProcessRequest {
         let detach = kind == .crun && layout.mode == .hybrid ? layout.unifiedMountPoint : nil
@@ -206,4 +211,18 @@ public struct PeerRuntime: Sendable, Equatable, CustomStringConvertible {
         _ = try? HostProcess.run(
             HostProcessRequest(path: path, args: [rawValue, "delete", "--force", id], env: [], timeout: .seconds(10)))
     }
+}
+
+/// The first line `PROGRAM --version` prints, for provenance (e.g. "QEMU emulator version 7.2.19"); nil when it
+/// cannot run or prints nothing.
+public func programVersion(_ path: String, argv0: String? = nil) -> String? {
+    guard access(path, X_OK) == 0,
+        let r = try? HostProcess.run(
+            HostProcessRequest(
+                path: path, args: [argv0 ?? (path as NSString).lastPathComponent, "--version"],
+                env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], timeout: .seconds(10))),
+        r.exit == .exited(0)
+    else { return nil }
+    let line = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").first.map(String.init)
+    return line?.trimmingCharacters(in: .whitespaces).isEmpty == false ? line : nil
 }

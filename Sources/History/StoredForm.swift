@@ -10,25 +10,23 @@ public enum StoredForm {
         return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Every arm's configuration as stored: the recorded arm (or, for v1 documents, what provenance says) with
-    /// the accel its samples really ran with.
+    /// Every arm's configuration as stored: the recorded arm with the accel its samples really ran with. What
+    /// describes rather than configures an arm (its engine's version, its seccomp profile, what its memory figure
+    /// counts) is left out: a new crun is a change in the series, not a new series.
     public static func armConfigs(_ doc: ResultsDocument) -> [String: String] {
         var records: [String: ArmRecord] = [:]
-        for r in doc.armConfigs ?? [] { records[r.key] = r }
+        for r in doc.arms { records[r.key] = r }
         var accel: [String: String] = [:]
         doc.forEachSample { s in
-            let p = s.pointee.provenance
-            if records[s.pointee.armKey] == nil {
-                records[s.pointee.armKey] = ArmRecord(
-                    key: s.pointee.armKey, kind: p.arm, engine: p.engine, accel: p.accel, machine: p.machineType)
-            }
-            if let a = p.accel { accel[s.pointee.armKey] = a }
+            if let a = s.pointee.measurements.vm.accel { accel[s.pointee.arm] = a }
         }
         var out: [String: String] = [:]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for (key, var r) in records {
             r.memoryFigure = nil
+            r.engineVersion = nil
+            r.seccomp = nil
             if let a = accel[key] { r.accel = a }
             r.key = ""
             out[key] = (try? encoder.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
@@ -51,7 +49,7 @@ public enum StoredForm {
         var grouped: [String: [String: [String: [Double]]]] = [:]
         doc.forEachSample { s in
             guard s.pointee.status == .ok else { return }
-            let arm = s.pointee.armKey
+            let arm = s.pointee.arm
             let workload = s.pointee.workload
             for (metric, value) in s.pointee.metrics where value.isFinite {
                 grouped[arm, default: [:]][workload, default: [:]][metric, default: []].append(value)

@@ -1,21 +1,25 @@
 import Foundation
 import Probes
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Reads the serial FIFO live on its own thread, timestamping every chunk, until stopped.
-final class ConsoleReader: @unchecked Sendable {
+final class ConsoleReader: Sendable {
     private let fd: Int32
     private let onMarker: @Sendable (ConsoleTranscript.Marker) -> Void
     private let onOutput: (@Sendable ([UInt8]) -> Void)?
-    private var delivered = 0
-    private let lock = NSLock()
-    private var transcript = ConsoleTranscript()
-    private var stopRequested = false
+    private struct State {
+        var transcript = ConsoleTranscript()
+        /// Bytes of the transcript's output already handed to `onOutput`.
+        var delivered = 0
+        var stopRequested = false
+        var started = false
+    }
+    private let state = Mutex(State())
     private let done = DispatchSemaphore(value: 0)
-    private var thread: Thread?
 
     init(
         fd: Int32, onOutput: (@Sendable ([UInt8]) -> Void)? = nil,
@@ -27,22 +31,17 @@ final class ConsoleReader: @unchecked Sendable {
     }
 
     func start() {
+        state.withLock { $0.started = true }
         let t = Thread { [self] in loop() }
         t.name = "boxbench-console"
         t.start()
-        thread = t
-    }
-
-    private var shouldStop: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopRequested
     }
 
     private func loop() {
         var buf = [UInt8](repeating: 0, count: 65536)
+        let wantsOutput = onOutput != nil
         while true {
-            let stopping = shouldStop
+            let stopping = state.withLock { $0.stopRequested }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let r = poll(&p, 1, stopping ? 0 : 50)
             if r < 0 && errno == EINTR { continue }
@@ -50,14 +49,12 @@ final class ConsoleReader: @unchecked Sendable {
                 let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n > 0 {
                     let now = monotonicNanos()
-                    lock.lock()
-                    let markers = transcript.feed(buf[0..<n], atNs: now)
-                    var fresh: [UInt8] = []
-                    if onOutput != nil && transcript.output.count > delivered {
-                        fresh = Array(transcript.output[delivered...])
-                        delivered = transcript.output.count
+                    let (markers, fresh) = state.withLock { state -> ([ConsoleTranscript.Marker], [UInt8]) in
+                        let markers = state.transcript.feed(buf[0..<n], atNs: now)
+                        guard wantsOutput, state.transcript.output.count > state.delivered else { return (markers, []) }
+                        defer { state.delivered = state.transcript.output.count }
+                        return (markers, Array(state.transcript.output[state.delivered...]))
                     }
-                    lock.unlock()
                     if !fresh.isEmpty { onOutput?(fresh) }
                     for m in markers { onMarker(m) }
                     continue
@@ -72,65 +69,73 @@ final class ConsoleReader: @unchecked Sendable {
 
     /// Stops after draining what is buffered; closes the fd; returns the transcript.
     func stop() -> ConsoleTranscript {
-        lock.lock()
-        stopRequested = true
-        lock.unlock()
-        if thread != nil { done.wait() }
-        close(fd)
-        lock.lock()
-        defer { lock.unlock() }
-        transcript.finish(atNs: monotonicNanos())
-        if transcript.output.count > delivered {
-            onOutput?(Array(transcript.output[delivered...]))
-            delivered = transcript.output.count
+        let started = state.withLock { state in
+            state.stopRequested = true
+            return state.started
         }
+        if started { done.wait() }
+        close(fd)
+        let (transcript, fresh) = state.withLock { state -> (ConsoleTranscript, [UInt8]) in
+            state.transcript.finish(atNs: monotonicNanos())
+            guard state.transcript.output.count > state.delivered else { return (state.transcript, []) }
+            defer { state.delivered = state.transcript.output.count }
+            return (state.transcript, Array(state.transcript.output[state.delivered...]))
+        }
+        if !fresh.isEmpty { onOutput?(fresh) }
         return transcript
     }
 }
 
 /// Samples QEMU's PSS/RSS (smaps_rollup), CPU, libvirt's cpu.time, balloon stats and the VM's cgroup memory
 /// while the domain runs; also reaps QEMU the moment it turns zombie (so STOPPED is not delayed by PID 1).
-final class QemuSampler: @unchecked Sendable {
+final class QemuSampler: Sendable {
     struct Output {
         var memory = VMRunResult.Memory()
         var cpu = VMRunResult.CPU()
     }
 
+    /// What the process and the domain are, set once at `start`; read by the sampling thread.
+    private struct Target {
+        var pid: Int32?
+        var domain: LibvirtDomain?
+        var cgroupMemoryDir: String?
+        var cgroupV2 = false
+    }
+    private struct State {
+        var out = Output()
+        var target = Target()
+        var stopRequested = false
+        var running = false
+    }
+
     private let interval: Duration
-    private let lock = NSLock()
-    private var out = Output()
-    private var pid: Int32?
-    private var domain: LibvirtDomain?
-    private var cgroupMemoryDir: String?
-    private var cgroupV2 = false
-    private var stopRequested = false
+    private let state = Mutex(State())
     private let done = DispatchSemaphore(value: 0)
-    private var running = false
     private let clockTicks = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     init(interval: Duration) { self.interval = interval }
 
     func start(pid: Int32?, domain: LibvirtDomain) {
-        lock.lock()
-        self.pid = pid
-        self.domain = domain
-        if let pid { (cgroupMemoryDir, cgroupV2) = Self.memoryCgroup(pid: pid) }
-        running = true
-        lock.unlock()
+        var target = Target(pid: pid, domain: domain)
+        if let pid { (target.cgroupMemoryDir, target.cgroupV2) = Self.memoryCgroup(pid: pid) }
+        state.withLock { state in
+            state.target = target
+            state.running = true
+        }
         let t = Thread { [self] in loop() }
         t.name = "boxbench-sampler"
         t.start()
     }
 
+    private var target: Target { state.withLock { $0.target } }
+
     private func loop() {
         let periodUs = UInt32(
             max(1_000, interval.components.attoseconds / 1_000_000_000_000 + interval.components.seconds * 1_000_000))
+        let pid = target.pid
         var tick = 0
         while true {
-            lock.lock()
-            let stop = stopRequested
-            lock.unlock()
-            if stop { break }
+            if state.withLock({ $0.stopRequested }) { break }
             sampleMemory(atWorkloadStart: false)
             if tick % 5 == 0 { sampleSlow() }
             if let pid, QemuReaper.isZombie(pid) {
@@ -150,64 +155,60 @@ final class QemuSampler: @unchecked Sendable {
     }
 
     private func sampleMemory(atWorkloadStart: Bool) {
-        guard let pid, let text = try? readTextFile("/proc/\(pid)/smaps_rollup"),
+        guard let pid = target.pid, let text = try? readTextFile("/proc/\(pid)/smaps_rollup"),
             let s = try? SmapsRollup.parse(text), s.rssBytes > 0
         else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        out.memory.samples += 1
-        out.memory.qemuPeakPssBytes = max(out.memory.qemuPeakPssBytes ?? 0, s.pssBytes)
-        out.memory.qemuPeakRssBytes = max(out.memory.qemuPeakRssBytes ?? 0, s.rssBytes)
-        if atWorkloadStart {
-            out.memory.qemuPssAtWorkloadStartBytes = s.pssBytes
-            out.memory.qemuRssAtWorkloadStartBytes = s.rssBytes
+        state.withLock { state in
+            state.out.memory.samples += 1
+            state.out.memory.qemuPeakPssBytes = max(state.out.memory.qemuPeakPssBytes ?? 0, s.pssBytes)
+            state.out.memory.qemuPeakRssBytes = max(state.out.memory.qemuPeakRssBytes ?? 0, s.rssBytes)
+            if atWorkloadStart {
+                state.out.memory.qemuPssAtWorkloadStartBytes = s.pssBytes
+                state.out.memory.qemuRssAtWorkloadStartBytes = s.rssBytes
+            }
         }
     }
 
     private func sampleSlow() {
-        lock.lock()
-        let domain = self.domain
-        let pid = self.pid
-        let cg = cgroupMemoryDir
-        let v2 = cgroupV2
-        lock.unlock()
-        let cpuNs = domain?.cpuTimeNs()
-        let balloon = domain?.memoryStats() ?? [:]
+        let target = self.target
+        let cpuNs = target.domain?.cpuTimeNs()
+        let balloon = target.domain?.memoryStats() ?? [:]
         var qemuCpuMs: Double?
-        if let pid, let t = try? readTextFile("/proc/\(pid)/stat"), let s = try? ProcStat.parse(t), s.state != "Z" {
+        if let pid = target.pid, let t = try? readTextFile("/proc/\(pid)/stat"), let s = try? ProcStat.parse(t),
+            s.state != "Z"
+        {
             qemuCpuMs = Double(s.utimeTicks + s.stimeTicks) / clockTicks * 1000
         }
         var current: UInt64?
         var peak: UInt64?
-        if let cg {
+        if let cg = target.cgroupMemoryDir {
+            let v2 = target.cgroupV2
             current = (try? readTextFile(cg + (v2 ? "/memory.current" : "/memory.usage_in_bytes")))
                 .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             peak = (try? readTextFile(cg + (v2 ? "/memory.peak" : "/memory.max_usage_in_bytes")))
                 .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         }
-        lock.lock()
-        defer { lock.unlock() }
-        if let cpuNs, cpuNs > 0 { out.cpu.libvirtCpuTimeNs = cpuNs }
-        if !balloon.isEmpty { out.memory.balloonKiB = balloon }
-        if let qemuCpuMs { out.cpu.qemuCpuMs = qemuCpuMs }
-        if let current, current > 0 { out.memory.cgroupCurrentBytes = current }
-        if let peak, peak > 0 { out.memory.cgroupPeakBytes = max(peak, out.memory.cgroupPeakBytes ?? 0) }
+        state.withLock { state in
+            if let cpuNs, cpuNs > 0 { state.out.cpu.libvirtCpuTimeNs = cpuNs }
+            if !balloon.isEmpty { state.out.memory.balloonKiB = balloon }
+            if let qemuCpuMs { state.out.cpu.qemuCpuMs = qemuCpuMs }
+            if let current, current > 0 { state.out.memory.cgroupCurrentBytes = current }
+            if let peak, peak > 0 { state.out.memory.cgroupPeakBytes = max(peak, state.out.memory.cgroupPeakBytes ?? 0) }
+        }
     }
 
     func stop() {
-        lock.lock()
-        let wasRunning = running
-        stopRequested = true
-        running = false
-        lock.unlock()
+        let wasRunning = state.withLock { state in
+            defer {
+                state.stopRequested = true
+                state.running = false
+            }
+            return state.running
+        }
         if wasRunning { done.wait() }
     }
 
-    func result() -> Output {
-        lock.lock()
-        defer { lock.unlock() }
-        return out
-    }
+    func result() -> Output { state.withLock { $0.out } }
 
     /// The memory cgroup directory of a process: v1 `memory` controller, else the v2 unified path.
     static func memoryCgroup(pid: Int32) -> (String?, Bool) {

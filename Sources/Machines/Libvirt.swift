@@ -42,14 +42,14 @@ func lastLibvirtError() -> String {
 }
 
 /// One libvirt connection; keep it open for as long as any domain created through it must live
-/// (the embedded driver kills its domains when the connection closes).
+/// (the embedded driver kills its domains when the connection closes). Unchecked only for `ptr`, an immutable C
+/// handle libvirt's API allows from any thread; its one piece of state, `closed`, is under a Mutex.
 public final class LibvirtConnection: @unchecked Sendable {
     let ptr: virConnectPtr
     public let uri: String
     /// For `qemu:///embed?root=…`: the root, where QEMU's pid files and logs are.
     public let embedRoot: String?
-    private let lock = NSLock()
-    private var closed = false
+    private let closed = Mutex(false)
     /// libvirt refuses a second registration of the same callback on a connection, so concurrent domains share
     /// one lifecycle registration that dispatches by domain name.
     let lifecycleWatches = LifecycleDispatcher()
@@ -123,10 +123,10 @@ public final class LibvirtConnection: @unchecked Sendable {
     deinit { close() }
 
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        if !closed {
+        closed.withLock { closed in
+            guard !closed else { return }
             closed = true
+            lifecycleWatches.deregister(ptr)
             bb_virConnectClose(ptr)
         }
     }
@@ -169,44 +169,35 @@ public final class LibvirtConnection: @unchecked Sendable {
 }
 
 /// Lifecycle events of one domain, recorded with host monotonic timestamps.
-final class LifecycleWatch: @unchecked Sendable {
+final class LifecycleWatch: Sendable {
     struct Event: Sendable {
         var event: Int32
         var detail: Int32
         var ns: UInt64
     }
     let name: String
-    private let lock = NSLock()
-    private var events: [Event] = []
-    private var stoppedFlag = false
+    private let state = Mutex<(events: [Event], stopped: Bool)>(([], false))
     private let stoppedSemaphore = DispatchSemaphore(value: 0)
 
     init(name: String) { self.name = name }
 
     func record(event: Int32, detail: Int32) {
         let now = monotonicNanos()
-        lock.lock()
-        events.append(Event(event: event, detail: detail, ns: now))
-        let first = event == Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue) && !stoppedFlag
-        if first { stoppedFlag = true }
-        lock.unlock()
+        let first = state.withLock { state in
+            state.events.append(Event(event: event, detail: detail, ns: now))
+            let first = event == Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue) && !state.stopped
+            if first { state.stopped = true }
+            return first
+        }
         if first { stoppedSemaphore.signal() }
     }
 
     /// Marks STOPPED without an event (the domain was already gone when we looked).
     func markStopped() { record(event: Int32(VIR_DOMAIN_EVENT_STOPPED.rawValue), detail: -1) }
 
-    var isStopped: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stoppedFlag
-    }
+    var isStopped: Bool { state.withLock { $0.stopped } }
 
-    var all: [Event] {
-        lock.lock()
-        defer { lock.unlock() }
-        return events
-    }
+    var all: [Event] { state.withLock { $0.events } }
 
     /// Waits for STOPPED until the monotonic deadline; true if it came.
     func waitStopped(untilNs deadline: UInt64) -> Bool {
@@ -232,39 +223,45 @@ final class LifecycleWatch: @unchecked Sendable {
 }
 
 /// The one lifecycle callback of a connection, registered on first use; events go to the watch of that domain.
-final class LifecycleDispatcher: @unchecked Sendable {
-    private let lock = NSLock()
-    private var watches: [String: LifecycleWatch] = [:]
-    private var registered = false
+/// libvirt holds a retained reference to it, released by libvirt's free callback once the registration is gone:
+/// its event thread can deliver an event after the connection object was closed and freed (seen as a crash in
+/// `dispatch` when the reference was unretained).
+final class LifecycleDispatcher: Sendable {
+    private let state = Mutex<(watches: [String: LifecycleWatch], callbackID: Int32?)>(([:], nil))
 
     func add(_ watch: LifecycleWatch, on conn: LibvirtConnection) throws(MachineError) {
-        lock.lock()
-        defer { lock.unlock() }
-        watches[watch.name] = watch
-        if registered { return }
-        // The connection owns the dispatcher; libvirt holds it unretained until the connection closes.
-        let opaque = Unmanaged.passUnretained(self).toOpaque()
-        let id = bb_virConnectDomainEventRegisterAny(
-            conn.ptr, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
-            unsafeBitCast(lifecycleCallback, to: virConnectDomainEventGenericCallback.self), opaque, nil)
-        guard id >= 0 else {
-            watches[watch.name] = nil
-            throw conn.error("virConnectDomainEventRegisterAny lifecycle")
+        try state.withLock { (state) throws(MachineError) in
+            state.watches[watch.name] = watch
+            if state.callbackID != nil { return }
+            let opaque = Unmanaged.passRetained(self).toOpaque()
+            let id = bb_virConnectDomainEventRegisterAny(
+                conn.ptr, nil, Int32(VIR_DOMAIN_EVENT_ID_LIFECYCLE.rawValue),
+                unsafeBitCast(lifecycleCallback, to: virConnectDomainEventGenericCallback.self), opaque,
+                releaseDispatcher)
+            guard id >= 0 else {
+                Unmanaged<LifecycleDispatcher>.fromOpaque(opaque).release()
+                state.watches[watch.name] = nil
+                throw conn.error("virConnectDomainEventRegisterAny lifecycle")
+            }
+            state.callbackID = id
         }
-        registered = true
     }
 
     func remove(_ watch: LifecycleWatch) {
-        lock.lock()
-        if watches[watch.name] === watch { watches[watch.name] = nil }
-        lock.unlock()
+        state.withLock { if $0.watches[watch.name] === watch { $0.watches[watch.name] = nil } }
+    }
+
+    /// Ends the registration (before the connection closes); libvirt then releases its reference.
+    func deregister(_ conn: virConnectPtr) {
+        let id = state.withLock { state in
+            defer { state.callbackID = nil }
+            return state.callbackID
+        }
+        if let id { _ = bb_virConnectDomainEventDeregisterAny(conn, id) }
     }
 
     func dispatch(name: String, event: Int32, detail: Int32) {
-        lock.lock()
-        let watch = watches[name]
-        lock.unlock()
-        watch?.record(event: event, detail: detail)
+        state.withLock { $0.watches[name] }?.record(event: event, detail: detail)
     }
 }
 
@@ -276,6 +273,12 @@ private let lifecycleCallback:
         dispatcher.dispatch(name: String(cString: n), event: event, detail: detail)
         return 0
     }
+
+/// libvirt's free callback for the dispatcher's registration: the reference `add` passed.
+private let releaseDispatcher: @convention(c) (UnsafeMutableRawPointer?) -> Void = { opaque in
+    guard let opaque else { return }
+    Unmanaged<LifecycleDispatcher>.fromOpaque(opaque).release()
+}
 
 /// Names for lifecycle events, as recorded in results.
 func lifecycleEventName(_ e: Int32) -> String {

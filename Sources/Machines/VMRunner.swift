@@ -60,6 +60,12 @@ public protocol VMLauncher: Sendable {
     func runBlocking(_ artifacts: GuestArtifacts, config: VMConfig) throws(MachineError) -> VMRunResult
     /// Releases the launcher's connection (after every run has finished).
     func close()
+    /// The management layer's version for provenance ("libvirt 9.0.0"); nil when it has none or cannot say.
+    func managementVersion() -> String?
+}
+
+extension VMLauncher {
+    public func managementVersion() -> String? { nil }
 }
 
 /// Boots guests through libvirt's C API (embedded QEMU driver by default) and measures them.
@@ -89,6 +95,12 @@ public final class VMRunner: VMLauncher, Sendable {
         }
         c?.close()
         QemuReaper.sweep()
+    }
+
+    /// libvirt's library version, from the connection the runs use.
+    public func managementVersion() -> String? {
+        guard let (c, _) = try? connect() else { return nil }
+        return "libvirt \(c.libraryVersion)"
     }
 
     /// The open connection, opening it if needed; `opened` says whether this call opened it.

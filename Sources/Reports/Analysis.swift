@@ -101,22 +101,20 @@ public struct ReportAnalysis: Sendable {
         // of ~10 metrics each must not hash the group's strings per value.
         var groupIndex: [GroupKey: Int] = [:]
         var groups: [GroupKey] = []
-        // Per group: the values of each metric by slot, and the slot of each name. `lastKeys` is the previous
-        // sample's metric names in dictionary order with their slots: samples of one group mostly have the
-        // same names in the same order, checked by comparing strings (shared storage: a pointer compare)
-        // instead of hashing every name of every sample.
+        // Per group: the values of each metric by slot; the slot of each typed field by its index (no hashing),
+        // of each workload value by its key.
         var valuesByGroup: [[[Double]]] = []
         var slotNames: [[String]] = []
-        var slotOfName: [[String: Int]] = []
-        var lastKeys: [[(name: String, slot: Int)]] = []
+        var typedSlots: [[Int?]] = []
+        var workloadSlots: [[String: Int]] = []
         var outcomes: [ArmOutcome] = []
         var accelByArm: [String: String] = [:]
         var kindByArm: [String: String] = [:]
-        for record in document.armConfigs ?? [] { kindByArm[record.key] = record.kind }
+        for record in document.arms { kindByArm[record.key] = record.kind.rawValue }
         // The previous sample's group: runs of one group are common, and its key need not be hashed again.
         var last: (group: GroupKey, index: Int)? = nil
         document.forEachSample { sample in
-            let group = GroupKey(workload: sample.pointee.workload, armKey: sample.pointee.armKey)
+            let group = GroupKey(workload: sample.pointee.workload, armKey: sample.pointee.arm)
             let index: Int
             if let last, last.group == group {
                 index = last.index
@@ -128,47 +126,36 @@ public struct ReportAnalysis: Sendable {
                 groups.append(group)
                 valuesByGroup.append([])
                 slotNames.append([])
-                slotOfName.append([:])
-                lastKeys.append([])
+                typedSlots.append(Array(repeating: nil, count: Measurements.typedMetricNames.count))
+                workloadSlots.append([:])
                 outcomes.append(
                     ArmOutcome(
                         workload: group.workload, armKey: group.armKey, succeeded: 0, failed: 0,
                         failuresByStatus: [:], firstFailure: nil))
-                // Files written before arms were recorded: the kind is in every sample's provenance.
-                if kindByArm[group.armKey] == nil { kindByArm[group.armKey] = sample.pointee.provenance.arm }
             }
             last = (group, index)
-            if accelByArm[group.armKey] == nil, let accel = sample.pointee.provenance.accel {
+            if accelByArm[group.armKey] == nil, let accel = sample.pointee.measurements.vm.accel {
                 accelByArm[group.armKey] = accel
             }
             let status = sample.pointee.status
             if status == .ok {
                 outcomes[index].succeeded += 1
-                let metrics = sample.pointee.metrics
-                if metrics.count == lastKeys[index].count,
-                    zip(metrics.keys, lastKeys[index]).allSatisfy({ $0 == $1.name })
-                {
-                    for (value, key) in zip(metrics.values, lastKeys[index]) {
-                        valuesByGroup[index][key.slot].append(value)
-                    }
-                } else {
-                    var keys: [(name: String, slot: Int)] = []
-                    keys.reserveCapacity(metrics.count)
-                    for (name, value) in metrics {
-                        let slot: Int
-                        if let known = slotOfName[index][name] {
-                            slot = known
-                        } else {
-                            slot = slotNames[index].count
-                            slotOfName[index][name] = slot
-                            slotNames[index].append(name)
-                            valuesByGroup[index].append([])
-                        }
-                        valuesByGroup[index][slot].append(value)
-                        keys.append((name, slot))
-                    }
-                    lastKeys[index] = keys
+                func newSlot(_ name: String) -> Int {
+                    slotNames[index].append(name)
+                    valuesByGroup[index].append([])
+                    return slotNames[index].count - 1
                 }
+                sample.pointee.measurements.forEachValue(
+                    typed: { field, value in
+                        let slot = typedSlots[index][field] ?? newSlot(Measurements.typedMetricNames[field])
+                        typedSlots[index][field] = slot
+                        valuesByGroup[index][slot].append(value)
+                    },
+                    workload: { key, value in
+                        let slot = workloadSlots[index][key] ?? newSlot("work_" + key)
+                        workloadSlots[index][key] = slot
+                        valuesByGroup[index][slot].append(value)
+                    })
             } else {
                 outcomes[index].failed += 1
                 outcomes[index].failuresByStatus[status.rawValue, default: 0] += 1

@@ -126,28 +126,20 @@ extension ReportAnalysis {
     func computeSetupCaveats() -> [SetupCaveat] {
         let doc = document
         var caveats: [SetupCaveat] = []
-        // One pass over the samples; a value equal to the previous sample's is not hashed again.
+        // One pass over the VM samples for the accels they ran with; the rest is once per document.
         var accels = Set(doc.density.compactMap(\.accel))
-        var cgroupModes: Set = [doc.host.cgroupMode]
-        var cacheModes: Set = [doc.plan.cacheMode]
         var vcpus = Set<Double>()
         var hasVMSamples = false
         var lastAccel: String? = nil
-        var last: (cgroupMode: String, cacheMode: String)? = nil
+        let vmArms = Set(doc.arms.filter { $0.kind == .vm }.map(\.key))
+        for arm in doc.arms where arm.kind == .vm { if let n = arm.vcpus { vcpus.insert(Double(n)) } }
         doc.forEachSample { sample in
-            if sample.pointee.provenance.arm == "vm" || sample.pointee.armKey.hasPrefix("vm") {
-                hasVMSamples = true
-                if let accel = sample.pointee.provenance.accel, accel != lastAccel {
-                    accels.insert(accel)
-                    lastAccel = accel
-                }
-                if let count = sample.pointee.metrics["vcpus"] { vcpus.insert(count) }
+            guard vmArms.contains(sample.pointee.arm) else { return }
+            hasVMSamples = true
+            if let accel = sample.pointee.measurements.vm.accel, accel != lastAccel {
+                accels.insert(accel)
+                lastAccel = accel
             }
-            let cgroupMode = sample.pointee.provenance.cgroupMode
-            let cacheMode = sample.pointee.provenance.cacheMode
-            if cgroupMode != last?.cgroupMode { cgroupModes.insert(cgroupMode) }
-            if cacheMode != last?.cacheMode { cacheModes.insert(cacheMode) }
-            last = (cgroupMode, cacheMode)
         }
         if accels.contains("tcg") {
             caveats.append(
@@ -164,7 +156,7 @@ extension ReportAnalysis {
                     text: "VM samples mix accelerators (\(accels.sorted().joined(separator: ", ")))",
                     claims: ["C1", "C2", "C3", "C8"]))
         }
-        if cgroupModes.contains("hybrid") {
+        if doc.host.cgroupMode == "hybrid" {
             caveats.append(
                 SetupCaveat(
                     key: "hybrid-cgroups",
@@ -172,7 +164,7 @@ extension ReportAnalysis {
                         "host uses hybrid cgroups (v1 controllers, v2 hugetlb only): memory and CPU accounting come from cgroup v1; crun needs a workaround",
                     claims: ["C1", "C2", "C3", "C6"]))
         }
-        if cacheModes.contains("warm") {
+        if doc.plan.cacheMode == "warm" {
             caveats.append(
                 SetupCaveat(
                     key: "warm-cache",
@@ -265,7 +257,7 @@ extension ReportAnalysis {
         var byName: [String: [Double]] = [:]
         var order: [String] = []
         document.forEachSample { sample in
-            guard sample.pointee.workload == workload, sample.pointee.armKey == armKey, sample.pointee.status == .ok
+            guard sample.pointee.workload == workload, sample.pointee.arm == armKey, sample.pointee.status == .ok
             else { return }
             for phase in sample.pointee.phases where phase.ms.isFinite {
                 if byName[phase.name] == nil { order.append(phase.name) }
@@ -797,7 +789,7 @@ extension ReportAnalysis {
                 guard sample.pointee.workload == workload, sample.pointee.status == .ok,
                     let digest = sample.pointee.outputDigest
                 else { return }
-                digestsByArm[sample.pointee.armKey, default: []].insert(digest)
+                digestsByArm[sample.pointee.arm, default: []].insert(digest)
             }
             for arm in plannedArms where (outcome(workload: workload, armKey: arm)?.succeeded ?? 0) == 0 {
                 missing.append(missingReason(workload: workload, armKey: arm, metric: "output"))

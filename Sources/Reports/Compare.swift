@@ -191,12 +191,15 @@ struct MetricGroups {
                 return
             }
             let workload = sample.pointee.workload
-            let armKey = sample.pointee.armKey
-            for (name, value) in sample.pointee.metrics where value.isFinite {
+            let armKey = sample.pointee.arm
+            func add(_ name: String, _ value: Double) {
+                guard value.isFinite else { return }
                 metricNames.insert(name)
-                if let metrics, !metrics.contains(name) { continue }
+                if let metrics, !metrics.contains(name) { return }
                 values[Key(workload: workload, armKey: armKey, metric: name), default: []].append(value)
             }
+            sample.pointee.measurements.forEachValue(
+                typed: { add(Measurements.typedMetricNames[$0], $1) }, workload: { add("work_" + $0, $1) })
         }
     }
 }
@@ -400,15 +403,20 @@ public func githubActionBenchmarkJSON(_ analysis: ReportAnalysis) -> String {
 public func compareArms(
     _ doc: ResultsDocument, baseline a: String, candidate b: String, options: CompareOptions
 ) throws -> CompareOutcome {
-    let arms = Array(Set(doc.samples.map(\.armKey))).sorted()
+    let arms = Array(Set(doc.samples.map(\.arm))).sorted()
     for arm in [a, b] where !arms.contains(arm) { throw CompareError.unknownArm(arm, valid: arms) }
     let label = "\(b) vs \(a)"
     func only(_ arm: String) -> ResultsDocument {
         var d = doc
-        d.samples = doc.samples.filter { $0.armKey == arm }.map {
+        d.samples = doc.samples.filter { $0.arm == arm }.map {
             var s = $0
-            s.armKey = label
+            s.arm = label
             return s
+        }
+        d.arms = doc.arms.filter { $0.key == arm }.map {
+            var r = $0
+            r.key = label
+            return r
         }
         return d
     }

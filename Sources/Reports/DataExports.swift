@@ -15,18 +15,22 @@ enum CSVExport {
         rowEnds.reserveCapacity(doc.samples.count)
         var phaseNames: [String] = []
         var seenPhases = Set<String>()
+        // Typed fields map to a column by their index; workload values by their key.
+        var typedColumns = [Int?](repeating: nil, count: Measurements.typedMetricNames.count)
+        func column(_ name: String) -> Int {
+            if let known = provisional[name] { return known }
+            provisional[name] = provisionalNames.count
+            provisionalNames.append(name)
+            return provisionalNames.count - 1
+        }
         doc.forEachSample { sample in
-            for (name, value) in sample.pointee.metrics {
-                let column: Int
-                if let known = provisional[name] {
-                    column = known
-                } else {
-                    column = provisionalNames.count
-                    provisional[name] = column
-                    provisionalNames.append(name)
-                }
-                metricCells.append((column, value))
-            }
+            sample.pointee.measurements.forEachValue(
+                typed: { field, value in
+                    let c = typedColumns[field] ?? column(Measurements.typedMetricNames[field])
+                    typedColumns[field] = c
+                    metricCells.append((c, value))
+                },
+                workload: { key, value in metricCells.append((column("work_" + key), value)) })
             rowEnds.append(metricCells.count)
             for phase in sample.pointee.phases where seenPhases.insert(phase.name).inserted {
                 phaseNames.append(phase.name)
@@ -51,22 +55,24 @@ enum CSVExport {
         var phasePresent = [Bool](repeating: false, count: phaseNames.count)
         var row = 0
         var cell = 0
+        let armsByKey = doc.armsByKey
         doc.forEachSample { sample in
             out.cell(sample.pointee.workload, first: true)
-            out.cell(sample.pointee.armKey)
+            out.cell(sample.pointee.arm)
             out.byte(0x2C)
             out.integer(Int64(sample.pointee.repetition))
             out.cell(sample.pointee.status.rawValue)
             out.byte(0x2C)
             if let code = sample.pointee.exitCode { out.integer(Int64(code)) }
             out.cell(sample.pointee.failure ?? "")
-            out.cell(sample.pointee.provenance.arm)
-            out.cell(sample.pointee.provenance.engine)
-            out.cell(sample.pointee.provenance.accel ?? "")
-            out.cell(sample.pointee.provenance.machineType ?? "")
-            out.cell(sample.pointee.provenance.cgroupMode)
-            out.cell(sample.pointee.provenance.cacheMode)
-            out.cell(sample.pointee.provenance.startedAt)
+            let arm = armsByKey[sample.pointee.arm]
+            out.cell(arm?.kind.rawValue ?? "")
+            out.cell(arm?.engine ?? "")
+            out.cell(sample.pointee.measurements.vm.accel ?? "")
+            out.cell(sample.pointee.measurements.vm.machineType ?? "")
+            out.cell(doc.host.cgroupMode)
+            out.cell(doc.plan.cacheMode)
+            out.cell(sample.pointee.startedAt)
             out.cell(sample.pointee.outputDigest ?? "")
             while cell < rowEnds[row] {
                 let column = metricColumn[metricCells[cell].column]

@@ -20,14 +20,13 @@ extension ReportAnalysis {
             lines.append("calibration: " + calibrationText(calibration))
         }
         // Memory is compared across arms: each says what its figure counts.
-        let figures = (doc.armConfigs ?? []).compactMap { r in r.memoryFigure.map { "\(r.key): \($0)" } }
+        let figures = doc.arms.compactMap { r in r.memoryFigure.map { "\(r.key): \($0)" } }
         if !figures.isEmpty { lines.append("memory_peak_bytes: " + figures.joined(separator: "; ")) }
-        // The first sample of each engine tells its seccomp profile (one profile per engine in a run).
+        // One profile per engine in a run: the first arm of each engine tells it.
         var profiles: [String: String] = [:]
-        doc.forEachSample { sample in
-            let p = sample.pointee.provenance
-            if let seccomp = p.seccomp, profiles[p.engine] == nil { profiles[p.engine] = seccomp }
-        }
+        for arm in doc.arms { if let seccomp = arm.seccomp, profiles[arm.engine] == nil { profiles[arm.engine] = seccomp } }
+        let versions = doc.arms.compactMap { r in r.engineVersion.map { "\(r.key): \($0)" } }
+        if !versions.isEmpty { lines.append("engines: " + versions.joined(separator: "; ")) }
         if !profiles.isEmpty {
             lines.append(
                 "seccomp: "

@@ -1,13 +1,12 @@
 import Foundation
 
-/// One suite run: every sample with its provenance, written after every run.
-/// The schema is documented in Benchmarks/README.md; bump `currentSchema` on incompatible changes.
-/// In memory `schema` is always `currentSchema`: a v1 file loads to the same document as its v2 form.
+/// One suite run: the arms with their configuration once, then every sample referring to its arm by key. This is
+/// the shape of `results.json` (schema v3) and of the document in memory: one `Codable` schema, no expansion.
+/// Older files (v1: provenance in every sample; v2: compact tables) load through `LegacyResults` into this shape.
 public struct ResultsDocument: Codable, Sendable, Equatable {
-    /// What `ResultsStore.write` writes (compact: see `ResultsFileV2`).
-    public static let currentSchema = "boxbench.results/v2"
-    /// Older schemas `ResultsStore.read` still loads.
-    public static let legacySchemas = ["boxbench.results/v1"]
+    public static let currentSchema = "boxbench.results/v3"
+    /// Older schemas `ResultsStore.read` still loads (converted on read, never written).
+    public static let legacySchemas = ["boxbench.results/v1", "boxbench.results/v2"]
 
     public var schema: String
     public var suite: String
@@ -16,9 +15,13 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     /// True while the run is in progress or if it was interrupted before finishing.
     public var complete: Bool
     public var seed: UInt64
+    /// Where every sample ran: kernel, CPU and cgroup mode, once per document.
     public var host: HostInfo
     public var tool: ToolInfo
     public var plan: PlanSummary
+    /// The suite's arms with their configuration and the run-level facts of each (engine version, seccomp
+    /// profile, what its memory figure counts), once per arm; samples name their arm by `ArmRecord.key`.
+    public var arms: [ArmRecord]
     public var samples: [Sample]
     public var images: [ArtifactSize]
     public var layerSharing: [LayerSharing]
@@ -26,13 +29,10 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
     public var isolation: [IsolationRecord]
     public var calibration: Calibration?
     public var notes: [String]
-    /// The suite's arms with their configuration, once per arm (samples refer to them by `armKey`); nil in files
-    /// written before it was recorded.
-    public var armConfigs: [ArmRecord]?
 
     public init(
         suite: String, startedAt: String, seed: UInt64, host: HostInfo, tool: ToolInfo,
-        plan: PlanSummary
+        plan: PlanSummary, arms: [ArmRecord] = []
     ) {
         self.schema = Self.currentSchema
         self.suite = suite
@@ -43,6 +43,7 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
         self.host = host
         self.tool = tool
         self.plan = plan
+        self.arms = arms
         self.samples = []
         self.images = []
         self.layerSharing = []
@@ -50,6 +51,14 @@ public struct ResultsDocument: Codable, Sendable, Equatable {
         self.isolation = []
         self.calibration = nil
         self.notes = []
+    }
+
+    /// The record of the arm a sample names; nil for a key the document does not describe.
+    public func arm(_ key: String) -> ArmRecord? { arms.first { $0.key == key } }
+
+    /// Arm records by key (for loops over many samples).
+    public var armsByKey: [String: ArmRecord] {
+        Dictionary(arms.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
     }
 }
 
@@ -100,14 +109,24 @@ public struct ToolInfo: Codable, Sendable, Equatable {
     }
 }
 
+/// The kinds of arm the claims compare: a process on the host, a container (any engine), a virtual machine.
+public enum ArmKind: String, Codable, Sendable, Equatable, CaseIterable {
+    case native
+    case container
+    case vm
+}
+
 /// One arm of the suite as it was configured: what kind it is and with which engine and settings.
 public struct ArmRecord: Codable, Sendable, Equatable {
     /// The arm's key in samples (`armKey`), as named in the suite.
     public var key: String
-    /// "native", "container" or "vm": what the claims compare, whatever the arm is called.
-    public var kind: String
+    /// What the claims compare, whatever the arm is called.
+    public var kind: ArmKind
     /// "native", "boxbench", "crun", "runc", "libvirt".
     public var engine: String
+    /// What the engine reported as its version (`crun --version`'s first line; libvirt's and QEMU's); nil where the
+    /// tool's version (boxbench) or the host's kernel (native) says it.
+    public var engineVersion: String?
     /// VM arms only.
     public var accel: String?
     public var machine: String?
@@ -120,12 +139,17 @@ public struct ArmRecord: Codable, Sendable, Equatable {
     public var network: String?
     /// What this arm's `memory_peak_bytes` counts (a cgroup, a parent group, the VM's machine group).
     public var memoryFigure: String?
+    /// The seccomp profile the arm's process ran under: "name vVERSION, N syscalls allowed"; nil where none
+    /// (native, VM guests) or where the engine applies its own.
+    public var seccomp: String?
 
     public init(
-        key: String, kind: String, engine: String, accel: String? = nil, machine: String? = nil,
+        key: String, kind: ArmKind, engine: String, engineVersion: String? = nil, accel: String? = nil, machine: String? = nil,
         rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil, path: String? = nil,
-        network: String? = nil, memoryFigure: String? = nil
+        network: String? = nil, memoryFigure: String? = nil, seccomp: String? = nil
     ) {
+        self.seccomp = seccomp
+        self.engineVersion = engineVersion
         self.network = network
         self.path = path
         self.memoryFigure = memoryFigure
@@ -162,53 +186,6 @@ public struct PlanSummary: Codable, Sendable, Equatable {
     }
 }
 
-/// Where a sample came from. Never omit `accel` for a VM sample: a TCG figure is not a KVM figure.
-public struct Provenance: Codable, Sendable, Equatable {
-    /// "native", "container" or "vm".
-    public var arm: String
-    /// "native", "boxbench", "crun", "runc", "libvirt".
-    public var engine: String
-    /// "kvm" or "tcg" for VM samples; nil otherwise.
-    public var accel: String?
-    public var machineType: String?
-    public var cgroupMode: String
-    public var kernel: String
-    public var cpuModel: String
-    public var boxbenchVersion: String
-    public var commit: String
-    /// "warm" or "cold".
-    public var cacheMode: String
-    public var seed: UInt64
-    public var repetition: Int
-    public var startedAt: String
-    public var finishedAt: String
-    /// The seccomp profile the arm's process ran under: "name vVERSION, N syscalls allowed"; nil where none (native,
-    /// VM guests) or where the engine applies its own.
-    public var seccomp: String?
-
-    public init(
-        arm: String, engine: String, accel: String?, machineType: String?, cgroupMode: String,
-        kernel: String, cpuModel: String, boxbenchVersion: String, commit: String, cacheMode: String,
-        seed: UInt64, repetition: Int, startedAt: String, finishedAt: String, seccomp: String? = nil
-    ) {
-        self.seccomp = seccomp
-        self.arm = arm
-        self.engine = engine
-        self.accel = accel
-        self.machineType = machineType
-        self.cgroupMode = cgroupMode
-        self.kernel = kernel
-        self.cpuModel = cpuModel
-        self.boxbenchVersion = boxbenchVersion
-        self.commit = commit
-        self.cacheMode = cacheMode
-        self.seed = seed
-        self.repetition = repetition
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-    }
-}
-
 public enum SampleStatus: String, Codable, Sendable {
     case ok
     case nonZeroExit = "non-zero-exit"
@@ -228,37 +205,78 @@ public struct Phase: Codable, Sendable, Equatable {
     }
 }
 
+/// One run of one workload in one arm. Run-level facts (engine, accel asked for, kernel, versions) are in the
+/// document's `arms` and `host`, not copied here.
 public struct Sample: Codable, Sendable, Equatable {
-    /// Display key of the arm variant, e.g. "native", "container", "container-runc", "vm".
-    public var armKey: String
+    /// The `ArmRecord.key` of the arm it ran in.
+    public var arm: String
     public var workload: String
     public var repetition: Int
     public var status: SampleStatus
     public var failure: String?
     public var exitCode: Int32?
-    /// Flat metrics; names are listed in `Metric` and carry their unit.
-    public var metrics: [String: Double]
-    public var phases: [Phase]
+    public var startedAt: String
+    public var finishedAt: String
+    public var measurements: Measurements
     /// SHA-256 of the workload's stdout with timing lines removed: equal across arms ⇒ same behaviour (C7).
     public var outputDigest: String?
-    public var provenance: Provenance
 
     public init(
-        armKey: String, workload: String, repetition: Int, status: SampleStatus, failure: String? = nil,
-        exitCode: Int32? = nil, metrics: [String: Double] = [:], phases: [Phase] = [],
-        outputDigest: String? = nil, provenance: Provenance
+        arm: String, workload: String, repetition: Int, status: SampleStatus, failure: String? = nil,
+        exitCode: Int32? = nil, startedAt: String = "", finishedAt: String = "",
+        measurements: Measurements = Measurements(), outputDigest: String? = nil
     ) {
-        self.armKey = armKey
+        self.arm = arm
         self.workload = workload
         self.repetition = repetition
         self.status = status
         self.failure = failure
         self.exitCode = exitCode
-        self.metrics = metrics
-        self.phases = phases
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.measurements = measurements
         self.outputDigest = outputDigest
-        self.provenance = provenance
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case arm, workload, repetition, status, failure, exitCode, startedAt, finishedAt, measurements, outputDigest
+    }
+
+    /// Synthesized but for `exitCode`: a number outside Int32 is named as a bad value of that field (Foundation's
+    /// own error for it names no field).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        arm = try c.decode(String.self, forKey: .arm)
+        workload = try c.decode(String.self, forKey: .workload)
+        repetition = try c.decode(Int.self, forKey: .repetition)
+        status = try c.decode(SampleStatus.self, forKey: .status)
+        failure = try c.decodeIfPresent(String.self, forKey: .failure)
+        if let code = try c.decodeIfPresent(Double.self, forKey: .exitCode) {
+            guard let exact = Int32(exactly: code) else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .exitCode, in: c, debugDescription: "\(code) is not a 32-bit exit code")
+            }
+            exitCode = exact
+        } else {
+            exitCode = nil
+        }
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        finishedAt = try c.decode(String.self, forKey: .finishedAt)
+        measurements = try c.decode(Measurements.self, forKey: .measurements)
+        outputDigest = try c.decodeIfPresent(String.self, forKey: .outputDigest)
+    }
+
+    /// Every measured value by its catalogue name (`Metric`), for the statistics that treat metrics alike. Setting
+    /// it replaces every value (phases and the VM's accel and machine type stay).
+    public var metrics: [String: Double] {
+        get { measurements.byName }
+        set {
+            measurements = Measurements(
+                byName: newValue, phases: measurements.phases, accel: measurements.vm.accel,
+                machineType: measurements.vm.machineType)
+        }
+    }
+    public var phases: [Phase] { measurements.phases }
 }
 
 /// Bytes of one component of what an arm needs to run an image (C4).

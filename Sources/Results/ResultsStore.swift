@@ -22,12 +22,6 @@ public enum ResultsError: Error, CustomStringConvertible {
 
 /// Reads and atomically writes results documents (temp file in the same directory + rename).
 public enum ResultsStore {
-    /// Schemas `write` can produce: v2 (compact, the default) and v1 (pretty-printed, one object per sample).
-    public enum Schema: String, Sendable {
-        case v1 = "boxbench.results/v1"
-        case v2 = "boxbench.results/v2"
-    }
-
     /// Pretty-printed, sorted keys (v1 results files, summaries).
     public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
@@ -44,19 +38,15 @@ public enum ResultsStore {
         return d
     }
 
-    public static func write(_ doc: ResultsDocument, to path: String, schema: Schema = .v2) throws {
+    /// The one writer of results files: schema v3, compact (no indentation), sorted keys, atomically.
+    public static func write(_ doc: ResultsDocument, to path: String) throws {
         let data: Data
         do {
-            switch schema {
-            case .v1:
-                var v1 = doc
-                v1.schema = Schema.v1.rawValue
-                data = try encoder().encode(v1)
-            case .v2:
-                let e = encoder()
-                e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                data = try e.encode(ResultsFileV2(doc))
-            }
+            let e = encoder()
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var current = doc
+            current.schema = ResultsDocument.currentSchema
+            data = try e.encode(current)
         } catch {
             throw ResultsError.writeFailed(path: path, reason: "\(error)")
         }
@@ -116,20 +106,22 @@ public enum ResultsStore {
 
     static let gate = WriteGate()
 
-    /// Reads a results document. simdjson parses it and the types' own `Decodable` conformances decode it
-    /// (`SimdJSON`); anything that path rejects is decoded again by Foundation's `JSONDecoder`, whose error
-    /// names the field (and which stays the reference for what is accepted).
+    /// Reads a results document: v3 as it is, v1 and v2 converted (`LegacyResults`). simdjson parses it and the
+    /// types' own `Decodable` conformances decode it (`SimdJSON`); anything that path rejects is decoded again by
+    /// Foundation's `JSONDecoder`, whose error names the field (and which stays the reference for what is accepted).
     public static func read(_ path: String) throws -> ResultsDocument {
         let bytes = try readPadded(path)
         do {
             return try SimdJSON.withRoot(of: bytes) { root in
                 let schema = try JSONObjectView(root.raw).string("schema")
                 switch schema {
-                case Schema.v2.rawValue: return try FastV2.document(root)
-                case Schema.v1.rawValue:
-                    var doc = try root.decode(ResultsDocument.self)
-                    doc.schema = ResultsDocument.currentSchema
-                    return doc
+                case ResultsDocument.currentSchema: return try root.decode(ResultsDocument.self)
+                case "boxbench.results/v1":
+                    let file = try root.decode(LegacyResults.FileV1.self)
+                    return LegacyResults.document(file.envelope, file.flatSamples())
+                case "boxbench.results/v2":
+                    let file = try root.decode(LegacyResults.FileV2.self)
+                    return LegacyResults.document(file.envelope, try file.flatSamples())
                 default: throw ResultsError.incompatibleSchema(path: path, found: schema ?? "(none)")
                 }
             }
@@ -142,7 +134,7 @@ public enum ResultsStore {
         }
     }
 
-    /// The whole file, with the padding simdjson needs after it.
+    /// The whole file, with the padding simdjson needs after it; anything but a regular file is refused.
     static func readPadded(_ path: String) throws -> SimdJSON.PaddedBytes {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -172,6 +164,13 @@ public enum ResultsStore {
         }
     }
 
+    /// `path` decoded by Foundation's `JSONDecoder` alone (what `read` falls back to): the reference the simdjson
+    /// path must agree with, and the comparison in Benchmarks/report-bench.sh.
+    public static func readWithFoundation(_ path: String) throws -> ResultsDocument {
+        let bytes = try readPadded(path)
+        return try decodeWithFoundation(Data(UnsafeRawBufferPointer(rebasing: bytes.buffer[0..<bytes.count])), path: path)
+    }
+
     /// Foundation's decoder: the reference for what is accepted, and the source of precise error messages.
     /// `fastPathFailure` names the field when Foundation's error does not (e.g. a number out of range).
     static func decodeWithFoundation(
@@ -189,14 +188,15 @@ public enum ResultsStore {
             throw ResultsError.unreadable(path: path, reason: "not a results document: \(error)")
         }
         switch head.schema {
-        case Schema.v1.rawValue:
-            var doc = try decode(ResultsDocument.self, data, path: path, fastPathFailure: fastPathFailure)
-            doc.schema = ResultsDocument.currentSchema
-            return doc
-        case Schema.v2.rawValue:
-            let file = try decode(ResultsFileV2.self, data, path: path, fastPathFailure: fastPathFailure)
+        case ResultsDocument.currentSchema:
+            return try decode(ResultsDocument.self, data, path: path, fastPathFailure: fastPathFailure)
+        case "boxbench.results/v1":
+            let file = try decode(LegacyResults.FileV1.self, data, path: path, fastPathFailure: fastPathFailure)
+            return LegacyResults.document(file.envelope, file.flatSamples())
+        case "boxbench.results/v2":
+            let file = try decode(LegacyResults.FileV2.self, data, path: path, fastPathFailure: fastPathFailure)
             do {
-                return try file.document()
+                return LegacyResults.document(file.envelope, try file.flatSamples())
             } catch {
                 throw ResultsError.unreadable(path: path, reason: "bad value at \(error.path): \(error.message)")
             }

@@ -3,9 +3,12 @@ import Foundation
 
 /// Decodes `Decodable` values from JSON parsed by simdjson (through the C view in `CSimdJSON`).
 ///
-/// Foundation's `JSONDecoder` spends ~0.5 µs per JSON value in generic dispatch, which made loading a
-/// 100 000-sample results file take seconds; simdjson parses the whole file in a fraction of that and this
-/// decoder walks its DOM with the types' own `Codable` conformances. It reports *that* something is wrong,
+/// Foundation's `JSONDecoder` spends ~0.5 µs per JSON value in generic dispatch: measured on a 100 000-sample
+/// results file (72 MB), it takes 2.5 s to load (Benchmarks/report-bench.sh), against the 1 s target for load +
+/// render. simdjson parses the file in a fraction of that and this decoder walks its DOM with the types' own
+/// `Codable` conformances — the one schema — except for `Sample` (100 000 of them), which generic decoding
+/// still made 0.8 s: its `SimdJSONDecodable` reads the same keys by hand, and ResultsTests checks it against
+/// `Codable` on random samples. It reports *that* something is wrong,
 /// not where: callers re-decode with `JSONDecoder` on failure for its precise message (`ResultsStore.read`),
 /// so behaviour on bad input stays Foundation's.
 ///
@@ -315,6 +318,31 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         }
     }
 
+    /// Optional scalars without the generic path (a metadata lookup and a box per call): most of a results
+    /// file's fields are optional numbers and strings.
+    private func scalarIfPresent<T>(_ key: Key, _ convert: (csj_value) throws -> T) throws -> T? {
+        guard let value = field(fields, named: key.stringValue), !JSONScalars.isNull(value) else { return nil }
+        return try SimdJSON.Failure.at(key.stringValue) { try convert(value) }
+    }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+        try scalarIfPresent(key, JSONScalars.double)
+    }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+        try scalarIfPresent(key, JSONScalars.string)
+    }
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+        try scalarIfPresent(key, JSONScalars.bool)
+    }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+        try scalarIfPresent(key) { try JSONScalars.integer($0) }
+    }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
+        try scalarIfPresent(key) { try JSONScalars.integer($0) }
+    }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
+        try scalarIfPresent(key) { try JSONScalars.integer($0) }
+    }
+
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let value = field(fields, named: key.stringValue), !JSONScalars.isNull(value) else { return nil }
         return try SimdJSON.Failure.at(key.stringValue) {
@@ -426,12 +454,6 @@ private struct SingleValueContainer: SingleValueDecodingContainer {
     }
 }
 
-/// A type decoded by hand from simdjson's DOM instead of through `Decodable`: the hot types of a results
-/// file (100 000 samples), where the generic `Codable` machinery costs more than the parse.
-protocol SimdJSONDecodable {
-    init(json: JSONValue) throws
-}
-
 /// Strings that repeat across samples (arm keys, provenance fields, metric names) are made once and shared:
 /// one slot per hash of the bytes, checked byte for byte; a collision just makes a fresh string.
 final class StringTable {
@@ -452,6 +474,12 @@ final class StringTable {
         if slots[slot] == nil { slots[slot] = made }
         return made
     }
+}
+
+/// A type decoded by hand from simdjson's DOM instead of through `Decodable`: the hot types of a results
+/// file (100 000 samples), where the generic `Codable` machinery costs more than the parse.
+protocol SimdJSONDecodable {
+    init(json: JSONValue) throws
 }
 
 /// One value of the DOM with typed accessors for hand-written decoders.
@@ -518,21 +546,6 @@ struct JSONObject {
         for field in fields {
             let key = strings.string(UnsafeRawBufferPointer(start: field.key, count: field.key_length))
             try body(key, JSONValue(raw: field.value, strings: strings))
-        }
-    }
-}
-
-extension Array: SimdJSONDecodable where Element: SimdJSONDecodable {
-    init(json: JSONValue) throws {
-        guard csj_type_of(json.raw) == CSJ_ARRAY else { throw JSONScalars.mismatch("an array", json.raw) }
-        let elements = arrayElements(json.raw)
-        self.init()
-        reserveCapacity(elements.count)
-        for (index, element) in elements.enumerated() {
-            append(
-                try SimdJSON.Failure.at(String(index)) {
-                    try Element(json: JSONValue(raw: element, strings: json.strings))
-                })
         }
     }
 }

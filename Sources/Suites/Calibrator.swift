@@ -40,7 +40,7 @@ public enum Calibrator {
                 runIndex += 1
                 let r = native.run(
                     image, workload: hello, limits: RunLimits(), timeout: .seconds(30), runIndex: runIndex)
-                guard r.status == .ok, let v = r.metrics[Metric.startupExitMs.name] else { return false }
+                guard r.status == .ok, let v = r.measurements.exitMs else { return false }
                 if i > 0 { harness.append(v) }
             }
             return true

@@ -5,6 +5,7 @@ import Foundation
 import Images
 import Probes
 import Results
+import Synchronization
 
 /// An image ready to run in every arm: the same bytes, unpacked once.
 public struct PreparedImage: Sendable {
@@ -40,30 +41,23 @@ public struct PreparedImage: Sendable {
     }
 }
 
-/// What one run produced, before the runner stamps provenance on it.
+/// What one run produced; the runner reads `stdout` once (`WorkloadOutput`) and records the sample.
 public struct RunOutcome: Sendable {
     public var status: SampleStatus
     public var failure: String?
     public var exitCode: Int32?
-    public var metrics: [String: Double]
-    public var phases: [Phase]
+    public var measurements: Measurements
     public var stdout: String
-    /// VM arms: "kvm" or "tcg"; machine type.
-    public var accel: String?
-    public var machineType: String?
 
     public init(
-        status: SampleStatus, failure: String? = nil, exitCode: Int32? = nil, metrics: [String: Double] = [:],
-        phases: [Phase] = [], stdout: String = "", accel: String? = nil, machineType: String? = nil
+        status: SampleStatus, failure: String? = nil, exitCode: Int32? = nil,
+        measurements: Measurements = Measurements(), stdout: String = ""
     ) {
         self.status = status
         self.failure = failure
         self.exitCode = exitCode
-        self.metrics = metrics
-        self.phases = phases
+        self.measurements = measurements
         self.stdout = stdout
-        self.accel = accel
-        self.machineType = machineType
     }
 }
 
@@ -113,6 +107,9 @@ public protocol Engine: Sendable {
     func cleanup(_ image: PreparedImage, workload: WorkloadSpec)
     /// The seccomp profile the workload runs under, for provenance; nil where there is none.
     var seccompProfile: String? { get }
+    /// The engine's own version for provenance (a peer runtime's `--version`, QEMU's); nil where the tool's
+    /// version or the host's kernel already says it (native, boxbench's runtime).
+    func engineVersion() -> String?
     /// What this arm's `memory_peak_bytes` counts, said once per arm in the results and the reports.
     var memoryFigure: String { get }
 }
@@ -122,6 +119,7 @@ extension Engine {
         try prepare(image, workload: workload)
     }
     public var seccompProfile: String? { nil }
+    public func engineVersion() -> String? { nil }
     public var memoryFigure: String { "the peak of the cgroup the process runs in" }
 }
 
@@ -130,25 +128,30 @@ public let defaultSeccompProvenance =
     "\(SeccompProfile.defaultProfileName) v\(SeccompProfile.defaultProfileVersion), "
     + "\(SeccompProfile.defaultProfileAllowedCount) syscalls allowed"
 
-/// Workload result lines → `work_<key>` metrics, the unit in the key's suffix (`_ns`, `_ms`, `_bytes`, `_per_s`):
-/// `bbwork: key=value` lines with a numeric value, and the report of the third-party reference `sysbench`
-/// (recognised by its banner) as `work_sysbench_<key>`.
-public func parseWorkloadMetrics(_ stdout: String) -> [String: Double] {
-    let sysbench = isSysbenchReport(stdout)
-    var metrics: [String: Double] = [:]
-    for line in stdout.split(separator: "\n") {
-        metrics.merge(measuredValues(line, sysbench: sysbench) ?? [:]) { _, new in new }
-    }
-    return metrics
-}
+/// A workload's stdout, read once: the values it reported, by key with the unit in the key's suffix (`_ns`, `_ms`,
+/// `_bytes`, `_per_s`) — `bbwork: key=value` lines with a numeric value, and the report of the third-party
+/// reference `sysbench` (recognised by its banner) as `sysbench_<key>` — and the SHA-256 of every other line: equal
+/// digests mean the same behaviour in every arm (C7).
+public struct WorkloadOutput: Sendable, Equatable {
+    public var values: [String: Double]
+    public var digest: String
 
-/// SHA-256 of the output with measured values removed: equal digests mean the same behaviour in every arm (C7).
-public func behaviourDigest(_ stdout: String) -> String {
-    let sysbench = isSysbenchReport(stdout)
-    let stable = stdout.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
-        measuredValues(line, sysbench: sysbench) == nil
-    }.joined(separator: "\n")
-    return "sha256:" + SHA256.hash(data: Data(stable.utf8)).map { String(format: "%02x", $0) }.joined()
+    public init(_ stdout: String) {
+        let sysbench = isSysbenchReport(stdout)
+        var values: [String: Double] = [:]
+        var behaviour: [Substring] = []
+        for line in stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let measured = measuredValues(line, sysbench: sysbench) {
+                values.merge(measured) { _, new in new }
+            } else {
+                behaviour.append(line)
+            }
+        }
+        self.values = values
+        self.digest =
+            "sha256:"
+            + SHA256.hash(data: Data(behaviour.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }.joined()
+    }
 }
 
 /// sysbench 1.x starts its report with `sysbench 1.0.20 (using system LuaJIT …)`.
@@ -167,7 +170,7 @@ func measuredValues(_ line: Substring, sysbench: Bool) -> [String: Double]? {
             guard kv.count == 2, let v = Double(kv[1]), v.isFinite else { continue }
             let key = String(kv[0])
             if ["_ns", "_ms", "_bytes", "_per_s"].contains(where: { key.hasSuffix($0) }) {
-                metrics["work_\(key)"] = v
+                metrics[key] = v
             }
         }
         return metrics.isEmpty ? nil : metrics
@@ -188,7 +191,7 @@ private func sysbenchValues(_ line: String) -> [String: Double]? {
         if line.contains(" MiB transferred ("), let open = line.lastIndex(of: "("),
             let v = Double(line[line.index(after: open)...].prefix { $0 != " " })
         {
-            return ["work_sysbench_transfer_bytes_per_s": v * 1_048_576]
+            return ["sysbench_transfer_bytes_per_s": v * 1_048_576]
         }
         return nil
     }
@@ -196,20 +199,20 @@ private func sysbenchValues(_ line: String) -> [String: Double]? {
     let latency = ["min": "min", "avg": "avg", "max": "max", "95th percentile": "p95", "sum": "sum"]
     switch label {
     case "events per second":
-        return number(value).map { ["work_sysbench_events_per_s": $0] }
+        return number(value).map { ["sysbench_events_per_s": $0] }
     case "total time":
-        return number(value).map { ["work_sysbench_total_time_ms": $0 * 1000] }
+        return number(value).map { ["sysbench_total_time_ms": $0 * 1000] }
     case "Total operations":
         // "16384 (2163593.78 per second)"
         guard let open = value.firstIndex(of: "("),
             let v = Double(value[value.index(after: open)...].prefix { $0 != " " })
         else { return nil }
-        return ["work_sysbench_operations_per_s": v]
+        return ["sysbench_operations_per_s": v]
     case "events (avg/stddev)", "execution time (avg/stddev)":
         return [:]
     default:
         guard let key = latency[String(label)], let v = number(value) else { return nil }
-        return ["work_sysbench_latency_\(key)_ms": v]
+        return ["sysbench_latency_\(key)_ms": v]
     }
 }
 
@@ -232,23 +235,32 @@ func processOutcome(
         case .signaled(let sig): (status, failure, code) = (.signaled, "killed by signal \(sig)", 128 + sig)
         }
     }
-    let text = String(decoding: stdout, as: UTF8.self)
-    var metrics = cgroupMetrics(stats).merging(parseWorkloadMetrics(text)) { a, _ in a }
-    metrics[Metric.startupExitMs.name] = ms(exitNs)
-    if let f = firstOutputNs { metrics[Metric.startupFirstOutputMs.name] = ms(f) }
-    return RunOutcome(status: status, failure: failure, exitCode: code, metrics: metrics, stdout: text)
+    var measured = cgroupMeasurements(stats)
+    measured.exitMs = ms(exitNs)
+    measured.firstOutputMs = firstOutputNs.map(ms)
+    return RunOutcome(
+        status: status, failure: failure, exitCode: code, measurements: measured,
+        stdout: String(decoding: stdout, as: UTF8.self))
 }
 
 func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
 
-func cgroupMetrics(_ stats: CgroupStats?) -> [String: Double] {
-    var m: [String: Double] = [:]
+private let runSerial = Atomic<Int>(0)
+
+/// `<prefix>-<pid>-<runIndex>-<serial>`: unique within the process, so two suites run side by side in one process
+/// (the tests do) never share a mount, a container id or a cgroup; the Janitor still reads the owner pid.
+func uniqueRunName(_ owned: OwnedName, _ runIndex: Int) -> String {
+    owned.name(String(runIndex), String(runSerial.add(1, ordering: .relaxed).newValue))
+}
+
+/// The figures of the cgroup a process arm ran in: peak, anon/file split, CPU usage.
+func cgroupMeasurements(_ stats: CgroupStats?) -> Measurements {
+    var m = Measurements()
     if let mem = stats?.memory {
-        if let peak = mem.peakBytes { m[Metric.memoryPeakBytes.name] = Double(peak) }
-        m[Metric.memoryAnonBytes.name] = Double(mem.anonBytes)
-        m[Metric.memoryFileBytes.name] = Double(mem.fileBytes)
+        m.memoryPeakBytes = mem.peakBytes.map { Double($0) }
+        m.cgroup = CgroupMeasurements(anonBytes: Double(mem.anonBytes), fileBytes: Double(mem.fileBytes))
     }
-    if let cpu = stats?.cpu { m[Metric.cpuNs.name] = Double(cpu.usageNs) }
+    m.cpuNs = stats?.cpu.map { Double($0.usageNs) }
     return m
 }
 
@@ -305,7 +317,8 @@ public struct NativeEngine: Engine {
         }
         // The image's layers with a fresh writable upper, mounted before the clock starts; the Janitor finds it by
         // its owner pid after a kill -9.
-        let dir = runRoot + "/" + OwnedName.native.name(String(runIndex))
+        let name = uniqueRunName(.native, runIndex)
+        let dir = runRoot + "/" + name
         do {
             try mountImageLayers(image.lowerDirs, at: dir, hostBinds: ["/dev", "/proc", "/sys"])
         } catch {
@@ -315,7 +328,7 @@ public struct NativeEngine: Engine {
         defer { unmountImageLayers(at: dir) }
         let request = HostProcessRequest(
             path: program, args: image.argv, env: image.env,
-            cgroupName: "boxbench/" + OwnedName.native.name(String(runIndex)),
+            cgroupName: "boxbench/" + name,
             timeout: timeout, rootDirectory: dir + "/rootfs",
             workingDirectory: image.workdir.isEmpty ? "/" : image.workdir, networkNamespace: limits.network?.namespace)
         do {
@@ -323,7 +336,7 @@ public struct NativeEngine: Engine {
             var o = processOutcome(
                 exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stdout: r.stdout, stderr: r.stderr,
                 stats: r.stats, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
-            if o.metrics[Metric.cpuNs.name] == nil { o.metrics[Metric.cpuNs.name] = Double(r.cpuNs) }
+            if o.measurements.cpuNs == nil { o.measurements.cpuNs = Double(r.cpuNs) }
             return o
         } catch {
             return RunOutcome(status: .failed, failure: error.description)
@@ -335,8 +348,9 @@ public struct NativeEngine: Engine {
 
 /// overlay(lower = the image's layers, a fresh upper) on `dir/rootfs`: the root every arm but the VM's runs on, as
 /// boxbench's own container arm mounts it.
-/// `hostBinds` (the native arm: /dev, /proc, /sys) are bound recursively into the root, so a process chrooted there
-/// without namespaces sees the host's devices and kernel as a bare process does; unmounting the root takes them.
+/// `hostBinds` (the native arm: /dev, /proc, /sys) are bound into the root (/dev and /proc recursively), so a process
+/// chrooted there without namespaces sees the host's devices and kernel as a bare process does; unmounting the root
+/// takes them.
 func mountImageLayers(_ lowerDirs: [String], at dir: String, hostBinds: [String] = []) throws {
     try RunMounts.mount(at: dir + "/rootfs") { try mountLayersNow(lowerDirs, at: dir, hostBinds: hostBinds) }
 }
@@ -354,8 +368,12 @@ private func mountLayersNow(_ lowerDirs: [String], at dir: String, hostBinds: [S
     for source in hostBinds {
         let target = dir + "/rootfs" + source
         try? FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        // /sys without its submounts: a second copy of the host's cgroup mounts would sit in the host's mount table
+        // for the run, and libvirt (in this process or another boxbench's) takes the last cgroup mount it lists as
+        // the hierarchy, then fails reading a machine group through it once the run has unmounted it.
+        let flags = source == "/sys" ? MS_BIND : MS_BIND | MS_REC
         // Slave: nothing mounted under the bind propagates back to the host.
-        guard mount(source, target, nil, UInt(MS_BIND | MS_REC), nil) == 0,
+        guard mount(source, target, nil, UInt(flags), nil) == 0,
             mount(nil, target, nil, UInt(MS_SLAVE | MS_REC), nil) == 0
         else {
             let e = errno
@@ -406,7 +424,7 @@ public struct BoxbenchContainerEngine: Engine {
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
         -> RunOutcome
     {
-        let id = OwnedName.container.name(String(runIndex))
+        let id = uniqueRunName(.container, runIndex)
         let mountPoint = "\(runtime.stateRoot)/\(id)/rootfs"
         let request = ContainerRequest(
             id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: mountPoint, network: limits.network),
@@ -420,9 +438,9 @@ public struct BoxbenchContainerEngine: Engine {
             var o = processOutcome(
                 exit: r.exit, timedOut: r.timedOut, oomKilled: r.oomKilled, stdout: r.stdout, stderr: r.stderr,
                 stats: r.stats, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
-            o.metrics[Metric.createMs.name] = ms(r.createdNs)
-            o.metrics[Metric.startMs.name] = ms(r.exitNs - (created.startedNs ?? r.createdNs))
-            o.phases =
+            o.measurements.createMs = ms(r.createdNs)
+            o.measurements.startMs = ms(r.exitNs - (created.startedNs ?? r.createdNs))
+            o.measurements.phases =
                 [
                     Phase(name: "created", ms: ms(r.createdNs)),
                     Phase(name: "started", ms: ms(created.startedNs ?? r.createdNs)),
@@ -451,6 +469,7 @@ public final class PeerContainerEngine: Engine, Sendable {
     var bundleName: OwnedName { [.crun: .crunBundle, .runc: .runcBundle, .boxbench: .runtimeBundle][peer.kind]! }
     /// The same config.json as the boxbench arm, so the same profile.
     public var seccompProfile: String? { defaultSeccompProvenance }
+    public func engineVersion() -> String? { peer.version() }
     public var memoryFigure: String {
         "peak of a boxbench-owned parent of the container's cgroup, reset before each run (includes \(peer.rawValue)'s own init in the container)"
     }
@@ -507,7 +526,7 @@ public final class PeerContainerEngine: Engine, Sendable {
         -> RunOutcome
     {
         let dir = bundleDir(workload)
-        let id = runName.name(String(runIndex))
+        let id = uniqueRunName(runName, runIndex)
         let parent = parentCgroup(workload)
         defer { peer.forceDelete(id: id) }
         do {
@@ -522,10 +541,10 @@ public final class PeerContainerEngine: Engine, Sendable {
                 stderr: r.stderr, stats: nil, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
             // The container's group is gone by now; its parent kept the peak (reset above) and the CPU time.
             if peakIsThisRun, let peak = after.memory?.peakBytes {
-                outcome.metrics[Metric.memoryPeakBytes.name] = Double(peak)
+                outcome.measurements.memoryPeakBytes = Double(peak)
             }
             if let before = cpuBefore, let now = after.cpu?.usageNs, now >= before {
-                outcome.metrics[Metric.cpuNs.name] = Double(now - before)
+                outcome.measurements.cpuNs = Double(now - before)
             }
             return outcome
         } catch {

@@ -87,9 +87,14 @@ public final class SuiteRunner {
                 hostname: facts.hostname, kernel: facts.kernel, cpuModel: facts.cpuModel, cpus: facts.cpus,
                 memTotalBytes: facts.memTotalBytes, cgroupMode: layout.mode.rawValue, bootID: facts.bootID),
             tool: tool, plan: plan)
-        document.armConfigs = suite.arms.map { arm in
+        document.arms = suite.arms.map { arm in
             var record = arm.record
-            record.memoryFigure = engines.first { $0.arm.name == arm.name }?.memoryFigure
+            let engine = engines.first { $0.arm.name == arm.name }
+            // The engine as it runs ("boxbench-runtime" for boxbench's runtime through its OCI CLI).
+            if let engine { record.engine = engine.engineName }
+            record.memoryFigure = engine?.memoryFigure
+            record.seccomp = engine?.seccompProfile
+            record.engineVersion = engine?.engineVersion()
             return record
         }
     }
@@ -160,7 +165,7 @@ public final class SuiteRunner {
         for (index, run) in planned.enumerated() {
             let key = "\(run.arm)/\(run.workload)"
             guard let workload = suite.workloads.first(where: { $0.name == run.workload }),
-                let arm = suite.arms.first(where: { $0.name == run.arm })
+                suite.arms.contains(where: { $0.name == run.arm })
             else { continue }
             let runStart = isoNow()
             var result: RunOutcome
@@ -190,7 +195,7 @@ public final class SuiteRunner {
             let elapsed = Double(monotonicNanos() - startedNs) / 1e9
             let eta = elapsed / Double(index + 1) * Double(total - index - 1)
             let last =
-                result.metrics[Metric.startupExitMs.name].map { String(format: "%.1f ms", $0) }
+                result.measurements.exitMs.map { String(format: "%.1f ms", $0) }
                 ?? result.status.rawValue
             let line =
                 "run \(index + 1)/\(total) \(run.isWarmup ? "warmup " : "")\(run.arm) \(run.workload): \(last)  ETA \(Int(eta)) s"
@@ -198,18 +203,14 @@ public final class SuiteRunner {
                 progress.update(line, final: false)
                 continue
             }
-            let engineName = engines[run.arm]?.engineName ?? arm.kind.rawValue
-            let provenance = Provenance(
-                arm: arm.kind.rawValue, engine: engineName, accel: result.accel,
-                machineType: result.machineType, cgroupMode: document.host.cgroupMode, kernel: document.host.kernel,
-                cpuModel: document.host.cpuModel, boxbenchVersion: tool.version, commit: tool.commit,
-                cacheMode: suite.cacheMode.rawValue, seed: seed, repetition: run.repetition, startedAt: runStart,
-                finishedAt: isoNow(), seccomp: engines[run.arm]?.seccompProfile)
+            // The workload's output, read once: its values join the measurements, the rest is its behaviour (C7).
+            let output = WorkloadOutput(result.stdout)
+            result.measurements.workload.merge(output.values) { engine, _ in engine }
             document.samples.append(
                 Sample(
-                    armKey: run.arm, workload: run.workload, repetition: run.repetition, status: result.status,
-                    failure: result.failure, exitCode: result.exitCode, metrics: result.metrics, phases: result.phases,
-                    outputDigest: result.status == .ok ? behaviourDigest(result.stdout) : nil, provenance: provenance))
+                    arm: run.arm, workload: run.workload, repetition: run.repetition, status: result.status,
+                    failure: result.failure, exitCode: result.exitCode, startedAt: runStart, finishedAt: isoNow(),
+                    measurements: result.measurements, outputDigest: result.status == .ok ? output.digest : nil))
             // Written before it is announced: a run the progress line reports is in the results file.
             flush()
             progress.update(line, final: false)
@@ -463,8 +464,8 @@ final class ClientRun: Sendable {
             o.failure = [o.failure, "client: \(e)"].compactMap { $0 }.joined(separator: "; ")
         case .success(let r):
             let out = String(decoding: r.stdout, as: UTF8.self)
-            o.metrics.merge(parseWorkloadMetrics(out)) { server, _ in server }
-            o.metrics.merge(parseIperf3(out)) { server, _ in server }
+            o.measurements.workload.merge(WorkloadOutput(out).values) { server, _ in server }
+            o.measurements.workload.merge(parseIperf3(out)) { server, _ in server }
             let tail = String(decoding: (r.stderr.isEmpty ? r.stdout : r.stderr).suffix(300), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             let iperfError = iperf3Error(out)
@@ -479,7 +480,7 @@ final class ClientRun: Sendable {
     }
 }
 
-/// iperf3's `-J` report → `work_iperf3_*` metrics: the receiver's bytes per second (the figure iperf3 itself
+/// iperf3's `-J` report → `iperf3_*` workload values: the receiver's bytes per second (the figure iperf3 itself
 /// reports as the result), the sender's, and TCP retransmits.
 func parseIperf3(_ json: String) -> [String: Double] {
     guard json.contains("\"end\""), let data = json.data(using: .utf8),
@@ -488,11 +489,11 @@ func parseIperf3(_ json: String) -> [String: Double] {
     else { return [:] }
     var m: [String: Double] = [:]
     if let r = end["sum_received"] as? [String: Any], let bps = r["bits_per_second"] as? Double {
-        m["work_iperf3_received_bytes_per_s"] = bps / 8
+        m["iperf3_received_bytes_per_s"] = bps / 8
     }
     if let s = end["sum_sent"] as? [String: Any] {
-        if let bps = s["bits_per_second"] as? Double { m["work_iperf3_sent_bytes_per_s"] = bps / 8 }
-        if let retransmits = s["retransmits"] as? Double { m["work_iperf3_retransmits"] = retransmits }
+        if let bps = s["bits_per_second"] as? Double { m["iperf3_sent_bytes_per_s"] = bps / 8 }
+        if let retransmits = s["retransmits"] as? Double { m["iperf3_retransmits"] = retransmits }
     }
     return m
 }

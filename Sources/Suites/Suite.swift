@@ -26,10 +26,6 @@ public struct Suite: Sendable, Equatable {
     }
 }
 
-public enum ArmKind: String, Sendable, Equatable, CaseIterable {
-    case native, container, vm
-}
-
 public enum ContainerEngineKind: String, Sendable, Equatable, CaseIterable {
     case boxbench, crun, runc
 }
@@ -115,13 +111,13 @@ extension ArmSpec {
     /// What the results document records of this arm: only the fields its kind has.
     public var record: ArmRecord {
         switch config {
-        case .native: ArmRecord(key: name, kind: kind.rawValue, engine: "native")
+        case .native: ArmRecord(key: name, kind: kind, engine: "native")
         case .container(let c):
             ArmRecord(
-                key: name, kind: kind.rawValue, engine: c.engine.rawValue, path: c.path, network: c.network.rawValue)
+                key: name, kind: kind, engine: c.engine.rawValue, path: c.path, network: c.network.rawValue)
         case .vm(let v):
             ArmRecord(
-                key: name, kind: kind.rawValue, engine: v.launcher.rawValue, accel: v.accel.rawValue,
+                key: name, kind: kind, engine: v.launcher.rawValue, accel: v.accel.rawValue,
                 machine: v.machine.rawValue, rootfs: v.rootfs.rawValue, memoryMiB: v.memoryMiB, vcpus: v.vcpus,
                 path: v.path)
         }

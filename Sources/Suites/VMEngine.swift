@@ -1,3 +1,4 @@
+import Containers
 import Crypto
 import Foundation
 import Logging
@@ -11,6 +12,12 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
     public let arm: ArmSpec
     public let vm: VMArm
     public var engineName: String { vm.launcher.rawValue }
+    /// The launcher's and the emulator's: "libvirt 9.0.0, QEMU emulator version 7.2.19".
+    public func engineVersion() -> String? {
+        let qemu = programVersion(vm.path ?? "/usr/bin/qemu-system-x86_64")
+        let parts = [launcher.managementVersion(), qemu].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
     public var memoryFigure: String {
         "peak of libvirt's machine cgroup of the QEMU process (guest RAM it touched + QEMU itself); pss_peak_bytes: QEMU's PSS"
     }
@@ -117,36 +124,27 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             r = try launcher.runBlocking(a, config: config(timeout: timeout, network: limits.network))
         } catch {
             return RunOutcome(
-                status: .failed, failure: "\(error)", accel: accel.rawValue, machineType: vm.machine.rawValue)
+                status: .failed, failure: "\(error)",
+                measurements: Measurements(vm: VMMeasurements(accel: accel.rawValue, machineType: vm.machine.rawValue)))
         }
-        var o = Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
-        o.metrics["vcpus"] = Double(vm.vcpus)
-        return o
+        return Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
     }
 
     static func outcome(_ r: VMRunResult, accel: Accel, machine: String) -> RunOutcome {
-        var m: [String: Double] = [:]
-        if let v = r.phaseMs("first-output") { m[Metric.startupFirstOutputMs.name] = v }
-        if let v = r.phaseMs("workload-exit") { m[Metric.startupExitMs.name] = v }
-        if let created = r.phaseMs("create-returned") {
-            m[Metric.createMs.name] = created
-            if let exit = r.phaseMs("workload-exit") {
-                m[Metric.startMs.name] = exit - (r.phaseMs("resume-returned") ?? created)
-            }
-        }
+        var m = Measurements(
+            firstOutputMs: r.phaseMs("first-output"), exitMs: r.phaseMs("workload-exit"),
+            createMs: r.phaseMs("create-returned"), cpuNs: r.cpu.libvirtCpuTimeNs.map { Double($0) },
+            phases: r.phases.map { Phase(name: $0.name, ms: $0.ms) })
+        if let created = m.createMs, let exit = m.exitMs { m.startMs = exit - (r.phaseMs("resume-returned") ?? created) }
         // Measured like the containers: the peak and current of the instance's cgroup (libvirt's machine group of
         // the QEMU process); QEMU's PSS stays as the second view. Without the group's figures, PSS stands in.
-        if let v = r.memory.qemuPeakPssBytes { m[Metric.pssPeakBytes.name] = Double(v) }
-        if let v = r.memory.cgroupPeakBytes ?? r.memory.qemuPeakPssBytes { m[Metric.memoryPeakBytes.name] = Double(v) }
-        if let v = r.memory.qemuPeakRssBytes { m[Metric.rssPeakBytes.name] = Double(v) }
-        if let v = r.memory.cgroupCurrentBytes ?? r.memory.qemuPssAtWorkloadStartBytes {
-            m[Metric.memoryCurrentBytes.name] = Double(v)
-        }
-        if let v = r.memory.guestMemTotalKiB { m[Metric.guestMemTotalBytes.name] = Double(v * 1024) }
-        if let v = r.memory.guestMemAvailableKiB { m[Metric.guestMemAvailableBytes.name] = Double(v * 1024) }
-        if let v = r.cpu.libvirtCpuTimeNs { m[Metric.cpuNs.name] = Double(v) }
-        m.merge(parseWorkloadMetrics(r.output)) { a, _ in a }
-        let phases = r.phases.map { Phase(name: $0.name, ms: $0.ms) }
+        m.memoryPeakBytes = (r.memory.cgroupPeakBytes ?? r.memory.qemuPeakPssBytes).map { Double($0) }
+        m.memoryCurrentBytes = (r.memory.cgroupCurrentBytes ?? r.memory.qemuPssAtWorkloadStartBytes).map { Double($0) }
+        m.vm = VMMeasurements(
+            accel: accel.rawValue, machineType: machine, pssPeakBytes: r.memory.qemuPeakPssBytes.map { Double($0) },
+            rssPeakBytes: r.memory.qemuPeakRssBytes.map { Double($0) },
+            guestMemTotalBytes: r.memory.guestMemTotalKiB.map { Double($0 * 1024) },
+            guestMemAvailableBytes: r.memory.guestMemAvailableKiB.map { Double($0 * 1024) })
         let status: SampleStatus
         var failure = r.failure
         if r.timedOut {
@@ -158,9 +156,7 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             status = .failed
         }
         if !r.guestErrors.isEmpty { failure = ([failure].compactMap { $0 } + r.guestErrors).joined(separator: "; ") }
-        return RunOutcome(
-            status: status, failure: failure, exitCode: r.exitCode, metrics: m, phases: phases, stdout: r.output,
-            accel: accel.rawValue, machineType: machine)
+        return RunOutcome(status: status, failure: failure, exitCode: r.exitCode, measurements: m, stdout: r.output)
     }
 
     public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}

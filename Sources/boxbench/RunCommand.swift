@@ -149,7 +149,7 @@ struct RunCommand: ParsableCommand {
             print("note: \(failed) of \(doc.samples.count) runs did not succeed (see the report's failures)")
         }
         // An arm × workload without a single successful sample has no figure at all: CI must notice (exit 1).
-        let succeeded = Set(doc.samples.filter { $0.status == .ok }.map { "\($0.armKey)\u{0}\($0.workload)" })
+        let succeeded = Set(doc.samples.filter { $0.status == .ok }.map { "\($0.arm)\u{0}\($0.workload)" })
         let empty = doc.plan.arms.flatMap { arm in doc.plan.workloads.map { (arm, $0) } }.filter {
             !succeeded.contains("\($0.0)\u{0}\($0.1)")
         }

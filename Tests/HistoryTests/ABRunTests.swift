@@ -36,16 +36,16 @@ struct ABRunTests {
         let run = try runBoxbench(["run", suite, "-o", dir + "/out", "--no-history", "--quiet"], dir: dir)
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         let doc = try ResultsStore.read(dir + "/out/results.json")
-        let configs = Dictionary(uniqueKeysWithValues: (doc.armConfigs ?? []).map { ($0.key, $0) })
+        let configs = Dictionary(uniqueKeysWithValues: doc.arms.map { ($0.key, $0) })
         #expect(configs["crun-b"]?.path == dir + "/crun-b")
         #expect(configs["crun-a"]?.path == nil)
         #expect(configs["runtime-cli"]?.path == runtime)
         for arm in ["crun-a", "crun-b", "runtime-cli"] {
-            let ok = doc.samples.filter { $0.armKey == arm && $0.status == .ok }
-            #expect(ok.count == 6, "\(arm): \(doc.samples.filter { $0.armKey == arm }.map { $0.failure ?? "ok" })")
+            let ok = doc.samples.filter { $0.arm == arm && $0.status == .ok }
+            #expect(ok.count == 6, "\(arm): \(doc.samples.filter { $0.arm == arm }.map { $0.failure ?? "ok" })")
             #expect(ok.allSatisfy { $0.metrics["memory_peak_bytes"] != nil }, "\(arm): cgroup memory figure")
         }
-        #expect(doc.samples.first { $0.armKey == "runtime-cli" }?.provenance.engine == "boxbench-runtime")
+        #expect(configs["runtime-cli"]?.engine == "boxbench-runtime")
         let ab = try runBoxbench(
             ["compare", dir + "/out", "--arm", "crun-a", "--arm", "crun-b", "--format", "terminal"], dir: dir)
         #expect(ab.status == 0 || ab.status == 1, "\(ab.stderr)")

@@ -54,8 +54,7 @@ func runBoxbench(_ args: [String], dir: String) throws -> Ran {
                 startedAt: String(format: "2026-12-01T00:%02d:00Z", i), values: ["container": values, "vm": values],
                 seed: UInt64(i))
             let path = "\(dir)/r\(i).json"
-            // Half of them in the older schema: `history import` reads both.
-            try ResultsStore.write(doc, to: path, schema: i % 2 == 0 ? .v1 : .v2)
+            try ResultsStore.write(doc, to: path)
             return path
         }
     }

@@ -19,29 +19,25 @@ func syntheticDocument(
         plan: PlanSummary(
             arms: values.keys.sorted(), workloads: ["hello"], repetitions: 1, warmups: 0, timeoutSeconds: 10,
             cacheMode: "warm"))
-    doc.armConfigs = values.keys.sorted().map {
+    doc.arms = values.keys.sorted().map {
         $0 == "vm"
-            ? ArmRecord(key: $0, kind: "vm", engine: "libvirt", accel: "auto", machine: "pc", memoryMiB: 256, vcpus: 1)
+            ? ArmRecord(key: $0, kind: .vm, engine: "libvirt", accel: "auto", machine: "pc", memoryMiB: 256, vcpus: 1)
             : ArmRecord(
-                key: $0, kind: $0 == "native" ? "native" : "container", engine: $0 == "native" ? "native" : "boxbench")
+                key: $0, kind: $0 == "native" ? .native : .container, engine: $0 == "native" ? "native" : "boxbench")
     }
     for (arm, vs) in values.sorted(by: { $0.key < $1.key }) {
         for (i, v) in vs.enumerated() {
-            let p = Provenance(
-                arm: arm == "vm" ? "vm" : "container", engine: "boxbench", accel: arm == "vm" ? "tcg" : nil,
-                machineType: nil, cgroupMode: "hybrid", kernel: kernel, cpuModel: "Test CPU", boxbenchVersion: "0.9",
-                commit: "abc", cacheMode: "warm", seed: seed, repetition: i, startedAt: startedAt,
-                finishedAt: startedAt)
-            doc.samples.append(
-                Sample(armKey: arm, workload: "hello", repetition: i, status: .ok, metrics: [metric: v], provenance: p))
+            var sample = Sample(
+                arm: arm, workload: "hello", repetition: i, status: .ok, startedAt: startedAt, finishedAt: startedAt)
+            sample.metrics = [metric: v]
+            if arm == "vm" { sample.measurements.vm.accel = "tcg" }
+            doc.samples.append(sample)
         }
         for j in 0..<failed {
-            let p = Provenance(
-                arm: "container", engine: "boxbench", accel: nil, machineType: nil, cgroupMode: "hybrid",
-                kernel: kernel, cpuModel: "Test CPU", boxbenchVersion: "0.9", commit: "abc", cacheMode: "warm",
-                seed: seed, repetition: 100 + j, startedAt: startedAt, finishedAt: startedAt)
             doc.samples.append(
-                Sample(armKey: arm, workload: "hello", repetition: 100 + j, status: .failed, provenance: p))
+                Sample(
+                    arm: arm, workload: "hello", repetition: 100 + j, status: .failed, startedAt: startedAt,
+                    finishedAt: startedAt))
         }
     }
     doc.complete = true

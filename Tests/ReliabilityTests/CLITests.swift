@@ -185,7 +185,7 @@ import Testing
         let baseline = try Self.committedBaseline()
         var single = try ResultsStore.read(baseline)
         var seen = Set<String>()
-        single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.armKey)").inserted }
+        single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.arm)").inserted }
         try ResultsStore.write(single, to: s.path + "/single.json")
         let plain = try runBoxbench(
             ["compare", baseline, s.path + "/single.json", "--format", "terminal"], environment: env(s))

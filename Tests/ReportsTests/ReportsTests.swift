@@ -38,7 +38,8 @@ struct AnalysisTests {
         func rename(_ key: String) -> String { names[key] ?? key }
         var renamed = original
         renamed.plan.arms = renamed.plan.arms.map(rename)
-        for i in renamed.samples.indices { renamed.samples[i].armKey = rename(renamed.samples[i].armKey) }
+        for i in renamed.samples.indices { renamed.samples[i].arm = rename(renamed.samples[i].arm) }
+        for i in renamed.arms.indices { renamed.arms[i].key = rename(renamed.arms[i].key) }
         for i in renamed.images.indices { renamed.images[i].armKey = rename(renamed.images[i].armKey) }
         for i in renamed.density.indices { renamed.density[i].armKey = rename(renamed.density[i].armKey) }
         for i in renamed.isolation.indices { renamed.isolation[i].armKey = rename(renamed.isolation[i].armKey) }
@@ -87,16 +88,13 @@ struct AnalysisTests {
     @Test func networkClaimFollowsItsRule() throws {
         func doc(containerUs: Double) throws -> ResultsDocument {
             var d = try loadFixture()
-            let template = try #require(d.samples.first { $0.armKey == "native" && $0.status == .ok })
-            for (arm, kind, us) in [
-                ("native", "native", 50.0), ("container", "container", containerUs), ("vm", "vm", 160.0),
-            ] {
+            let template = try #require(d.samples.first { $0.arm == "native" && $0.status == .ok })
+            for (arm, us) in [("native", 50.0), ("container", containerUs), ("vm", 160.0)] {
                 for i in 0..<12 {
                     var s = template
-                    s.armKey = arm
+                    s.arm = arm
                     s.workload = "netrr"
                     s.repetition = i
-                    s.provenance.arm = kind
                     // ±2 % deterministic spread.
                     s.metrics = ["work_rr_p50_ns": us * 1000 * (0.98 + 0.04 * Double(i % 5) / 4)]
                     d.samples.append(s)
@@ -143,7 +141,7 @@ struct AnalysisTests {
 
     @Test func missingDataIsNotMeasuredNeverInvented() throws {
         var doc = try loadFixture()
-        doc.samples.removeAll { $0.armKey == "vm" }
+        doc.samples.removeAll { $0.arm == "vm" }
         doc.images = []
         doc.isolation = []
         doc.layerSharing = []
@@ -163,7 +161,7 @@ struct AnalysisTests {
         // Keep only 3 VM samples: no interval, so no verdict either way.
         var kept = 0
         doc.samples.removeAll { sample in
-            guard sample.armKey == "vm", sample.status == .ok else { return false }
+            guard sample.arm == "vm", sample.status == .ok else { return false }
             kept += 1
             return kept > 3
         }
@@ -175,7 +173,7 @@ struct AnalysisTests {
 
     @Test func slowContainerMakesC3NotHold() throws {
         var doc = try loadFixture()
-        for index in doc.samples.indices where doc.samples[index].armKey == "container" {
+        for index in doc.samples.indices where doc.samples[index].arm == "container" {
             if let rate = doc.samples[index].metrics["work_ops_per_s"] {
                 doc.samples[index].metrics["work_ops_per_s"] = rate * 0.5
             }
@@ -279,7 +277,8 @@ struct RendererTests {
         #expect(csv.contains(",19.5,"))
     }
 
-    /// The CSV export of the fixture, byte for byte as it was before the byte-buffer writer.
+    /// The CSV export of the fixture, byte for byte as recorded (re-recorded once when measurements became typed:
+    /// the v1 file's `maxrss_bytes` and `vcpus` sample metrics are no longer columns, every other cell is unchanged).
     @Test func csvIsByteIdenticalToTheRecordedExport() throws {
         let url = try #require(
             Bundle.module.url(forResource: "results-tcg", withExtension: "csv", subdirectory: "Fixtures"))
@@ -327,7 +326,7 @@ struct CompareTests {
     ) -> ResultsDocument {
         var copy = doc
         for index in copy.samples.indices
-        where copy.samples[index].workload == workload && copy.samples[index].armKey == armKey {
+        where copy.samples[index].workload == workload && copy.samples[index].arm == armKey {
             if let value = copy.samples[index].metrics[metric] { copy.samples[index].metrics[metric] = value * factor }
         }
         return copy
@@ -353,12 +352,15 @@ struct CompareTests {
     /// against A by the permutation test; an identical copy is not; an unknown arm is bad input.
     @Test func twoArmsOfOneRunAreComparedByPermutation() throws {
         var doc = try loadFixture()
-        let copies = doc.samples.filter { $0.armKey == "container" }.map {
+        let copies = doc.samples.filter { $0.arm == "container" }.map {
             var s = $0
-            s.armKey = "b"
+            s.arm = "b"
             return s
         }
         doc.samples += copies
+        var record = try #require(doc.arm("container"))
+        record.key = "b"
+        doc.arms.append(record)
         let same = try compareArms(
             doc, baseline: "container", candidate: "b", options: CompareOptions(significance: 0.01, test: .permutation))
         #expect(same.exitCode == 0)
@@ -423,8 +425,8 @@ struct CompareTests {
         #expect(strict.exitCode == 1)
     }
 
-    /// A v1 baseline (the committed ones) against a v2 run: same model, so nothing changes and nothing throws.
-    @Test func v1BaselineComparesWithV2Run() throws {
+    /// A v1 baseline (the older committed ones) against a v3 run: same model, so nothing changes and nothing throws.
+    @Test func v1BaselineComparesWithV3Run() throws {
         let url = try #require(
             Bundle.module.url(forResource: "results-tcg", withExtension: "json", subdirectory: "Fixtures"))
         let v2Path = FileManager.default.temporaryDirectory.appendingPathComponent("boxbench-compare-\(getpid()).json")
@@ -432,7 +434,7 @@ struct CompareTests {
         defer { unlink(v2Path) }
         let v1 = try ResultsStore.read(url.path)
         try ResultsStore.write(v1, to: v2Path)
-        #expect(try String(contentsOfFile: v2Path, encoding: .utf8).contains("boxbench.results/v2"))
+        #expect(try String(contentsOfFile: v2Path, encoding: .utf8).contains("boxbench.results/v3"))
         let v2 = try ResultsStore.read(v2Path)
         #expect(v2 == v1)
         for (baseline, new) in [(v1, v2), (v2, v1)] {
@@ -456,7 +458,7 @@ struct CompareTests {
             try compareResults(baseline: baseline, new: otherHost, options: CompareOptions())
         }
         var otherSchema = baseline
-        otherSchema.schema = "boxbench.results/v3"
+        otherSchema.schema = "boxbench.results/v4"
         #expect(throws: CompareError.self) { try compareResults(baseline: baseline, new: otherSchema) }
         do {
             _ = try compareResults(
@@ -472,7 +474,7 @@ struct CompareTests {
         #expect(smallestMannWhitneyP(12, 12) < 0.001)
         var single = baseline
         var seen = Set<String>()
-        single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.armKey)").inserted }
+        single.samples = single.samples.filter { seen.insert("\($0.workload)/\($0.arm)").inserted }
         let underpowered = try compareResults(baseline: baseline, new: single)
         #expect(!underpowered.underpowered.isEmpty)
         #expect(underpowered.terminal.contains("can never reach p < 0.05"), "\(underpowered.terminal)")

@@ -15,31 +15,37 @@ func sampleDocument() -> ResultsDocument {
         plan: PlanSummary(
             arms: ["native", "vm"], workloads: ["hello"], repetitions: 2, warmups: 1, timeoutSeconds: 1.5,
             cacheMode: "warm", order: ["vm/hello#0", "native/hello#0"]))
+    doc.arms = [
+        ArmRecord(
+            key: "native", kind: .native, engine: "native", memoryFigure: "the run's cgroup",
+            seccomp: "boxbench-default v2, 306 syscalls allowed"),
+        ArmRecord(
+            key: "vm", kind: .vm, engine: "libvirt", engineVersion: "libvirt 9.0.0", accel: "auto", machine: "pc",
+            memoryMiB: 256, vcpus: 1),
+    ]
     for repetition in 0..<2 {
         for arm in ["native", "vm"] {
-            let provenance = Provenance(
-                arm: arm, engine: arm == "vm" ? "libvirt" : "native", accel: arm == "vm" ? "tcg" : nil,
-                machineType: arm == "vm" ? "pc" : nil, cgroupMode: "hybrid", kernel: "6.1.0", cpuModel: "CPU",
-                boxbenchVersion: "0.1.0", commit: "abc", cacheMode: "warm", seed: UInt64.max - 7,
-                repetition: repetition, startedAt: "2026-11-29T00:00:0\(repetition).000Z",
-                finishedAt: "2026-11-29T00:00:0\(repetition).500Z",
-                seccomp: arm == "vm" ? nil : "boxbench-default v2, 306 syscalls allowed")
+            var measured = Measurements(
+                exitMs: 1.25 + Double(repetition), cpuNs: 1_197_791,
+                phases: arm == "vm" ? [Phase(name: "qemu-alive", ms: 12.5), Phase(name: "first-output", ms: 2300)] : [],
+                workload: ["x_per_s": .infinity])
+            if arm == "vm" {
+                measured.vm = VMMeasurements(accel: "tcg", machineType: "pc", pssPeakBytes: 2e8)
+            } else {
+                measured.cgroup = CgroupMeasurements(anonBytes: 4096, fileBytes: 0)
+            }
             doc.samples.append(
                 Sample(
-                    armKey: arm, workload: "hello", repetition: repetition, status: .ok, exitCode: 0,
-                    metrics: [
-                        "startup_exit_ms": 1.25 + Double(repetition), "cpu_ns": 1_197_791, "work_x_per_s": .infinity,
-                    ],
-                    phases: arm == "vm"
-                        ? [Phase(name: "qemu-alive", ms: 12.5), Phase(name: "first-output", ms: 2300)] : [],
-                    outputDigest: "sha256:ab", provenance: provenance))
+                    arm: arm, workload: "hello", repetition: repetition, status: .ok, exitCode: 0,
+                    startedAt: "2026-11-29T00:00:0\(repetition).000Z", finishedAt: "2026-11-29T00:00:0\(repetition).500Z",
+                    measurements: measured, outputDigest: "sha256:ab"))
         }
     }
     doc.samples.append(
         Sample(
-            armKey: "vm", workload: "hello", repetition: 2, status: .oomKilled, failure: "killed: \u{1F4A5}\nline 2",
-            exitCode: -9,
-            provenance: doc.samples[1].provenance))
+            arm: "vm", workload: "hello", repetition: 2, status: .oomKilled, failure: "killed: \u{1F4A5}\nline 2",
+            exitCode: -9, startedAt: "2026-11-29T00:00:03.000Z", finishedAt: "2026-11-29T00:00:04.000Z",
+            measurements: Measurements(vm: VMMeasurements(accel: "tcg", machineType: "pc"))))
     doc.images = [ArtifactSize(image: "hello", armKey: "vm", component: "kernel", bytes: 12_345_678)]
     doc.layerSharing = [
         LayerSharing(
@@ -66,11 +72,6 @@ func repositoryFile(_ relative: String) -> String {
         .deletingLastPathComponent().appendingPathComponent(relative).path
 }
 
-/// Reads `path` through Foundation's JSONDecoder only (the reference the fast path must agree with).
-func readWithFoundation(_ path: String) throws -> ResultsDocument {
-    try ResultsStore.decodeWithFoundation(try Data(contentsOf: URL(fileURLWithPath: path)), path: path)
-}
-
 @Suite struct ResultsStoreTests {
     @Test func writtenDocumentReadsBackEqual() throws {
         let path = temporaryPath("roundtrip.json")
@@ -79,127 +80,146 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
         try ResultsStore.write(doc, to: path)
         let read = try ResultsStore.read(path)
         #expect(read == doc)
-        #expect(read == (try readWithFoundation(path)))
         #expect(read.seed == UInt64.max - 7)
         #expect(read.samples[0].metrics["work_x_per_s"] == .infinity)
         #expect(read.samples.last?.failure == "killed: \u{1F4A5}\nline 2")
-        #expect(read.samples[0].provenance.accel == nil && read.samples[1].provenance.accel == "tcg")
+        #expect(read.samples[0].measurements.vm.accel == nil && read.samples[1].measurements.vm.accel == "tcg")
+        #expect(read.arm("vm")?.engineVersion == "libvirt 9.0.0")
     }
 
-    @Test func writesCompactV2() throws {
-        let path = temporaryPath("v2.json")
+    /// The file is the document: arms once, samples naming their arm, absent measurements absent.
+    @Test func writesCompactV3() throws {
+        let path = temporaryPath("v3.json")
         defer { unlink(path) }
         try ResultsStore.write(sampleDocument(), to: path)
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text.contains(#""schema":"boxbench.results/v2""#))
+        #expect(text.contains(#""schema":"boxbench.results/v3""#))
         #expect(!text.contains("\n"))
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]
-        // Two arms' shared provenance, each stored once; per-run fields stay with the sample.
-        #expect((object["provenances"] as! [Any]).count == 2)
-        #expect((object["digests"] as! [String]) == ["sha256:ab"])
-        let first = (object["samples"] as! [[String: Any]])[0]
-        #expect(first["startedAt"] as? String == "2026-11-29T00:00:00.000Z")
-        #expect(first["provenanceRepetition"] == nil)
+        #expect((object["arms"] as! [[String: Any]]).map { $0["key"] as! String } == ["native", "vm"])
+        let samples = object["samples"] as! [[String: Any]]
+        #expect(samples[0]["arm"] as? String == "native")
+        #expect(samples[0]["provenance"] == nil)
+        let native = samples[0]["measurements"] as! [String: Any]
+        #expect(native["vm"] == nil && native["phases"] == nil && native["firstOutputMs"] == nil)
+        #expect((native["cgroup"] as? [String: Any])?["anonBytes"] as? Double == 4096)
+        let vm = samples[1]["measurements"] as! [String: Any]
+        #expect((vm["vm"] as? [String: Any])?["accel"] as? String == "tcg")
     }
 
-    @Test func v1AndV2LoadToTheSameDocument() throws {
-        let v1 = temporaryPath("same-v1.json")
-        let v2 = temporaryPath("same-v2.json")
-        defer {
-            unlink(v1)
-            unlink(v2)
+    /// The flat view the statistics use and the typed fields are one table: every catalogue name maps back.
+    @Test func flatViewRoundTripsThroughTheTypedFields() {
+        for sample in sampleDocument().samples {
+            let m = sample.measurements
+            let back = Measurements(
+                byName: m.byName, phases: m.phases, accel: m.vm.accel, machineType: m.vm.machineType)
+            #expect(back == m)
+            for (name, value) in m.byName where !value.isInfinite { #expect(m.value(name) == value) }
         }
+        var m = Measurements(workload: ["rr_p50_ns": 40_000])
+        m.vm.guestMemTotalBytes = 1e8
+        #expect(m.byName == ["work_rr_p50_ns": 40_000, "guest_memtotal_bytes": 1e8])
+    }
+
+    /// The hand-written simdjson decoding of samples agrees with their `Codable` conformance (Foundation's
+    /// JSONDecoder) on random samples: every optional present or absent, phases, workload values, failures.
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func simdjsonSamplesMatchCodable(_ seed: UInt64) throws {
+        var state = seed &* 0x9e37_79b9_7f4a_7c15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        func maybe(_ value: @autoclosure () -> Double) -> Double? { next() % 3 == 0 ? nil : value() }
+        func number() -> Double { Double(next() % 1_000_000) / Double(1 + next() % 1000) }
         var doc = sampleDocument()
-        // A provenance repetition different from the sample's survives v2's elision of the equal case.
-        doc.samples[3].provenance.repetition = 7
-        try ResultsStore.write(doc, to: v1, schema: .v1)
-        try ResultsStore.write(doc, to: v2)
-        #expect(try String(contentsOfFile: v1, encoding: .utf8).contains(#""schema" : "boxbench.results\/v1""#))
-        let fromV1 = try ResultsStore.read(v1)
-        let fromV2 = try ResultsStore.read(v2)
-        #expect(fromV1 == doc)
-        #expect(fromV2 == doc)
-        #expect(fromV2.schema == ResultsDocument.currentSchema)
-        #expect(try readWithFoundation(v1) == doc)
-        #expect(try readWithFoundation(v2) == doc)
-    }
-
-    /// v2 samples of one metric set share a template dictionary until written to: each stays its own value.
-    @Test func v2MetricsAreIndependentValues() throws {
-        let path = temporaryPath("v2-cow.json")
+        doc.samples = (0..<300).map { index in
+            var m = Measurements(
+                firstOutputMs: maybe(number()), exitMs: maybe(number()), createMs: maybe(number()),
+                startMs: maybe(number()), memoryPeakBytes: maybe(Double(next() % (1 << 40))),
+                memoryCurrentBytes: maybe(number()), cpuNs: maybe(Double(next() % (1 << 50))))
+            m.phases = (0..<Int(next() % 10)).map { Phase(name: "phase-\($0)", ms: number()) }
+            if next() % 2 == 0 { m.cgroup = CgroupMeasurements(anonBytes: maybe(number()), fileBytes: maybe(number())) }
+            if next() % 2 == 0 {
+                m.vm = VMMeasurements(
+                    accel: next() % 2 == 0 ? "tcg" : nil, machineType: next() % 2 == 0 ? "microvm" : nil,
+                    pssPeakBytes: maybe(number()), rssPeakBytes: maybe(number()),
+                    guestMemTotalBytes: maybe(number()), guestMemAvailableBytes: maybe(number()))
+            }
+            for k in 0..<Int(next() % 4) { m.workload["k\(k)_ns"] = number() }
+            let failed = next() % 5 == 0
+            return Sample(
+                arm: ["native", "vm"][Int(next() % 2)], workload: "w\(next() % 3)", repetition: index,
+                status: failed ? .timeout : .ok, failure: failed ? "timed out \"quoted\"" : nil,
+                exitCode: next() % 2 == 0 ? Int32(truncatingIfNeeded: Int64(next() % 512) - 256) : nil,
+                startedAt: "t\(index)", finishedAt: "t\(index + 1)", measurements: m,
+                outputDigest: next() % 2 == 0 ? "sha256:\(next() % 7)" : nil)
+        }
+        let path = temporaryPath("random-\(seed).json")
         defer { unlink(path) }
-        try ResultsStore.write(sampleDocument(), to: path)
-        var read = try ResultsStore.read(path)
-        read.samples[0].metrics["cpu_ns"] = 5
-        read.samples[0].metrics["new_metric_ms"] = 1
-        read.samples[2].metrics.removeValue(forKey: "startup_exit_ms")
-        #expect(
-            read.samples[0].metrics == [
-                "cpu_ns": 5, "startup_exit_ms": 1.25, "work_x_per_s": .infinity, "new_metric_ms": 1,
-            ])
-        #expect(read.samples[1].metrics == sampleDocument().samples[1].metrics)
-        #expect(read.samples[2].metrics == ["cpu_ns": 1_197_791, "work_x_per_s": .infinity])
-        #expect(read.samples[3].metrics == sampleDocument().samples[3].metrics)
+        try ResultsStore.write(doc, to: path)
+        let fast = try ResultsStore.read(path)
+        let reference = try ResultsStore.readWithFoundation(path)
+        #expect(reference == doc)
+        #expect(fast == reference)
     }
 
-    /// The committed baseline (v2) and the report fixture (a v1 file) load, and write back as v2 to the same document.
+    /// A sample the hand-written path rejects is decoded again by Foundation, whose message names the field.
+    @Test func badMeasurementNamesTheField() throws {
+        try expectRejected("phases.json", containing: ["phaseMs", "phaseNames"]) { object in
+            var samples = object["samples"] as! [[String: Any]]
+            var m = samples[1]["measurements"] as! [String: Any]
+            m["phaseMs"] = [1.0]
+            samples[1]["measurements"] = m
+            object["samples"] = samples
+        }
+    }
+
+    /// The committed baseline (v2) and the report fixture (v1) load into today's shape: arms recorded (from
+    /// armConfigs or from the samples' provenance), per-sample accel kept, and write back as v3 to the same document.
     @Test(arguments: [
         "results/baselines/default-xeon-2cpu-tcg-hybrid.json", "Tests/ReportsTests/Fixtures/results-tcg.json",
     ])
-    func committedFilesRoundTripThroughV2(_ file: String) throws {
-        let path = temporaryPath("committed-v2-" + URL(fileURLWithPath: file).lastPathComponent)
+    func legacyFilesLoadAndRoundTripThroughV3(_ file: String) throws {
+        let path = temporaryPath("committed-v3-" + URL(fileURLWithPath: file).lastPathComponent)
         defer { unlink(path) }
-        let v1 = try ResultsStore.read(repositoryFile(file))
-        try ResultsStore.write(v1, to: path)
-        #expect(try ResultsStore.read(path) == v1)
-        #expect(try readWithFoundation(path) == v1)
+        let legacy = try ResultsStore.read(repositoryFile(file))
+        #expect(!legacy.samples.isEmpty)
+        #expect(legacy.schema == ResultsDocument.currentSchema)
+        let armKeys = Set(legacy.arms.map(\.key))
+        #expect(legacy.samples.allSatisfy { armKeys.contains($0.arm) })
+        #expect(legacy.arms.contains { $0.kind == .vm })
+        let vmKeys = Set(legacy.arms.filter { $0.kind == .vm }.map(\.key))
+        #expect(legacy.samples.filter { vmKeys.contains($0.arm) }.allSatisfy { $0.measurements.vm.accel == "tcg" })
+        #expect(legacy.samples.contains { $0.status == .ok && $0.measurements.exitMs != nil })
+        try ResultsStore.write(legacy, to: path)
+        #expect(try ResultsStore.read(path) == legacy)
     }
 
-    /// Files are mapped when the zeros after their end in the last page cover simdjson's padding, and read
-    /// otherwise: both paths, at and around page boundaries, load the same document.
-    @Test(arguments: [0, 10, 64, 65, 200])
-    func filesEndingNearAPageBoundaryLoad(_ shortOfPage: Int) throws {
-        let path = temporaryPath("page-\(shortOfPage).json")
-        defer { unlink(path) }
-        try ResultsStore.write(sampleDocument(), to: path)
-        var data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let target = (data.count / page + 2) * page - shortOfPage
-        data.append(Data(repeating: UInt8(ascii: " "), count: target - data.count))
-        try data.write(to: URL(fileURLWithPath: path))
-        #expect(try ResultsStore.read(path) == sampleDocument())
-    }
-
-    @Test func nanMetricsSurviveTheFastPath() throws {
+    @Test func nanMetricsSurvive() throws {
         let path = temporaryPath("nan.json")
         defer { unlink(path) }
         var doc = sampleDocument()
-        doc.samples[0].metrics["startup_exit_ms"] = .nan
-        doc.samples[1].metrics["startup_exit_ms"] = -.infinity
+        doc.samples[0].measurements.exitMs = .nan
+        doc.samples[1].measurements.exitMs = -.infinity
         try ResultsStore.write(doc, to: path)
         let read = try ResultsStore.read(path)
         #expect(read.samples[0].metrics["startup_exit_ms"]?.isNaN == true)
         #expect(read.samples[1].metrics["startup_exit_ms"] == -.infinity)
     }
 
-    @Test(arguments: [
-        "results/baselines/default-xeon-2cpu-tcg-hybrid.json", "Tests/ReportsTests/Fixtures/results-tcg.json",
-    ])
-    func committedFilesReadAsFoundationReadsThem(_ file: String) throws {
-        let path = repositoryFile(file)
-        let fast = try ResultsStore.read(path)
-        #expect(!fast.samples.isEmpty)
-        #expect(fast == (try readWithFoundation(path)))
-    }
-
     /// Rewrites the JSON of a valid document, then expects ResultsStore.read to fail naming `expected`.
+    /// `legacy`: start from a committed file of that schema (v1: the report fixture, v2: the baseline).
     func expectRejected(
-        _ name: String, schema: ResultsStore.Schema = .v1, containing expected: [String],
-        edit: (inout [String: Any]) -> Void
+        _ name: String, legacy: String? = nil, containing expected: [String], edit: (inout [String: Any]) -> Void
     ) throws {
         let path = temporaryPath(name)
         defer { unlink(path) }
-        try ResultsStore.write(sampleDocument(), to: path, schema: schema)
+        switch legacy {
+        case "v1": try Data(contentsOf: URL(fileURLWithPath: repositoryFile("Tests/ReportsTests/Fixtures/results-tcg.json"))).write(to: URL(fileURLWithPath: path))
+        case "v2": try Data(contentsOf: URL(fileURLWithPath: repositoryFile("results/baselines/default-xeon-2cpu-tcg-hybrid.json"))).write(to: URL(fileURLWithPath: path))
+        default: try ResultsStore.write(sampleDocument(), to: path)
+        }
         var object =
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
         edit(&object)
@@ -215,11 +235,26 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
     }
 
     @Test func missingSampleFieldIsNamed() throws {
-        try expectRejected("missing.json", containing: ["missing field", "samples", "provenance", "kernel"]) { object in
+        try expectRejected("missing.json", containing: ["missing field", "samples", "workload"]) { object in
+            var samples = object["samples"] as! [[String: Any]]
+            samples[2].removeValue(forKey: "workload")
+            object["samples"] = samples
+        }
+        try expectRejected("missing-v1.json", legacy: "v1", containing: ["missing field", "samples", "provenance", "kernel"]) { object in
             var samples = object["samples"] as! [[String: Any]]
             var provenance = samples[2]["provenance"] as! [String: Any]
             provenance.removeValue(forKey: "kernel")
             samples[2]["provenance"] = provenance
+            object["samples"] = samples
+        }
+    }
+
+    @Test func wrongMeasurementTypeIsNamed() throws {
+        try expectRejected("measure-type.json", containing: ["wrong type", "samples", "measurements", "exitMs"]) { object in
+            var samples = object["samples"] as! [[String: Any]]
+            var m = samples[1]["measurements"] as! [String: Any]
+            m["exitMs"] = "fast"
+            samples[1]["measurements"] = m
             object["samples"] = samples
         }
     }
@@ -249,12 +284,12 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
     }
 
     @Test func v2ReferenceOutsideItsTableIsNamed() throws {
-        try expectRejected("v2-index.json", schema: .v2, containing: ["samples.1.metricSet", "metricSets"]) { object in
+        try expectRejected("v2-index.json", legacy: "v2", containing: ["samples.1.metricSet", "metricSets"]) { object in
             var samples = object["samples"] as! [[String: Any]]
             samples[1]["metricSet"] = 99
             object["samples"] = samples
         }
-        try expectRejected("v2-digest.json", schema: .v2, containing: ["samples.0.digest", "digests"]) { object in
+        try expectRejected("v2-digest.json", legacy: "v2", containing: ["samples.0.digest", "digests"]) { object in
             var samples = object["samples"] as! [[String: Any]]
             samples[0]["digest"] = -1
             object["samples"] = samples
@@ -262,7 +297,7 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
     }
 
     @Test func v2ValueCountDifferentFromItsSetIsNamed() throws {
-        try expectRejected("v2-count.json", schema: .v2, containing: ["samples.2.metrics", "metricSets"]) { object in
+        try expectRejected("v2-count.json", legacy: "v2", containing: ["samples.2.metrics", "metricSets"]) { object in
             var samples = object["samples"] as! [[String: Any]]
             samples[2]["metrics"] = (samples[2]["metrics"] as! [Any]).dropLast() as [Any]
             object["samples"] = samples
@@ -270,7 +305,7 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
     }
 
     @Test func v2MissingSampleFieldIsNamed() throws {
-        try expectRejected("v2-missing.json", schema: .v2, containing: ["missing field", "samples", "startedAt"]) {
+        try expectRejected("v2-missing.json", legacy: "v2", containing: ["missing field", "samples", "startedAt"]) {
             object in
             var samples = object["samples"] as! [[String: Any]]
             samples[3].removeValue(forKey: "startedAt")
@@ -310,51 +345,3 @@ func readWithFoundation(_ path: String) throws -> ResultsDocument {
     }
 }
 
-@Suite struct SimdJSONTests {
-    struct Mixed: Codable, Equatable {
-        var small: Int8
-        var big: UInt64
-        var negative: Int64
-        var ratio: Float
-        var flag: Bool
-        var maybe: String?
-        var nested: [[Double]]
-        var table: [String: Int]
-    }
-
-    @Test func decodesWhatJSONDecoderDecodes() throws {
-        let value = Mixed(
-            small: -128, big: UInt64.max, negative: Int64.min, ratio: 0.5, flag: true, maybe: nil,
-            nested: [[], [1, 2.5, -3e-300]], table: ["a": 1, "b\u{e9}": -2])
-        let data = try JSONEncoder().encode(value)
-        #expect(try SimdJSON.decode(Mixed.self, from: SimdJSON.PaddedBytes(data)) == value)
-    }
-
-    @Test func rejectsWhatDoesNotFit() throws {
-        for text in [
-            #"{"small":128,"big":1,"negative":1,"ratio":1,"flag":true,"nested":[],"table":{}}"#,
-            #"{"small":1,"big":-1,"negative":1,"ratio":1,"flag":true,"nested":[],"table":{}}"#,
-            #"{"small":1.5,"big":1,"negative":1,"ratio":1,"flag":true,"nested":[],"table":{}}"#,
-            #"{"small":1,"big":1,"negative":1,"ratio":1,"flag":1,"nested":[],"table":{}}"#,
-            #"{"big":1,"negative":1,"ratio":1,"flag":true,"nested":[],"table":{}}"#,
-            #"{"small":1,"big":1,"negative":1,"ratio":1,"flag":true,"nested":[],"table":{}"#,
-        ] {
-            #expect(throws: (any Error).self, "\(text)") {
-                try SimdJSON.decode(Mixed.self, from: SimdJSON.PaddedBytes(Data(text.utf8)))
-            }
-            #expect(throws: (any Error).self, "\(text)") { try JSONDecoder().decode(Mixed.self, from: Data(text.utf8)) }
-        }
-    }
-
-    @Test func sharedStringsAreEqualToFreshOnes() {
-        let table = StringTable()
-        for text in ["", "vm", "startup_first_output_ms", "Intel(R) Xeon(R) Processor", "h\u{e9}te"] {
-            var bytes = Array(text.utf8)
-            let first = bytes.withUnsafeMutableBytes { table.string(UnsafeRawBufferPointer($0)) }
-            bytes.append(0)
-            let second = bytes.withUnsafeMutableBytes { table.string(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
-            #expect(first == text)
-            #expect(second == text)
-        }
-    }
-}

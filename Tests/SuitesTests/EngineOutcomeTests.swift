@@ -24,9 +24,11 @@ import Testing
             stderr: Array("boom\n".utf8), stats: nil, exitNs: 5_000_000, firstOutputNs: 2_000_000)
         #expect(o.status == status)
         #expect(o.exitCode == code)
-        #expect(o.metrics[Metric.startupExitMs.name] == 5)
-        #expect(o.metrics[Metric.startupFirstOutputMs.name] == 2)
-        #expect(o.metrics["work_ops_per_s"] == 12.5)
+        #expect(o.measurements.exitMs == 5)
+        #expect(o.measurements.firstOutputMs == 2)
+        // The workload's values are read from stdout once, by the runner.
+        #expect(o.measurements.workload.isEmpty)
+        #expect(WorkloadOutput(o.stdout).values == ["ops_per_s": 12.5])
         if case .exited(3) = exit { #expect(o.failure == "exit 3: boom") }
     }
 
@@ -64,15 +66,16 @@ import Testing
     @Test func vmOutcomeCarriesTheMachineGroupPeakAndPhases() {
         let o = VMEngine.outcome(Self.bootResult(exitCode: 0), accel: .tcg, machine: "microvm")
         #expect(o.status == .ok)
-        #expect(o.accel == "tcg")
-        #expect(o.machineType == "microvm")
-        #expect(o.metrics[Metric.memoryPeakBytes.name] == Double(120 << 20))
-        #expect(o.metrics[Metric.pssPeakBytes.name] == Double(90 << 20))
-        #expect(o.metrics[Metric.startupFirstOutputMs.name] == 900)
-        #expect(o.metrics[Metric.createMs.name] == 40)
-        #expect(o.metrics[Metric.startMs.name] == 905)
-        #expect(o.metrics[Metric.cpuNs.name] == 7_000_000)
-        #expect(o.metrics["work_ops_per_s"] == 3)
+        let m = o.measurements
+        #expect(m.vm.accel == "tcg")
+        #expect(m.vm.machineType == "microvm")
+        #expect(m.memoryPeakBytes == Double(120 << 20))
+        #expect(m.vm.pssPeakBytes == Double(90 << 20))
+        #expect(m.firstOutputMs == 900)
+        #expect(m.createMs == 40)
+        #expect(m.startMs == 905)
+        #expect(m.cpuNs == 7_000_000)
+        #expect(WorkloadOutput(o.stdout).values["ops_per_s"] == 3)
     }
 
     @Test func vmTimeoutAndExitCodesMapToStatus() {

@@ -73,7 +73,7 @@ struct NetworkSuiteTests {
             seed: 3, progress: SilentProgress(), tool: ToolInfo(version: "test", commit: "test"))
         let doc = runner.run()
         for arm in ["native", "container", "box-host", "container-crun", "vm"] {
-            let samples = doc.samples.filter { $0.armKey == arm && $0.workload == "netrr" }
+            let samples = doc.samples.filter { $0.arm == arm && $0.workload == "netrr" }
             #expect(samples.count == 3)
             for s in samples {
                 #expect(s.status == .ok, "\(arm): \(s.failure ?? "")")
@@ -81,20 +81,20 @@ struct NetworkSuiteTests {
                 #expect((s.metrics["work_rr_per_s"] ?? 0) > 0)
             }
             // iperf3 through the same path: received bytes per second from the client's JSON.
-            for s in doc.samples.filter({ $0.armKey == arm && $0.workload == "netstream" }) {
+            for s in doc.samples.filter({ $0.arm == arm && $0.workload == "netstream" }) {
                 #expect(s.status == .ok, "\(arm) netstream: \(s.failure ?? "")")
                 #expect((s.metrics["work_iperf3_received_bytes_per_s"] ?? 0) > 1e6, "\(arm): \(s.metrics)")
             }
         }
         // The guest's NIC on the bench bridge: its first connection waited for the guest to boot.
         #expect(
-            doc.samples.filter { $0.armKey == "vm" && $0.workload == "netrr" }.allSatisfy {
+            doc.samples.filter { $0.arm == "vm" && $0.workload == "netrr" }.allSatisfy {
                 ($0.metrics["work_connect_wait_ns"] ?? 0) > 1e8
             })
         let c8 = try #require(ReportAnalysis(doc).claims.first { $0.id == "C8" })
         #expect(c8.evidence.contains { $0.contains("vm ÷ container") }, "\(c8.evidence)")
         #expect(c8.evidence.contains { $0.contains("container-crun ÷ native") }, "\(c8.evidence)")
-        #expect(doc.armConfigs?.first { $0.key == "box-host" }?.network == "host")
+        #expect(doc.arms.first { $0.key == "box-host" }?.network == "host")
         #expect(doc.notes.contains { $0.contains("bench network 10.231.0.0/24") })
         #expect(try hostNetworkState() == before, "the host's links, addresses, routes or namespaces changed")
         let left = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.directory())) ?? []
@@ -120,8 +120,8 @@ struct NetworkSuiteTests {
             #"{"start": {}, "end": {"sum_sent": {"bits_per_second": 8e9, "retransmits": 3}, "sum_received": {"bits_per_second": 4e9}}}"#
         #expect(
             parseIperf3(ok) == [
-                "work_iperf3_sent_bytes_per_s": 1e9, "work_iperf3_retransmits": 3,
-                "work_iperf3_received_bytes_per_s": 5e8,
+                "iperf3_sent_bytes_per_s": 1e9, "iperf3_retransmits": 3,
+                "iperf3_received_bytes_per_s": 5e8,
             ])
         #expect(iperf3Error(ok) == nil)
         let refused = #"{"start": {}, "end": {}, "error": "unable to connect to server: Connection refused"}"#

@@ -31,7 +31,7 @@ final class FakeEngine: Engine, @unchecked Sendable {
         samplesOnDiskAtEachRun.append((try? ResultsStore.read(resultsPath))?.samples.count ?? -1)
         if failOn.contains(runs) { return RunOutcome(status: .failed, failure: "scripted failure") }
         return RunOutcome(
-            status: .ok, exitCode: 0, metrics: ["startup_exit_ms": Double(runs)],
+            status: .ok, exitCode: 0, measurements: Measurements(exitMs: Double(runs)),
             stdout: "hello\nbbwork: elapsed_ns=\(runs)\n")
     }
 
@@ -79,11 +79,15 @@ struct SilentProgress: ProgressSink {
         #expect(native.cleaned && container.cleaned)
         let reread = try ResultsStore.read(path)
         #expect(reread == doc)
+        // Run-level facts once per document and arm, not per sample.
+        #expect(doc.seed == 1)
+        #expect(!doc.host.kernel.isEmpty && !doc.host.cpuModel.isEmpty)
+        #expect(doc.arms.map(\.kind) == [.native, .container])
         for sample in doc.samples {
-            #expect(sample.provenance.seed == 1)
-            #expect(!sample.provenance.kernel.isEmpty)
-            #expect(!sample.provenance.cpuModel.isEmpty)
-            #expect(["native", "container"].contains(sample.provenance.arm))
+            #expect(doc.arm(sample.arm) != nil)
+            #expect(!sample.startedAt.isEmpty && !sample.finishedAt.isEmpty)
+            // The stdout's value joined the engine's measurements (read once, by the runner).
+            if sample.status == .ok { #expect(sample.measurements.workload["elapsed_ns"] != nil) }
         }
         // Timing lines are not part of the behaviour digest; equal output ⇒ equal digest across arms.
         let digests = Set(doc.samples.compactMap(\.outputDigest))
@@ -115,7 +119,7 @@ struct SilentProgress: ProgressSink {
             ) -> RunOutcome {
                 counter.runs += 1
                 if counter.runs == 7 { snapshot = FileManager.default.contents(atPath: path) }
-                return RunOutcome(status: .ok, metrics: ["startup_exit_ms": 1])
+                return RunOutcome(status: .ok, measurements: Measurements(exitMs: 1))
             }
             func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
         }
@@ -157,9 +161,9 @@ struct SilentProgress: ProgressSink {
     }
 
     @Test func workloadMetricLines() {
-        let m = parseWorkloadMetrics(
-            "hello\nbbwork: elapsed_ns=120 sha256=abc\nbbwork: write_bytes_per_s=3.5e8\nnoise=1\n")
-        #expect(m == ["work_elapsed_ns": 120, "work_write_bytes_per_s": 3.5e8])
+        let m = WorkloadOutput(
+            "hello\nbbwork: elapsed_ns=120 sha256=abc\nbbwork: write_bytes_per_s=3.5e8\nnoise=1\n").values
+        #expect(m == ["elapsed_ns": 120, "write_bytes_per_s": 3.5e8])
         #expect(behaviourDigest("a\nbbwork: elapsed_ns=1\n") == behaviourDigest("a\nbbwork: elapsed_ns=2\n"))
         #expect(behaviourDigest("a\n") != behaviourDigest("b\n"))
     }
@@ -188,3 +192,6 @@ struct SilentProgress: ProgressSink {
         #expect(native.records.first?.blocked == false)
     }
 }
+
+/// The behaviour digest of an output (the runner's, from its one read of stdout).
+func behaviourDigest(_ stdout: String) -> String { WorkloadOutput(stdout).digest }

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Suites
 
-/// sysbench's report becomes `work_sysbench_*` metrics; its timings do not change the behaviour digest.
+/// sysbench's report becomes `sysbench_*` workload values; its timings do not change the behaviour digest.
 @Suite struct SysbenchReportTests {
     static func report(eventsPerSecond: String, totalTime: String, latency: String) -> String {
         """
@@ -43,12 +43,12 @@ import Testing
     }
 
     @Test func cpuReportLines() {
-        let m = parseWorkloadMetrics(Self.report(eventsPerSecond: "22128.30", totalTime: "0.0885", latency: "0.04"))
-        #expect(m["work_sysbench_events_per_s"] == 22128.30)
-        #expect(m["work_sysbench_total_time_ms"] == 88.5)
-        #expect(m["work_sysbench_latency_avg_ms"] == 0.04)
-        #expect(m["work_sysbench_latency_p95_ms"] == 0.05)
-        #expect(m["work_sysbench_latency_sum_ms"] == 86.64)
+        let m = WorkloadOutput(Self.report(eventsPerSecond: "22128.30", totalTime: "0.0885", latency: "0.04")).values
+        #expect(m["sysbench_events_per_s"] == 22128.30)
+        #expect(m["sysbench_total_time_ms"] == 88.5)
+        #expect(m["sysbench_latency_avg_ms"] == 0.04)
+        #expect(m["sysbench_latency_p95_ms"] == 0.05)
+        #expect(m["sysbench_latency_sum_ms"] == 86.64)
         #expect(m.count == 7)
         let a = behaviourDigest(Self.report(eventsPerSecond: "22128.30", totalTime: "0.0885", latency: "0.04"))
         #expect(a == behaviourDigest(Self.report(eventsPerSecond: "5360.91", totalTime: "0.3686", latency: "0.18")))
@@ -61,16 +61,17 @@ import Testing
     }
 
     @Test func memoryReportLines() {
-        let m = parseWorkloadMetrics(
+        let m = WorkloadOutput(
             "sysbench 1.0.20 (using system LuaJIT 2.1.0-beta3)\n\nTotal operations: 16384 (2163593.78 per second)\n\n"
-                + "64.00 MiB transferred (8451.54 MiB/sec)\n\n\nGeneral statistics:\n    total time:    0.0060s\n")
-        #expect(m["work_sysbench_operations_per_s"] == 2163593.78)
-        #expect(m["work_sysbench_transfer_bytes_per_s"] == 8451.54 * 1_048_576)
-        #expect(m["work_sysbench_total_time_ms"] == 6)
+                + "64.00 MiB transferred (8451.54 MiB/sec)\n\n\nGeneral statistics:\n    total time:    0.0060s\n"
+        ).values
+        #expect(m["sysbench_operations_per_s"] == 2163593.78)
+        #expect(m["sysbench_transfer_bytes_per_s"] == 8451.54 * 1_048_576)
+        #expect(m["sysbench_total_time_ms"] == 6)
     }
 
     @Test func sysbenchLinesCountOnlyInASysbenchReport() {
-        #expect(parseWorkloadMetrics("total time: 5s\n    min: 1\n").isEmpty)
+        #expect(WorkloadOutput("total time: 5s\n    min: 1\n").values.isEmpty)
     }
 }
 
@@ -99,8 +100,9 @@ struct SysbenchWorkloadTests {
         for engine in engines {
             let o = engine.run(image, workload: workload, limits: RunLimits(), timeout: .seconds(60), runIndex: 0)
             #expect(o.status == .ok, "\(engine.arm.name): \(o.failure ?? "")")
-            #expect((o.metrics["work_sysbench_events_per_s"] ?? 0) > 0, "\(engine.arm.name): \(o.stdout)")
-            #expect((o.metrics["work_sysbench_total_time_ms"] ?? 0) > 0)
+            let values = WorkloadOutput(o.stdout).values
+            #expect((values["sysbench_events_per_s"] ?? 0) > 0, "\(engine.arm.name): \(o.stdout)")
+            #expect((values["sysbench_total_time_ms"] ?? 0) > 0)
             digests.insert(behaviourDigest(o.stdout))
         }
         #expect(digests.count == 1)

@@ -13,6 +13,7 @@
       (virConnectPtr conn, virDomainPtr dom, int eventID, virConnectDomainEventGenericCallback cb,           \
        void *opaque, virFreeCallback freecb),                                                                \
       (conn, dom, eventID, cb, opaque, freecb))                                                              \
+    X(int, virConnectDomainEventDeregisterAny, (virConnectPtr conn, int callbackID), (conn, callbackID))       \
     X(virDomainPtr, virDomainCreateXML, (virConnectPtr conn, const char *xmlDesc, unsigned int flags),       \
       (conn, xmlDesc, flags))                                                                                \
     X(virDomainPtr, virDomainDefineXML, (virConnectPtr conn, const char *xml), (conn, xml))                  \
