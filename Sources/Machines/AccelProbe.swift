@@ -19,6 +19,8 @@ public struct AccelProbeResult: Sendable, Codable, Equatable {
     public var timeoutSeconds: Double
     /// Host boot id the probe ran under (for per-boot caching).
     public var bootID: String
+    /// The probe guest's libvirt domain, when one was created.
+    public var domainName: String? = nil
 }
 
 public struct AccelProbe: Sendable {
@@ -45,9 +47,10 @@ public struct AccelProbe: Sendable {
         let timeout = accel == .kvm ? kvmTimeout : tcgTimeout
         let secs = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let bootID = HostFacts.read().bootID
-        func fail(_ reason: String) -> AccelProbeResult {
+        func fail(_ reason: String, domain: String? = nil) -> AccelProbeResult {
             AccelProbeResult(
-                accel: accel, booted: false, bootMs: nil, reason: reason, timeoutSeconds: secs, bootID: bootID)
+                accel: accel, booted: false, bootMs: nil, reason: reason, timeoutSeconds: secs, bootID: bootID,
+                domainName: domain)
         }
         if accel == .kvm {
             if access("/dev/kvm", F_OK) != 0 { return fail("/dev/kvm is missing (no KVM module, or not exposed here)") }
@@ -66,7 +69,8 @@ public struct AccelProbe: Sendable {
         if let ms = r.phaseMs("guest-init") {
             return AccelProbeResult(
                 accel: accel, booted: true, bootMs: ms,
-                reason: "probe guest reached init in \(Int(ms)) ms", timeoutSeconds: secs, bootID: bootID)
+                reason: "probe guest reached init in \(Int(ms)) ms", timeoutSeconds: secs, bootID: bootID,
+                domainName: r.domainName)
         }
         var why =
             r.timedOut
@@ -78,7 +82,7 @@ public struct AccelProbe: Sendable {
         {
             why += ": " + err
         }
-        return fail(why)
+        return fail(why, domain: r.domainName)
     }
 
     /// `auto`: KVM if the probe guest boots under it (cached per host boot), else TCG; explicit choices as given.

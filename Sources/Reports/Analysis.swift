@@ -282,13 +282,8 @@ public struct ReportAnalysis: Sendable {
 
     /// The kind of an arm: recorded, else from samples, else read from its name (`native`, `container…`, `vm…`)
     /// for arms known only from isolation, density or size records of an old file.
-    static func kind(of armKey: String, in kinds: [String: String]) -> String? {
-        if let kind = kinds[armKey] { return kind }
-        if armKey == "native" { return "native" }
-        if armKey.hasPrefix("container") { return "container" }
-        if armKey.hasPrefix("vm") { return "vm" }
-        return nil
-    }
+    /// An arm's kind from its record, never from its name.
+    static func kind(of armKey: String, in kinds: [String: String]) -> String? { kinds[armKey] }
 
     public func kind(of armKey: String) -> String? { Self.kind(of: armKey, in: kindByArm) }
 

@@ -31,8 +31,8 @@ extension BootTests {
                     return false
                 }
                 let s = String(decoding: cmd, as: UTF8.self)
-                // Only the probe's root: other suites of this process boot their own guests meanwhile.
-                return s.contains("qemu") && s.contains("boxbench-\(getpid())-") && s.contains(BootTests.testRoot)
+                // Only the probe's own guest: other suites of this process boot theirs meanwhile.
+                return s.contains("qemu") && s.contains("guest=\(r.domainName ?? "boxbench-\(getpid())-")")
             } ?? []
         #expect(leftovers.isEmpty, "QEMU left behind: \(leftovers)")
     }
