@@ -134,17 +134,25 @@ public struct ContainerError: Error, CustomStringConvertible {
 }
 
 /// boxbench's own OCI runtime: spec → cgroup → clone (C) → wait, and teardown on every path.
+/// Makes the cgroup manager of a container's group: the real v1/v2 managers by default, a fake in tests that
+/// exercise the runtime's cgroup handling without root.
+public typealias CgroupManagerFactory = @Sendable (_ name: String, _ layout: CgroupLayout) -> any CgroupManager
+
 public final class ContainerRuntime: Sendable {
     public let stateRoot: String
     let layout: CgroupLayout
     let logger: Logger?
     let filterCache = FilterCache()
+    let cgroups: CgroupManagerFactory
 
-    public init(stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil)
-    {
+    public init(
+        stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil,
+        cgroups: @escaping CgroupManagerFactory = { makeCgroupManager(name: $0, layout: $1) }
+    ) {
         self.stateRoot = stateRoot
         self.layout = layout
         self.logger = logger
+        self.cgroups = cgroups
     }
 
     /// Runs a container to completion (or timeout) and tears everything down.
@@ -224,7 +232,7 @@ public final class ContainerRuntime: Sendable {
 
         // cgroup
         let cgroupName = Self.cgroupName(spec: spec, id: id)
-        let cgroup = makeCgroupManager(name: cgroupName, layout: layout)
+        let cgroup = cgroups(cgroupName, layout)
         // Teardown kills every member: never adopt a group that already holds someone else's processes. Checked
         // before creating anything, so a refusal leaves no directory behind.
         if let busy = cgroup.busyMember() {
@@ -295,102 +303,17 @@ public final class ContainerRuntime: Sendable {
             }
         }
 
-        // A network namespace given by path is joined (the bench network), not created.
-        let joinNetwork = spec.linux?.namespaces?.first { $0.type == "network" && !($0.path ?? "").isEmpty }?.path
-        let namespaces = (spec.linux?.namespaces ?? []).reduce(Int32(0)) { acc, ns in
-            ns.type == "network" && joinNetwork != nil ? acc : acc | (NamespaceKind(rawValue: ns.type)?.cloneFlag ?? 0)
-        }
-        let caps = process.capabilities
-        let env = process.env ?? []
-        let pathEnv = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
-        let mounts = try translateMounts(spec.mounts ?? [], bundle: request.bundle, id: id)
-        let hasDevTmpfs = (spec.mounts ?? []).contains { $0.destination == "/dev" }
-
-        var strings = CStringArena()
-        defer { strings.free() }
-        let argv = strings.array(process.args)
-        let envp = strings.array(env)
-        let masked = strings.array(spec.linux?.maskedPaths ?? [])
-        let readonly = strings.array(spec.linux?.readonlyPaths ?? [])
-        let sysctlEntries = (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let sysctls = strings.array(sysctlEntries)
-        let gids = process.user.additionalGids ?? []
-        let rlimits = (process.rlimits ?? []).compactMap { r in
-            Rlimits.number(r.type).map { cshim_rlimit(resource: $0, soft: r.soft, hard: r.hard) }
-        }
-        let cmounts = mounts.map { m in
-            cshim_mount(
-                source: strings.string(m.source), target: strings.string(m.target), fstype: strings.string(m.fstype),
-                flags: m.flags, data: strings.string(m.data), propagation: m.propagation, is_file: m.isFile ? 1 : 0)
-        }
-        func idMap(_ maps: [RuntimeSpec.IDMapping]?) -> String? {
-            guard let maps, !maps.isEmpty else { return nil }
-            return maps.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
-        }
-
-        var config = cshim_container_config()
-        config.argv = argv
-        config.envp = envp
-        config.path_env = strings.string(pathEnv)
-        config.cwd = strings.string(process.cwd)
-        config.uid = process.user.uid
-        config.gid = process.user.gid
-        config.n_additional_gids = gids.count
-        config.umask = process.user.umask.map { Int32($0) } ?? -1
-        config.namespaces = namespaces
-        config.hostname = strings.string(spec.hostname)
-        config.domainname = strings.string(spec.domainname)
-        config.rootfs = strings.string(rootPath)
-        config.rootfs_readonly = root.readonly == true ? 1 : 0
-        config.overlay_lowerdirs = strings.string(overlayLower)
-        config.overlay_upperdir = strings.string(overlayUpper)
-        config.overlay_workdir = strings.string(overlayWork)
-        config.n_mounts = cmounts.count
-        config.create_default_devices = hasDevTmpfs ? 1 : 0
-        config.masked_paths = masked
-        config.n_masked_paths = spec.linux?.maskedPaths?.count ?? 0
-        config.readonly_paths = readonly
-        config.n_readonly_paths = spec.linux?.readonlyPaths?.count ?? 0
-        config.sysctls = sysctls
-        config.n_sysctls = sysctlEntries.count
-        config.cap_bounding = Capability.mask(caps?.bounding)
-        config.cap_effective = Capability.mask(caps?.effective)
-        config.cap_permitted = Capability.mask(caps?.permitted)
-        config.cap_inheritable = Capability.mask(caps?.inheritable)
-        config.cap_ambient = Capability.mask(caps?.ambient)
-        config.no_new_privileges = process.noNewPrivileges == true ? 1 : 0
-        config.n_rlimits = rlimits.count
-        config.oom_score_adj = process.oomScoreAdj.map { Int32($0) } ?? Int32.min
-        config.uid_map = strings.string(idMap(spec.linux?.uidMappings))
-        config.gid_map = strings.string(idMap(spec.linux?.gidMappings))
+        let plan = ChildPlan(
+            spec: spec, process: process, rootfs: rootPath, readonly: root.readonly == true,
+            overlay: overlayLower.map { ($0, overlayUpper!, overlayWork!) },
+            mounts: try translateMounts(spec.mounts ?? [], bundle: request.bundle, id: id))
+        let joinNetwork = plan.joinNetwork
         let join = cgroup.join
-        config.cgroup_join_paths = strings.string(join.selfJoin.joined(separator: "\n"))
         // If the directory cannot be opened the parent writes cgroup.procs instead (the slow path).
         let cloneIntoFd = join.cloneInto.map { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
         defer { if cloneIntoFd >= 0 { close(cloneIntoFd) } }
-        config.cgroup_fd = cloneIntoFd
-        config.cgroup_procs_paths = strings.string(join.cloneInto.map { $0 + "/cgroup.procs" })
-        config.stdin_fd = stdinFd
-        config.stdout_fd = stdoutFd
-        config.stderr_fd = stderrFd
-        config.exec_fifo = strings.string(execFifo)
-        config.start_fd = startPipe[0]
-
         let hooks = request.hooks
-        func cHooks(_ list: [RuntimeSpec.Hook]) -> [cshim_hook] {
-            list.map { h in
-                cshim_hook(
-                    path: strings.string(h.path), argv: strings.array(h.args ?? [h.path]),
-                    envp: strings.array(h.env ?? []), timeout_s: Int32(clamping: h.timeout ?? OCIHookDefaults.timeout))
-            }
-        }
-        let createHooks = cHooks(hooks?.createContainer ?? [])
-        let startHooks = cHooks(hooks?.startContainer ?? [])
-        config.hook_state_prefix = strings.string(hooks?.statePrefix)
-        config.hook_state_creating_suffix = strings.string(hooks?.creatingSuffix)
-        config.hook_state_created_suffix = strings.string(hooks?.createdSuffix)
         var paused = cshim_paused(report_fd: -1, go_fd: -1)
-
         var spawnError = cshim_spawn_error()
         // The network namespace is per thread: this thread is in the joined one for the clone only.
         var savedNetns: Int32 = -1
@@ -400,26 +323,40 @@ public final class ContainerRuntime: Sendable {
                 throw ContainerError(id: id, operation: "join network namespace", detail: joinNetwork, errno: -rc)
             }
         }
-        var pid: pid_t = withUnsafeMutablePointer(to: &paused) { pausedPtr in
-            gids.withUnsafeBufferPointer { gidBuf in
-                rlimits.withUnsafeBufferPointer { rlBuf in
-                    cmounts.withUnsafeBufferPointer { mBuf in
-                        createHooks.withUnsafeBufferPointer { createBuf in
-                            startHooks.withUnsafeBufferPointer { startBuf in
-                                (filter?.bytes ?? []).withUnsafeBytes { bpf in
-                                    config.additional_gids = gidBuf.baseAddress
-                                    config.rlimits = rlBuf.baseAddress
-                                    config.mounts = mBuf.baseAddress
-                                    config.seccomp_filter = filter == nil ? nil : bpf.baseAddress
-                                    config.seccomp_filter_len = filter == nil ? 0 : bpf.count
-                                    config.paused = hooks == nil ? nil : pausedPtr
-                                    config.create_container_hooks = createBuf.baseAddress
-                                    config.n_create_container_hooks = createBuf.count
-                                    config.start_container_hooks = startBuf.baseAddress
-                                    config.n_start_container_hooks = startBuf.count
-                                    return cshim_container_spawn(&config, &spawnError)
-                                }
-                            }
+        var pid: pid_t = plan.withConfig { config, strings in
+            config.cgroup_join_paths = strings.string(join.selfJoin.joined(separator: "\n"))
+            config.cgroup_fd = cloneIntoFd
+            config.cgroup_procs_paths = strings.string(join.cloneInto.map { $0 + "/cgroup.procs" })
+            config.stdin_fd = stdinFd
+            config.stdout_fd = stdoutFd
+            config.stderr_fd = stderrFd
+            config.exec_fifo = strings.string(execFifo)
+            config.start_fd = startPipe[0]
+            func cHooks(_ list: [RuntimeSpec.Hook]) -> [cshim_hook] {
+                list.map { h in
+                    cshim_hook(
+                        path: strings.string(h.path), argv: strings.array(h.args ?? [h.path]),
+                        envp: strings.array(h.env ?? []),
+                        timeout_s: Int32(clamping: h.timeout ?? OCIHookDefaults.timeout))
+                }
+            }
+            let createHooks = cHooks(hooks?.createContainer ?? [])
+            let startHooks = cHooks(hooks?.startContainer ?? [])
+            config.hook_state_prefix = strings.string(hooks?.statePrefix)
+            config.hook_state_creating_suffix = strings.string(hooks?.creatingSuffix)
+            config.hook_state_created_suffix = strings.string(hooks?.createdSuffix)
+            return withUnsafeMutablePointer(to: &paused) { pausedPtr in
+                createHooks.withUnsafeBufferPointer { createBuf in
+                    startHooks.withUnsafeBufferPointer { startBuf in
+                        (filter?.bytes ?? []).withUnsafeBytes { bpf in
+                            config.seccomp_filter = filter == nil ? nil : bpf.baseAddress
+                            config.seccomp_filter_len = filter == nil ? 0 : bpf.count
+                            config.paused = hooks == nil ? nil : pausedPtr
+                            config.create_container_hooks = createBuf.baseAddress
+                            config.n_create_container_hooks = createBuf.count
+                            config.start_container_hooks = startBuf.baseAddress
+                            config.n_start_container_hooks = startBuf.count
+                            return cshim_container_spawn(&config, &spawnError)
                         }
                     }
                 }
@@ -493,20 +430,10 @@ public final class ContainerRuntime: Sendable {
         return "boxbench/\(id)"
     }
 
-    struct TranslatedMount {
-        var source: String?
-        var target: String
-        var fstype: String?
-        var flags: UInt
-        var data: String?
-        var propagation: Int32
-        var isFile: Bool
-    }
-
     func translateMounts(_ mounts: [RuntimeSpec.Mount], bundle: String, id: String) throws(ContainerError)
-        -> [TranslatedMount]
+        -> [ChildPlan.Mount]
     {
-        var out: [TranslatedMount] = []
+        var out: [ChildPlan.Mount] = []
         for (i, m) in mounts.enumerated() {
             let opts = MountOptions(m.options ?? [])
             var type = m.type
@@ -527,7 +454,7 @@ public final class ContainerRuntime: Sendable {
                 isFile = (st.st_mode & S_IFMT) != S_IFDIR
             }
             out.append(
-                TranslatedMount(
+                ChildPlan.Mount(
                     source: source ?? type, target: m.destination, fstype: type,
                     flags: opts.flags | (isBind ? UInt(MS_BIND) : 0), data: opts.data.isEmpty ? nil : opts.data,
                     propagation: opts.propagation, isFile: isFile))
@@ -554,48 +481,35 @@ public final class ContainerRuntime: Sendable {
 }
 
 /// Creations hold it shared, cancellation exclusively; once cancelled it stays closed.
-final class CreateGate: @unchecked Sendable {
-    private let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
-        let p = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-        pthread_rwlock_init(p, nil)
-        return p
-    }()
-    private var cancelled = false  // written only under the exclusive lock
+final class CreateGate: Sendable {
+    private let state = Mutex<(inFlight: Int, cancelled: Bool)>((0, false))
 
     func enter() -> Bool {
-        pthread_rwlock_rdlock(lock)
-        if cancelled {
-            pthread_rwlock_unlock(lock)
-            return false
+        state.withLock { state in
+            guard !state.cancelled else { return false }
+            state.inFlight += 1
+            return true
         }
-        return true
     }
 
-    func leave() { pthread_rwlock_unlock(lock) }
+    func leave() { state.withLock { $0.inFlight -= 1 } }
 
+    /// Refuses new creations, waits for those in flight (a signal landing between cgroup creation and spawn must
+    /// not leave a container running after exit), then runs `body`.
     func cancel(_ body: () -> Void) {
-        pthread_rwlock_wrlock(lock)
-        cancelled = true
+        state.withLock { $0.cancelled = true }
+        while state.withLock({ $0.inFlight }) > 0 { usleep(1_000) }
         body()
-        pthread_rwlock_unlock(lock)
     }
 }
 
 /// Caches compiled seccomp programs per profile: compiling costs ~1 ms, loading is free.
-final class FilterCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cache: [RuntimeSpec.Seccomp: SeccompFilter] = [:]
+final class FilterCache: Sendable {
+    private let cache = Mutex<[RuntimeSpec.Seccomp: SeccompFilter]>([:])
     func filter(for spec: RuntimeSpec.Seccomp) throws(SeccompError) -> SeccompFilter {
-        lock.lock()
-        if let f = cache[spec] {
-            lock.unlock()
-            return f
-        }
-        lock.unlock()
+        if let f = cache.withLock({ $0[spec] }) { return f }
         let f = try SeccompProfile.compile(spec)
-        lock.lock()
-        cache[spec] = f
-        lock.unlock()
+        cache.withLock { $0[spec] = f }
         return f
     }
 }

@@ -18,8 +18,9 @@ enum LegacyResults {
         var seccomp: String?
     }
 
-    /// A sample in the legacy form, whichever file it came from.
-    struct FlatSample {
+    /// A sample in the legacy form, whichever file it came from; decodes as a v1 sample (whose provenance object
+    /// also holds the run's times).
+    struct FlatSample: Decodable {
         var armKey: String
         var workload: String
         var repetition: Int
@@ -32,6 +33,41 @@ enum LegacyResults {
         var provenance: Provenance
         var startedAt: String
         var finishedAt: String
+
+        init(
+            armKey: String, workload: String, repetition: Int, status: SampleStatus, failure: String?,
+            exitCode: Int32?, metrics: [String: Double], phases: [Phase], outputDigest: String?,
+            provenance: Provenance, startedAt: String, finishedAt: String
+        ) {
+            (self.armKey, self.workload, self.repetition, self.status) = (armKey, workload, repetition, status)
+            (self.failure, self.exitCode, self.metrics, self.phases) = (failure, exitCode, metrics, phases)
+            (self.outputDigest, self.provenance) = (outputDigest, provenance)
+            (self.startedAt, self.finishedAt) = (startedAt, finishedAt)
+        }
+
+        private enum Keys: String, CodingKey {
+            case armKey, workload, repetition, status, failure, exitCode, metrics, phases, outputDigest, provenance
+        }
+        private struct RunTimes: Decodable {
+            var startedAt: String
+            var finishedAt: String
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            let times = try c.decode(RunTimes.self, forKey: .provenance)
+            self.init(
+                armKey: try c.decode(String.self, forKey: .armKey), workload: try c.decode(String.self, forKey: .workload),
+                repetition: try c.decode(Int.self, forKey: .repetition),
+                status: try c.decode(SampleStatus.self, forKey: .status),
+                failure: try c.decodeIfPresent(String.self, forKey: .failure),
+                exitCode: try c.decodeIfPresent(Int32.self, forKey: .exitCode),
+                metrics: try c.decode([String: Double].self, forKey: .metrics),
+                phases: try c.decode([Phase].self, forKey: .phases),
+                outputDigest: try c.decodeIfPresent(String.self, forKey: .outputDigest),
+                provenance: try c.decode(Provenance.self, forKey: .provenance), startedAt: times.startedAt,
+                finishedAt: times.finishedAt)
+        }
     }
 
     /// The top-level fields both legacy schemas share; `armConfigs` was added late in v2 (and may be absent).
@@ -56,60 +92,16 @@ enum LegacyResults {
     /// v1: the envelope and samples each with its full provenance.
     struct FileV1: Decodable {
         var envelope: Envelope
-        var samples: [SampleV1]
-
-        struct SampleV1: Decodable {
-            var armKey: String
-            var workload: String
-            var repetition: Int
-            var status: SampleStatus
-            var failure: String?
-            var exitCode: Int32?
-            var metrics: [String: Double]
-            var phases: [Phase]
-            var outputDigest: String?
-            var provenance: ProvenanceV1
-        }
-
-        struct ProvenanceV1: Decodable {
-            var arm: String
-            var engine: String
-            var accel: String?
-            var machineType: String?
-            var cgroupMode: String
-            var kernel: String
-            var cpuModel: String
-            var boxbenchVersion: String
-            var commit: String
-            var cacheMode: String
-            var seed: UInt64
-            var startedAt: String
-            var finishedAt: String
-            var seccomp: String?
-        }
+        var samples: [FlatSample]
 
         private enum Key: String, CodingKey { case samples }
 
         init(from decoder: any Decoder) throws {
             envelope = try Envelope(from: decoder)
-            samples = try decoder.container(keyedBy: Key.self).decode([SampleV1].self, forKey: .samples)
+            samples = try decoder.container(keyedBy: Key.self).decode([FlatSample].self, forKey: .samples)
         }
 
-        func flatSamples() -> [FlatSample] {
-            samples.map { s in
-                let p = s.provenance
-                return FlatSample(
-                    armKey: s.armKey, workload: s.workload, repetition: s.repetition, status: s.status,
-                    failure: s.failure, exitCode: s.exitCode, metrics: s.metrics, phases: s.phases,
-                    outputDigest: s.outputDigest,
-                    provenance: Provenance(
-                        arm: p.arm, engine: p.engine, accel: p.accel, machineType: p.machineType,
-                        cgroupMode: p.cgroupMode, kernel: p.kernel, cpuModel: p.cpuModel,
-                        boxbenchVersion: p.boxbenchVersion, commit: p.commit, cacheMode: p.cacheMode, seed: p.seed,
-                        seccomp: p.seccomp),
-                    startedAt: p.startedAt, finishedAt: p.finishedAt)
-            }
-        }
+        func flatSamples() -> [FlatSample] { samples }
     }
 
     /// v2: tables of shared provenances, metric-name sets, phase-name sets and digests that samples index.

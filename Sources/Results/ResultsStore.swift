@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -232,18 +233,24 @@ public enum ResultsStore {
     }
 }
 
-/// Writes hold it shared; `close()` takes it exclusively (waiting for writes in flight) and never releases it, so
-/// a write that starts afterwards blocks for good.
-final class WriteGate: @unchecked Sendable {
-    private let lock: UnsafeMutablePointer<pthread_rwlock_t> = {
-        let p = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-        pthread_rwlock_init(p, nil)
-        return p
-    }()
+/// Writes hold it shared; `close()` stops new ones and waits for those in flight, and never reopens, so a write
+/// that starts afterwards blocks for good (the process is about to exit).
+final class WriteGate: Sendable {
+    private let state = Mutex<(inFlight: Int, closed: Bool)>((0, false))
 
-    func enter() { pthread_rwlock_rdlock(lock) }
+    func enter() {
+        let admitted = state.withLock { state in
+            guard !state.closed else { return false }
+            state.inFlight += 1
+            return true
+        }
+        if !admitted { while true { pause() } }
+    }
 
-    func leave() { pthread_rwlock_unlock(lock) }
+    func leave() { state.withLock { $0.inFlight -= 1 } }
 
-    func close() { pthread_rwlock_wrlock(lock) }
+    func close() {
+        state.withLock { $0.closed = true }
+        while state.withLock({ $0.inFlight }) > 0 { usleep(1_000) }
+    }
 }

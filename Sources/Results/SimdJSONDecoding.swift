@@ -318,31 +318,6 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         }
     }
 
-    /// Optional scalars without the generic path (a metadata lookup and a box per call): most of a results
-    /// file's fields are optional numbers and strings.
-    private func scalarIfPresent<T>(_ key: Key, _ convert: (csj_value) throws -> T) throws -> T? {
-        guard let value = field(fields, named: key.stringValue), !JSONScalars.isNull(value) else { return nil }
-        return try SimdJSON.Failure.at(key.stringValue) { try convert(value) }
-    }
-    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        try scalarIfPresent(key, JSONScalars.double)
-    }
-    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        try scalarIfPresent(key, JSONScalars.string)
-    }
-    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        try scalarIfPresent(key, JSONScalars.bool)
-    }
-    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
-        try scalarIfPresent(key) { try JSONScalars.integer($0) }
-    }
-    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
-        try scalarIfPresent(key) { try JSONScalars.integer($0) }
-    }
-    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
-        try scalarIfPresent(key) { try JSONScalars.integer($0) }
-    }
-
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
         guard let value = field(fields, named: key.stringValue), !JSONScalars.isNull(value) else { return nil }
         return try SimdJSON.Failure.at(key.stringValue) {

@@ -30,11 +30,14 @@ func installCancellationHandlers(
     extra: (@Sendable () -> Void)? = nil, sweep: (@Sendable () -> Void)? = nil, unwind: (@Sendable () -> Void)? = nil,
     unwindDeadline: Duration = .seconds(30)
 ) {
-    CancellationSources.unwinding = unwind != nil
+    CancellationSources.unwinding.store(unwind != nil, ordering: .relaxed)
     for sig in [SIGINT, SIGTERM] {
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler {
+        // The handler holds its own source: a deliberate cycle that keeps it alive for the life of the process,
+        // with no global to hold it.
+        source.setEventHandler { [source] in
+            _ = source
             let first = CancellationSources.signalled.withLock { current in
                 if current != 0 { return false }
                 current = sig
@@ -65,15 +68,12 @@ func installCancellationHandlers(
             _exit(128 + sig)
         }
         source.resume()
-        CancellationSources.keep(source)
     }
 }
 
 enum CancellationSources {
-    nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
     /// Set when the main thread owns the exit after a signal (`installCancellationHandlers(unwind:)`).
-    nonisolated(unsafe) static var unwinding = false
-    static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
+    static let unwinding = Atomic<Bool>(false)
     static let signalled = Mutex<Int32>(0)
     /// Unwinding mode: signalled once the handler has torn down the containers (the main thread waits for it).
     static let handlerFinished = DispatchSemaphore(value: 0)
@@ -83,7 +83,7 @@ enum CancellationSources {
     static func parkIfCancelling() {
         let sig = signalled.withLock { $0 }
         guard sig != 0 else { return }
-        if unwinding {
+        if unwinding.load(ordering: .relaxed) {
             handlerFinished.wait()
             FileHandle.standardError.write(Data("boxbench: interrupted by signal \(sig); cleaned up\n".utf8))
             exit(128 + sig)
