@@ -58,6 +58,12 @@ public struct RuntimeSpec: Codable, Sendable, Equatable {
         public var type: String?
         public var source: String?
         public var options: [String]?
+        public init(destination: String, type: String?, source: String?, options: [String]?) {
+            self.destination = destination
+            self.type = type
+            self.source = source
+            self.options = options
+        }
     }
 
     public struct Hook: Codable, Sendable, Equatable {

@@ -37,6 +37,8 @@ public struct CopySpec: Sendable, Equatable {
     public var destination: String
     public var chown: String?
     public var chmod: String?
+    /// `COPY --from=`: a stage (by name or index) or an image; nil for the build context.
+    public var from: String? = nil
 }
 
 /// `KEY=VALUE` as written; the value is expanded (quotes, `$VAR`) at build time.
@@ -231,7 +233,8 @@ struct DockerfileParser {
                         "--chmod wants octal permissions, got \"\(value)\"")
                     spec.chmod = value
                 case "from" where keyword == "COPY":
-                    throw fail(line, keyword, "--from (copy from another stage or image) is not supported")
+                    try need(!value.isEmpty, "--from wants a stage name, a stage index or an image")
+                    spec.from = value
                 default: throw fail(line, keyword, "unknown flag --\(name)")
                 }
             }

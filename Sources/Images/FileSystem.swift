@@ -3,6 +3,21 @@ import Foundation
 
 /// Small synchronous POSIX helpers; every failure names the operation, the path and errno.
 enum FS {
+    /// `path` resolved inside `root` as a chroot would (symlinks, `..`), as a path relative to `root`; nil if it
+    /// does not exist. openat2(RESOLVE_IN_ROOT) through CShim.
+    static func resolveInRoot(_ root: String, _ path: String) -> String? {
+        let fd = cshim_open_in_root(root, "/" + path, 0o10000000 /* O_PATH */ | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let host = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else {
+            return nil
+        }
+        let realRoot = URL(fileURLWithPath: root).resolvingSymlinksInPath().path
+        if host == realRoot { return "" }
+        guard host.hasPrefix(realRoot + "/") else { return nil }
+        return String(host.dropFirst(realRoot.count + 1))
+    }
+
     static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0

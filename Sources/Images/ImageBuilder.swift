@@ -14,11 +14,18 @@ public struct BuildOptions: Sendable {
     /// Needed only when the Dockerfile has RUN.
     public var executor: (any RunStepExecutor)?
     public var busybox: String
+    /// RUN steps' network: the host's by default.
+    public var network: BuildNetwork
+    /// Build up to this stage (`--target`); nil: the last.
+    public var target: String?
 
     public init(
         context: String, dockerfile: String? = nil, tag: ImageReference? = nil, buildArgs: [String: String] = [:],
-        noCache: Bool = false, executor: (any RunStepExecutor)? = nil, busybox: String = "/bin/busybox"
+        noCache: Bool = false, executor: (any RunStepExecutor)? = nil, busybox: String = "/bin/busybox",
+        network: BuildNetwork = .host, target: String? = nil
     ) {
+        self.network = network
+        self.target = target
         self.context = context
         self.dockerfile = dockerfile
         self.tag = tag
@@ -71,9 +78,23 @@ public struct ImageBuilder: Sendable {
         defer { writer.unlock() }
 
         var stages: [String: Stage] = [:]
+        /// Every stage so far by index (`COPY --from=0`); the current one is last.
+        var stageList: [Stage] = []
         var globalArgs: [String: String] = [:]
         var stage: Stage?
         var currentAlias: String?
+        let target = options.target?.lowercased()
+        if let target {
+            let aliases = dockerfile.instructions.compactMap { ins -> String? in
+                if case .from(_, let alias?) = ins.kind { return alias.lowercased() }
+                return nil
+            }
+            guard aliases.contains(target) else {
+                throw DockerfileError(
+                    file: dockerfile.file, line: 1, instruction: "FROM",
+                    message: "--target \(options.target!): no stage of that name (stages: \(aliases.joined(separator: ", ")))")
+            }
+        }
         let created = rfc3339(reproducibleEpoch())
         let total = dockerfile.instructions.count
         let file = dockerfile.file
@@ -99,13 +120,16 @@ public struct ImageBuilder: Sendable {
             }
 
             if case .from(let image, let alias) = ins.kind {
+                // `--target`: the named stage is complete once the next one begins.
+                if let target, currentAlias?.lowercased() == target { break }
                 let name = try expand(image, globalArgs)
                 progress(.step(index: n + 1, total: total, text: "FROM \(name)\(alias.map { " AS \($0)" } ?? "")"))
                 var s = try baseStage(name, stages: stages, options: options, fail: fail)
                 s.args = [:]
                 stage = s
                 currentAlias = alias
-                if let alias { stages[alias] = s }
+                if let alias { stages[alias.lowercased()] = s }
+                stageList.append(s)
                 continue
             }
             if case .arg(let name, let def) = ins.kind {
@@ -183,19 +207,32 @@ public struct ImageBuilder: Sendable {
                 for src in spec.sources { sources.append(try expand(src, vars)) }
                 let dest = try expand(spec.destination, vars)
                 let chown = try spec.chown.map { try expand($0, vars) }
+                let from = try spec.from.map { try expand($0, vars) }
                 text =
-                    "\(ins.keyword) \(chown.map { "--chown=\($0) " } ?? "")\(spec.chmod.map { "--chmod=\($0) " } ?? "")\(sources.joined(separator: " ")) \(dest)"
+                    "\(ins.keyword) \(from.map { "--from=\($0) " } ?? "")\(chown.map { "--chown=\($0) " } ?? "")\(spec.chmod.map { "--chmod=\($0) " } ?? "")\(sources.joined(separator: " ")) \(dest)"
                 progress(.step(index: n + 1, total: total, text: text))
-                try copyStep(
-                    sources: sources, dest: dest, chown: chown, chmod: spec.chmod, isAdd: isAdd, text: text,
-                    stage: &s, context: options.context, ignore: ignore, noCache: options.noCache,
-                    progress: progress, fail: fail)
+                if let from {
+                    // Another stage's or image's files: its layers, seen as one tree for the copy.
+                    let source = try sourceStage(from, stages: stages, list: stageList.dropLast(), options: options, fail: fail)
+                    try withMergedTree(source, fail: fail) { root in
+                        try copyStep(
+                            sources: sources, dest: dest, chown: chown, chmod: spec.chmod, isAdd: false, text: text,
+                            stage: &s, context: root, ignore: DockerIgnore(text: ""), noCache: options.noCache,
+                            progress: progress, fail: fail, fromTree: true)
+                    }
+                } else {
+                    try copyStep(
+                        sources: sources, dest: dest, chown: chown, chmod: spec.chmod, isAdd: isAdd, text: text,
+                        stage: &s, context: options.context, ignore: ignore, noCache: options.noCache,
+                        progress: progress, fail: fail)
+                }
             default:
                 progress(.step(index: n + 1, total: total, text: text))
                 s.history.append(HistoryEntry(created: created, createdBy: text, emptyLayer: true))
             }
             stage = s
-            if let currentAlias { stages[currentAlias] = s }
+            stageList[stageList.count - 1] = s
+            if let currentAlias { stages[currentAlias.lowercased()] = s }
         }
         guard let final = stage else {
             throw DockerfileError(file: file, line: 1, instruction: "FROM", message: "no FROM instruction")
@@ -221,7 +258,14 @@ public struct ImageBuilder: Sendable {
             base = try store.ensureBusyboxBase(busybox: options.busybox)
         } else {
             do { base = try store.resolve(name) } catch {
-                throw fail("image \(name) is not in the store (boxbench has no registry: build or import it first)")
+                var ways = [
+                    "`boxbench image pull REF` from a registry", "`boxbench image import PATH` (OCI layout or docker save)",
+                    "`boxbench image build -t \(name) …`",
+                ]
+                if let ref = try? ImageReference(parsing: name), DebianBase.recipe(for: ref) != nil {
+                    ways.insert("`boxbench image bootstrap \(name)` (mmdebstrap, the host's apt mirrors)", at: 0)
+                }
+                throw fail("image \(name) is not in the store; get it with " + ways.joined(separator: ", or "))
             }
         }
         var s = Stage()
@@ -311,7 +355,8 @@ public struct ImageBuilder: Sendable {
             try FS.makeDirectories(upper + workdir)
         }
         let step = RunStep(
-            argv: argv, env: env, workdir: workdir, user: user, lowerDirs: lowers, upperDir: upper, workDir: work)
+            argv: argv, env: env, workdir: workdir, user: user, lowerDirs: lowers, upperDir: upper, workDir: work,
+            network: options.network)
         let status = try executor.run(step) { line in progress(.output(line)) }
         // A cancelled build's RUN container was killed: its status says nothing about the command.
         try Self.checkCancelled("\(ins.keyword) at line \(ins.line)")
@@ -327,16 +372,60 @@ public struct ImageBuilder: Sendable {
 
     // MARK: COPY / ADD
 
+    /// The stage `COPY --from` names: a previous stage by name or index, else an image (the store's, or the
+    /// built-in busybox base).
+    private func sourceStage(
+        _ name: String, stages: [String: Stage], list: ArraySlice<Stage>, options: BuildOptions,
+        fail: (String) -> DockerfileError
+    ) throws -> Stage {
+        if let s = stages[name.lowercased()] { return s }
+        if let index = Int(name) {
+            guard list.indices.contains(index) else {
+                throw fail("--from=\(name): there are \(list.count) stage(s) before this one")
+            }
+            return list[index]
+        }
+        return try baseStage(name, stages: [:], options: options, fail: fail)
+    }
+
+    /// Calls `body` with a directory holding `source`'s files as one tree: its only layer as unpacked, or a
+    /// read-only overlay of its layers (root only), unmounted afterwards.
+    private func withMergedTree(
+        _ source: Stage, fail: (String) -> DockerfileError, _ body: (String) throws -> Void
+    ) throws {
+        let lowers = try store.lowerDirs(layers: source.layers, diffIDs: source.diffIDs)
+        if lowers.isEmpty {
+            let empty = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "from-\(getpid())-")
+            defer { try? FS.removeTree(empty) }
+            return try body(empty)
+        }
+        if lowers.count == 1 { return try body(lowers[0]) }
+        guard getuid() == 0 else { throw fail("--from a stage of several layers needs root (an overlay mount)") }
+        let mountPoint = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "from-\(getpid())-")
+        defer { try? FS.removeTree(mountPoint) }
+        guard mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers.joined(separator: ":"))") == 0
+        else { throw ImageError.errno("mount overlay of the --from layers at", mountPoint) }
+        defer { umount2(mountPoint, Int32(MNT_DETACH)) }
+        try body(mountPoint)
+    }
+
     private func copyStep(
         sources: [String], dest rawDest: String, chown: String?, chmod: String?, isAdd: Bool, text: String,
         stage s: inout Stage, context: String, ignore: DockerIgnore, noCache: Bool,
-        progress: @Sendable (BuildEvent) -> Void, fail: (String) -> DockerfileError
+        progress: @Sendable (BuildEvent) -> Void, fail: (String) -> DockerfileError, fromTree: Bool = false
     ) throws {
         // Resolve sources inside the context.
         var resolved: [String] = []  // context-relative, "" = the context itself
         for src in sources {
-            let clean = cleanRelativePath(src)
+            var clean = cleanRelativePath(src)
             if clean.hasPrefix("..") { throw fail("source \"\(src)\" is outside the build context") }
+            // Another stage's tree: its symlinks resolve inside it, never on the host.
+            if fromTree, !hasGlobCharacters(clean), !clean.isEmpty {
+                guard let inside = FS.resolveInRoot(context, clean) else {
+                    throw fail("source \"\(src)\" not found in the --from stage or image")
+                }
+                clean = inside
+            }
             if hasGlobCharacters(clean) {
                 let matches = try contextFiles(context, ignore: ignore).filter { globMatch(clean, $0) }
                 if matches.isEmpty { throw fail("no source files were specified: \"\(src)\" matches nothing") }

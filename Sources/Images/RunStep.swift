@@ -1,3 +1,10 @@
+/// The network a RUN step gets: the host's (like `docker build --network host`, with the host's resolv.conf and
+/// hosts), or none (a fresh network namespace with only loopback).
+public enum BuildNetwork: String, Sendable, CaseIterable {
+    case host
+    case none
+}
+
 /// One RUN instruction, ready for a container: an overlay of the image so far plus an empty upper dir.
 public struct RunStep: Sendable {
     public var argv: [String]
@@ -9,11 +16,13 @@ public struct RunStep: Sendable {
     public var upperDir: String
     /// overlayfs workdir (same filesystem as upperDir).
     public var workDir: String
+    public var network: BuildNetwork
 
     public init(
         argv: [String], env: [String], workdir: String, user: String?, lowerDirs: [String], upperDir: String,
-        workDir: String
+        workDir: String, network: BuildNetwork = .host
     ) {
+        self.network = network
         self.argv = argv
         self.env = env
         self.workdir = workdir

@@ -29,16 +29,54 @@ public struct ContainerRunStepExecutor: RunStepExecutor {
             let resolved = try ImageStore.resolveUser(user, rootfs: passwdLayer ?? step.lowerDirs[0])
             spec.setUser(uid: resolved.uid, gid: resolved.gid)
         }
+        // The host's network, as `docker build --network host`: no network namespace, and the host's resolver
+        // configuration bound read-only where the image has none of its own.
+        var createdTargets: [String] = []
+        if step.network == .host {
+            spec.linux?.namespaces?.removeAll { $0.type == "network" }
+            for file in ["/etc/resolv.conf", "/etc/hosts"] where FileManager.default.fileExists(atPath: file) {
+                if !step.lowerDirs.contains(where: { FileManager.default.fileExists(atPath: $0 + file) }) {
+                    createdTargets.append(file)
+                }
+                spec.mounts?.append(
+                    RuntimeSpec.Mount(
+                        destination: file, type: "bind", source: file,
+                        options: ["bind", "ro", "nosuid", "nodev", "noexec"]))
+            }
+        }
         let request = ContainerRequest(
             id: id, bundle: step.upperDir, spec: spec,
             overlay: OverlayRootfs(lowerDirs: step.lowerDirs, upperDir: step.upperDir, workDir: step.workDir),
             io: .capture, timeout: .seconds(3600))
         let result = try runtime.run(request)
+        // The empty files made as mount targets are not the step's work: they stay out of its layer.
+        for file in createdTargets {
+            var st = stat()
+            if lstat(step.upperDir + file, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size == 0 {
+                unlink(step.upperDir + file)
+            }
+        }
         let text = String(decoding: result.stdout + result.stderr, as: UTF8.self)
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
             output(String(line))
         }
         return result.exit.shellStatus
+    }
+}
+
+/// Host programs for the image store (mmdebstrap), through boxbench's own process launcher.
+public struct HostProcessCommandRunner: HostCommandRunner {
+    public init() {}
+
+    public func run(_ argv: [String], environment: [String], timeout: Duration) throws -> (
+        status: Int32, output: String
+    ) {
+        let r = try HostProcess.run(
+            HostProcessRequest(
+                path: argv[0], args: [(argv[0] as NSString).lastPathComponent] + argv.dropFirst(), env: environment,
+                timeout: timeout))
+        if r.timedOut { return (124, String(decoding: r.stdout + r.stderr, as: UTF8.self) + "\n(timed out)") }
+        return (r.exit.shellStatus, String(decoding: r.stdout + r.stderr, as: UTF8.self))
     }
 }
 
@@ -58,6 +96,7 @@ public struct WorkloadImages: Sendable {
         let context = try makeContext(for: w, prefix: OwnedName.context.name())
         defer { try? FileManager.default.removeItem(atPath: context) }
         let dockerfile = "\(context)/\((w.dockerfile as NSString).lastPathComponent)"
+        try ensureDebianBases(of: dockerfile, in: store, workload: w.name)
         // The tag carries the Dockerfile's own path: a user's workload named like a built-in one never replaces it.
         let source = Digest.of(Data((w.dockerfile + "\u{0}" + w.context).utf8))
         let tag = try ImageReference(parsing: "boxbench/workload-\(w.name):" + source.short)
@@ -86,6 +125,19 @@ public struct WorkloadImages: Sendable {
             ])
         prepared.user = user
         return prepared
+    }
+
+    /// Debian bases a workload's Dockerfile starts FROM and the store lacks are made here (mmdebstrap, the host's
+    /// apt mirrors), once: a suite needs no separate `image bootstrap` step.
+    func ensureDebianBases(of dockerfilePath: String, in store: ImageStore, workload: String) throws {
+        let dockerfile = try Dockerfile.load(dockerfilePath)
+        for ins in dockerfile.instructions {
+            guard case .from(let image, _) = ins.kind, let ref = try? ImageReference(parsing: image),
+                DebianBase.recipe(for: ref) != nil, (try? store.resolve(image)) == nil
+            else { continue }
+            progress("\(workload): bootstrapping \(image) with mmdebstrap (once)…")
+            _ = try store.bootstrapDebian(ref, runner: HostProcessCommandRunner())
+        }
     }
 
     /// The workload's context plus the kit items its Dockerfile COPYs and the context lacks (`bbwork`, the staged
@@ -126,7 +178,8 @@ public struct WorkloadImages: Sendable {
         for instruction in try Dockerfile.load(dockerfile).instructions {
             let spec: CopySpec
             switch instruction.kind {
-            case .copy(let s), .add(let s): spec = s
+            // `COPY --from` copies from a stage or image, not the context.
+            case .copy(let s) where s.from == nil, .add(let s): spec = s
             default: continue
             }
             for source in spec.sources {

@@ -214,7 +214,9 @@ extension Suite {
             throw SuiteError(file: path, line: nil, key: "", message: "YAML: \(error)")
         }
         let reader = NodeReader(file: path)
-        let baseDir = (path as NSString).deletingLastPathComponent
+        // Relative to the suite file's directory (the working directory for a bare file name).
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let baseDir = (absolute as NSString).deletingLastPathComponent
         let top = try reader.mapping(
             root, key: "",
             allowed: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Images
 import Probes
 import Suites
@@ -10,6 +11,7 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Build and manage images in boxbench's OCI image-layout store.",
         subcommands: [
+            ImageBootstrap.self,
             ImageBuild.self, ImageList.self, ImageInspect.self, ImageDiskUsage.self, ImageRemove.self,
             ImagePrune.self, ImageImport.self, ImageExport.self, ImageBundle.self,
         ])
@@ -65,9 +67,15 @@ struct ImageBuild: ParsableCommand {
     @Option(name: .customLong("build-arg"), help: "K=V for an ARG (repeatable).") var buildArgs: [String] = []
     @Flag(name: .customLong("no-cache"), help: "Rebuild every layer.") var noCache = false
     @Flag(name: .shortAndLong, help: "Only print the image digest.") var quiet = false
+    @Option(name: .long, help: "RUN steps' network: host (default, like docker build --network host) or none.")
+    var network: String = "host"
+    @Option(name: .long, help: "Build up to this stage (FROM … AS NAME).") var target: String?
     @Argument(help: "Build context directory.") var context: String
 
     func run() throws {
+        guard let buildNetwork = BuildNetwork(rawValue: network) else {
+            throw CLIError.badInput("--network \(network): use host or none")
+        }
         var args: [String: String] = [:]
         for kv in buildArgs {
             guard let eq = kv.firstIndex(of: "="), eq != kv.startIndex else {
@@ -94,7 +102,7 @@ struct ImageBuild: ParsableCommand {
             unwind: { ImageBuilder.cancelAll() })
         let options = BuildOptions(
             context: context, dockerfile: file, tag: reference, buildArgs: args, noCache: noCache,
-            executor: ContainerRunStepExecutor())
+            executor: ContainerRunStepExecutor(), network: buildNetwork, target: target)
         let quiet = self.quiet
         let image: StoredImage
         do {
@@ -113,6 +121,58 @@ struct ImageBuild: ParsableCommand {
             }
         } catch { throw imageFailure(error) }
         print(image.digest)
+    }
+}
+
+struct ImageBootstrap: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Make a Debian base image here with mmdebstrap, from the mirrors the host's apt uses.",
+        discussion:
+            "NAME is debian:SUITE (the minbase variant: Essential packages and apt) or debian:SUITE-slim (without docs, man pages and locales). SOURCE_DATE_EPOCH is honoured: bootstrapping twice gives the same digest while the mirror serves the same packages.")
+    @OptionGroup var storeOptions: StoreOptions
+    @Argument(help: "debian:SUITE or debian:SUITE-slim, e.g. debian:bookworm-slim.") var name: String
+
+    func run() throws {
+        let reference: ImageReference
+        do { reference = try ImageReference(parsing: name) } catch { throw imageFailure(error) }
+        guard DebianBase.recipe(for: reference) != nil else {
+            throw CLIError.badInput("\(name): only debian:SUITE and debian:SUITE-slim can be bootstrapped")
+        }
+        let store = try storeOptions.open()
+        let (root, layers) = (store.root, store.layerCache)
+        installCancellationHandlers(sweep: { ImageStore.removeTemporaries(root: root, layerCache: layers, pid: getpid()) })
+        // A progress line that shows the time spent while mmdebstrap downloads and installs.
+        let started = Date()
+        let phase = Mutex("starting")
+        let ticker = DispatchSource.makeTimerSource(queue: .global())
+        ticker.schedule(deadline: .now(), repeating: .seconds(1))
+        let isTerminal = isatty(2) == 1
+        ticker.setEventHandler {
+            guard isTerminal else { return }
+            let line = "bootstrap \(reference): \(phase.withLock { $0 }) \(Int(Date().timeIntervalSince(started))) s"
+            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+        }
+        // Resumed always: a source released while suspended crashes libdispatch.
+        ticker.resume()
+        let result: ImageStore.Bootstrap
+        do {
+            result = try store.bootstrapDebian(reference, runner: HostProcessCommandRunner()) { text in
+                phase.withLock { $0 = text }
+                if !isTerminal { FileHandle.standardError.write(Data("bootstrap \(reference): \(text)\n".utf8)) }
+            }
+        } catch {
+            ticker.cancel()
+            throw imageFailure(error)
+        }
+        ticker.cancel()
+        if isTerminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let layer = result.image.manifest.layers.first
+        FileHandle.standardError.write(
+            Data(
+                "bootstrapped \(reference) in \(String(format: "%.1f", result.seconds)) s: \(humanBytes(result.tarBytes)) unpacked, \(humanBytes(layer?.size ?? 0)) compressed\n"
+                    .utf8))
+        print(result.image.digest)
     }
 }
 
