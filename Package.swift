@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Everything between clone and exec, plus raw syscalls Glibc does not expose.
@@ -41,6 +43,16 @@ let package = Package(
         .target(name: "Results", dependencies: ["CSimdJSON"]),
         .target(name: "Stats"),
         .target(name: "Reports", dependencies: ["Results", "Stats"]),
+        // The OCI distribution API: images pushed from and pulled into an OCI layout (the image store).
+        .target(
+            name: "Registry",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         // Every run kept per host in SQLite; trends, change points and the CI gate.
         .target(
             name: "History",
@@ -88,7 +100,7 @@ let package = Package(
             name: "boxbench",
             dependencies: [
                 "Probes", "Results", "Stats", "Reports", "History", "Containers", "Images", "Machines", "Suites",
-                "Doctor",
+                "Doctor", "Registry",
                 "LeanArguments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -114,6 +126,7 @@ let package = Package(
             name: "SuitesTests",
             dependencies: ["Suites", "Containers", "Probes", "Results", "Machines", "Networks", "Reports"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Containers", "Probes"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),

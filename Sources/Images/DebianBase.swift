@@ -55,7 +55,9 @@ public enum DebianBase {
         }
         let hostCodename =
             ((try? String(contentsOfFile: osRelease, encoding: .utf8)) ?? "").split(separator: "\n")
-            .first { $0.hasPrefix("VERSION_CODENAME=") }.map { String($0.dropFirst(17)).trimmingCharacters(in: .init(charactersIn: "\"")) }
+            .first { $0.hasPrefix("VERSION_CODENAME=") }.map {
+                String($0.dropFirst(17)).trimmingCharacters(in: .init(charactersIn: "\""))
+            }
         var oneLine: [String] = []
         var stanzas: [String] = []
         for file in files {
@@ -81,11 +83,32 @@ public enum DebianBase {
         }
         guard !oneLine.isEmpty || !stanzas.isEmpty else {
             throw ImageError(
-                .notFound, "no apt sources on this host (\(files.isEmpty ? "no files" : files.joined(separator: ", "))): "
+                .notFound,
+                "no apt sources on this host (\(files.isEmpty ? "no files" : files.joined(separator: ", "))): "
                     + "mmdebstrap takes its mirror from the host's apt configuration")
         }
-        // One file mmdebstrap pastes into the chroot's sources.list: deb822 stanzas, or one-line entries.
-        return stanzas.isEmpty ? oneLine.joined(separator: "\n") + "\n" : stanzas.joined(separator: "\n\n") + "\n"
+        // One deb822 file mmdebstrap pastes into the chroot's sources.list (one-line entries converted).
+        return (stanzas + oneLine.compactMap(deb822)).joined(separator: "\n\n") + "\n"
+    }
+
+    /// `deb [signed-by=K arch=A] URI SUITE COMPONENTS…` as a deb822 stanza; nil when it does not parse.
+    static func deb822(_ line: String) -> String? {
+        var rest = line.dropFirst(4).trimmingCharacters(in: .whitespaces)
+        var options: [String] = []
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {
+            for option in rest[rest.index(after: rest.startIndex)..<close].split(separator: " ") {
+                let kv = option.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2 else { continue }
+                if kv[0] == "signed-by" { options.append("Signed-By: \(kv[1])") }
+                if kv[0] == "arch" { options.append("Architectures: \(kv[1])") }
+            }
+            rest = rest[rest.index(after: close)...].trimmingCharacters(in: .whitespaces)
+        }
+        let words = rest.split(separator: " ").map(String.init)
+        guard words.count >= 2 else { return nil }
+        var stanza = ["Types: deb", "URIs: \(words[0])", "Suites: \(words[1])"]
+        if words.count > 2 { stanza.append("Components: " + words[2...].joined(separator: " ")) }
+        return (stanza + options).joined(separator: "\n")
     }
 
     /// `bookworm` → `trixie` in a suite field (also `bookworm-updates`, `bookworm-security`), nothing else.
@@ -117,7 +140,8 @@ extension ImageStore {
             throw ImageError(.unsupported, "bootstrap \(ref): only debian:SUITE and debian:SUITE-slim can be made here")
         }
         guard FileManager.default.isExecutableFile(atPath: DebianBase.mmdebstrap) else {
-            throw ImageError(.notFound, "bootstrap \(ref): \(DebianBase.mmdebstrap) is missing (apt-get install mmdebstrap)")
+            throw ImageError(
+                .notFound, "bootstrap \(ref): \(DebianBase.mmdebstrap) is missing (apt-get install mmdebstrap)")
         }
         let sources = try DebianBase.hostSources(suite: recipe.suite)
         let scratch = try FS.makeTemporaryDirectory(in: tmpDir, prefix: "bootstrap-\(getpid())-")
@@ -166,7 +190,9 @@ extension ImageStore {
             history: [
                 HistoryEntry(
                     created: created,
-                    createdBy: "mmdebstrap --variant=minbase \(recipe.suite) (the host's apt sources)\(recipe.slim ? ", slim dpkg filters" : "")")
+                    createdBy:
+                        "mmdebstrap --variant=minbase \(recipe.suite) (the host's apt sources)\(recipe.slim ? ", slim dpkg filters" : "")"
+                )
             ])
         let image = try commit(config: config, layers: [layer], as: ref)
         return Bootstrap(image: image, seconds: Date().timeIntervalSince(start), tarBytes: tarBytes)

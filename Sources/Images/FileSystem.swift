@@ -6,7 +6,8 @@ enum FS {
     /// `path` resolved inside `root` as a chroot would (symlinks, `..`), as a path relative to `root`; nil if it
     /// does not exist. openat2(RESOLVE_IN_ROOT) through CShim.
     static func resolveInRoot(_ root: String, _ path: String) -> String? {
-        let fd = cshim_open_in_root(root, "/" + path, 0o10000000 /* O_PATH */ | O_NOFOLLOW)
+        let oPath: Int32 = 0o10000000  // O_PATH, which Glibc's Swift overlay does not export
+        let fd = cshim_open_in_root(root, "/" + path, oPath | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard let host = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else {

@@ -92,7 +92,9 @@ public struct ImageBuilder: Sendable {
             guard aliases.contains(target) else {
                 throw DockerfileError(
                     file: dockerfile.file, line: 1, instruction: "FROM",
-                    message: "--target \(options.target!): no stage of that name (stages: \(aliases.joined(separator: ", ")))")
+                    message:
+                        "--target \(options.target!): no stage of that name (stages: \(aliases.joined(separator: ", ")))"
+                )
             }
         }
         let created = rfc3339(reproducibleEpoch())
@@ -213,7 +215,8 @@ public struct ImageBuilder: Sendable {
                 progress(.step(index: n + 1, total: total, text: text))
                 if let from {
                     // Another stage's or image's files: its layers, seen as one tree for the copy.
-                    let source = try sourceStage(from, stages: stages, list: stageList.dropLast(), options: options, fail: fail)
+                    let source = try sourceStage(
+                        from, stages: stages, list: stageList.dropLast(), options: options, fail: fail)
                     try withMergedTree(source, fail: fail) { root in
                         try copyStep(
                             sources: sources, dest: dest, chown: chown, chmod: spec.chmod, isAdd: false, text: text,
@@ -259,7 +262,8 @@ public struct ImageBuilder: Sendable {
         } else {
             do { base = try store.resolve(name) } catch {
                 var ways = [
-                    "`boxbench image pull REF` from a registry", "`boxbench image import PATH` (OCI layout or docker save)",
+                    "`boxbench image pull REF` from a registry",
+                    "`boxbench image import PATH` (OCI layout or docker save)",
                     "`boxbench image build -t \(name) …`",
                 ]
                 if let ref = try? ImageReference(parsing: name), DebianBase.recipe(for: ref) != nil {

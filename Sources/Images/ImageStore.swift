@@ -149,6 +149,13 @@ public final class ImageStore: Sendable {
     // MARK: locks
 
     /// Held (shared) while blobs are added that index.json does not reference yet.
+    /// Runs `body` while no prune can run (blobs added by someone other than a build, e.g. a registry pull).
+    public func withBlobWriters<T>(_ body: () throws -> T) throws -> T {
+        let lock = try writerLock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
     func writerLock() throws -> FileLock { try FileLock(path: privateDir + "/gc.lock", shared: true) }
 
     // MARK: index and tags

@@ -193,7 +193,9 @@ final class QemuSampler: Sendable {
             if !balloon.isEmpty { state.out.memory.balloonKiB = balloon }
             if let qemuCpuMs { state.out.cpu.qemuCpuMs = qemuCpuMs }
             if let current, current > 0 { state.out.memory.cgroupCurrentBytes = current }
-            if let peak, peak > 0 { state.out.memory.cgroupPeakBytes = max(peak, state.out.memory.cgroupPeakBytes ?? 0) }
+            if let peak, peak > 0 {
+                state.out.memory.cgroupPeakBytes = max(peak, state.out.memory.cgroupPeakBytes ?? 0)
+            }
         }
     }
 

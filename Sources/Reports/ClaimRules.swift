@@ -440,7 +440,9 @@ extension ReportAnalysis {
         } else if containerProbes.isEmpty || vmProbes.isEmpty {
             (verdict, finding) = (.inconclusive, .onlyKind(containerProbes.isEmpty ? "VM" : "container"))
         } else {
-            (verdict, finding) = (.holds, .holds(containerProbes: containerProbes.count, nativeControl: !native.isEmpty))
+            (verdict, finding) = (
+                .holds, .holds(containerProbes: containerProbes.count, nativeControl: !native.isEmpty)
+            )
         }
         return ClaimAssessment(
             id: id, verdict: verdict, finding: .isolation(finding),

@@ -142,7 +142,8 @@ enum ClaimText {
             case .unsettled: return "intervals do not settle the rule"
             case .vmHalfMissing(let containerHalfHolds, let t):
                 return "the VM half is not measured (no VM arm ran a network workload)"
-                    + (containerHalfHolds ? "; the container half holds: every container within \(percent(t)) of native" : "")
+                    + (containerHalfHolds
+                        ? "; the container half holds: every container within \(percent(t)) of native" : "")
             }
         }
     }
@@ -189,12 +190,15 @@ enum ClaimText {
                 return "host memory per instance vm÷container"
             }
             let what =
-                basis.denominatorMetric.map { "VM \(metric.title) (\(metric.name)) ÷ container \($0.title) (\($0.name))" }
+                basis.denominatorMetric.map {
+                    "VM \(metric.title) (\(metric.name)) ÷ container \($0.title) (\($0.name))"
+                }
                 ?? "\(metric.title) (\(metric.name))"
             return "host memory per instance, \(workload): \(what)\(pair)"
         case "C3":
             return measured
-                ? "slowdown vs native of cpu, memory, syscall, fileio" : "slowdown vs native (cpu, memory, syscall, fileio)"
+                ? "slowdown vs native of cpu, memory, syscall, fileio"
+                : "slowdown vs native (cpu, memory, syscall, fileio)"
         case "C4": return "bytes: VM artifacts ÷ container uncompressed layers"
         case "C5":
             return measured
@@ -202,7 +206,8 @@ enum ClaimText {
                 : "bytes to pull given base; new layers after last-step rebuild"
         case "C6":
             return measured
-                ? "isolation probes blocked in container arms; VM probes on the guest kernel" : "isolation probes per arm"
+                ? "isolation probes blocked in container arms; VM probes on the guest kernel"
+                : "isolation probes per arm"
         case "C7": return "output digests and exit codes across arms"
         case "C8": return "TCP request/response latency p50: container÷native, vm÷container"
         default: return basis.metric?.name ?? ""
@@ -228,14 +233,17 @@ enum ClaimText {
             return "\(arm): guest MemTotal \(NumberText.quantity(bytes, unit: "B")) (the guest's own view)"
         case .image(let image):
             var line = "\(image.image):"
-            if let compressed = image.containerCompressed { line += " container compressed \(NumberText.bytes(compressed)),"
+            if let compressed = image.containerCompressed {
+                line += " container compressed \(NumberText.bytes(compressed)),"
             }
             if let uncompressed = image.containerUncompressed {
                 line += " uncompressed \(NumberText.bytes(uncompressed));"
             }
             if let total = image.vmTotal {
                 line +=
-                    " VM " + image.vmComponents.map { "\($0.component) \(NumberText.bytes($0.bytes))" }.joined(separator: " + ")
+                    " VM "
+                    + image.vmComponents.map { "\($0.component) \(NumberText.bytes($0.bytes))" }.joined(
+                        separator: " + ")
                 line += " = \(NumberText.bytes(total))"
                 if let r = image.ratio { line += " (×\(n(r)))" }
             }
@@ -271,12 +279,14 @@ enum ClaimText {
         let n = { (value: Double) in NumberText.number(value) }
         switch kind {
         case .tcg:
-            return "VM under TCG software emulation, far slower than KVM: VM timings and CPU overhead are not KVM figures"
+            return
+                "VM under TCG software emulation, far slower than KVM: VM timings and CPU overhead are not KVM figures"
         case .mixedAccel(let accels): return "VM samples mix accelerators (\(accels.joined(separator: ", ")))"
         case .hybridCgroups:
             return
                 "host uses hybrid cgroups (v1 controllers, v2 hugetlb only): memory and CPU accounting come from cgroup v1; crun needs a workaround"
-        case .warmCache: return "warm page cache: image and guest files were cached, so cold-start times would be higher"
+        case .warmCache:
+            return "warm page cache: image and guest files were cached, so cold-start times would be higher"
         case .singleVCPU: return "VM has a single vCPU: multi-threaded work cannot scale inside the guest"
         case .vcpusUnrecorded:
             return "VM vCPU count not recorded in the results (the arm's `vcpus`): cannot tell single from multi-vCPU"
@@ -284,7 +294,8 @@ enum ClaimText {
             return "host has \(NumberText.count(cpus, "CPU")): QEMU's own threads compete with the guest"
         case .incomplete: return "the run did not finish (interrupted or still running)"
         case .calibrationOff(let harness, let hyperfine, let ratio):
-            return "harness calibration off: native hello median \(n(harness)) ms vs hyperfine \(n(hyperfine)) ms (×\(n(ratio)))"
+            return
+                "harness calibration off: native hello median \(n(harness)) ms vs hyperfine \(n(hyperfine)) ms (×\(n(ratio)))"
         case .failedSamples(let failed, let total):
             return "\(failed) of \(total) samples failed and are excluded from statistics (see Failures)"
         }

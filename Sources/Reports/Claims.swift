@@ -61,7 +61,8 @@ public struct ClaimBasis: Sendable, Equatable {
     public var denominatorMetric: Metric?
     public var pair: ArmPair?
 
-    public init(workload: String? = nil, metric: Metric? = nil, denominatorMetric: Metric? = nil, pair: ArmPair? = nil) {
+    public init(workload: String? = nil, metric: Metric? = nil, denominatorMetric: Metric? = nil, pair: ArmPair? = nil)
+    {
         self.workload = workload
         self.metric = metric
         self.denominatorMetric = denominatorMetric

@@ -24,7 +24,9 @@ extension ReportAnalysis {
         if !figures.isEmpty { lines.append("memory_peak_bytes: " + figures.joined(separator: "; ")) }
         // One profile per engine in a run: the first arm of each engine tells it.
         var profiles: [String: String] = [:]
-        for arm in doc.arms { if let seccomp = arm.seccomp, profiles[arm.engine] == nil { profiles[arm.engine] = seccomp } }
+        for arm in doc.arms {
+            if let seccomp = arm.seccomp, profiles[arm.engine] == nil { profiles[arm.engine] = seccomp }
+        }
         let versions = doc.arms.compactMap { r in r.engineVersion.map { "\(r.key): \($0)" } }
         if !versions.isEmpty { lines.append("engines: " + versions.joined(separator: "; ")) }
         if !profiles.isEmpty {

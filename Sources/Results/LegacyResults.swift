@@ -57,7 +57,8 @@ enum LegacyResults {
             let c = try decoder.container(keyedBy: Keys.self)
             let times = try c.decode(RunTimes.self, forKey: .provenance)
             self.init(
-                armKey: try c.decode(String.self, forKey: .armKey), workload: try c.decode(String.self, forKey: .workload),
+                armKey: try c.decode(String.self, forKey: .armKey),
+                workload: try c.decode(String.self, forKey: .workload),
                 repetition: try c.decode(Int.self, forKey: .repetition),
                 status: try c.decode(SampleStatus.self, forKey: .status),
                 failure: try c.decodeIfPresent(String.self, forKey: .failure),
@@ -167,7 +168,8 @@ enum LegacyResults {
                 guard phaseNames.count == s.phases.count else {
                     throw Invalid(
                         path: "\(at).phases",
-                        message: "\(s.phases.count) values for the \(phaseNames.count) names of phaseSets.\(s.phaseSet)")
+                        message: "\(s.phases.count) values for the \(phaseNames.count) names of phaseSets.\(s.phaseSet)"
+                    )
                 }
                 flat.append(
                     FlatSample(

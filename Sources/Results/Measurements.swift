@@ -136,7 +136,8 @@ public struct Measurements: Codable, Sendable, Equatable {
 
     /// The inverse of `byName` (files written before measurements were typed); names outside the catalogue that
     /// are not `work_…` are dropped (v1 and v2 VM samples carried the arm's `vcpus`, now in its record).
-    public init(byName values: [String: Double], phases: [Phase] = [], accel: String? = nil, machineType: String? = nil) {
+    public init(byName values: [String: Double], phases: [Phase] = [], accel: String? = nil, machineType: String? = nil)
+    {
         self.init(phases: phases, vm: VMMeasurements(accel: accel, machineType: machineType))
         for (name, v) in values {
             if name.hasPrefix("work_") {

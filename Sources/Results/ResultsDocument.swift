@@ -144,7 +144,8 @@ public struct ArmRecord: Codable, Sendable, Equatable {
     public var seccomp: String?
 
     public init(
-        key: String, kind: ArmKind, engine: String, engineVersion: String? = nil, accel: String? = nil, machine: String? = nil,
+        key: String, kind: ArmKind, engine: String, engineVersion: String? = nil, accel: String? = nil,
+        machine: String? = nil,
         rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil, path: String? = nil,
         network: String? = nil, memoryFigure: String? = nil, seccomp: String? = nil
     ) {

@@ -169,7 +169,8 @@ public enum ResultsStore {
     /// path must agree with, and the comparison in Benchmarks/report-bench.sh.
     public static func readWithFoundation(_ path: String) throws -> ResultsDocument {
         let bytes = try readPadded(path)
-        return try decodeWithFoundation(Data(UnsafeRawBufferPointer(rebasing: bytes.buffer[0..<bytes.count])), path: path)
+        return try decodeWithFoundation(
+            Data(UnsafeRawBufferPointer(rebasing: bytes.buffer[0..<bytes.count])), path: path)
     }
 
     /// Foundation's decoder: the reference for what is accepted, and the source of precise error messages.

@@ -150,7 +150,8 @@ public struct WorkloadOutput: Sendable, Equatable {
         self.values = values
         self.digest =
             "sha256:"
-            + SHA256.hash(data: Data(behaviour.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }.joined()
+            + SHA256.hash(data: Data(behaviour.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }
+            .joined()
     }
 }
 

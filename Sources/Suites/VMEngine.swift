@@ -135,7 +135,9 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             firstOutputMs: r.phaseMs("first-output"), exitMs: r.phaseMs("workload-exit"),
             createMs: r.phaseMs("create-returned"), cpuNs: r.cpu.libvirtCpuTimeNs.map { Double($0) },
             phases: r.phases.map { Phase(name: $0.name, ms: $0.ms) })
-        if let created = m.createMs, let exit = m.exitMs { m.startMs = exit - (r.phaseMs("resume-returned") ?? created) }
+        if let created = m.createMs, let exit = m.exitMs {
+            m.startMs = exit - (r.phaseMs("resume-returned") ?? created)
+        }
         // Measured like the containers: the peak and current of the instance's cgroup (libvirt's machine group of
         // the QEMU process); QEMU's PSS stays as the second view. Without the group's figures, PSS stands in.
         m.memoryPeakBytes = (r.memory.cgroupPeakBytes ?? r.memory.qemuPeakPssBytes).map { Double($0) }

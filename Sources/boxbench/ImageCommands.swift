@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
-import Synchronization
 import Images
 import Probes
+import Registry
 import Suites
+import Synchronization
 
 /// Set by the lead's wiring to the container-runtime-backed executor; nil means RUN steps cannot run.
 
@@ -11,7 +12,7 @@ struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image", abstract: "Build and manage images in boxbench's OCI image-layout store.",
         subcommands: [
-            ImageBootstrap.self,
+            ImageBootstrap.self, ImagePush.self, ImagePull.self,
             ImageBuild.self, ImageList.self, ImageInspect.self, ImageDiskUsage.self, ImageRemove.self,
             ImagePrune.self, ImageImport.self, ImageExport.self, ImageBundle.self,
         ])
@@ -129,7 +130,8 @@ struct ImageBootstrap: ParsableCommand {
         commandName: "bootstrap",
         abstract: "Make a Debian base image here with mmdebstrap, from the mirrors the host's apt uses.",
         discussion:
-            "NAME is debian:SUITE (the minbase variant: Essential packages and apt) or debian:SUITE-slim (without docs, man pages and locales). SOURCE_DATE_EPOCH is honoured: bootstrapping twice gives the same digest while the mirror serves the same packages.")
+            "NAME is debian:SUITE (the minbase variant: Essential packages and apt) or debian:SUITE-slim (without docs, man pages and locales). SOURCE_DATE_EPOCH is honoured: bootstrapping twice gives the same digest while the mirror serves the same packages."
+    )
     @OptionGroup var storeOptions: StoreOptions
     @Argument(help: "debian:SUITE or debian:SUITE-slim, e.g. debian:bookworm-slim.") var name: String
 
@@ -141,7 +143,9 @@ struct ImageBootstrap: ParsableCommand {
         }
         let store = try storeOptions.open()
         let (root, layers) = (store.root, store.layerCache)
-        installCancellationHandlers(sweep: { ImageStore.removeTemporaries(root: root, layerCache: layers, pid: getpid()) })
+        installCancellationHandlers(sweep: {
+            ImageStore.removeTemporaries(root: root, layerCache: layers, pid: getpid())
+        })
         // A progress line that shows the time spent while mmdebstrap downloads and installs.
         let started = Date()
         let phase = Mutex("starting")
@@ -174,6 +178,141 @@ struct ImageBootstrap: ParsableCommand {
                     .utf8))
         print(result.image.digest)
     }
+}
+
+/// `--tls-verify` and `--creds`, as skopeo spells them.
+struct RegistryOptions: ParsableArguments {
+    @Option(
+        name: .customLong("tls-verify"),
+        help: "Verify TLS (default true); false also allows plain HTTP, for a loopback registry.")
+    var tlsVerify: Bool = true
+    @Option(name: .long, help: "USER:PASSWORD for the registry (default: $BOXBENCH_REGISTRY_CREDS).")
+    var creds: String?
+
+    func clientOptions() throws -> RegistryClientOptions {
+        let text = creds ?? ProcessInfo.processInfo.environment["BOXBENCH_REGISTRY_CREDS"]
+        var credentials: RegistryCredentials?
+        if let text {
+            guard let parsed = RegistryCredentials(parsing: text) else {
+                throw CLIError.badInput("--creds: want USER:PASSWORD")
+            }
+            credentials = parsed
+        }
+        return RegistryClientOptions(
+            tlsVerify: tlsVerify, credentials: credentials, userAgent: "boxbench/\(BoxbenchVersion.string)")
+    }
+}
+
+func registryReference(_ text: String) throws -> RegistryReference {
+    do { return try RegistryReference(parsing: text) } catch { throw CLIError.badInput("\(text): \(error)") }
+}
+
+/// One line of what crossed the network.
+func transferLine(_ r: TransferReport) -> String {
+    let verb = r.direction == .push ? "sent" : "received"
+    return "\(r.direction.rawValue) \(r.reference) \(r.digest): \(r.transferredBlobs.count) blob(s) \(verb) "
+        + "(\(humanBytes(r.blobBytesTransferred))), \(r.skippedBlobs.count) already there, \(r.mountedBlobs.count) mounted; "
+        + "\(humanBytes(r.totalBytesTransferred)) on the wire in all"
+}
+
+struct ImagePush: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push", abstract: "Push an image from the store to a registry (OCI distribution API).")
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var registry: RegistryOptions
+    @Option(name: .customLong("mount-from"), help: "A repository on the same registry to mount missing blobs from.")
+    var mountFrom: String?
+    @Flag(name: .long, help: "Print the transfer report as JSON.") var json = false
+    @Argument(help: "NAME[:TAG] in the store.") var name: String
+    @Argument(help: "HOST[:PORT]/REPOSITORY[:TAG].") var reference: String
+
+    func run() throws {
+        let ref = try registryReference(reference)
+        let store = try storeOptions.open()
+        let image: StoredImage
+        do { image = try store.resolve(name) } catch { throw imageFailure(error) }
+        guard let tag = image.reference?.description else {
+            throw CLIError.badInput("\(name): push a tagged image (NAME[:TAG]), not a bare digest")
+        }
+        let options = try registry.clientOptions()
+        let (root, mountFrom) = (store.root, self.mountFrom)
+        let report: TransferReport
+        do {
+            report = try store.withBlobWriters {
+                try blockingAwait {
+                    try await RegistryClient.withClient(options: options) { client in
+                        try await client.push(layout: OCILayout(path: root), tag: tag, to: ref, mountFrom: mountFrom)
+                    }
+                }
+            }
+        } catch let error as CLIError { throw error } catch {
+            throw CLIError.failed("push \(name) to \(ref): \(error)")
+        }
+        if json { try printTransferJSON(report) } else { print(transferLine(report)) }
+    }
+}
+
+struct ImagePull: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry into the store (blobs it has are not fetched).")
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var registry: RegistryOptions
+    @Option(name: .shortAndLong, help: "NAME[:TAG] to tag it in the store (default: REPOSITORY:TAG).") var tag: String?
+    @Flag(name: .long, help: "Print the transfer report as JSON.") var json = false
+    @Argument(help: "HOST[:PORT]/REPOSITORY[:TAG|@DIGEST].") var reference: String
+
+    func run() throws {
+        let ref = try registryReference(reference)
+        let local: ImageReference
+        do { local = try ImageReference(parsing: tag ?? "\(ref.repository):\(ref.tag ?? "latest")") } catch {
+            throw imageFailure(error)
+        }
+        let store = try storeOptions.open()
+        let options = try registry.clientOptions()
+        let root = store.root
+        let report: TransferReport
+        do {
+            report = try store.withBlobWriters {
+                let r = try blockingAwait {
+                    try await RegistryClient.withClient(options: options) { client in
+                        try await client.pull(ref, into: OCILayout(path: root), recordTag: false)
+                    }
+                }
+                guard let top = r.topDescriptor else { throw CLIError.failed("pull \(ref): no manifest") }
+                // Tagged through the store, under its index lock.
+                try store.tag(
+                    manifest: Images.Descriptor(
+                        mediaType: top.mediaType ?? MediaType.manifest, digest: try Digest(parsing: top.digest),
+                        size: top.size),
+                    as: local)
+                return r
+            }
+        } catch let error as CLIError { throw error } catch { throw CLIError.failed("pull \(ref): \(error)") }
+        if json { try printTransferJSON(report) } else { print(transferLine(report) + " → \(local)") }
+    }
+}
+
+func printTransferJSON(_ r: TransferReport) throws {
+    struct Blob: Encodable {
+        let digest: String
+        let size: Int64
+        let outcome: String
+        let bytesTransferred: Int64
+    }
+    struct Out: Encodable {
+        let direction: String, reference: String, digest: String, blobs: [Blob]
+        let blobBytesTransferred: Int64, manifestBytesTransferred: Int64, totalBytesTransferred: Int64
+    }
+    try printJSON(
+        Out(
+            direction: r.direction.rawValue, reference: r.reference, digest: r.digest,
+            blobs: r.blobs.map {
+                Blob(
+                    digest: $0.digest, size: $0.size, outcome: $0.outcome.rawValue,
+                    bytesTransferred: $0.bytesTransferred)
+            },
+            blobBytesTransferred: r.blobBytesTransferred, manifestBytesTransferred: r.manifestBytesTransferred,
+            totalBytesTransferred: r.totalBytesTransferred))
 }
 
 struct ImageList: ParsableCommand {

@@ -125,7 +125,8 @@ final class FakeCgroupManager: CgroupManager {
 @Suite struct RuntimeCgroupHandlingTests {
     /// A bundle (rootfs + spec) and a state root in a fresh directory.
     func scratch() throws -> (dir: String, request: ContainerRequest) {
-        let dir = FileManager.default.temporaryDirectory.path + "/bb-fakecg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let dir =
+            FileManager.default.temporaryDirectory.path + "/bb-fakecg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir + "/bundle/rootfs", withIntermediateDirectories: true)
         let spec = try RuntimeSpec.parse(
             Data(

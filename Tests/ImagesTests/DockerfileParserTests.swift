@@ -75,7 +75,7 @@ struct DockerfileParserTests {
         ("RUN echo hi\nFROM scratch\n", 1, "RUN", "before the first FROM"),
         ("FROM scratch\nFROB x\n", 2, "FROB", "unknown instruction"),
         ("FROM scratch\n\nCOPY onlyone\n", 3, "COPY", "at least one source"),
-        ("FROM scratch\nCOPY --from=build /a /b\n", 2, "COPY", "--from"),
+        ("FROM scratch\nCOPY --from= /a /b\n", 2, "COPY", "--from"),
         ("FROM scratch\nADD https://example.com/x.tgz /x\n", 2, "ADD", "remote source"),
         ("FROM scratch\nCOPY --bogus=1 a b\n", 2, "COPY", "unknown flag --bogus"),
         ("FROM scratch\nRUN\n", 2, "RUN", "requires a command"),

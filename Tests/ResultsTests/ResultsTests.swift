@@ -27,7 +27,8 @@ func sampleDocument() -> ResultsDocument {
         for arm in ["native", "vm"] {
             var measured = Measurements(
                 exitMs: 1.25 + Double(repetition), cpuNs: 1_197_791,
-                phases: arm == "vm" ? [Phase(name: "qemu-alive", ms: 12.5), Phase(name: "first-output", ms: 2300)] : [],
+                phases: arm == "vm"
+                    ? [Phase(name: "qemu-alive", ms: 12.5), Phase(name: "first-output", ms: 2300)] : [],
                 workload: ["x_per_s": .infinity])
             if arm == "vm" {
                 measured.vm = VMMeasurements(accel: "tcg", machineType: "pc", pssPeakBytes: 2e8)
@@ -37,7 +38,8 @@ func sampleDocument() -> ResultsDocument {
             doc.samples.append(
                 Sample(
                     arm: arm, workload: "hello", repetition: repetition, status: .ok, exitCode: 0,
-                    startedAt: "2026-11-29T00:00:0\(repetition).000Z", finishedAt: "2026-11-29T00:00:0\(repetition).500Z",
+                    startedAt: "2026-11-29T00:00:0\(repetition).000Z",
+                    finishedAt: "2026-11-29T00:00:0\(repetition).500Z",
                     measurements: measured, outputDigest: "sha256:ab"))
         }
     }
@@ -216,8 +218,13 @@ func repositoryFile(_ relative: String) -> String {
         let path = temporaryPath(name)
         defer { unlink(path) }
         switch legacy {
-        case "v1": try Data(contentsOf: URL(fileURLWithPath: repositoryFile("Tests/ReportsTests/Fixtures/results-tcg.json"))).write(to: URL(fileURLWithPath: path))
-        case "v2": try Data(contentsOf: URL(fileURLWithPath: repositoryFile("results/baselines/default-xeon-2cpu-tcg-hybrid.json"))).write(to: URL(fileURLWithPath: path))
+        case "v1":
+            try Data(contentsOf: URL(fileURLWithPath: repositoryFile("Tests/ReportsTests/Fixtures/results-tcg.json")))
+                .write(to: URL(fileURLWithPath: path))
+        case "v2":
+            try Data(
+                contentsOf: URL(fileURLWithPath: repositoryFile("results/baselines/default-xeon-2cpu-tcg-hybrid.json"))
+            ).write(to: URL(fileURLWithPath: path))
         default: try ResultsStore.write(sampleDocument(), to: path)
         }
         var object =
@@ -240,7 +247,9 @@ func repositoryFile(_ relative: String) -> String {
             samples[2].removeValue(forKey: "workload")
             object["samples"] = samples
         }
-        try expectRejected("missing-v1.json", legacy: "v1", containing: ["missing field", "samples", "provenance", "kernel"]) { object in
+        try expectRejected(
+            "missing-v1.json", legacy: "v1", containing: ["missing field", "samples", "provenance", "kernel"]
+        ) { object in
             var samples = object["samples"] as! [[String: Any]]
             var provenance = samples[2]["provenance"] as! [String: Any]
             provenance.removeValue(forKey: "kernel")
@@ -250,7 +259,8 @@ func repositoryFile(_ relative: String) -> String {
     }
 
     @Test func wrongMeasurementTypeIsNamed() throws {
-        try expectRejected("measure-type.json", containing: ["wrong type", "samples", "measurements", "exitMs"]) { object in
+        try expectRejected("measure-type.json", containing: ["wrong type", "samples", "measurements", "exitMs"]) {
+            object in
             var samples = object["samples"] as! [[String: Any]]
             var m = samples[1]["measurements"] as! [String: Any]
             m["exitMs"] = "fast"
@@ -344,4 +354,3 @@ func repositoryFile(_ relative: String) -> String {
         #expect(throws: ResultsError.self) { try ResultsStore.read(path) }
     }
 }
-

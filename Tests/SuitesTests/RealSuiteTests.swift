@@ -155,7 +155,8 @@ struct RealSuiteTests {
             guard let children = try? FileManager.default.contentsOfDirectory(atPath: parent) else { continue }
             let groups = children.filter { child in
                 var isDir: ObjCBool = false
-                return FileManager.default.fileExists(atPath: parent + "/" + child, isDirectory: &isDir) && isDir.boolValue
+                return FileManager.default.fileExists(atPath: parent + "/" + child, isDirectory: &isDir)
+                    && isDir.boolValue
             }
             #expect(!groups.isEmpty, "left empty: \(parent)")
         }

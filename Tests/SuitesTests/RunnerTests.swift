@@ -162,7 +162,8 @@ struct SilentProgress: ProgressSink {
 
     @Test func workloadMetricLines() {
         let m = WorkloadOutput(
-            "hello\nbbwork: elapsed_ns=120 sha256=abc\nbbwork: write_bytes_per_s=3.5e8\nnoise=1\n").values
+            "hello\nbbwork: elapsed_ns=120 sha256=abc\nbbwork: write_bytes_per_s=3.5e8\nnoise=1\n"
+        ).values
         #expect(m == ["elapsed_ns": 120, "write_bytes_per_s": 3.5e8])
         #expect(behaviourDigest("a\nbbwork: elapsed_ns=1\n") == behaviourDigest("a\nbbwork: elapsed_ns=2\n"))
         #expect(behaviourDigest("a\n") != behaviourDigest("b\n"))

@@ -1,0 +1,108 @@
+import Containers
+import Foundation
+import Images
+import Machines
+import Probes
+import Results
+import Testing
+
+@testable import Suites
+
+/// A Debian image as users write them — the slim base made here with mmdebstrap, an apt-installed package, a
+/// multi-stage `COPY --from` — built and run in the native, container and VM arms; and RUN's network choice.
+/// Needs root, mmdebstrap and the Debian mirror the host's apt uses (package downloads go through the host's
+/// network, as apt's do).
+@Suite(
+    .serialized,
+    .enabled(if: getuid() == 0, "needs root: RUN steps run in containers, and VMs boot"),
+    .enabled(
+        if: FileManager.default.isExecutableFile(atPath: "/usr/bin/mmdebstrap")
+            && FileManager.default.fileExists(atPath: BoxbenchPaths().kernelImage),
+        "needs mmdebstrap and the guest kernel (scripts/setup)"))
+struct RealImageTests {
+    static let dockerfile = """
+        FROM debian:bookworm-slim AS base
+        RUN apt-get update && apt-get install -y --no-install-recommends jq && rm -rf /var/lib/apt/lists/*
+        FROM base AS build
+        RUN jq -n '{"stage":"build"}' > /artifact.json
+        FROM base
+        COPY --from=build /artifact.json /srv/artifact.json
+        CMD ["jq", "-r", ".stage", "/srv/artifact.json"]
+        """
+
+    @Test func aDebianImageWithAnAptPackageAndCopyFromRunsInEveryArm() throws {
+        let dir = NSTemporaryDirectory() + "boxbench-realimage-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/ctx", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.dockerfile.write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
+        let suite = try Suite.parse(
+            """
+            name: real-image
+            repetitions: 2
+            warmups: 0
+            timeout: 120
+            arms:
+              - kind: native
+              - kind: container
+              - kind: vm
+                accel: tcg
+                memory: 512
+            workloads:
+              - name: jqdemo
+                dockerfile: ctx/Dockerfile
+                context: ctx
+            """, path: dir + "/suite.yaml")
+        // The slim base is made once per store (mmdebstrap) when the store lacks it.
+        let images = WorkloadImages()
+        let engines: [any Engine] = [
+            NativeEngine(arm: suite.arms[0]), BoxbenchContainerEngine(arm: suite.arms[1]),
+            suite.arms[2].makeEngine(vmURI: LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot)),
+        ]
+        let runner = SuiteRunner(
+            suite: suite, engines: engines, images: { try images.prepare($0) }, resultsPath: dir + "/results.json",
+            seed: 5, progress: SilentProgress(), tool: ToolInfo(version: "test", commit: "test"))
+        let doc = runner.run()
+        #expect(doc.samples.count == 3 * 2)
+        for s in doc.samples {
+            #expect(s.status == .ok, "\(s.arm): \(s.failure ?? "")")
+        }
+        // The same bytes behave the same everywhere: jq read the artifact the build stage wrote.
+        #expect(Set(doc.samples.compactMap(\.outputDigest)).count == 1)
+        let store = try ImageStore(root: BoxbenchPaths().imageStore, layerCache: BoxbenchPaths().layerCache)
+        let base = try store.resolve("debian:bookworm-slim")
+        #expect(base.manifest.layers.count == 1)
+        #expect(base.config.history?.first?.created_by?.contains("mmdebstrap") == true)
+    }
+
+    /// RUN with the host's network sees the host's interfaces; with `none`, only loopback. Nothing is sent.
+    @Test func runStepsGetTheNetworkAskedFor() throws {
+        let dir = NSTemporaryDirectory() + "boxbench-buildnet-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/ctx", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "FROM boxbench/busybox\nRUN cat /proc/net/dev > /netdev; cat /etc/resolv.conf > /resolv 2>/dev/null; true\n"
+            .write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
+        let store = try ImageStore(root: dir + "/store", layerCache: dir + "/layers")
+        _ = try store.ensureBusyboxBase()
+        func interfaces(_ network: BuildNetwork) throws -> (names: Set<String>, resolv: String) {
+            let image = try ImageBuilder(store: store).build(
+                BuildOptions(
+                    context: dir + "/ctx", noCache: true, executor: ContainerRunStepExecutor(), network: network))
+            let flat = dir + "/flat-\(network.rawValue)"
+            try store.flatten(image, into: flat)
+            let text = try String(contentsOfFile: flat + "/netdev", encoding: .utf8)
+            let names = text.split(separator: "\n").dropFirst(2).compactMap {
+                $0.split(separator: ":").first.map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            return (Set(names), (try? String(contentsOfFile: flat + "/resolv", encoding: .utf8)) ?? "")
+        }
+        let host = try interfaces(.host)
+        let none = try interfaces(.none)
+        #expect(none.names == ["lo"], "\(none.names)")
+        let hostNames = Set(
+            ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net")) ?? []))
+        #expect(host.names == hostNames, "\(host.names) vs \(hostNames)")
+        // The host's resolver configuration, read-only, and not left in the step's layer.
+        let hostResolv = (try? String(contentsOfFile: "/etc/resolv.conf", encoding: .utf8)) ?? ""
+        #expect(host.resolv == hostResolv)
+    }
+}
