@@ -214,6 +214,9 @@ struct DockerfileParser {
                 throw fail(line, keyword, "flag \(flag) is not supported")
             }
             try need(!trimmed.isEmpty, "requires a command")
+            try need(
+                !trimmed.split(separator: " ").contains { $0.hasPrefix("<<") && $0.count > 2 && !$0.hasPrefix("<<<") },
+                "heredocs (<<EOF … EOF) are not supported: write the commands on the RUN line or COPY a script")
             return .run(try commandForm(trimmed, keyword: keyword, line: line))
         case "CMD", "ENTRYPOINT":
             let form = try commandForm(args, keyword: keyword, line: line)
@@ -238,6 +241,9 @@ struct DockerfileParser {
                 default: throw fail(line, keyword, "unknown flag --\(name)")
                 }
             }
+            try need(
+                !words.contains { $0.hasPrefix("<<") },
+                "heredocs (<<EOF … EOF) are not supported: COPY a file from the context")
             try need(words.count >= 2, "requires at least one source and a destination")
             spec.sources = Array(words.dropLast())
             spec.destination = words.last!

@@ -76,6 +76,8 @@ struct DockerfileParserTests {
         ("FROM scratch\nFROB x\n", 2, "FROB", "unknown instruction"),
         ("FROM scratch\n\nCOPY onlyone\n", 3, "COPY", "at least one source"),
         ("FROM scratch\nCOPY --from= /a /b\n", 2, "COPY", "--from"),
+        ("FROM scratch\nRUN <<EOF\necho hi\nEOF\n", 2, "RUN", "heredocs"),
+        ("FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n", 2, "COPY", "heredocs"),
         ("FROM scratch\nADD https://example.com/x.tgz /x\n", 2, "ADD", "remote source"),
         ("FROM scratch\nCOPY --bogus=1 a b\n", 2, "COPY", "unknown flag --bogus"),
         ("FROM scratch\nRUN\n", 2, "RUN", "requires a command"),
