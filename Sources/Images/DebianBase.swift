@@ -25,7 +25,8 @@ public enum DebianBase {
         let tag = ref.tag
         let slim = tag.hasSuffix("-slim")
         let suite = slim ? String(tag.dropLast(5)) : tag
-        guard !suite.isEmpty, suite != "latest", suite.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" })
+        // Release names only (bookworm, trixie): mmdebstrap knows no version numbers or dated tags.
+        guard !suite.isEmpty, suite != "latest", suite.first?.isLetter == true, suite.allSatisfy({ $0.isLetter })
         else { return nil }
         return Recipe(suite: suite, slim: slim)
     }
@@ -64,12 +65,32 @@ public enum DebianBase {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
             if file.hasSuffix(".sources") {
                 // deb822: stanzas separated by blank lines; only enabled `deb` ones.
-                for stanza in text.components(separatedBy: "\n\n") {
+                // Stanzas end at a blank line (which may hold spaces); CRLF files read as LF.
+                var stanzaTexts: [String] = [""]
+                for raw in text.replacingOccurrences(of: "\r\n", with: "\n").split(
+                    separator: "\n", omittingEmptySubsequences: false)
+                {
+                    if raw.trimmingCharacters(in: .whitespaces).isEmpty {
+                        if !stanzaTexts[stanzaTexts.count - 1].isEmpty { stanzaTexts.append("") }
+                    } else {
+                        stanzaTexts[stanzaTexts.count - 1] += raw + "\n"
+                    }
+                }
+                for stanza in stanzaTexts where !stanza.isEmpty {
                     var lines = stanza.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
                     guard let types = lines.firstIndex(where: { $0.hasPrefix("Types:") }),
                         lines[types].dropFirst(6).split(separator: " ").contains("deb"),
                         !lines.contains(where: { $0.lowercased().hasPrefix("enabled: no") })
                     else { continue }
+                    // Only Debian's own archive (third-party repositories, e.g. Docker's or NodeSource's, stay out of
+                    // the image): signed by Debian's keyring, or a .../debian or .../debian-security URI.
+                    let signedBy = lines.first { $0.hasPrefix("Signed-By:") }
+                    let isDebian =
+                        signedBy.map { $0.contains("debian-archive-keyring") }
+                        ?? lines.contains {
+                            $0.hasPrefix("URIs:") && DebianBase.isDebianArchive(String($0.dropFirst(5)))
+                        }
+                    guard isDebian else { continue }
                     lines[types] = "Types: deb"
                     stanzas.append(lines.map { rename($0, from: hostCodename, to: suite) }.joined(separator: "\n"))
                 }
@@ -77,6 +98,13 @@ public enum DebianBase {
                 for line in text.split(separator: "\n") {
                     let l = line.trimmingCharacters(in: .whitespaces)
                     guard l.hasPrefix("deb ") else { continue }
+                    // Signed by Debian's keyring, or unsigned at a Debian archive path; other keys: third party.
+                    let signed = l.range(of: "signed-by=")
+                    guard
+                        signed == nil
+                            ? l.split(separator: " ").contains(where: { DebianBase.isDebianArchive(String($0)) })
+                            : l.contains("debian-archive-keyring")
+                    else { continue }
                     oneLine.append(rename(l, from: hostCodename, to: suite))
                 }
             }
@@ -109,6 +137,15 @@ public enum DebianBase {
         var stanza = ["Types: deb", "URIs: \(words[0])", "Suites: \(words[1])"]
         if words.count > 2 { stanza.append("Components: " + words[2...].joined(separator: " ")) }
         return (stanza + options).joined(separator: "\n")
+    }
+
+    /// A URI of Debian's archive: a path ending in /debian or /debian-security (any mirror). Only for entries without
+    /// a Signed-By of their own: third-party repositories (Docker's ends in /linux/debian) name their own key.
+    static func isDebianArchive(_ uris: String) -> Bool {
+        uris.split(separator: " ").contains { uri in
+            let path = uri.hasSuffix("/") ? uri.dropLast() : Substring(uri)
+            return uri.contains("://") && (path.hasSuffix("/debian") || path.hasSuffix("/debian-security"))
+        }
     }
 
     /// `bookworm` → `trixie` in a suite field (also `bookworm-updates`, `bookworm-security`), nothing else.

@@ -7,7 +7,8 @@ enum FS {
     /// does not exist. openat2(RESOLVE_IN_ROOT) through CShim.
     static func resolveInRoot(_ root: String, _ path: String) -> String? {
         let oPath: Int32 = 0o10000000  // O_PATH, which Glibc's Swift overlay does not export
-        let fd = cshim_open_in_root(root, "/" + path, oPath | O_NOFOLLOW)
+        // The last component is followed too (inside the root), as Docker copies what a source symlink names.
+        let fd = cshim_open_in_root(root, "/" + path, oPath)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard let host = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)") else {

@@ -214,6 +214,17 @@ public struct ImageBuilder: Sendable {
                     "\(ins.keyword) \(from.map { "--from=\($0) " } ?? "")\(chown.map { "--chown=\($0) " } ?? "")\(spec.chmod.map { "--chmod=\($0) " } ?? "")\(sources.joined(separator: " ")) \(dest)"
                 progress(.step(index: n + 1, total: total, text: text))
                 if let from {
+                    // Only earlier stages: Docker refuses the current one and later ones too.
+                    let later = dockerfile.instructions.filter { $0.line > ins.line }.compactMap { i -> String? in
+                        if case .from(_, let alias?) = i.kind { return alias.lowercased() }
+                        return nil
+                    }
+                    if from.lowercased() == currentAlias?.lowercased()
+                        || (stages[from.lowercased()] == nil && later.contains(from.lowercased()))
+                    {
+                        throw fail(
+                            "--from=\(from) names this stage or a later one: only earlier stages can be copied from")
+                    }
                     // Another stage's or image's files: its layers, seen as one tree for the copy.
                     let source = try sourceStage(
                         from, stages: stages, list: stageList.dropLast(), options: options, fail: fail)

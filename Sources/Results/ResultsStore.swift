@@ -113,25 +113,30 @@ public enum ResultsStore {
     public static func read(_ path: String) throws -> ResultsDocument {
         let bytes = try readPadded(path)
         do {
-            return try SimdJSON.withRoot(of: bytes) { root in
-                let schema = try JSONObjectView(root.raw).string("schema")
-                switch schema {
-                case ResultsDocument.currentSchema: return try root.decode(ResultsDocument.self)
-                case "boxbench.results/v1":
-                    let file = try root.decode(LegacyResults.FileV1.self)
-                    return LegacyResults.document(file.envelope, file.flatSamples())
-                case "boxbench.results/v2":
-                    let file = try root.decode(LegacyResults.FileV2.self)
-                    return LegacyResults.document(file.envelope, try file.flatSamples())
-                default: throw ResultsError.incompatibleSchema(path: path, found: schema ?? "(none)")
-                }
-            }
+            return try readWithSimdJSON(bytes, path: path)
         } catch let error as ResultsError {
             throw error
         } catch {
             return try decodeWithFoundation(
                 Data(UnsafeRawBufferPointer(rebasing: bytes.buffer[0..<bytes.count])), path: path,
                 fastPathFailure: error as? SimdJSON.Failure)
+        }
+    }
+
+    /// The fast path alone, without the fallback (tests check it agrees with `JSONDecoder`).
+    static func readWithSimdJSON(_ bytes: SimdJSON.PaddedBytes, path: String) throws -> ResultsDocument {
+        try SimdJSON.withRoot(of: bytes) { root in
+            let schema = try JSONObjectView(root.raw).string("schema")
+            switch schema {
+            case ResultsDocument.currentSchema: return try root.decode(ResultsDocument.self)
+            case "boxbench.results/v1":
+                let file = try root.decode(LegacyResults.FileV1.self)
+                return LegacyResults.document(file.envelope, file.flatSamples())
+            case "boxbench.results/v2":
+                let file = try root.decode(LegacyResults.FileV2.self)
+                return LegacyResults.document(file.envelope, try file.flatSamples())
+            default: throw ResultsError.incompatibleSchema(path: path, found: schema ?? "(none)")
+            }
         }
     }
 

@@ -35,9 +35,12 @@ public struct ContainerRunStepExecutor: RunStepExecutor {
         if step.network == .host {
             spec.linux?.namespaces?.removeAll { $0.type == "network" }
             for file in ["/etc/resolv.conf", "/etc/hosts"] where FileManager.default.fileExists(atPath: file) {
-                if !step.lowerDirs.contains(where: { FileManager.default.fileExists(atPath: $0 + file) }) {
-                    createdTargets.append(file)
-                }
+                // What the image has there, top layer first (lstat: an image's symlink is not followed on the host).
+                var st = stat()
+                let top = step.lowerDirs.first { lstat($0 + file, &st) == 0 }
+                // An image that makes it a symlink (e.g. to a resolver of its own) keeps it: nothing to bind over.
+                if top != nil && (st.st_mode & S_IFMT) == S_IFLNK { continue }
+                if top == nil { createdTargets.append(file) }
                 spec.mounts?.append(
                     RuntimeSpec.Mount(
                         destination: file, type: "bind", source: file,
@@ -74,7 +77,8 @@ public struct HostProcessCommandRunner: HostCommandRunner {
         let r = try HostProcess.run(
             HostProcessRequest(
                 path: argv[0], args: [(argv[0] as NSString).lastPathComponent] + argv.dropFirst(), env: environment,
-                timeout: timeout))
+                // Its own group: a timeout or a signal kills mmdebstrap's apt and dpkg children too.
+                cgroupName: "boxbench/" + OwnedName.build.name("host-command"), timeout: timeout))
         if r.timedOut { return (124, String(decoding: r.stdout + r.stderr, as: UTF8.self) + "\n(timed out)") }
         return (r.exit.shellStatus, String(decoding: r.stdout + r.stderr, as: UTF8.self))
     }

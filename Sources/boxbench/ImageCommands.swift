@@ -278,7 +278,11 @@ struct ImagePull: ParsableCommand {
                         try await client.pull(ref, into: OCILayout(path: root), recordTag: false)
                     }
                 }
-                guard let top = r.topDescriptor else { throw CLIError.failed("pull \(ref): no manifest") }
+                guard var top = r.topDescriptor else { throw CLIError.failed("pull \(ref): no manifest") }
+                // The store holds single-platform images: of an index (or Docker manifest list), this host's entry.
+                if top.mediaType?.contains("index") == true || top.mediaType?.contains("manifest.list") == true {
+                    top = try hostPlatformManifest(of: top.digest, in: root, reference: ref)
+                }
                 // Tagged through the store, under its index lock.
                 try store.tag(
                     manifest: Images.Descriptor(
@@ -290,6 +294,36 @@ struct ImagePull: ParsableCommand {
         } catch let error as CLIError { throw error } catch { throw CLIError.failed("pull \(ref): \(error)") }
         if json { try printTransferJSON(report) } else { print(transferLine(report) + " → \(local)") }
     }
+}
+
+/// The entry of the index `digest` (in the layout at `root`) for this host's platform (linux and its architecture).
+func hostPlatformManifest(of digest: String, in root: String, reference: RegistryReference) throws
+    -> Registry.Descriptor
+{
+    struct Index: Decodable {
+        struct Entry: Decodable {
+            var mediaType: String?
+            var digest: String
+            var size: Int64
+            var platform: Platform?
+        }
+        struct Platform: Decodable {
+            var architecture: String
+            var os: String
+        }
+        var manifests: [Entry]
+    }
+    let hex = String(digest.dropFirst("sha256:".count))
+    let index = try JSONDecoder().decode(
+        Index.self, from: Data(contentsOf: URL(fileURLWithPath: "\(root)/blobs/sha256/\(hex)")))
+    let arch = Images.Platform.host.architecture
+    guard let entry = index.manifests.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == arch })
+    else {
+        let has = index.manifests.compactMap { $0.platform.map { "\($0.os)/\($0.architecture)" } }
+        throw CLIError.badInput(
+            "pull \(reference): the index has no linux/\(arch) image (has: \(has.joined(separator: ", ")))")
+    }
+    return Registry.Descriptor(mediaType: entry.mediaType, digest: entry.digest, size: entry.size)
 }
 
 func printTransferJSON(_ r: TransferReport) throws {

@@ -65,20 +65,28 @@ import Testing
         #expect(throws: DockerfileError.self) { try build(Self.twoStages, TempDir("target-bad"), target: "nosuch") }
     }
 
-    /// A symlink in the source stage pointing at an absolute path resolves inside that stage, never on the host.
+    /// Symlinks in the source stage resolve inside that stage — an absolute one and one climbing with `..` — and a
+    /// source that is a symlink copies what it names, as Docker does. The host's own /etc/hostname never leaks in.
     @Test func copyFromResolvesSymlinksInsideTheStage() throws {
         let dir = TempDir("symlink")
         defer { dir.cleanup() }
-        dir.write("ctx/link.tar.src/keep", "")
         let image = try build(
             """
             FROM boxbench/busybox AS src
-            RUN write /etc/hostname inside-stage
-            FROM boxbench/busybox
-            COPY --from=src /etc/hostname /copied
+            RUN write /etc/hostname inside-stage; link /abs /etc/hostname; link /data/up ../etc/hostname
+            FROM boxbench/busybox AS others
+            COPY --from=src /abs /copied-abs
+            COPY --from=src /data/up /copied-up
             """, dir)
         let root = try files(image, dir)
-        #expect(try String(contentsOfFile: root + "/copied", encoding: .utf8) == "inside-stage")
+        let host = (try? String(contentsOfFile: "/etc/hostname", encoding: .utf8)) ?? ""
+        for copied in ["/copied-abs", "/copied-up"] {
+            var st = stat()
+            #expect(lstat(root + copied, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG, "\(copied) is a file")
+            let text = try String(contentsOfFile: root + copied, encoding: .utf8)
+            #expect(text == "inside-stage", "\(copied): \(text)")
+            #expect(host.isEmpty || text != host)
+        }
         do {
             _ = try build(
                 """
@@ -89,6 +97,12 @@ import Testing
             Issue.record("a missing --from source was accepted")
         } catch let error as DockerfileError {
             #expect(error.description.contains("not found in the --from stage"), "\(error)")
+        }
+        // Only earlier stages: a later one (or this one) is refused, not taken for an image of that name.
+        #expect(throws: DockerfileError.self) {
+            try build(
+                "FROM boxbench/busybox AS first\nCOPY --from=second /etc/passwd /p\nFROM boxbench/busybox AS second\n",
+                TempDir("later-stage"))
         }
     }
 
@@ -136,6 +150,12 @@ import Testing
             Components: main
 
             Types: deb
+            URIs: https://download.docker.com/linux/debian
+            Suites: bookworm
+            Components: stable
+            Signed-By: /etc/apt/keyrings/docker.gpg
+
+            Types: deb
             URIs: http://off.example/debian
             Suites: bookworm
             Components: main
@@ -147,6 +167,8 @@ import Testing
         #expect(same.contains("URIs: http://mirror.example/debian"))
         #expect(same.contains("Suites: bookworm bookworm-updates"))
         #expect(!same.contains("off.example") && !same.contains("deb-src"))
+        // A third-party repository (its own key) stays out of the image.
+        #expect(!same.contains("docker.com"))
         let other = try DebianBase.hostSources(
             suite: "trixie", aptDirectory: dir.path + "/apt", osRelease: dir.path + "/os-release")
         #expect(other.contains("Suites: trixie trixie-updates"))
@@ -154,6 +176,9 @@ import Testing
         let mixed = try DebianBase.hostSources(
             suite: "trixie", aptDirectory: dir.path + "/apt", osRelease: dir.path + "/os-release")
         #expect(mixed.contains("URIs: http://mirror.example/debian"))
+        // The one-line entry, converted and renamed; the commented one ignored.
+        #expect(mixed.contains("URIs: http://one.example/debian\nSuites: trixie\nComponents: main"), "\(mixed)")
+        #expect(!mixed.contains("http://x"))
         #expect(throws: ImageError.self) {
             try DebianBase.hostSources(
                 suite: "bookworm", aptDirectory: dir.path + "/none", osRelease: dir.path + "/os-release")

@@ -49,6 +49,11 @@ struct FakeExecutor: RunStepExecutor {
             case "mkdir-opaque":
                 try FS.makeDirectories(target)
                 try Xattr.set(target, "trusted.overlay.opaque", [UInt8(ascii: "y")])
+            case "link":  // link PATH TARGET: a symlink in the upper dir
+                try FS.makeDirectories((target as NSString).deletingLastPathComponent)
+                guard symlink(words.count > 2 ? words[2] : "", target) == 0 else {
+                    throw ImageError.errno("symlink", target)
+                }
             case "exit":
                 return Int32(words[1]) ?? 1
             default:

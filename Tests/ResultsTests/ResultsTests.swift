@@ -160,10 +160,36 @@ func repositoryFile(_ relative: String) -> String {
         let path = temporaryPath("random-\(seed).json")
         defer { unlink(path) }
         try ResultsStore.write(doc, to: path)
-        let fast = try ResultsStore.read(path)
+        // The simdjson path alone: `read` would fall back to JSONDecoder and hide a rejection.
+        let fast = try ResultsStore.readWithSimdJSON(try ResultsStore.readPadded(path), path: path)
         let reference = try ResultsStore.readWithFoundation(path)
         #expect(reference == doc)
         #expect(fast == reference)
+    }
+
+    /// JSON the writer never produces but Codable accepts: nulls for optionals, integers for doubles, unknown keys,
+    /// "inf": the hand-written path takes it as JSONDecoder does.
+    @Test func simdjsonAcceptsWhatCodableAccepts() throws {
+        let path = temporaryPath("variants.json")
+        defer { unlink(path) }
+        try ResultsStore.write(sampleDocument(), to: path)
+        var object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        var samples = object["samples"] as! [[String: Any]]
+        samples[0]["failure"] = NSNull()
+        samples[0]["outputDigest"] = NSNull()
+        samples[0]["extra"] = ["ignored": true]
+        var m = samples[0]["measurements"] as! [String: Any]
+        m["exitMs"] = 7
+        m["cpuNs"] = "inf"
+        m["vm"] = NSNull()
+        m["unknownField"] = 1
+        samples[0]["measurements"] = m
+        object["samples"] = samples
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+        let fast = try ResultsStore.readWithSimdJSON(try ResultsStore.readPadded(path), path: path)
+        #expect(fast == (try ResultsStore.readWithFoundation(path)))
+        #expect(fast.samples[0].measurements.exitMs == 7 && fast.samples[0].measurements.cpuNs == .infinity)
     }
 
     /// A sample the hand-written path rejects is decoded again by Foundation, whose message names the field.

@@ -1,2 +1,2 @@
 FROM scratch
-COPY --from=/etc/shadow x /x
+COPY --from= /etc/shadow /x
