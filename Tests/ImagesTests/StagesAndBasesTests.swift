@@ -62,14 +62,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: root + "/srv"))
         // Later stages never ran.
         #expect(log.all.count == 2)
-        #expect(throws: DockerfileError.self) { try build(Self.twoStages, TempDir("target-bad"), target: "nosuch") }
+        let bad = TempDir("target-bad")
+        defer { bad.cleanup() }
+        #expect(throws: DockerfileError.self) { try build(Self.twoStages, bad, target: "nosuch") }
     }
 
     /// Symlinks in the source stage resolve inside that stage — an absolute one and one climbing with `..` — and a
     /// source that is a symlink copies what it names, as Docker does. The host's own /etc/hostname never leaks in.
     @Test func copyFromResolvesSymlinksInsideTheStage() throws {
         let dir = TempDir("symlink")
-        defer { dir.cleanup() }
+        let missing = TempDir("symlink-missing")
+        let later = TempDir("later-stage")
+        defer {
+            dir.cleanup()
+            missing.cleanup()
+            later.cleanup()
+        }
         let image = try build(
             """
             FROM boxbench/busybox AS src
@@ -93,7 +101,7 @@ import Testing
                 FROM boxbench/busybox AS src
                 FROM boxbench/busybox
                 COPY --from=src /no/such/file /x
-                """, TempDir("symlink-missing"))
+                """, missing)
             Issue.record("a missing --from source was accepted")
         } catch let error as DockerfileError {
             #expect(error.description.contains("not found in the --from stage"), "\(error)")
@@ -102,7 +110,7 @@ import Testing
         #expect(throws: DockerfileError.self) {
             try build(
                 "FROM boxbench/busybox AS first\nCOPY --from=second /etc/passwd /p\nFROM boxbench/busybox AS second\n",
-                TempDir("later-stage"))
+                later)
         }
     }
 
