@@ -228,7 +228,7 @@ public struct ImageBuilder: Sendable {
                     // Another stage's or image's files: its layers, seen as one tree for the copy.
                     let source = try sourceStage(
                         from, stages: stages, list: stageList.dropLast(), options: options, fail: fail)
-                    try withMergedTree(source, fail: fail) { root in
+                    try withMergedTree(source) { root in
                         try copyStep(
                             sources: sources, dest: dest, chown: chown, chmod: spec.chmod, isAdd: false, text: text,
                             stage: &s, context: root, ignore: DockerIgnore(text: ""), noCache: options.noCache,
@@ -403,25 +403,17 @@ public struct ImageBuilder: Sendable {
         return try baseStage(name, stages: [:], options: options, fail: fail)
     }
 
-    /// Calls `body` with a directory holding `source`'s files as one tree: its only layer as unpacked, or a
-    /// read-only overlay of its layers (root only), unmounted afterwards.
-    private func withMergedTree(
-        _ source: Stage, fail: (String) -> DockerfileError, _ body: (String) throws -> Void
-    ) throws {
-        let lowers = try store.lowerDirs(layers: source.layers, diffIDs: source.diffIDs)
-        if lowers.isEmpty {
-            let empty = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "from-\(getpid())-")
-            defer { try? FS.removeTree(empty) }
-            return try body(empty)
+    /// Calls `body` with a directory holding `source`'s files as one tree: its only layer as unpacked, or its
+    /// layers flattened into a scratch directory of the store (no mount, so no root needed and nothing to unmount
+    /// after a signal: the store's temporary sweep removes it).
+    private func withMergedTree(_ source: Stage, _ body: (String) throws -> Void) throws {
+        if source.layers.count == 1 {
+            return try body(try store.lowerDirs(layers: source.layers, diffIDs: source.diffIDs)[0])
         }
-        if lowers.count == 1 { return try body(lowers[0]) }
-        guard getuid() == 0 else { throw fail("--from a stage of several layers needs root (an overlay mount)") }
-        let mountPoint = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "from-\(getpid())-")
-        defer { try? FS.removeTree(mountPoint) }
-        guard mount("overlay", mountPoint, "overlay", UInt(MS_RDONLY), "lowerdir=\(lowers.joined(separator: ":"))") == 0
-        else { throw ImageError.errno("mount overlay of the --from layers at", mountPoint) }
-        defer { umount2(mountPoint, Int32(MNT_DETACH)) }
-        try body(mountPoint)
+        let tree = try FS.makeTemporaryDirectory(in: store.tmpDir, prefix: "from-\(getpid())-")
+        defer { try? FS.removeTree(tree) }
+        try store.flatten(layers: source.layers, into: tree + "/rootfs", label: "COPY --from")
+        try body(tree + "/rootfs")
     }
 
     private func copyStep(

@@ -109,13 +109,19 @@ extension ImageStore {
 
     /// Apply every layer, bottom-up, into `directory` (created if missing; must be empty), whiteouts applied.
     public func flatten(_ image: StoredImage, into directory: String, allowDevices: Bool = false) throws {
+        try flatten(
+            layers: image.manifest.layers, into: directory, allowDevices: allowDevices,
+            label: image.reference?.description ?? image.digest.description)
+    }
+
+    /// The same for a list of layers (a build stage that is not an image yet).
+    func flatten(layers: [Descriptor], into directory: String, allowDevices: Bool = false, label: String) throws {
         try FS.makeDirectories(directory)
         guard try FS.listDirectory(directory).isEmpty else {
-            throw ImageError(
-                .io, "flatten \(image.reference?.description ?? image.digest.description): \(directory) is not empty")
+            throw ImageError(.io, "flatten \(label): \(directory) is not empty")
         }
         chmod(directory, 0o755)
-        for layer in image.manifest.layers {
+        for layer in layers {
             try verifyBlob(layer.digest)
             try LayerExtractor(allowDevices: allowDevices, label: "layer \(layer.digest)")
                 .extract(archive: blobPath(layer.digest), into: directory, mode: .flatten)

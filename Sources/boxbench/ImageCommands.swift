@@ -300,30 +300,20 @@ struct ImagePull: ParsableCommand {
 func hostPlatformManifest(of digest: String, in root: String, reference: RegistryReference) throws
     -> Registry.Descriptor
 {
-    struct Index: Decodable {
-        struct Entry: Decodable {
-            var mediaType: String?
-            var digest: String
-            var size: Int64
-            var platform: Platform?
-        }
-        struct Platform: Decodable {
-            var architecture: String
-            var os: String
-        }
-        var manifests: [Entry]
-    }
-    let hex = String(digest.dropFirst("sha256:".count))
     let index = try JSONDecoder().decode(
-        Index.self, from: Data(contentsOf: URL(fileURLWithPath: "\(root)/blobs/sha256/\(hex)")))
-    let arch = Images.Platform.host.architecture
-    guard let entry = index.manifests.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == arch })
+        ImageIndex.self, from: Data(contentsOf: URL(fileURLWithPath: "\(root)/blobs/sha256/\(digest.dropFirst(7))")))
+    let host = Images.Platform.host
+    guard
+        let entry = index.manifests.first(where: {
+            $0.platform?.os == "linux" && $0.platform?.architecture == host.architecture
+        })
     else {
         let has = index.manifests.compactMap { $0.platform.map { "\($0.os)/\($0.architecture)" } }
         throw CLIError.badInput(
-            "pull \(reference): the index has no linux/\(arch) image (has: \(has.joined(separator: ", ")))")
+            "pull \(reference): the index has no linux/\(host.architecture) image (has: \(has.joined(separator: ", ")))"
+        )
     }
-    return Registry.Descriptor(mediaType: entry.mediaType, digest: entry.digest, size: entry.size)
+    return Registry.Descriptor(mediaType: entry.mediaType, digest: entry.digest.description, size: entry.size)
 }
 
 func printTransferJSON(_ r: TransferReport) throws {

@@ -19,15 +19,15 @@ struct BoxbenchCLITests {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/boxbench").path
     }
 
-    static let dockerfile = """
-        FROM debian:bookworm-slim AS base
-        RUN apt-get update && apt-get install -y --no-install-recommends jq && rm -rf /var/lib/apt/lists/*
-        FROM base AS build
-        RUN jq -n '{"stage":"build"}' > /artifact.json
-        FROM base
-        COPY --from=build /artifact.json /srv/artifact.json
-        CMD ["jq", "-r", ".stage", "/srv/artifact.json"]
-        """
+    /// Benchmarks/examples/debian-multistage/Dockerfile, the example Benchmarks/README.md shows.
+    static var dockerfile: String {
+        get throws {
+            try String(
+                contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().path + "/Benchmarks/examples/debian-multistage/Dockerfile",
+                encoding: .utf8)
+        }
+    }
 
     /// boxbench's stdout; throws with its stderr on a non-zero exit.
     @discardableResult
@@ -46,7 +46,7 @@ struct BoxbenchCLITests {
         defer { registry.stop() }
         let ctx = work.appendingPathComponent("ctx").path
         try FileManager.default.createDirectory(atPath: ctx, withIntermediateDirectories: true)
-        try Self.dockerfile.write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
+        try (try Self.dockerfile).write(toFile: ctx + "/Dockerfile", atomically: true, encoding: .utf8)
         let source = work.appendingPathComponent("source-store").path
         let empty = work.appendingPathComponent("empty-store").path
 

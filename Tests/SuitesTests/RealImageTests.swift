@@ -20,21 +20,21 @@ import Testing
             && FileManager.default.fileExists(atPath: BoxbenchPaths().kernelImage),
         "needs mmdebstrap and the guest kernel (scripts/setup)"))
 struct RealImageTests {
-    static let dockerfile = """
-        FROM debian:bookworm-slim AS base
-        RUN apt-get update && apt-get install -y --no-install-recommends jq && rm -rf /var/lib/apt/lists/*
-        FROM base AS build
-        RUN jq -n '{"stage":"build"}' > /artifact.json
-        FROM base
-        COPY --from=build /artifact.json /srv/artifact.json
-        CMD ["jq", "-r", ".stage", "/srv/artifact.json"]
-        """
+    /// Benchmarks/examples/debian-multistage/Dockerfile, the example Benchmarks/README.md shows.
+    static var dockerfile: String {
+        get throws {
+            try String(
+                contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().path + "/Benchmarks/examples/debian-multistage/Dockerfile",
+                encoding: .utf8)
+        }
+    }
 
     @Test func aDebianImageWithAnAptPackageAndCopyFromRunsInEveryArm() throws {
         let dir = NSTemporaryDirectory() + "boxbench-realimage-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir + "/ctx", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try Self.dockerfile.write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
+        try (try Self.dockerfile).write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
         let suite = try Suite.parse(
             """
             name: real-image
