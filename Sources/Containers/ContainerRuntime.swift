@@ -36,17 +36,6 @@ public struct ContainerHooks: Sendable {
     public var createdSuffix: String
     public var runtimeHooks: @Sendable (pid_t) throws -> Void
 
-    public init(
-        createContainer: [RuntimeSpec.Hook], startContainer: [RuntimeSpec.Hook], statePrefix: String,
-        creatingSuffix: String, createdSuffix: String, runtimeHooks: @escaping @Sendable (pid_t) throws -> Void
-    ) {
-        self.createContainer = createContainer
-        self.startContainer = startContainer
-        self.statePrefix = statePrefix
-        self.creatingSuffix = creatingSuffix
-        self.createdSuffix = createdSuffix
-        self.runtimeHooks = runtimeHooks
-    }
 }
 
 public struct ContainerRequest: Sendable {

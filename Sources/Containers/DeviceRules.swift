@@ -17,15 +17,7 @@ public struct DeviceCgroupRule: Sendable, Equatable {
     public var major: Int64?
     public var minor: Int64?
     /// A subset of "rwm".
-    public var access: String
-
-    public init(allow: Bool, kind: Kind, major: Int64? = nil, minor: Int64? = nil, access: String = "rwm") {
-        self.allow = allow
-        self.kind = kind
-        self.major = major
-        self.minor = minor
-        self.access = access
-    }
+    public var access: String = "rwm"
 
     /// "c 1:3 rwm", as devices.allow takes it and devices.list prints it.
     public var v1Line: String {

@@ -174,11 +174,6 @@ public struct SpecError: Error, CustomStringConvertible, Equatable {
     public var file: String
     public var field: String
     public var reason: String
-    public init(file: String, field: String, reason: String) {
-        self.file = file
-        self.field = field
-        self.reason = reason
-    }
     public var description: String {
         field.isEmpty ? "\(file): \(reason)" : "\(file): \(field): \(reason)"
     }

@@ -7,12 +7,6 @@ public struct DockerfileError: Error, CustomStringConvertible, Sendable, Equatab
     public var instruction: String
     public var message: String
 
-    public init(file: String, line: Int, instruction: String, message: String) {
-        self.file = file
-        self.line = line
-        self.instruction = instruction
-        self.message = message
-    }
 
     public var description: String { "\(file):\(line): \(instruction): \(message)" }
 }

@@ -73,10 +73,6 @@ public struct Descriptor: Codable, Sendable, Equatable {
 public struct Platform: Codable, Sendable, Equatable {
     public var architecture: String
     public var os: String
-    public init(architecture: String, os: String) {
-        self.architecture = architecture
-        self.os = os
-    }
     public static var host: Platform {
         #if arch(x86_64)
             Platform(architecture: "amd64", os: "linux")
@@ -157,17 +153,6 @@ public struct ImageConfig: Codable, Sendable, Equatable {
     public var rootfs: RootFS
     public var history: [HistoryEntry]?
 
-    public init(
-        created: String?, architecture: String, os: String, config: ContainerConfig?, rootfs: RootFS,
-        history: [HistoryEntry]?
-    ) {
-        self.created = created
-        self.architecture = architecture
-        self.os = os
-        self.config = config
-        self.rootfs = rootfs
-        self.history = history
-    }
 }
 
 /// The `oci-layout` file.

@@ -18,19 +18,6 @@ public struct RunStep: Sendable {
     public var workDir: String
     public var network: BuildNetwork
 
-    public init(
-        argv: [String], env: [String], workdir: String, user: String?, lowerDirs: [String], upperDir: String,
-        workDir: String, network: BuildNetwork = .host
-    ) {
-        self.network = network
-        self.argv = argv
-        self.env = env
-        self.workdir = workdir
-        self.user = user
-        self.lowerDirs = lowerDirs
-        self.upperDir = upperDir
-        self.workDir = workDir
-    }
 }
 
 /// Runs RUN steps; implemented with boxbench's container runtime outside this module, faked in tests.

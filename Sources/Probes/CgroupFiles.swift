@@ -35,39 +35,42 @@ public struct CgroupMemoryStats: Sendable, Equatable {
     public var oomKills: UInt64
 
     /// v1: `memory.usage_in_bytes`, `memory.max_usage_in_bytes`, `memory.stat`, `memory.oom_control`.
+    /// v1 reports the group's own pages as rss/cache and the subtree as total_*; a leaf has both equal.
     public static func v1(usage: String, maxUsage: String?, stat: String, oomControl: String?) throws(ProbeParseError)
         -> CgroupMemoryStats
     {
-        let stats = try parseCgroupKeyedFile(stat, file: "memory.stat")
-        let oom = try oomControl.map { (t: String) throws(ProbeParseError) in
-            try parseCgroupKeyedFile(t, file: "memory.oom_control")
-        }
-        // v1 reports the group's own pages as rss/cache and the subtree as total_*; a leaf has both equal.
-        return CgroupMemoryStats(
-            currentBytes: try parseCgroupValue(usage, file: "memory.usage_in_bytes") ?? 0,
-            peakBytes: try maxUsage.flatMap { (t: String) throws(ProbeParseError) in
-                try parseCgroupValue(t, file: "memory.max_usage_in_bytes")
-            },
-            anonBytes: stats["total_rss"] ?? stats["rss"] ?? 0,
-            fileBytes: stats["total_cache"] ?? stats["cache"] ?? 0,
-            oomKills: oom?["oom_kill"] ?? 0)
+        try parse(
+            current: (usage, "memory.usage_in_bytes"), peak: maxUsage.map { ($0, "memory.max_usage_in_bytes") },
+            stat: stat, events: oomControl.map { ($0, "memory.oom_control") },
+            anonKeys: ["total_rss", "rss"], fileKeys: ["total_cache", "cache"])
     }
 
     /// v2: `memory.current`, `memory.peak`, `memory.stat`, `memory.events`.
     public static func v2(current: String, peak: String?, stat: String, events: String?) throws(ProbeParseError)
         -> CgroupMemoryStats
     {
+        try parse(
+            current: (current, "memory.current"), peak: peak.map { ($0, "memory.peak") }, stat: stat,
+            events: events.map { ($0, "memory.events") }, anonKeys: ["anon"], fileKeys: ["file"])
+    }
+
+    /// Both versions: each file's text with its name (for errors); the first stat key present gives anon/file.
+    private static func parse(
+        current: (String, String), peak: (String, String)?, stat: String, events: (String, String)?,
+        anonKeys: [String], fileKeys: [String]
+    ) throws(ProbeParseError) -> CgroupMemoryStats {
         let stats = try parseCgroupKeyedFile(stat, file: "memory.stat")
-        let ev = try events.map { (t: String) throws(ProbeParseError) in
-            try parseCgroupKeyedFile(t, file: "memory.events")
+        let eventCounts = try events.map { (e: (String, String)) throws(ProbeParseError) in
+            try parseCgroupKeyedFile(e.0, file: e.1)
         }
         return CgroupMemoryStats(
-            currentBytes: try parseCgroupValue(current, file: "memory.current") ?? 0,
-            peakBytes: try peak.flatMap { (t: String) throws(ProbeParseError) in
-                try parseCgroupValue(t, file: "memory.peak")
+            currentBytes: try parseCgroupValue(current.0, file: current.1) ?? 0,
+            peakBytes: try peak.flatMap { (p: (String, String)) throws(ProbeParseError) in
+                try parseCgroupValue(p.0, file: p.1)
             },
-            anonBytes: stats["anon"] ?? 0, fileBytes: stats["file"] ?? 0,
-            oomKills: ev?["oom_kill"] ?? 0)
+            anonBytes: anonKeys.lazy.compactMap { stats[$0] }.first ?? 0,
+            fileBytes: fileKeys.lazy.compactMap { stats[$0] }.first ?? 0,
+            oomKills: eventCounts?["oom_kill"] ?? 0)
     }
 }
 

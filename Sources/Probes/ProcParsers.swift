@@ -98,9 +98,5 @@ public struct ProcStat: Sendable, Equatable {
 public struct ProbeParseError: Error, CustomStringConvertible, Equatable {
     public var file: String
     public var reason: String
-    public init(file: String, reason: String) {
-        self.file = file
-        self.reason = reason
-    }
     public var description: String { "parse \(file): \(reason)" }
 }

@@ -32,6 +32,19 @@ extension RegistryClient {
         return session.report
     }
 
+    /// A PUT the registry must answer with 2xx; the digest it echoes, if any, must be the one sent.
+    func accept(_ response: HTTPClientResponse, operation: String, url: String, what: String, digest: String)
+        async throws
+    {
+        guard (200..<300).contains(response.status.code) else {
+            throw await failure(response, operation: operation, method: .PUT, url: url)
+        }
+        _ = await Self.collect(response.body, limit: 64 * 1024)
+        if let echoed = response.headers.first(name: "Docker-Content-Digest"), echoed != digest {
+            throw RegistryError.digestMismatch(what: what, url: url, expected: digest, actual: echoed)
+        }
+    }
+
     struct PushSession {
         var layout: OCILayout
         var reference: RegistryReference
@@ -78,14 +91,8 @@ extension RegistryClient {
         let response = try await send(
             operation: "push manifest", registry: session.reference.registry, scopes: session.scopes, method: .PUT,
             url: url, headers: headers, body: .bytes(ByteBuffer(bytes: bytes)))
-        guard (200..<300).contains(response.status.code) else {
-            throw await failure(response, operation: "push manifest", method: .PUT, url: url)
-        }
-        _ = await Self.collect(response.body, limit: 64 * 1024)
-        if let echoed = response.headers.first(name: "Docker-Content-Digest"), echoed != descriptor.digest {
-            throw RegistryError.digestMismatch(
-                what: "pushed manifest", url: url, expected: descriptor.digest, actual: echoed)
-        }
+        try await accept(
+            response, operation: "push manifest", url: url, what: "pushed manifest", digest: descriptor.digest)
         session.report.manifests.append(
             .init(
                 digest: descriptor.digest, mediaType: mediaType, size: Int64(bytes.count),
@@ -178,14 +185,9 @@ extension RegistryClient {
             operation: "push: upload blob", registry: registry, scopes: session.scopes, method: .PUT, url: uploadURL,
             headers: headers,
             body: .stream(FileChunks(path: path, chunkSize: 1 << 20, counter: counter), length: .known(size)))
-        guard put.status.code == 201 || put.status.code == 204 || put.status.code == 200 else {
-            throw await failure(put, operation: "push: upload blob \(blob.digest)", method: .PUT, url: uploadURL)
-        }
-        _ = await Self.collect(put.body, limit: 64 * 1024)
-        if let echoed = put.headers.first(name: "Docker-Content-Digest"), echoed != blob.digest {
-            throw RegistryError.digestMismatch(
-                what: "uploaded blob", url: uploadURL, expected: blob.digest, actual: echoed)
-        }
+        try await accept(
+            put, operation: "push: upload blob \(blob.digest)", url: uploadURL, what: "uploaded blob",
+            digest: blob.digest)
         session.report.blobs.append(
             .init(
                 digest: blob.digest, size: blob.size, mediaType: blob.mediaType, outcome: .transferred,

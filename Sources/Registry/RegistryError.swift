@@ -5,10 +5,6 @@ public struct RegistryErrorDetail: Sendable, Equatable, Decodable {
     public var code: String
     public var message: String?
 
-    public init(code: String, message: String?) {
-        self.code = code
-        self.message = message
-    }
 
     struct Envelope: Decodable { var errors: [RegistryErrorDetail]? }
 

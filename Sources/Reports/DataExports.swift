@@ -192,12 +192,6 @@ struct ByteWriter {
 struct JSONSummary: Encodable {
     static let schema = "boxbench.summary/v1"
 
-    struct Interval: Encodable {
-        let lower: Double
-        let upper: Double
-        let level: Double
-    }
-
     struct Group: Encodable {
         let workload: String
         let armKey: String
@@ -215,7 +209,7 @@ struct JSONSummary: Encodable {
         let stddev: Double
         let mad: Double
         let outliers: Int
-        let medianCI: Interval?
+        let medianCI: ConfidenceInterval?
     }
 
     struct Ratio: Encodable {
@@ -224,7 +218,7 @@ struct JSONSummary: Encodable {
         let numerator: String
         let denominator: String
         let value: Double
-        let ci: Interval?
+        let ci: ConfidenceInterval?
     }
 
     struct Claim: Encodable {
@@ -236,7 +230,7 @@ struct JSONSummary: Encodable {
         let metric: String
         let measured: String
         let ratio: Double?
-        let ci: Interval?
+        let ci: ConfidenceInterval?
         let rule: String
         let caveats: [String]
         let evidence: [String]
@@ -269,9 +263,6 @@ struct JSONSummary: Encodable {
 
     init(_ analysis: ReportAnalysis) {
         let doc = analysis.document
-        func interval(_ ci: ConfidenceInterval?) -> Interval? {
-            ci.map { Interval(lower: $0.lower, upper: $0.upper, level: $0.level) }
-        }
         schema = Self.schema
         suite = doc.suite
         startedAt = doc.startedAt
@@ -286,7 +277,7 @@ struct JSONSummary: Encodable {
             Claim(
                 id: $0.id, claim: $0.claim, verdict: $0.verdict.rawValue, notMeasured: $0.notMeasured,
                 reason: $0.reason,
-                metric: $0.metric, measured: $0.measured, ratio: $0.ratio, ci: interval($0.interval), rule: $0.rule,
+                metric: $0.metric, measured: $0.measured, ratio: $0.ratio, ci: $0.interval, rule: $0.rule,
                 caveats: $0.caveats, evidence: $0.evidence, context: $0.references)
         }
         groups = analysis.rows.flatMap { row in
@@ -296,14 +287,14 @@ struct JSONSummary: Encodable {
                     workload: row.workload, armKey: arm.armKey, metric: row.metric.name, unit: row.metric.unit,
                     lowerIsBetter: row.metric.lowerIsBetter, count: s.count, nonFinite: arm.nonFiniteCount, min: s.min,
                     median: s.median, mean: s.mean, p90: s.p90, p99: s.p99, max: s.max, stddev: s.standardDeviation,
-                    mad: s.medianAbsoluteDeviation, outliers: arm.outlierCount, medianCI: interval(arm.medianInterval))
+                    mad: s.medianAbsoluteDeviation, outliers: arm.outlierCount, medianCI: arm.medianInterval)
             }
         }
         ratios = analysis.rows.flatMap { row in
             row.ratios.map {
                 Ratio(
                     workload: row.workload, metric: row.metric.name, numerator: $0.numeratorArm,
-                    denominator: $0.denominatorArm, value: $0.value, ci: interval($0.interval))
+                    denominator: $0.denominatorArm, value: $0.value, ci: $0.interval)
             }
         }
         outcomes = analysis.outcomes.map {

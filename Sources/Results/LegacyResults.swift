@@ -18,15 +18,20 @@ enum LegacyResults {
         var seccomp: String?
     }
 
-    /// A sample in the legacy form, whichever file it came from; decodes as a v1 sample (whose provenance object
-    /// also holds the run's times).
-    struct FlatSample: Decodable {
+    /// The fields v1 and v2 samples both hold at the top level of each sample object.
+    struct SampleHead: Decodable {
         var armKey: String
         var workload: String
         var repetition: Int
         var status: SampleStatus
         var failure: String?
         var exitCode: Int32?
+    }
+
+    /// A sample in the legacy form, whichever file it came from; decodes as a v1 sample (whose provenance object
+    /// also holds the run's times).
+    struct FlatSample: Decodable {
+        var head: SampleHead
         var metrics: [String: Double]
         var phases: [Phase]
         var outputDigest: String?
@@ -35,19 +40,14 @@ enum LegacyResults {
         var finishedAt: String
 
         init(
-            armKey: String, workload: String, repetition: Int, status: SampleStatus, failure: String?,
-            exitCode: Int32?, metrics: [String: Double], phases: [Phase], outputDigest: String?,
+            head: SampleHead, metrics: [String: Double], phases: [Phase], outputDigest: String?,
             provenance: Provenance, startedAt: String, finishedAt: String
         ) {
-            (self.armKey, self.workload, self.repetition, self.status) = (armKey, workload, repetition, status)
-            (self.failure, self.exitCode, self.metrics, self.phases) = (failure, exitCode, metrics, phases)
-            (self.outputDigest, self.provenance) = (outputDigest, provenance)
-            (self.startedAt, self.finishedAt) = (startedAt, finishedAt)
+            (self.head, self.metrics, self.phases, self.outputDigest) = (head, metrics, phases, outputDigest)
+            (self.provenance, self.startedAt, self.finishedAt) = (provenance, startedAt, finishedAt)
         }
 
-        private enum Keys: String, CodingKey {
-            case armKey, workload, repetition, status, failure, exitCode, metrics, phases, outputDigest, provenance
-        }
+        private enum Keys: String, CodingKey { case metrics, phases, outputDigest, provenance }
         private struct RunTimes: Decodable {
             var startedAt: String
             var finishedAt: String
@@ -57,13 +57,7 @@ enum LegacyResults {
             let c = try decoder.container(keyedBy: Keys.self)
             let times = try c.decode(RunTimes.self, forKey: .provenance)
             self.init(
-                armKey: try c.decode(String.self, forKey: .armKey),
-                workload: try c.decode(String.self, forKey: .workload),
-                repetition: try c.decode(Int.self, forKey: .repetition),
-                status: try c.decode(SampleStatus.self, forKey: .status),
-                failure: try c.decodeIfPresent(String.self, forKey: .failure),
-                exitCode: try c.decodeIfPresent(Int32.self, forKey: .exitCode),
-                metrics: try c.decode([String: Double].self, forKey: .metrics),
+                head: try SampleHead(from: decoder), metrics: try c.decode([String: Double].self, forKey: .metrics),
                 phases: try c.decode([Phase].self, forKey: .phases),
                 outputDigest: try c.decodeIfPresent(String.self, forKey: .outputDigest),
                 provenance: try c.decode(Provenance.self, forKey: .provenance), startedAt: times.startedAt,
@@ -118,21 +112,26 @@ enum LegacyResults {
             var digests: [String]
         }
 
+        /// A v2 sample: the shared head, then indexes into the tables.
         struct CompactSample: Decodable {
-            var armKey: String
-            var workload: String
-            var repetition: Int
-            var status: SampleStatus
-            var failure: String?
-            var exitCode: Int32?
-            var metricSet: Int
-            var metrics: [Double]
-            var phaseSet: Int
-            var phases: [Double]
-            var digest: Int?
-            var provenance: Int
-            var startedAt: String
-            var finishedAt: String
+            var head: SampleHead
+            var refs: TableRefs
+
+            struct TableRefs: Decodable {
+                var metricSet: Int
+                var metrics: [Double]
+                var phaseSet: Int
+                var phases: [Double]
+                var digest: Int?
+                var provenance: Int
+                var startedAt: String
+                var finishedAt: String
+            }
+
+            init(from decoder: any Decoder) throws {
+                head = try SampleHead(from: decoder)
+                refs = try TableRefs(from: decoder)
+            }
         }
 
         private enum Key: String, CodingKey { case samples }
@@ -152,7 +151,8 @@ enum LegacyResults {
             }
             var flat: [FlatSample] = []
             flat.reserveCapacity(samples.count)
-            for (index, s) in samples.enumerated() {
+            for (index, sample) in samples.enumerated() {
+                let s = sample.refs
                 let at = "samples.\(index)"
                 try check(s.metricSet, tables.metricSets.count, "\(at).metricSet", "metricSets")
                 try check(s.phaseSet, tables.phaseSets.count, "\(at).phaseSet", "phaseSets")
@@ -173,9 +173,7 @@ enum LegacyResults {
                 }
                 flat.append(
                     FlatSample(
-                        armKey: s.armKey, workload: s.workload, repetition: s.repetition, status: s.status,
-                        failure: s.failure, exitCode: s.exitCode,
-                        metrics: Dictionary(zip(names, s.metrics), uniquingKeysWith: { _, last in last }),
+                        head: sample.head, metrics: Dictionary(zip(names, s.metrics), uniquingKeysWith: { _, last in last }),
                         phases: zip(phaseNames, s.phases).map { Phase(name: $0, ms: $1) },
                         outputDigest: s.digest.map { tables.digests[$0] },
                         provenance: tables.provenances[s.provenance], startedAt: s.startedAt,
@@ -204,15 +202,16 @@ enum LegacyResults {
         var seccompByArm: [String: String] = [:]
         var vcpusByArm: [String: Int] = [:]
         for s in samples {
-            if let seccomp = s.provenance.seccomp { seccompByArm[s.armKey] = seccomp }
+            let armKey = s.head.armKey
+            if let seccomp = s.provenance.seccomp { seccompByArm[armKey] = seccomp }
             // VM samples carried their arm's vCPU count as a metric.
-            if let vcpus = s.metrics["vcpus"], vcpus >= 1, vcpus <= 1024 { vcpusByArm[s.armKey] = Int(vcpus) }
-            guard !known.contains(s.armKey) else { continue }
-            known.insert(s.armKey)
+            if let vcpus = s.metrics["vcpus"], vcpus >= 1, vcpus <= 1024 { vcpusByArm[armKey] = Int(vcpus) }
+            guard !known.contains(armKey) else { continue }
+            known.insert(armKey)
             let p = s.provenance
             arms.append(
                 ArmRecord(
-                    key: s.armKey, kind: ArmKind(rawValue: p.arm) ?? (p.accel == nil ? .container : .vm),
+                    key: armKey, kind: ArmKind(rawValue: p.arm) ?? (p.accel == nil ? .container : .vm),
                     engine: p.engine, machine: p.machineType))
         }
         for index in arms.indices {
@@ -222,8 +221,8 @@ enum LegacyResults {
         doc.arms = arms
         doc.samples = samples.map { s in
             Sample(
-                arm: s.armKey, workload: s.workload, repetition: s.repetition, status: s.status, failure: s.failure,
-                exitCode: s.exitCode, startedAt: s.startedAt, finishedAt: s.finishedAt,
+                arm: s.head.armKey, workload: s.head.workload, repetition: s.head.repetition, status: s.head.status,
+                failure: s.head.failure, exitCode: s.head.exitCode, startedAt: s.startedAt, finishedAt: s.finishedAt,
                 measurements: Measurements(
                     byName: s.metrics, phases: s.phases, accel: s.provenance.accel,
                     machineType: s.provenance.machineType),

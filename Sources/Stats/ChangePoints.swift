@@ -16,12 +16,6 @@ public struct ChangePoint: Sendable, Equatable, Codable {
     public var pValue: Double
     public var relativeChange: Double { meanBefore == 0 ? 0 : (meanAfter - meanBefore) / abs(meanBefore) }
 
-    public init(index: Int, meanBefore: Double, meanAfter: Double, pValue: Double) {
-        self.index = index
-        self.meanBefore = meanBefore
-        self.meanAfter = meanAfter
-        self.pValue = pValue
-    }
 }
 
 public struct ChangePointOptions: Sendable, Equatable {

@@ -46,19 +46,9 @@ public struct RunOutcome: Sendable {
     public var status: SampleStatus
     public var failure: String?
     public var exitCode: Int32?
-    public var measurements: Measurements
-    public var stdout: String
+    public var measurements = Measurements()
+    public var stdout = ""
 
-    public init(
-        status: SampleStatus, failure: String? = nil, exitCode: Int32? = nil,
-        measurements: Measurements = Measurements(), stdout: String = ""
-    ) {
-        self.status = status
-        self.failure = failure
-        self.exitCode = exitCode
-        self.measurements = measurements
-        self.stdout = stdout
-    }
 }
 
 /// Per-run limits from the suite, and the arm's place in the bench network for network workloads.
@@ -66,11 +56,6 @@ public struct RunLimits: Sendable {
     public var memoryBytes: Int64?
     public var pidsMax: Int64?
     public var network: RunNetwork?
-    public init(memoryBytes: Int64? = nil, pidsMax: Int64? = nil, network: RunNetwork? = nil) {
-        self.memoryBytes = memoryBytes
-        self.pidsMax = pidsMax
-        self.network = network
-    }
 }
 
 /// Where a network workload's server runs and is reached: a pinned namespace of the bench network and the
@@ -81,12 +66,6 @@ public struct RunNetwork: Sendable, Equatable {
     /// VM arms: the bridge their NIC is plugged into (in `namespace`) and the address's prefix length.
     public var bridge: String?
     public var prefix: Int?
-    public init(namespace: String, address: String, bridge: String? = nil, prefix: Int? = nil) {
-        self.namespace = namespace
-        self.address = address
-        self.bridge = bridge
-        self.prefix = prefix
-    }
 
     /// "a.b.c.d/prefix" for the guest's NIC.
     public var guestAddress: String? { prefix.map { "\(address)/\($0)" } }

@@ -36,10 +36,6 @@ public struct ArmSpec: Sendable, Equatable {
     public var name: String
     public var config: ArmConfig
 
-    public init(name: String, config: ArmConfig) {
-        self.name = name
-        self.config = config
-    }
 
     public var kind: ArmKind {
         switch config {
@@ -68,15 +64,11 @@ public enum ContainerNetworkMode: String, Sendable, Equatable, CaseIterable {
 }
 
 public struct ContainerArm: Sendable, Equatable {
-    public var engine: ContainerEngineKind
+    public var engine: ContainerEngineKind = .boxbench
     public var network: ContainerNetworkMode = .bridge
     /// Another build of the engine's OCI runtime binary (for A/B runs of two builds in one suite); boxbench's own
     /// engine then runs that `boxbench-runtime` through its runc-compatible command line.
     public var path: String?
-    public init(engine: ContainerEngineKind = .boxbench, path: String? = nil) {
-        self.engine = engine
-        self.path = path
-    }
 }
 
 public enum VMLauncherKind: String, Sendable, Equatable, CaseIterable {
@@ -411,12 +403,16 @@ extension Suite {
         -> Suite
     {
         var s = self
-        if let armNames {
-            for a in armNames where !arms.contains(where: { $0.name == a }) {
+        /// Every name asked for by `option` must be one of `known`.
+        func requireKnown(_ names: [String], in known: [String], option: String, noun: String) throws {
+            for n in names where !known.contains(n) {
                 throw SuiteError(
-                    file: "--arms", line: nil, key: a,
-                    message: "not an arm of \(name) (have: \(arms.map(\.name).joined(separator: ",")))")
+                    file: option, line: nil, key: n,
+                    message: "not \(noun) of \(name) (have: \(known.joined(separator: ",")))")
             }
+        }
+        if let armNames {
+            try requireKnown(armNames, in: arms.map(\.name), option: "--arms", noun: "an arm")
             s.arms = arms.filter { armNames.contains($0.name) }
             if var d = s.density {
                 d.arms = d.arms.filter { armNames.contains($0) }
@@ -424,11 +420,7 @@ extension Suite {
             }
         }
         if let workloadNames {
-            for w in workloadNames where !workloads.contains(where: { $0.name == w }) {
-                throw SuiteError(
-                    file: "--workloads", line: nil, key: w,
-                    message: "not a workload of \(name) (have: \(workloads.map(\.name).joined(separator: ",")))")
-            }
+            try requireKnown(workloadNames, in: workloads.map(\.name), option: "--workloads", noun: "a workload")
             s.workloads = workloads.filter { workloadNames.contains($0.name) }
             if let d = s.density, !workloadNames.contains(d.workload) { s.density = nil }
         }

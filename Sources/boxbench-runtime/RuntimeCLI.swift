@@ -61,6 +61,13 @@ struct RuntimeCLI: ParsableCommand {
             g.systemdCgroup = a.flags.contains("systemd-cgroup")
             return g
         }
+        /// The command with the options every container command shares read from `a`.
+        func command<C: ContainerCommand>(_ type: C.Type, _ a: LeanArguments) -> C {
+            var c = C()
+            c.global = globals(a)
+            c.id = a.positionals[0]
+            return c
+        }
         switch name {
         case "create", "run":
             options["--bundle"] = "bundle"
@@ -69,55 +76,45 @@ struct RuntimeCLI: ParsableCommand {
             if name == "create" { options["--console-socket"] = "console-socket" }
             guard let a = read(1...1) else { return nil }
             if name == "create" {
-                var c = Create()
-                c.global = globals(a)
+                var c = command(Create.self, a)
                 c.bundle = a.options["bundle"] ?? "."
                 c.pidFile = a.options["pid-file"]
                 c.consoleSocket = a.options["console-socket"]
-                c.id = a.positionals[0]
                 return c
             }
-            var c = Run()
-            c.global = globals(a)
+            var c = command(Run.self, a)
             c.bundle = a.options["bundle"] ?? "."
             c.pidFile = a.options["pid-file"]
-            c.id = a.positionals[0]
             return c
-        case "start", "state":
-            guard let a = read(1...1) else { return nil }
-            if name == "start" {
-                var c = Start()
-                c.global = globals(a)
-                c.id = a.positionals[0]
-                return c
-            }
-            var c = State()
-            c.global = globals(a)
-            c.id = a.positionals[0]
-            return c
+        case "start":
+            return read(1...1).map { command(Start.self, $0) }
+        case "state":
+            return read(1...1).map { command(State.self, $0) }
         case "delete":
             flags["--force"] = "force"
             flags["-f"] = "force"
             guard let a = read(1...1) else { return nil }
-            var c = Delete()
-            c.global = globals(a)
+            var c = command(Delete.self, a)
             c.force = a.flags.contains("force")
-            c.id = a.positionals[0]
             return c
         case "kill":
             flags["--all"] = "all"
             flags["-a"] = "all"
             guard let a = read(1...2) else { return nil }
-            var c = Kill()
-            c.global = globals(a)
+            var c = command(Kill.self, a)
             c.all = a.flags.contains("all")
-            c.id = a.positionals[0]
             c.signal = a.positionals.count > 1 ? a.positionals[1] : "SIGTERM"
             return c
         default:
             return nil
         }
     }
+}
+
+/// A runtime command that acts on one container: the global options and the container's id.
+protocol ContainerCommand: ParsableCommand {
+    var global: GlobalOptions { get set }
+    var id: String { get set }
 }
 
 struct GlobalOptions: ParsableArguments {
@@ -166,7 +163,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-struct Create: ParsableCommand {
+struct Create: ContainerCommand {
     static let configuration = CommandConfiguration(abstract: "Create a container; it waits for `start` before exec.")
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Bundle directory.") var bundle = "."
@@ -186,14 +183,14 @@ struct Create: ParsableCommand {
     }
 }
 
-struct Start: ParsableCommand {
+struct Start: ContainerCommand {
     static let configuration = CommandConfiguration(abstract: "Start a created container (exec its process).")
     @OptionGroup var global: GlobalOptions
     @Argument var id: String
     func run() throws { try global.perform { try global.runtime.start(id) } }
 }
 
-struct State: ParsableCommand {
+struct State: ContainerCommand {
     static let configuration = CommandConfiguration(abstract: "Print the container's OCI state as JSON.")
     @OptionGroup var global: GlobalOptions
     @Argument var id: String
@@ -205,7 +202,7 @@ struct State: ParsableCommand {
     }
 }
 
-struct Kill: ParsableCommand {
+struct Kill: ContainerCommand {
     static let configuration = CommandConfiguration(abstract: "Send a signal (default SIGTERM) to the container.")
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "Signal every process in the container's cgroup.") var all = false
@@ -230,7 +227,7 @@ struct Kill: ParsableCommand {
     }
 }
 
-struct Delete: ParsableCommand {
+struct Delete: ContainerCommand {
     static let configuration = CommandConfiguration(abstract: "Delete a stopped container (--force: any).")
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "Kill and delete even if running.") var force = false
@@ -238,7 +235,7 @@ struct Delete: ParsableCommand {
     func run() throws { try global.perform { try global.runtime.delete(id, force: force) } }
 }
 
-struct Run: ParsableCommand {
+struct Run: ContainerCommand {
     static let configuration = CommandConfiguration(abstract: "Create, start and wait; exit status is the container's.")
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Bundle directory.") var bundle = "."
