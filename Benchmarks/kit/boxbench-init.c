@@ -31,6 +31,10 @@
  *   /etc/boxbench/root-device  "<device> [fstype]", e.g. "/dev/vda" (fstype defaults to ext4): wait up
  *                              to 5 s for the device, mount it on /newroot, move /dev /proc /sys into
  *                              it, free the initramfs, switch root; everything below is read there.
+ *   /etc/boxbench/os-init      (full-OS guests) the OS's own init, e.g. "/lib/systemd/systemd": read before the
+ *                              switch to the disk root, then exec'd there as PID 1 instead of running the
+ *                              workload (marker: BOXBENCH-MARK os-init ...); the OS starts the workload as a
+ *                              unit that runs this binary again (see below).
  *   /etc/boxbench/workload     the workload spec, one "key=value" per line, value = rest of the line:
  *       arg=<value>            argv element, repeated, in order; the first is the program.  If it has
  *                              no '/', it is searched in the spec's PATH (env=PATH=...), else in
@@ -46,6 +50,9 @@
  *
  * Run as a process other than PID 1 (a test on a host), it mounts nothing, loads nothing, reads the
  * spec from $BOXBENCH_INIT_SPEC if set, and exits with the workload's status instead of powering off.
+ * With $BOXBENCH_INIT_UNIT set (the full-OS guest's workload unit) its first marker is "unit-start"
+ * instead of "init", so the OS's boot shows as the span from os-init to unit-start, and it powers the guest
+ * off itself after its last marker.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -744,18 +751,35 @@ int main(void)
     int npend = is_pid1 ? mount_basics(pend, 4) : 0;
     ensure_console();
     say("%s", ""); /* firmware escape codes leave the cursor mid-line: start the first marker on a fresh line */
-    mark_at("init", mono0, boot0);
+    mark_at(getenv("BOXBENCH_INIT_UNIT") ? "unit-start" : "init", mono0, boot0);
     for (int i = 0; i < npend; i++)
         warn_step(pend[i].step, pend[i].err);
 
     const char *spec_path = "/etc/boxbench/workload";
     if (is_pid1) {
+        /* Read before the switch frees the initramfs that holds it. */
+        char os_init[256] = "";
+        size_t os_len;
+        char *os_text = read_file("/etc/boxbench/os-init", &os_len);
+        if (os_text) {
+            size_t n = strcspn(os_text, "\n");
+            if (n < sizeof os_init)
+                memcpy(os_init, os_text, n), os_init[n] = 0;
+            free(os_text);
+        }
         load_modules();
         if (switch_root() != 0)
             power_off();
         npend = mount_basics(pend, 4); /* no-op unless a move into the new root failed */
         for (int i = 0; i < npend; i++)
             warn_step(pend[i].step, pend[i].err);
+        if (os_init[0]) {
+            mark("os-init");
+            char *const os_argv[] = {os_init, NULL};
+            execv(os_init, os_argv);
+            error_step("exec-os-init", errno);
+            power_off();
+        }
         int e;
         if ((e = mount_fs("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")))
             warn_step("mount:/tmp", e);
@@ -769,6 +793,13 @@ int main(void)
     report_meminfo();
     if (!is_pid1) {
         mark("poweroff");
+        /* The full-OS guest's unit ends the boot as boxbench-init does as PID 1 (like `poweroff -ff`): the disk
+         * is a throw-away overlay, and the measurement ended with the workload. */
+        if (getenv("BOXBENCH_INIT_UNIT")) {
+            sync();
+            reboot(RB_POWER_OFF);
+            error_step("poweroff", errno);
+        }
         exit(status < 0 ? 1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     }
     power_off();

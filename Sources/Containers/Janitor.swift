@@ -155,6 +155,17 @@ public struct Janitor: Sendable {
             else { continue }
             out.append(Leftover(kind: .lockFile, path: path, ownerPid: pid))
         }
+        // A full-OS guest's transient overlay, `disk.raw.TRANSIENT-<domain>`, which libvirt deletes only when the
+        // domain ends under a live driver.
+        for key in listDirectory(paths.guestArtifacts) {
+            let dir = paths.guestArtifacts + "/" + key
+            for name in listDirectory(dir) {
+                guard let r = name.range(of: ".TRANSIENT-"), let owner = dead(String(name[r.upperBound...])) else {
+                    continue
+                }
+                out.append(Leftover(kind: .temp, path: dir + "/" + name, ownerPid: owner))
+            }
+        }
         for name in listDirectory(tempDir) where name.hasPrefix("boxbench-") {
             if let owner = dead(name) { out.append(Leftover(kind: .temp, path: tempDir + "/" + name, ownerPid: owner)) }
         }

@@ -13,6 +13,9 @@ public struct ConsoleTranscript: Sendable {
     public private(set) var firstOutputNs: UInt64?
     public private(set) var workloadExitNs: UInt64?
     public private(set) var poweroffNs: UInt64?
+    /// Host ns of the other boot steps the init marks (`modules`, `root`, `net-up`, and in a full-OS guest
+    /// `os-init` — the OS's init exec'd — and `unit-start` — the workload unit started by it), first of each.
+    public private(set) var stepNs: [(name: String, ns: UInt64)] = []
     /// Guest clocks printed by the init marker: CLOCK_MONOTONIC and CLOCK_BOOTTIME at init.
     public private(set) var guestInitMonoNs: UInt64?
     public private(set) var guestInitBootNs: UInt64?
@@ -131,6 +134,7 @@ public struct ConsoleTranscript: Sendable {
             if poweroffNs == nil { poweroffNs = ns }
             return .poweroff
         default:
+            if !stepNs.contains(where: { $0.name == words[1] }) { stepNs.append((words[1], ns)) }
             return nil
         }
     }

@@ -11,11 +11,17 @@ public struct DomainSpec: Sendable, Equatable {
         public var format: Format
         public var target: String
         public var readOnly: Bool
-        public init(path: String, format: Format = .raw, target: String = "vda", readOnly: Bool = false) {
+        /// Writes go to an overlay libvirt makes beside the file and deletes when the domain ends (a full-OS
+        /// guest writes its journal and state; every boot starts from the same disk).
+        public var transient: Bool
+        public init(
+            path: String, format: Format = .raw, target: String = "vda", readOnly: Bool = false, transient: Bool = false
+        ) {
             self.path = path
             self.format = format
             self.target = target
             self.readOnly = readOnly
+            self.transient = transient
         }
     }
 
@@ -119,6 +125,7 @@ public struct DomainSpec: Sendable, Equatable {
             try x.empty("source", ["file": disk.path])
             try x.empty("target", ["dev": disk.target, "bus": "virtio"])
             if disk.readOnly { try x.empty("readonly") }
+            if disk.transient { try x.empty("transient") }
             x.close("disk")
         }
         if machine != .microvm { try x.empty("controller", ["type": "usb", "model": "none"]) }

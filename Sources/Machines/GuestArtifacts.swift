@@ -15,11 +15,22 @@ public enum RootfsMode: String, Sendable, Codable, CaseIterable {
     case disk
 }
 
+/// What runs in the guest before the workload.
+public enum GuestKind: String, Sendable, Codable, CaseIterable {
+    /// The image plus boxbench-init as PID 1, which runs the workload directly (the default).
+    case minimal
+    /// The image booted from a disk with its own init (systemd) as PID 1, which starts the workload as a unit,
+    /// as VMs are usually deployed; needs a disk root and an image with systemd.
+    case fullOS = "full-os"
+}
+
 /// Everything a guest boot needs on the host, cached under `BoxbenchPaths().guestArtifacts/<key>`.
 public struct GuestArtifacts: Sendable, Codable, Equatable {
     public var key: String
     public var directory: String
     public var mode: RootfsMode
+    /// nil in artifacts cached before full-OS guests existed: minimal.
+    public var guest: GuestKind?
     public var kernel: String
     public var kernelVersion: String
     public var initrd: String
@@ -46,6 +57,33 @@ public struct GuestArtifactBuilder: Sendable {
     /// The NIC of a network workload's guest.
     public static let networkModules = ["virtio_pci", "virtio_net"]
     static let formatVersion = "boxbench-guest-v1"
+    /// Where a full-OS guest's init lives in the image (merged /usr or not).
+    public static let systemdPaths = ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]
+    /// The unit a full-OS guest starts the workload with: boxbench-init again (not PID 1: it runs the workload,
+    /// prints the same markers on the serial console and powers off); the OS powers off if it fails instead.
+    static let workloadUnit = """
+        [Unit]
+        Description=boxbench workload (reports on the serial console)
+
+        [Service]
+        Type=exec
+        Environment=BOXBENCH_INIT_SPEC=/etc/boxbench/workload BOXBENCH_INIT_UNIT=1
+        ExecStart=/usr/lib/boxbench/boxbench-init
+        StandardInput=null
+        StandardOutput=tty
+        StandardError=inherit
+        TTYPath=/dev/ttyS0
+        TTYReset=no
+        TTYVHangup=no
+        FailureAction=poweroff-force
+
+        [Install]
+        WantedBy=multi-user.target
+
+        """
+    /// Units that would share or wait on the serial console the harness reads (a login prompt, first-boot
+    /// questions): masked in a full-OS guest.
+    static let maskedUnits = ["serial-getty@ttyS0.service", "getty@tty1.service", "systemd-firstboot.service"]
 
     public init(paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil) {
         self.paths = paths
@@ -58,7 +96,8 @@ public struct GuestArtifactBuilder: Sendable {
     ///   - cacheKey: identifies the rootfs contents; callers pass the image digest.
     ///   - balloonDriver: load virtio_balloon in the guest so balloon stats are reported (costs guest boot time).
     public func prepare(
-        rootfsDir: String, workload: GuestWorkload, cacheKey: String, mode: RootfsMode, balloonDriver: Bool = false
+        rootfsDir: String, workload: GuestWorkload, cacheKey: String, mode: RootfsMode, guest: GuestKind = .minimal,
+        balloonDriver: Bool = false
     ) throws(MachineError) -> GuestArtifacts {
         let t0 = monotonicNanos()
         var isDir: ObjCBool = false
@@ -73,13 +112,23 @@ public struct GuestArtifactBuilder: Sendable {
         guard access(paths.kernelImage, R_OK) == 0 else {
             throw .artifacts("guest kernel \(paths.kernelImage) is missing: run scripts/setup")
         }
+        var osInit: String?
+        if guest == .fullOS {
+            guard mode == .disk else { throw .invalidInput("a full-os guest boots from a disk (rootfs: disk)") }
+            guard let found = Self.systemdPaths.first(where: { access(rootfsDir + $0, X_OK) == 0 }) else {
+                throw .invalidInput(
+                    "a full-os guest needs systemd in the image: \(rootfsDir) has none of "
+                        + Self.systemdPaths.joined(separator: ", "))
+            }
+            osInit = found
+        }
         var moduleNames: [String] = []
         if mode == .disk { moduleNames += Self.diskModules }
         if balloonDriver { moduleNames += Self.balloonModules }
         if workload.network != nil { moduleNames += Self.networkModules }
         let initHash = SHA256.hash(data: initData).map { String(format: "%02x", $0) }.joined()
         let keyText = [
-            Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue, spec,
+            Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue + (osInit.map { "|" + $0 } ?? ""), spec,
             moduleNames.joined(separator: ","),
         ].joined(separator: "\n\u{1}")
         let key = SHA256.hash(data: Data(keyText.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -101,17 +150,19 @@ public struct GuestArtifactBuilder: Sendable {
             case .initramfs:
                 try writeInitramfs(
                     to: initrd, rootfs: rootfsDir, initData: [UInt8](initData), spec: spec, modules: modules,
-                    kernelVersion: kernelVersion, rootDevice: nil)
+                    kernelVersion: kernelVersion, rootDevice: nil, osInit: nil)
             case .disk:
                 let d = tmp + "/disk.raw"
-                try Self.buildDisk(at: d, rootfs: rootfsDir, spec: spec, tmp: tmp)
+                try Self.buildDisk(
+                    at: d, rootfs: rootfsDir, spec: spec, tmp: tmp,
+                    fullOS: osInit == nil ? nil : (initBinary: paths.guestInit, machineID: String(key.prefix(32))))
                 try writeInitramfs(
                     to: initrd, rootfs: nil, initData: [UInt8](initData), spec: spec, modules: modules,
-                    kernelVersion: kernelVersion, rootDevice: "/dev/vda")
+                    kernelVersion: kernelVersion, rootDevice: "/dev/vda", osInit: osInit)
                 disk = finalDir + "/disk.raw"
             }
             var a = GuestArtifacts(
-                key: key, directory: finalDir, mode: mode, kernel: paths.kernelImage, kernelVersion: kernelVersion,
+                key: key, directory: finalDir, mode: mode, guest: guest, kernel: paths.kernelImage, kernelVersion: kernelVersion,
                 initrd: finalDir + "/initrd.img", disk: disk, kernelBytes: 0, initrdBytes: 0,
                 modules: modules.map(\.name),
                 cached: false, buildMs: 0)
@@ -193,7 +244,7 @@ public struct GuestArtifactBuilder: Sendable {
 
     private func writeInitramfs(
         to path: String, rootfs: String?, initData: [UInt8], spec: String, modules: [KernelModuleSet.Module],
-        kernelVersion: String, rootDevice: String?
+        kernelVersion: String, rootDevice: String?, osInit: String?
     ) throws(MachineError) {
         let cpio = path + ".cpio"
         let w = try NewcArchiveWriter(path: cpio)
@@ -203,6 +254,7 @@ public struct GuestArtifactBuilder: Sendable {
         try w.node("dev/console", type: UInt32(S_IFCHR), mode: 0o600, major: 5, minor: 1)
         try w.file("etc/boxbench/workload", contents: Array(spec.utf8))
         if let rootDevice { try w.file("etc/boxbench/root-device", contents: Array((rootDevice + "\n").utf8)) }
+        if let osInit { try w.file("etc/boxbench/os-init", contents: Array((osInit + "\n").utf8)) }
         if !modules.isEmpty {
             let set = try KernelModuleSet(modulesDir: paths.kernelModules)
             var made: Set<String> = []
@@ -230,7 +282,12 @@ public struct GuestArtifactBuilder: Sendable {
     }
 
     /// ext4 via `mke2fs -d`, then the workload file and mount points added with debugfs (the rootfs is not copied).
-    static func buildDisk(at path: String, rootfs: String, spec: String, tmp: String) throws(MachineError) {
+    /// `fullOS`: also the workload unit (enabled), boxbench-init for it to run, a fixed machine id (no first-boot
+    /// questions, the same state every boot) and the console's gettys masked.
+    static func buildDisk(
+        at path: String, rootfs: String, spec: String, tmp: String,
+        fullOS: (initBinary: String, machineID: String)? = nil
+    ) throws(MachineError) {
         let used = usedBytes(rootfs)
         let sizeKiB = max(64 * 1024, (used * 3 / 2) / 1024 + 32 * 1024)
         try HostTool.run([
@@ -243,11 +300,29 @@ public struct GuestArtifactBuilder: Sendable {
         }
         chmod(specFile, 0o644)
         let cmds = tmp + "/debugfs.cmds"
-        let script =
-            [
-                "mkdir dev", "mkdir proc", "mkdir sys", "mkdir etc", "mkdir etc/boxbench",
-                "rm etc/boxbench/workload", "write \(specFile) etc/boxbench/workload",
-            ].joined(separator: "\n") + "\n"
+        var commands = [
+            "mkdir dev", "mkdir proc", "mkdir sys", "mkdir etc", "mkdir etc/boxbench",
+            "rm etc/boxbench/workload", "write \(specFile) etc/boxbench/workload",
+        ]
+        if let fullOS {
+            let unitFile = tmp + "/boxbench-workload.service"
+            let machineIDFile = tmp + "/machine-id"
+            guard FileManager.default.createFile(atPath: unitFile, contents: Data(workloadUnit.utf8)),
+                FileManager.default.createFile(atPath: machineIDFile, contents: Data((fullOS.machineID + "\n").utf8))
+            else { throw .artifacts("cannot write the full-os unit files in \(tmp)") }
+            let units = "etc/systemd/system"
+            commands += [
+                "mkdir usr", "mkdir usr/lib", "mkdir usr/lib/boxbench",
+                "write \(fullOS.initBinary) usr/lib/boxbench/boxbench-init",
+                "sif usr/lib/boxbench/boxbench-init mode 0100755",
+                "mkdir etc/systemd", "mkdir \(units)", "mkdir \(units)/multi-user.target.wants",
+                "write \(unitFile) \(units)/boxbench-workload.service",
+                "symlink \(units)/multi-user.target.wants/boxbench-workload.service /\(units)/boxbench-workload.service",
+                "rm etc/machine-id", "write \(machineIDFile) etc/machine-id",
+            ]
+            for unit in maskedUnits { commands += ["rm \(units)/\(unit)", "symlink \(units)/\(unit) /dev/null"] }
+        }
+        let script = commands.joined(separator: "\n") + "\n"
         guard FileManager.default.createFile(atPath: cmds, contents: Data(script.utf8)) else {
             throw .artifacts("cannot write \(cmds)")
         }
@@ -256,8 +331,13 @@ public struct GuestArtifactBuilder: Sendable {
         guard String(decoding: check, as: UTF8.self) == spec else {
             throw .artifacts("debugfs did not store /etc/boxbench/workload in \(path)")
         }
-        unlink(specFile)
-        unlink(cmds)
+        if fullOS != nil {
+            let unit = try HostTool.output(["debugfs", "-R", "cat /etc/systemd/system/boxbench-workload.service", path])
+            guard String(decoding: unit, as: UTF8.self) == workloadUnit else {
+                throw .artifacts("debugfs did not store the workload unit in \(path)")
+            }
+        }
+        for file in [specFile, cmds, tmp + "/boxbench-workload.service", tmp + "/machine-id"] { unlink(file) }
     }
 
     static func usedBytes(_ root: String) -> UInt64 {

@@ -185,7 +185,7 @@ public final class VMRunner: VMLauncher, Sendable {
         var spec = DomainSpec(
             name: name, type: config.accel.domainType, machine: config.machine, memoryMiB: config.memoryMiB,
             vcpus: config.vcpus, kernel: artifacts.kernel, initrd: artifacts.initrd, cmdline: config.cmdline,
-            disk: artifacts.disk.map { DomainSpec.Disk(path: $0) }, serial: .pipe(path: fifo),
+            disk: artifacts.disk.map { DomainSpec.Disk(path: $0, transient: artifacts.guest == .fullOS) }, serial: .pipe(path: fifo),
             balloon: (config.balloon ?? (config.machine != .microvm))
                 ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none, emulator: config.emulator)
         spec.bridge = config.bridge
@@ -289,6 +289,7 @@ public final class VMRunner: VMLauncher, Sendable {
         ]
         for p in phases where p.name != "domain-gone" { ordered.append(p) }
         for (n, ns) in timed { if let ns { ordered.append(.init(name: n, ms: Double(ns &- t0) / 1e6)) } }
+        for step in transcript.stepNs { ordered.append(.init(name: step.name, ms: Double(step.ns &- t0) / 1e6)) }
         if let gone = phases.first(where: { $0.name == "domain-gone" }) { ordered.append(gone) }
 
         if failure == nil && transcript.workloadExitNs == nil {

@@ -312,45 +312,78 @@ extension ReportAnalysis {
             setupCaveats: caveats, facts: facts)
     }
 
-    /// Bytes per image: container compressed and uncompressed layers, VM artifacts by component.
+    /// One VM arm's artifacts for an image.
+    public struct VMImageBytes: Sendable {
+        public let armKey: String
+        /// "minimal" or "full-os" (arms recorded before full-OS guests existed: minimal).
+        public let guest: String
+        /// kernel, initramfs, disk-allocated — what the VM needs on the host, added up in `total`.
+        public var components: [(component: String, bytes: UInt64)] = []
+        public var diskVirtual: UInt64?
+        /// Full-OS guests: the layer that added systemd to the image (inside the disk; not added again).
+        public var osLayerCompressed: UInt64?
+        public var osLayerUncompressed: UInt64?
+        public var total: UInt64 { components.reduce(0) { $0 + $1.bytes } }
+    }
+
+    /// Bytes per image: container compressed and uncompressed layers, each VM arm's artifacts by component.
     public struct ImageBytes: Sendable {
         public let image: String
         public var containerCompressed: UInt64?
         public var containerUncompressed: UInt64?
-        /// kernel, initramfs, disk-allocated — what the VM needs on the host.
-        public var vmComponents: [(component: String, bytes: UInt64)] = []
-        public var vmDiskVirtual: UInt64?
-        public var vmTotal: UInt64? { vmComponents.isEmpty ? nil : vmComponents.reduce(0) { $0 + $1.bytes } }
-        /// VM artifacts ÷ container uncompressed layers, when both are known.
-        public var ratio: Double? {
-            guard let total = vmTotal, let uncompressed = containerUncompressed, uncompressed > 0 else { return nil }
-            return Double(total) / Double(uncompressed)
+        public var vms: [VMImageBytes] = []
+        /// The VM the verdict weighs: a full-OS guest where the run has one (the claim is about a VM image being a
+        /// whole OS), else the first VM arm with artifacts.
+        public var decidingVM: VMImageBytes? { vms.first { $0.guest == GuestLabel.fullOS } ?? vms.first }
+        /// A VM arm's artifacts ÷ the container's uncompressed layers.
+        public func ratio(of vm: VMImageBytes) -> Double? {
+            guard !vm.components.isEmpty, let uncompressed = containerUncompressed, uncompressed > 0 else { return nil }
+            return Double(vm.total) / Double(uncompressed)
         }
+        public var ratio: Double? { decidingVM.flatMap { ratio(of: $0) } }
+    }
+
+    /// How arm records name the guest kinds (Reports does not link the Machines module).
+    public enum GuestLabel {
+        public static let minimal = "minimal"
+        public static let fullOS = "full-os"
     }
 
     public var imageBytes: [ImageBytes] {
         var order: [String] = []
         var byImage: [String: ImageBytes] = [:]
-        // One VM arm's artifacts per image (the first VM-kind arm that has them): two VM arms of one image (initramfs
-        // and disk) must not add up to one VM.
-        var vmArmOfImage: [String: String] = [:]
-        for artifact in document.images where kind(of: artifact.armKey) == "vm" && vmArmOfImage[artifact.image] == nil {
-            vmArmOfImage[artifact.image] = artifact.armKey
-        }
+        let guestByArm = Dictionary(
+            document.arms.map { ($0.key, $0.guest ?? GuestLabel.minimal) }, uniquingKeysWith: { first, _ in first })
         for artifact in document.images {
             if byImage[artifact.image] == nil {
                 order.append(artifact.image)
                 byImage[artifact.image] = ImageBytes(image: artifact.image)
             }
-            let isVM = kind(of: artifact.armKey) == "vm"
-            if isVM && vmArmOfImage[artifact.image] != artifact.armKey { continue }
-            switch (isVM, artifact.component) {
-            case (false, "layers-compressed"): byImage[artifact.image]!.containerCompressed = artifact.bytes
-            case (false, "layers-uncompressed"): byImage[artifact.image]!.containerUncompressed = artifact.bytes
-            case (true, "disk-virtual"): byImage[artifact.image]!.vmDiskVirtual = artifact.bytes
-            case (true, _): byImage[artifact.image]!.vmComponents.append((artifact.component, artifact.bytes))
-            default: break
+            guard kind(of: artifact.armKey) == "vm" else {
+                switch artifact.component {
+                case "layers-compressed": byImage[artifact.image]!.containerCompressed = artifact.bytes
+                case "layers-uncompressed": byImage[artifact.image]!.containerUncompressed = artifact.bytes
+                default: break
+                }
+                continue
             }
+            // Each VM arm apart: two VM arms of one image (initramfs and disk, minimal and full-OS) are two VMs.
+            var vms = byImage[artifact.image]!.vms
+            let index =
+                vms.firstIndex { $0.armKey == artifact.armKey }
+                ?? {
+                    vms.append(
+                        VMImageBytes(
+                            armKey: artifact.armKey, guest: guestByArm[artifact.armKey] ?? GuestLabel.minimal))
+                    return vms.count - 1
+                }()
+            switch artifact.component {
+            case "disk-virtual": vms[index].diskVirtual = artifact.bytes
+            case "os-layer-compressed": vms[index].osLayerCompressed = artifact.bytes
+            case "os-layer-uncompressed": vms[index].osLayerUncompressed = artifact.bytes
+            default: vms[index].components.append((artifact.component, artifact.bytes))
+            }
+            byImage[artifact.image]!.vms = vms
         }
         return order.map { byImage[$0]! }
     }

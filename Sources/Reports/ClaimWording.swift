@@ -27,7 +27,7 @@ enum ClaimText {
         "C3":
             "slowdown = arm ÷ native time (or native ÷ arm throughput). Holds if every measured workload has container slowdown CI upper ≤ \(NumberText.number(ClaimRules.overheadTolerance)) and at least one has VM slowdown CI lower > \(NumberText.number(ClaimRules.overheadTolerance)); does not hold if any container slowdown CI lower > \(NumberText.number(ClaimRules.overheadTolerance)) or every VM slowdown CI upper ≤ \(NumberText.number(ClaimRules.overheadTolerance)); otherwise inconclusive",
         "C4":
-            "VM artifacts (kernel + initramfs + allocated disk) ÷ container uncompressed layers, per image (exact bytes, no sampling error): holds if every image ≥ \(NumberText.number(ClaimRules.ratioHolds)); does not hold if every image < \(NumberText.number(ClaimRules.ratioFails)); otherwise inconclusive",
+            "VM artifacts (kernel + initramfs + allocated disk) ÷ container uncompressed layers, per image (exact bytes, no sampling error), weighing a full-OS guest where the run has one (the claim is about a whole OS), else the first VM arm; every VM arm is listed: holds if every image ≥ \(NumberText.number(ClaimRules.ratioHolds)); does not hold if every image < \(NumberText.number(ClaimRules.ratioFails)); otherwise inconclusive",
         "C5":
             "holds if every image shares bytes with its base, needs fewer bytes to pull than its full size, and a rebuild after changing only the last step creates exactly 1 new layer; does not hold if any image shares nothing or such a rebuild creates ≠ 1 layer; otherwise inconclusive",
         "C6":
@@ -239,15 +239,22 @@ enum ClaimText {
             if let uncompressed = image.containerUncompressed {
                 line += " uncompressed \(NumberText.bytes(uncompressed));"
             }
-            if let total = image.vmTotal {
+            for vm in image.vms where !vm.components.isEmpty {
                 line +=
-                    " VM "
-                    + image.vmComponents.map { "\($0.component) \(NumberText.bytes($0.bytes))" }.joined(
-                        separator: " + ")
-                line += " = \(NumberText.bytes(total))"
-                if let r = image.ratio { line += " (×\(n(r)))" }
+                    " VM \(vm.armKey) (\(vm.guest)): "
+                    + vm.components.map { "\($0.component) \(NumberText.bytes($0.bytes))" }.joined(separator: " + ")
+                line += " = \(NumberText.bytes(vm.total))"
+                if let r = image.ratio(of: vm) { line += " (×\(n(r)))" }
+                if let os = vm.osLayerUncompressed {
+                    line += ", the disk holding an OS layer (systemd) of \(NumberText.bytes(os))"
+                }
+                if vm.components.contains(where: { $0.component == "initramfs" }) && vm.diskVirtual == nil {
+                    line += ", the rootfs gzip'd in the initramfs"
+                }
+                if let virtual = vm.diskVirtual { line += "; disk virtual size \(NumberText.bytes(virtual))" }
+                line += ";"
             }
-            if let virtual = image.vmDiskVirtual { line += "; disk virtual size \(NumberText.bytes(virtual))" }
+            if line.hasSuffix(";") { line.removeLast() }
             return line
         case .layers(let record):
             let fraction =

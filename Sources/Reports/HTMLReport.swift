@@ -184,14 +184,21 @@ enum HTMLReport {
                         [("container uncompressed", Double(uncompressed), "#2563eb")], nil
                     ))
             }
-            if !image.vmComponents.isEmpty {
-                bars.append(
-                    (
-                        "\(image.image) VM artifacts",
-                        image.vmComponents.map {
-                            ($0.component, Double($0.bytes), componentColours[$0.component] ?? "#9a3412")
-                        }, nil
-                    ))
+            for vm in image.vms where !vm.components.isEmpty {
+                // The disk split by where its bytes come from: the image's files, the OS layer, the filesystem.
+                var segments: [(name: String, value: Double, colour: String)] = []
+                for c in vm.components {
+                    guard c.component == "disk-allocated", let files = image.containerUncompressed else {
+                        segments.append((c.component, Double(c.bytes), componentColours[c.component] ?? "#9a3412"))
+                        continue
+                    }
+                    let os = vm.osLayerUncompressed ?? 0
+                    let rest = c.bytes > files + os ? c.bytes - files - os : 0
+                    segments.append(("disk: image layers", Double(min(files, c.bytes)), "#fdba74"))
+                    if os > 0 { segments.append(("disk: OS layer (systemd)", Double(os), "#c2410c")) }
+                    if rest > 0 { segments.append(("disk: filesystem", Double(rest), "#fed7aa")) }
+                }
+                bars.append(("\(image.image) VM \(vm.armKey) (\(vm.guest))", segments, nil))
             }
         }
         guard !bars.isEmpty else { return "" }

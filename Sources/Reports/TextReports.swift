@@ -140,20 +140,28 @@ extension ReportAnalysis {
 
     var imageTable: TextTable? {
         var table = TextTable(
-            ["image", "container compressed", "container uncompressed", "VM artifacts", "VM ÷ container uncompressed"],
-            numericColumns: [1, 2, 3, 4])
+            [
+                "image", "container compressed", "container uncompressed", "VM arm (guest)", "VM artifacts",
+                "of which OS layer", "VM ÷ container uncompressed",
+            ],
+            numericColumns: [1, 2, 4, 5, 6])
         for image in imageBytes {
-            let ratio: String
-            if let total = image.vmTotal, let uncompressed = image.containerUncompressed, uncompressed > 0 {
-                ratio = "×" + NumberText.number(Double(total) / Double(uncompressed))
-            } else {
-                ratio = "—"
-            }
-            table.append([
+            let container = [
                 image.image, image.containerCompressed.map(NumberText.bytes) ?? "—",
-                image.containerUncompressed.map(NumberText.bytes) ?? "—", image.vmTotal.map(NumberText.bytes) ?? "—",
-                ratio,
-            ])
+                image.containerUncompressed.map(NumberText.bytes) ?? "—",
+            ]
+            guard !image.vms.isEmpty else {
+                table.append(container + ["—", "—", "—", "—"])
+                continue
+            }
+            for (index, vm) in image.vms.enumerated() {
+                table.append(
+                    (index == 0 ? container : ["", "", ""]) + [
+                        "\(vm.armKey) (\(vm.guest))", NumberText.bytes(vm.total),
+                        vm.osLayerUncompressed.map(NumberText.bytes) ?? "—",
+                        image.ratio(of: vm).map { "×" + NumberText.number($0) } ?? "—",
+                    ])
+            }
         }
         return table.rows.isEmpty ? nil : table
     }

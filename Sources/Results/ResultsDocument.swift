@@ -131,6 +131,8 @@ public struct ArmRecord: Codable, Sendable, Equatable {
     public var accel: String?
     public var machine: String?
     public var rootfs: String?
+    /// VM arms: "minimal" or "full-os"; nil in files written before full-OS guests.
+    public var guest: String?
     public var memoryMiB: Int?
     public var vcpus: Int?
     /// The binary the arm ran when the suite named one (`path:`: a second build of a runtime or QEMU).
@@ -146,7 +148,7 @@ public struct ArmRecord: Codable, Sendable, Equatable {
     public init(
         key: String, kind: ArmKind, engine: String, engineVersion: String? = nil, accel: String? = nil,
         machine: String? = nil,
-        rootfs: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil, path: String? = nil,
+        rootfs: String? = nil, guest: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil, path: String? = nil,
         network: String? = nil, memoryFigure: String? = nil, seccomp: String? = nil
     ) {
         self.seccomp = seccomp
@@ -160,6 +162,7 @@ public struct ArmRecord: Codable, Sendable, Equatable {
         self.accel = accel
         self.machine = machine
         self.rootfs = rootfs
+        self.guest = guest
         self.memoryMiB = memoryMiB
         self.vcpus = vcpus
     }

@@ -24,6 +24,12 @@ public struct PreparedImage: Sendable {
     public var sizes: [ArtifactSize]
     /// The image's USER resolved against its rootfs; nil runs as root.
     public var user: BundleUser?
+    /// The tag the image was built under (`boxbench/workload-NAME:SOURCE`).
+    public var reference: String?
+    /// What a full-OS VM guest boots: this image plus, when it has no systemd, a layer that installs it.
+    public var fullOS: FullOSImage?
+    /// Why `fullOS` could not be made (no apt in the image, a failed install), for the full-OS arm's failure.
+    public var fullOSUnavailable: String?
 
     public init(
         name: String, digest: String, lowerDirs: [String], rootfs: String, argv: [String], entrypoint: [String]? = nil,
@@ -39,6 +45,19 @@ public struct PreparedImage: Sendable {
         self.workdir = workdir
         self.sizes = sizes
     }
+}
+
+/// The image a full-OS guest boots (`guest: full-os`): the same layers, plus an OS layer when the image lacks an
+/// init of its own, with that layer's size so C4 can say where a VM image's bytes come from.
+public struct FullOSImage: Sendable {
+    public var reference: String
+    public var digest: String
+    public var rootfs: String
+    /// Bytes of the layers added to the workload's image (zero when the image already had systemd).
+    public var osLayerCompressedBytes: UInt64
+    public var osLayerUncompressedBytes: UInt64
+    /// What was added, e.g. "RUN apt-get install systemd-sysv" or "nothing: the image has systemd".
+    public var osLayer: String
 }
 
 /// What one run produced; the runner reads `stdout` once (`WorkloadOutput`) and records the sample.

@@ -1,6 +1,7 @@
 import Containers
 import Foundation
 import Images
+import Machines
 import Probes
 import Results
 
@@ -94,7 +95,8 @@ public struct WorkloadImages: Sendable {
         self.progress = progress
     }
 
-    public func prepare(_ w: WorkloadSpec) throws -> PreparedImage {
+    /// `fullOS`: also the image a full-OS VM guest boots (a suite with a `guest: full-os` arm asks for it).
+    public func prepare(_ w: WorkloadSpec, fullOS: Bool = false) throws -> PreparedImage {
         let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
         _ = try store.ensureBusyboxBase()
         let context = try makeContext(for: w, prefix: OwnedName.context.name())
@@ -128,7 +130,52 @@ public struct WorkloadImages: Sendable {
                     bytes: UInt64(sizes.uncompressedBytes)),
             ])
         prepared.user = user
+        prepared.reference = tag.description
+        // Only the full-OS arm needs it: its failure fails that arm's runs, not the workload everywhere.
+        if fullOS {
+            do { prepared.fullOS = try fullOSImage(of: image, tag: tag, workload: w.name, store: store) } catch {
+                prepared.fullOSUnavailable = "\(error)"
+            }
+        }
         return prepared
+    }
+
+    /// The workload's image with systemd: itself when it has systemd, else built FROM it with one more step that
+    /// installs `systemd-sysv` from the image's own apt sources (cached like any build).
+    func fullOSImage(of image: StoredImage, tag: ImageReference, workload: String, store: ImageStore) throws
+        -> FullOSImage
+    {
+        let rootfs = try store.flattenedRootfs(image, under: paths.state + "/rootfs")
+        if GuestArtifactBuilder.systemdPaths.contains(where: { access(rootfs + $0, X_OK) == 0 }) {
+            return FullOSImage(
+                reference: tag.description, digest: image.digest.description, rootfs: rootfs,
+                osLayerCompressedBytes: 0, osLayerUncompressedBytes: 0, osLayer: "nothing: the image has systemd")
+        }
+        guard access(rootfs + "/usr/bin/apt-get", X_OK) == 0 else {
+            throw ImageError(
+                .unsupported,
+                "workload \(workload): a full-os guest boots the image's own systemd, and its image has neither "
+                    + "systemd nor apt-get to install it (use a Debian base, e.g. FROM debian:bookworm-slim)")
+        }
+        let step =
+            "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd-sysv"
+            + " && apt-get clean && rm -rf /var/lib/apt/lists/*"
+        let context = try makeTempDirectory(OwnedName.context.name())
+        defer { try? FileManager.default.removeItem(atPath: context) }
+        try "FROM \(tag.description)\nUSER root\nRUN \(step)\n".write(
+            toFile: context + "/Dockerfile", atomically: true, encoding: .utf8)
+        let osTag = try ImageReference(parsing: "boxbench/full-os-\(workload):" + image.digest.short)
+        progress("\(workload): the full-os guest's image (systemd-sysv on top)…")
+        let osImage = try ImageBuilder(store: store).build(
+            BuildOptions(
+                context: context, dockerfile: context + "/Dockerfile", tag: osTag, executor: ContainerRunStepExecutor()),
+            progress: { _ in })
+        let added = try store.bytesToPull(image: osImage, given: image)
+        return FullOSImage(
+            reference: osTag.description, digest: osImage.digest.description,
+            rootfs: try store.flattenedRootfs(osImage, under: paths.state + "/rootfs"),
+            osLayerCompressedBytes: UInt64(added.compressedBytes), osLayerUncompressedBytes: UInt64(added.uncompressedBytes),
+            osLayer: "RUN apt-get install systemd-sysv")
     }
 
     /// Debian bases a workload's Dockerfile starts FROM and the store lacks are made here (mmdebstrap, the host's

@@ -18,13 +18,18 @@ public struct PlannedRun: Sendable, Equatable {
 
 /// Warmups first, then each repetition runs every arm × workload once, in a fresh shuffled order:
 /// interleaving spreads slow drifts (thermal, page cache, noisy neighbours) over all arms alike.
-public func planRuns(arms: [String], workloads: [String], repetitions: Int, warmups: Int, seed: UInt64) -> [PlannedRun]
-{
+/// `includes(arm, workload)`: the pairs that run (an arm's `workloads:` list leaves the others out).
+public func planRuns(
+    arms: [String], workloads: [String], repetitions: Int, warmups: Int, seed: UInt64,
+    includes: (String, String) -> Bool = { _, _ in true }
+) -> [PlannedRun] {
     var rng = SplitMix64(seed: seed)
     var plan: [PlannedRun] = []
     for round in 0..<(warmups + repetitions) {
         let repetition = round < warmups ? -(round + 1) : round - warmups
-        var items = arms.flatMap { a in workloads.map { w in PlannedRun(arm: a, workload: w, repetition: repetition) } }
+        var items = arms.flatMap { a in
+            workloads.filter { includes(a, $0) }.map { w in PlannedRun(arm: a, workload: w, repetition: repetition) }
+        }
         items.shuffle(using: &rng)
         plan += items
     }
@@ -112,7 +117,8 @@ public final class SuiteRunner {
         document.notes += notes
         let planned = planRuns(
             arms: suite.arms.map(\.name), workloads: suite.workloads.map(\.name), repetitions: suite.repetitions,
-            warmups: suite.warmups, seed: seed)
+            warmups: suite.warmups, seed: seed,
+            includes: { [arms = suite.arms] a, w in arms.first { $0.name == a }?.runs(w) ?? true })
         document.plan.order = planned.filter { !$0.isWarmup }.map { "\($0.arm)/\($0.workload)#\($0.repetition)" }
         flush()
 
@@ -145,7 +151,7 @@ public final class SuiteRunner {
                 for w in suite.workloads { armFailures["\(arm.name)/\(w.name)"] = "no engine for arm \(arm.name)" }
                 continue
             }
-            for w in suite.workloads where armFailures["\(arm.name)/\(w.name)"] == nil {
+            for w in suite.workloads where arm.runs(w.name) && armFailures["\(arm.name)/\(w.name)"] == nil {
                 guard let image = prepared[w.name] else { continue }
                 progress.update("preparing \(arm.name) for \(w.name)…", final: false)
                 do {

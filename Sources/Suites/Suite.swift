@@ -35,6 +35,8 @@ public struct ArmSpec: Sendable, Equatable {
     /// Key used in results (`native`, `container`, `container-runc`, `vm`, …); claims never read it.
     public var name: String
     public var config: ArmConfig
+    /// The workloads this arm runs (`workloads:` in the arm); nil: every workload of the suite.
+    public var workloads: [String]? = nil
 
 
     public var kind: ArmKind {
@@ -80,6 +82,8 @@ public struct VMArm: Sendable, Equatable {
     public var accel: AccelChoice
     public var machine: DomainSpec.Machine
     public var rootfs: RootfsMode
+    /// `minimal` (boxbench-init runs the workload) or `full-os` (the image's systemd starts it as a unit).
+    public var guest: GuestKind
     public var memoryMiB: Int
     public var vcpus: Int
     /// Another QEMU binary (libvirt's `<emulator>`), for A/B runs of two builds in one suite.
@@ -87,8 +91,10 @@ public struct VMArm: Sendable, Equatable {
 
     public init(
         launcher: VMLauncherKind = .libvirt, accel: AccelChoice = .auto, machine: DomainSpec.Machine = .pc,
-        rootfs: RootfsMode = .initramfs, memoryMiB: Int = 256, vcpus: Int = 1, path: String? = nil
+        rootfs: RootfsMode = .initramfs, guest: GuestKind = .minimal, memoryMiB: Int = 256, vcpus: Int = 1,
+        path: String? = nil
     ) {
+        self.guest = guest
         self.path = path
         self.launcher = launcher
         self.accel = accel
@@ -96,6 +102,23 @@ public struct VMArm: Sendable, Equatable {
         self.rootfs = rootfs
         self.memoryMiB = memoryMiB
         self.vcpus = vcpus
+    }
+}
+
+extension ArmSpec {
+    /// Whether this arm runs `workload` (its `workloads:` list, or every workload).
+    public func runs(_ workload: String) -> Bool { workloads?.contains(workload) ?? true }
+
+    var isFullOSGuest: Bool { if case .vm(let v) = config { v.guest == .fullOS } else { false } }
+}
+
+extension Suite {
+    /// A VM arm boots a full OS: workload images are prepared with systemd for it too.
+    public var needsFullOSImages: Bool { arms.contains(where: \.isFullOSGuest) }
+
+    /// Whether a full-OS arm runs `workload`, so its image is prepared with systemd too.
+    public func needsFullOSImage(for workload: String) -> Bool {
+        arms.contains { $0.isFullOSGuest && $0.runs(workload) }
     }
 }
 
@@ -110,8 +133,8 @@ extension ArmSpec {
         case .vm(let v):
             ArmRecord(
                 key: name, kind: kind, engine: v.launcher.rawValue, accel: v.accel.rawValue,
-                machine: v.machine.rawValue, rootfs: v.rootfs.rawValue, memoryMiB: v.memoryMiB, vcpus: v.vcpus,
-                path: v.path)
+                machine: v.machine.rawValue, rootfs: v.rootfs.rawValue, guest: v.guest.rawValue,
+                memoryMiB: v.memoryMiB, vcpus: v.vcpus, path: v.path)
         }
     }
 }
@@ -230,11 +253,17 @@ extension Suite {
             throw SuiteError(file: path, line: root.mark?.line, key: "arms", message: "required")
         }
         var arms: [ArmSpec] = []
+        // Where each arm's `workloads:` stands, to name it when a name there is not a workload of the suite.
+        var armWorkloadLines: [String: (key: String, line: Int?)] = [:]
         for (i, node) in try reader.sequence(armsNode, key: "arms").enumerated() {
             let key = "arms[\(i)]"
             let keysByKind: [ArmKind: Set<String>] = [
-                .native: ["name", "kind"], .container: ["name", "kind", "engine", "path", "network"],
-                .vm: ["name", "kind", "launcher", "accel", "memory", "vcpus", "machine", "rootfs", "path"],
+                .native: ["name", "kind", "workloads"],
+                .container: ["name", "kind", "engine", "path", "network", "workloads"],
+                .vm: [
+                    "name", "kind", "launcher", "accel", "memory", "vcpus", "machine", "rootfs", "guest", "path",
+                    "workloads",
+                ],
             ]
             let m = try reader.mapping(node, key: key, allowed: keysByKind.values.reduce([]) { $0.union($1) })
             guard let kindNode = m["kind"] else {
@@ -279,6 +308,18 @@ extension Suite {
                     vm.machine = try reader.enumValue(n, key: "\(key).machine", DomainSpec.Machine.self)
                 }
                 if let n = m["rootfs"] { vm.rootfs = try reader.enumValue(n, key: "\(key).rootfs", RootfsMode.self) }
+                if let n = m["guest"] {
+                    vm.guest = try reader.enumValue(n, key: "\(key).guest", GuestKind.self)
+                    // A full OS boots from a disk; `rootfs: initramfs` beside it is a contradiction, not a default.
+                    if vm.guest == .fullOS {
+                        if m["rootfs"] != nil && vm.rootfs != .disk {
+                            throw SuiteError(
+                                file: path, line: n.mark?.line, key: "\(key).guest",
+                                message: "guest: full-os boots from a disk: drop rootfs: initramfs or set rootfs: disk")
+                        }
+                        vm.rootfs = .disk
+                    }
+                }
                 if let n = m["path"] { vm.path = try reader.executable(n, key: "\(key).path") }
                 config = .vm(vm)
                 defaultName = "vm"
@@ -288,7 +329,14 @@ extension Suite {
                 throw SuiteError(
                     file: path, line: node.mark?.line, key: "\(key).name", message: "duplicate arm name \(name)")
             }
-            arms.append(ArmSpec(name: name, config: config))
+            var arm = ArmSpec(name: name, config: config)
+            if let n = m["workloads"] {
+                arm.workloads = try reader.sequence(n, key: "\(key).workloads").enumerated().map { (j, w) in
+                    try reader.string(w, key: "\(key).workloads[\(j)]")
+                }
+                armWorkloadLines[name] = (key, n.mark?.line)
+            }
+            arms.append(arm)
         }
         if arms.isEmpty {
             throw SuiteError(file: path, line: armsNode.mark?.line, key: "arms", message: "at least one arm")
@@ -346,6 +394,17 @@ extension Suite {
         if workloads.isEmpty {
             throw SuiteError(
                 file: path, line: workloadsNode.mark?.line, key: "workloads", message: "at least one workload")
+        }
+        for arm in arms {
+            guard let names = arm.workloads, let at = armWorkloadLines[arm.name] else { continue }
+            for n in names where !workloads.contains(where: { $0.name == n }) {
+                throw SuiteError(
+                    file: path, line: at.line, key: "\(at.key).workloads",
+                    message: "\(n) is not a workload of this suite (have: \(workloads.map(\.name).joined(separator: ",")))")
+            }
+            if names.isEmpty {
+                throw SuiteError(file: path, line: at.line, key: "\(at.key).workloads", message: "at least one workload")
+            }
         }
 
         var density: DensitySpec?

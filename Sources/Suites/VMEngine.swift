@@ -60,6 +60,17 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         "\(workload.name)|\(argv.joined(separator: "\u{0}"))|\(network?.guestAddress ?? "")"
     }
 
+    /// What this arm boots: the workload's image, or for a full-OS guest the image with systemd.
+    func bootImage(_ image: PreparedImage, workload: WorkloadSpec) throws -> (rootfs: String, digest: String) {
+        guard vm.guest == .fullOS else { return (image.rootfs, image.digest) }
+        guard let os = image.fullOS else {
+            throw EngineUnavailable(
+                reason: image.fullOSUnavailable
+                    ?? "\(arm.name): guest full-os, but no full-OS image of \(workload.name) was prepared")
+        }
+        return (os.rootfs, os.digest)
+    }
+
     func artifactsFor(_ image: PreparedImage, workload: WorkloadSpec, argv: [String], network: RunNetwork? = nil)
         throws -> GuestArtifacts
     {
@@ -72,8 +83,10 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir, uid: image.user?.uid,
             gid: image.user?.gid)
         guest.network = network?.guestAddress
+        let boot = try bootImage(image, workload: workload)
         let a = try builder.prepare(
-            rootfsDir: image.rootfs, workload: guest, cacheKey: "\(image.digest)-\(argvHash)", mode: vm.rootfs)
+            rootfsDir: boot.rootfs, workload: guest, cacheKey: "\(boot.digest)-\(argvHash)", mode: vm.rootfs,
+            guest: vm.guest)
         artifacts.withLock { $0[k] = a }
         return a
     }
@@ -93,6 +106,17 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         }
         if let d = a.diskVirtualBytes {
             sizes.append(ArtifactSize(image: image.name, armKey: arm.name, component: "disk-virtual", bytes: d))
+        }
+        // Where a full-OS image's bytes come from beyond the workload's layers: the OS layer that added systemd.
+        if vm.guest == .fullOS, let os = image.fullOS {
+            sizes.append(
+                ArtifactSize(
+                    image: image.name, armKey: arm.name, component: "os-layer-compressed",
+                    bytes: os.osLayerCompressedBytes))
+            sizes.append(
+                ArtifactSize(
+                    image: image.name, armKey: arm.name, component: "os-layer-uncompressed",
+                    bytes: os.osLayerUncompressedBytes))
         }
         return sizes
     }

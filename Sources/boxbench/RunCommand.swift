@@ -113,7 +113,8 @@ struct RunCommand: ParsableCommand {
             engines.append(engine)
         }
         let runner = SuiteRunner(
-            suite: parsed, engines: engines, images: { try images.prepare($0) }, resultsPath: resultsPath, seed: seed,
+            suite: parsed, engines: engines, images: { [parsed] in try images.prepare($0, fullOS: parsed.needsFullOSImage(for: $0.name)) },
+            resultsPath: resultsPath, seed: seed,
             progress: progress, tool: ToolInfo(version: BoxbenchVersion.string, commit: BoxbenchVersion.commit))
         var doc = runner.run(notes: notes, layerSharing: { images.layerSharing(for: $0, workload: $1) })
         if calibrate {
@@ -150,9 +151,9 @@ struct RunCommand: ParsableCommand {
         }
         // An arm × workload without a single successful sample has no figure at all: CI must notice (exit 1).
         let succeeded = Set(doc.samples.filter { $0.status == .ok }.map { "\($0.arm)\u{0}\($0.workload)" })
-        let empty = doc.plan.arms.flatMap { arm in doc.plan.workloads.map { (arm, $0) } }.filter {
-            !succeeded.contains("\($0.0)\u{0}\($0.1)")
-        }
+        // The planned pairs only: an arm's `workloads:` list leaves the others out on purpose.
+        let empty = parsed.arms.flatMap { arm in parsed.workloads.filter { arm.runs($0.name) }.map { (arm.name, $0.name) } }
+            .filter { !succeeded.contains("\($0.0)\u{0}\($0.1)") }
         if !empty.isEmpty {
             let list = empty.map { "\($0.0) × \($0.1)" }.joined(separator: ", ")
             FileHandle.standardError.write(Data("boxbench run: no successful sample for \(list)\n".utf8))

@@ -13,6 +13,7 @@ struct VMCommand: AsyncParsableCommand {
 
 extension AccelChoice: ExpressibleByArgument {}
 extension RootfsMode: ExpressibleByArgument {}
+extension GuestKind: ExpressibleByArgument {}
 extension DomainSpec.Machine: ExpressibleByArgument {}
 
 struct VMRunCommand: AsyncParsableCommand {
@@ -41,6 +42,9 @@ struct VMRunCommand: AsyncParsableCommand {
 
     @Option(help: "How the rootfs reaches the guest: initramfs or disk (ext4 on virtio-blk).")
     var rootfs: RootfsMode = .initramfs
+
+    @Option(help: "minimal (boxbench-init runs the workload) or full-os (the image's systemd starts it as a unit; needs --rootfs disk).")
+    var guest: GuestKind = .minimal
 
     @Option(help: "libvirt URI (default: qemu:///embed?root=<state>/libvirt).")
     var uri: String?
@@ -107,7 +111,7 @@ struct VMRunCommand: AsyncParsableCommand {
         let artifacts: GuestArtifacts
         do {
             artifacts = try GuestArtifactBuilder().prepare(
-                rootfsDir: rootfsDir, workload: workload, cacheKey: key, mode: rootfs)
+                rootfsDir: rootfsDir, workload: workload, cacheKey: key, mode: rootfs, guest: guest)
         } catch {
             if case .invalidInput = error { throw CLIError.badInput(error.description) }
             throw CLIError.failed(error.description)

@@ -49,6 +49,13 @@ struct DomainSpecTests {
             name: "boxbench-1-1-ab", kernel: "/k/vmlinuz", initrd: "/g/initrd.img",
             disk: .init(path: "/g/disk.raw"), serial: .pipe(path: "/run/boxbench/vm/x/console"))
         #expect(try spec.xml() == Self.fixture)
+        // A full-OS guest's disk: the same, with libvirt's throw-away overlay asked for.
+        var transient = spec
+        transient.disk = .init(path: "/g/disk.raw", transient: true)
+        #expect(
+            try transient.xml()
+                == Self.fixture.replacingOccurrences(
+                    of: "<target dev='vda' bus='virtio'/>\n", with: "<target dev='vda' bus='virtio'/>\n      <transient/>\n"))
     }
 
     @Test func microvmHasNoBalloonAndNoUSBController() throws {
@@ -158,6 +165,32 @@ struct ConsoleTranscriptTests {
         let order = [t.initNs, t.workloadStartNs, t.firstOutputNs, t.workloadExitNs, t.poweroffNs].map { $0 ?? 0 }
         #expect(order == order.sorted() && !order.contains(0))
         #expect(t.firstOutputNs! < t.workloadExitNs!)
+    }
+
+    /// A full-OS guest: the init hands over to systemd (`os-init`), the unit's boxbench-init says `unit-start` (not a
+    /// second `init`); both become steps, in order, and the workload is read as from the minimal guest.
+    @Test func fullOSStepsAreRecordedOnce() {
+        var t = ConsoleTranscript()
+        let text = """
+            BOXBENCH-MARK init t_mono_ns=1 t_boot_ns=1
+            BOXBENCH-MARK root device=/dev/vda t_mono_ns=2 t_boot_ns=2
+            BOXBENCH-MARK os-init t_mono_ns=3 t_boot_ns=3
+            [  OK  ] Started boxbench-workload.service
+            BOXBENCH-MARK unit-start t_mono_ns=9 t_boot_ns=9
+            BOXBENCH-MARK workload-start t_mono_ns=10 t_boot_ns=10
+            site ready
+            BOXBENCH-MARK workload-exit code=0 t_mono_ns=11 t_boot_ns=11
+            BOXBENCH-MARK os-init t_mono_ns=12 t_boot_ns=12
+
+            """
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            t.feed(Array((line + "\n").utf8), atNs: UInt64(100 * (i + 1)))
+        }
+        #expect(t.stepNs.map(\.name) == ["root", "os-init", "unit-start"])
+        #expect(t.stepNs.map(\.ns) == [200, 300, 500])
+        #expect(t.initNs == 100 && t.guestInitMonoNs == 1)
+        #expect(String(decoding: t.output, as: UTF8.self) == "site ready\n")
+        #expect(t.exitCode == 0)
     }
 
     @Test func signalAndErrors() {

@@ -3,6 +3,7 @@ import Foundation
 import Images
 import Machines
 import Probes
+import Reports
 import Results
 import Testing
 
@@ -72,6 +73,85 @@ struct RealImageTests {
         let base = try store.resolve("debian:bookworm-slim")
         #expect(base.manifest.layers.count == 1)
         #expect(base.config.history?.first?.created_by?.contains("mmdebstrap") == true)
+    }
+
+    /// `guest: full-os`: the image gets an OS layer (systemd-sysv from its own apt sources), boots from a disk with
+    /// systemd as PID 1, which starts the workload as a unit; the same output as the container and the minimal
+    /// guest; every boot starts from the same disk (writes go to a throw-away overlay); C4 shows both VM images.
+    @Test func aFullOSGuestBootsSystemdAndRunsTheWorkloadAsAUnit() throws {
+        let dir = NSTemporaryDirectory() + "boxbench-fullos-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/ctx", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try (try Self.dockerfile).write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
+        let suite = try Suite.parse(
+            """
+            name: full-os
+            repetitions: 1
+            warmups: 0
+            timeout: 180
+            arms:
+              - kind: container
+              - kind: vm
+                accel: tcg
+                memory: 512
+              - kind: vm
+                name: vm-full-os
+                guest: full-os
+                accel: tcg
+                memory: 512
+            workloads:
+              - name: jqdemo
+                dockerfile: ctx/Dockerfile
+                context: ctx
+            """, path: dir + "/suite.yaml")
+        #expect(suite.needsFullOSImages)
+        let images = WorkloadImages()
+        let uri = LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot)
+        let engines: [any Engine] = [
+            BoxbenchContainerEngine(arm: suite.arms[0]), suite.arms[1].makeEngine(vmURI: uri),
+            suite.arms[2].makeEngine(vmURI: uri),
+        ]
+        let runner = SuiteRunner(
+            suite: suite, engines: engines, images: { try images.prepare($0, fullOS: true) },
+            resultsPath: dir + "/results.json", seed: 5, progress: SilentProgress(),
+            tool: ToolInfo(version: "test", commit: "test"))
+        let doc = runner.run()
+        #expect(doc.samples.count == 3)
+        for s in doc.samples { #expect(s.status == .ok, "\(s.arm): \(s.failure ?? "")") }
+        #expect(Set(doc.samples.compactMap(\.outputDigest)).count == 1)
+        // systemd ran between the init's hand-over and the unit's start.
+        let full = try #require(doc.samples.first { $0.arm == "vm-full-os" })
+        let phase = { (name: String) in full.phases.first { $0.name == name }?.ms }
+        let osInit = try #require(phase("os-init"))
+        let unitStart = try #require(phase("unit-start"))
+        let workloadStart = try #require(phase("workload-start"))
+        #expect(osInit < unitStart && unitStart <= workloadStart)
+        #expect(doc.arms.first { $0.key == "vm-full-os" }?.guest == "full-os")
+        // C4 shows both VM images, the full OS deciding, with the OS layer it carries.
+        let bytes = try #require(ReportAnalysis(doc).imageBytes.first)
+        #expect(bytes.vms.map(\.guest) == ["minimal", "full-os"])
+        #expect(bytes.decidingVM?.guest == "full-os")
+        #expect((bytes.vms.last?.osLayerUncompressed ?? 0) > 1 << 20)
+        // The cached disk was not written by the boot (libvirt's transient overlay took the writes, then went).
+        let disks = try FileManager.default.contentsOfDirectory(atPath: BoxbenchPaths().guestArtifacts)
+            .map { BoxbenchPaths().guestArtifacts + "/" + $0 }
+        for d in disks {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: d)) ?? []
+            #expect(!entries.contains { $0.contains("TRANSIENT") }, "\(d): \(entries)")
+        }
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let started = try #require(iso.date(from: full.startedAt))
+        let fullDisk = try #require(
+            disks.compactMap { d -> (String, Date)? in
+                guard let json = FileManager.default.contents(atPath: d + "/artifacts.json"),
+                    let a = try? JSONDecoder().decode(GuestArtifacts.self, from: json), a.guest == .fullOS,
+                    let attrs = try? FileManager.default.attributesOfItem(atPath: d + "/disk.raw"),
+                    let modified = attrs[.modificationDate] as? Date
+                else { return nil }
+                return (d, modified)
+            }.max { $0.1 < $1.1 })
+        #expect(fullDisk.1 < started, "\(fullDisk.0)/disk.raw changed during the boot")
     }
 
     /// RUN with the host's network sees the host's interfaces; with `none`, only loopback. Nothing is sent.

@@ -59,6 +59,10 @@ import Testing
         ("arms:\n  - kind: container\n    vcpus: 2\nworkloads: [{name: a}]\n", 3, "arms[0].vcpus"),
         ("arms:\n  - kind: vm\n    launcher: firecracker\nworkloads: [{name: a}]\n", 3, "arms[0].launcher"),
         ("arms:\n  - kind: vm\n    machine: isapc\nworkloads: [{name: a}]\n", 3, "arms[0].machine"),
+        ("arms:\n  - kind: vm\n    guest: windows\nworkloads: [{name: a}]\n", 3, "arms[0].guest"),
+        ("arms:\n  - kind: vm\n    rootfs: initramfs\n    guest: full-os\nworkloads: [{name: a}]\n", 4, "arms[0].guest"),
+        ("arms:\n  - kind: container\n    guest: full-os\nworkloads: [{name: a}]\n", 3, "arms[0].guest"),
+        ("arms:\n  - kind: native\n  - kind: vm\n    workloads: [a, b]\nworkloads: [{name: a}]\n", 4, "arms[1].workloads"),
     ])
     func errorsNameKeyAndLine(yaml: String, line: Int, key: String) {
         do {
@@ -69,6 +73,39 @@ import Testing
             #expect(error.line == line, "\(error)")
             #expect(error.description.hasPrefix("bad.yaml:\(line): \(key): "))
         }
+    }
+
+    /// `guest: full-os` alone implies the disk it boots from; the default stays the minimal guest.
+    @Test func fullOSGuestBootsFromADisk() throws {
+        let s = try Suite.parse(
+            "arms:\n  - kind: vm\n  - kind: vm\n    name: full\n    guest: full-os\nworkloads: [{name: a}]\n",
+            path: "/s/g.yaml")
+        #expect(s.arms[0].config == .vm(VMArm()))
+        #expect(s.arms[1].config == .vm(VMArm(rootfs: .disk, guest: .fullOS)))
+        #expect(s.arms[1].record.guest == "full-os")
+        #expect(s.needsFullOSImages)
+    }
+
+    /// An arm's `workloads:` list: only those pairs are planned (and the full-OS image only for them).
+    @Test func armsCanRunASubsetOfTheWorkloads() throws {
+        let s = try Suite.parse(
+            """
+            arms:
+              - kind: native
+              - kind: vm
+                name: os
+                guest: full-os
+                workloads: [b]
+            workloads: [{name: a}, {name: b}]
+            """, path: "/s/w.yaml")
+        #expect(s.arms[0].workloads == nil && s.arms[1].workloads == ["b"])
+        #expect(s.arms[0].runs("a") && !s.arms[1].runs("a") && s.arms[1].runs("b"))
+        #expect(!s.needsFullOSImage(for: "a") && s.needsFullOSImage(for: "b"))
+        let plan = planRuns(
+            arms: s.arms.map(\.name), workloads: ["a", "b"], repetitions: 2, warmups: 0, seed: 1,
+            includes: { a, w in s.arms.first { $0.name == a }!.runs(w) })
+        #expect(Set(plan.map { "\($0.arm)/\($0.workload)" }) == ["native/a", "native/b", "os/b"])
+        #expect(plan.count == 6)
     }
 
     @Test func brokenYAMLNamesTheLine() {
