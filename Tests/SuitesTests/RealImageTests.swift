@@ -31,11 +31,17 @@ struct RealImageTests {
         }
     }
 
-    @Test func aDebianImageWithAnAptPackageAndCopyFromRunsInEveryArm() throws {
-        let dir = NSTemporaryDirectory() + "boxbench-realimage-\(getpid())"
+    /// A temporary directory with the example as `ctx/Dockerfile`; the caller removes it.
+    static func suiteDirectory(_ name: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "boxbench-\(name)-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir + "/ctx", withIntermediateDirectories: true)
+        try (try dockerfile).write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func aDebianImageWithAnAptPackageAndCopyFromRunsInEveryArm() throws {
+        let dir = try Self.suiteDirectory("realimage")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try (try Self.dockerfile).write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
         let suite = try Suite.parse(
             """
             name: real-image
@@ -79,10 +85,8 @@ struct RealImageTests {
     /// systemd as PID 1, which starts the workload as a unit; the same output as the container and the minimal
     /// guest; every boot starts from the same disk (writes go to a throw-away overlay); C4 shows both VM images.
     @Test func aFullOSGuestBootsSystemdAndRunsTheWorkloadAsAUnit() throws {
-        let dir = NSTemporaryDirectory() + "boxbench-fullos-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir + "/ctx", withIntermediateDirectories: true)
+        let dir = try Self.suiteDirectory("fullos")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try (try Self.dockerfile).write(toFile: dir + "/ctx/Dockerfile", atomically: true, encoding: .utf8)
         let suite = try Suite.parse(
             """
             name: full-os
