@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "Suites",
             dependencies: [
-                "Probes", "Results", "Stats", "Containers", "Images", "Machines", "Networks",
+                "Probes", "Results", "Stats", "Containers", "Images", "Machines", "Networks", "Registry",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

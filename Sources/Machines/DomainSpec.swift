@@ -8,21 +8,12 @@ public struct DomainSpec: Sendable, Equatable {
     public struct Disk: Sendable, Equatable {
         public enum Format: String, Sendable { case raw, qcow2 }
         public var path: String
-        public var format: Format
-        public var target: String
-        public var readOnly: Bool
+        public var format: Format = .raw
+        public var target = "vda"
+        public var readOnly = false
         /// Writes go to an overlay libvirt makes beside the file and deletes when the domain ends (a full-OS
         /// guest writes its journal and state; every boot starts from the same disk).
-        public var transient: Bool
-        public init(
-            path: String, format: Format = .raw, target: String = "vda", readOnly: Bool = false, transient: Bool = false
-        ) {
-            self.path = path
-            self.format = format
-            self.target = target
-            self.readOnly = readOnly
-            self.transient = transient
-        }
+        public var transient = false
     }
 
     /// Where the guest's ttyS0 goes on the host; the launcher reads it live.

@@ -27,6 +27,8 @@ public enum OwnedName: String, CaseIterable, Sendable {
     case hook = "boxbench-hook"
     case context = "boxbench-context"
     case rebuild = "boxbench-rebuild"
+    /// C5's loopback docker-registry: its directory in the temp directory and its cgroup.
+    case registry = "boxbench-registry"
     /// VM domains and `container run`'s default id: the most general prefix, tried last.
     case domain = "boxbench"
 

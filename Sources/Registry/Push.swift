@@ -46,6 +46,15 @@ extension RegistryClient {
     }
 
     struct PushSession {
+        /// One blob done: what happened to it and the bytes that crossed the network for it.
+        mutating func record(_ blob: Descriptor, _ outcome: TransferReport.Outcome, bytes: Int64 = 0) {
+            report.blobs.append(
+                .init(
+                    digest: blob.digest, size: blob.size, mediaType: blob.mediaType, outcome: outcome,
+                    bytesTransferred: bytes))
+            done.insert(blob.digest)
+        }
+
         var layout: OCILayout
         var reference: RegistryReference
         var scopes: [String]
@@ -109,11 +118,7 @@ extension RegistryClient {
         let mediaType = blob.mediaType ?? ""
 
         if MediaTypes.isNonDistributable(mediaType), !(blob.urls ?? []).isEmpty, !layout.hasBlob(blob.digest) {
-            session.report.blobs.append(
-                .init(
-                    digest: blob.digest, size: blob.size, mediaType: blob.mediaType, outcome: .nonDistributable,
-                    bytesTransferred: 0))
-            session.done.insert(blob.digest)
+            session.record(blob, .nonDistributable)
             return
         }
 
@@ -124,11 +129,7 @@ extension RegistryClient {
         switch head.status.code {
         case 200:
             _ = await Self.collect(head.body, limit: 0)
-            session.report.blobs.append(
-                .init(
-                    digest: blob.digest, size: blob.size, mediaType: blob.mediaType, outcome: .present,
-                    bytesTransferred: 0))
-            session.done.insert(blob.digest)
+            session.record(blob, .present)
             return
         case 404:
             _ = await Self.collect(head.body, limit: 0)
@@ -158,11 +159,7 @@ extension RegistryClient {
             headers: startHeaders, body: .bytes(ByteBuffer()))
         if start.status.code == 201, mounting {
             _ = await Self.collect(start.body, limit: 64 * 1024)
-            session.report.blobs.append(
-                .init(
-                    digest: blob.digest, size: blob.size, mediaType: blob.mediaType, outcome: .mounted,
-                    bytesTransferred: 0))
-            session.done.insert(blob.digest)
+            session.record(blob, .mounted)
             return
         }
         guard start.status.code == 202, let location = start.headers.first(name: "Location") else {
@@ -188,10 +185,6 @@ extension RegistryClient {
         try await accept(
             put, operation: "push: upload blob \(blob.digest)", url: uploadURL, what: "uploaded blob",
             digest: blob.digest)
-        session.report.blobs.append(
-            .init(
-                digest: blob.digest, size: blob.size, mediaType: blob.mediaType, outcome: .transferred,
-                bytesTransferred: counter.total))
-        session.done.insert(blob.digest)
+        session.record(blob, .transferred, bytes: counter.total)
     }
 }

@@ -419,14 +419,19 @@ extension ReportAnalysis {
         let facts = records.map { Evidence.layers($0) }
         let sharesNothing = records.filter { $0.sharedCompressedBytes == 0 }
         let badRebuild = records.filter { ($0.newLayersOnLastStepRebuild ?? 1) != 1 }
+        // The same over the wire, where measured: the base already in the registry must save bytes, and a last-step
+        // change must send one layer.
+        let wireSavesNothing = records.filter { r in r.wire.map { $0.pushGivenBaseBytes >= $0.pushAloneBytes } ?? false }
+        let wireRebuildLayers = records.compactMap { $0.wire?.layersSentAfterLastStepChange }.filter { $0 != 1 }
         let verdict: Verdict
         let finding: LayerFinding
-        if !sharesNothing.isEmpty || !badRebuild.isEmpty {
+        if !sharesNothing.isEmpty || !badRebuild.isEmpty || !wireSavesNothing.isEmpty || !wireRebuildLayers.isEmpty {
             (verdict, finding) = (
                 .doesNotHold,
                 .failures(
                     sharesNothing: sharesNothing.map(\.image),
-                    rebuildLayers: badRebuild.compactMap(\.newLayersOnLastStepRebuild))
+                    rebuildLayers: badRebuild.compactMap(\.newLayersOnLastStepRebuild),
+                    wireSavesNothing: wireSavesNothing.map(\.image), wireRebuildLayers: wireRebuildLayers)
             )
         } else if records.contains(where: { $0.newLayersOnLastStepRebuild == nil }) {
             (verdict, finding) = (.inconclusive, .rebuildNotMeasured)
@@ -438,8 +443,14 @@ extension ReportAnalysis {
         let pulled = records.reduce(0.0) { $0 + Double($1.bytesToPullGivenBase) }
         let total = records.reduce(0.0) { $0 + Double($1.imageCompressedBytes) }
         let fraction = total > 0 ? pulled / total : .nan
+        let wires = records.compactMap(\.wire)
+        let pushedAlone = wires.reduce(0.0) { $0 + Double($1.pushAloneBytes) }
+        let wireShare =
+            wires.count == records.count && pushedAlone > 0
+            ? wires.reduce(0.0) { $0 + Double($1.pushGivenBaseBytes) } / pushedAlone : nil
         return ClaimAssessment(
-            id: id, verdict: verdict, finding: .layers(finding), headline: .pulledShare(fraction), basis: ClaimBasis(),
+            id: id, verdict: verdict, finding: .layers(finding), headline: .pulledShare(fraction, wire: wireShare),
+            basis: ClaimBasis(),
             ratio: fraction, interval: nil, setupCaveats: caveats, facts: facts)
     }
 

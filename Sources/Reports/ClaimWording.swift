@@ -29,7 +29,7 @@ enum ClaimText {
         "C4":
             "VM artifacts (kernel + initramfs + allocated disk) ÷ container uncompressed layers, per image (exact bytes, no sampling error), weighing a full-OS guest where the run has one (the claim is about a whole OS), else the first VM arm; every VM arm is listed: holds if every image ≥ \(NumberText.number(ClaimRules.ratioHolds)); does not hold if every image < \(NumberText.number(ClaimRules.ratioFails)); otherwise inconclusive",
         "C5":
-            "holds if every image shares bytes with its base, needs fewer bytes to pull than its full size, and a rebuild after changing only the last step creates exactly 1 new layer; does not hold if any image shares nothing or such a rebuild creates ≠ 1 layer; otherwise inconclusive",
+            "holds if every image shares bytes with its base, needs fewer bytes to pull than its full size, and a rebuild after changing only the last step creates exactly 1 new layer; does not hold if any image shares nothing or such a rebuild creates ≠ 1 layer, or — over the wire, through a loopback registry — pushing where the base already is sends no fewer bytes than pushing alone, or pushing the rebuild sends ≠ 1 layer; otherwise inconclusive",
         "C6":
             "holds if every isolation probe in the container arms was blocked (they share the host kernel) and the VM arm ran them against its own guest kernel, with the native control not blocked everywhere; does not hold if any container probe got through; otherwise inconclusive. A probe that succeeds inside the VM acts on the guest's kernel, not the host's",
         "C7":
@@ -99,8 +99,17 @@ enum ClaimText {
             }
         case .layers(let l):
             switch l {
-            case .failures(let sharesNothing, let rebuildLayers):
+            case .failures(let sharesNothing, let rebuildLayers, let wireSavesNothing, let wireRebuildLayers):
                 var why: [String] = []
+                if !wireSavesNothing.isEmpty {
+                    why.append(
+                        "over the wire, \(wireSavesNothing.joined(separator: ", ")) sent as many bytes with the base in "
+                            + "the registry as without")
+                }
+                if !wireRebuildLayers.isEmpty {
+                    why.append(
+                        "pushing a last-step rebuild sent \(wireRebuildLayers.map(String.init).joined(separator: ", ")) layers")
+                }
                 if !sharesNothing.isEmpty {
                     why.append("\(sharesNothing.joined(separator: ", ")) share no bytes with the base")
                 }
@@ -161,8 +170,9 @@ enum ClaimText {
             return ratios.count == 1
                 ? "×\(n(ratios[0])) (exact bytes)"
                 : "×\(n(ratios.min()!))–×\(n(ratios.max()!)) over \(ratios.count) images (exact bytes)"
-        case .pulledShare(let share):
+        case .pulledShare(let share, let wire):
             return "\(n(share * 100))% of image bytes pulled when the base is present (exact bytes)"
+                + (wire.map { "; over the wire \(n($0 * 100))% pushed" } ?? "")
         case .probes(let containerBlocked, let containerTotal, let vmBlocked, let vmTotal):
             return [
                 containerTotal > 0 ? "container: \(containerBlocked)/\(containerTotal) blocked" : nil,
@@ -202,7 +212,7 @@ enum ClaimText {
         case "C4": return "bytes: VM artifacts ÷ container uncompressed layers"
         case "C5":
             return measured
-                ? "bytes to pull given the base ÷ image size; new layers after last-step rebuild"
+                ? "bytes to pull given the base ÷ image size (store; and pushed over the wire); new layers after last-step rebuild"
                 : "bytes to pull given base; new layers after last-step rebuild"
         case "C6":
             return measured
@@ -262,6 +272,16 @@ enum ClaimText {
                 ? Double(record.bytesToPullGivenBase) / Double(record.imageCompressedBytes) : .nan
             var line =
                 "\(record.image) on \(record.base): pull \(NumberText.bytes(record.bytesToPullGivenBase)) of \(NumberText.bytes(record.imageCompressedBytes)) (\(n(fraction * 100))%), shared \(NumberText.bytes(record.sharedCompressedBytes))"
+            if let w = record.wire {
+                let share = w.pushAloneBytes > 0 ? Double(w.pushGivenBaseBytes) / Double(w.pushAloneBytes) : .nan
+                line +=
+                    "; over the wire (\(w.registry)): push alone \(NumberText.bytes(w.pushAloneBytes)), "
+                    + "push with the base there \(NumberText.bytes(w.pushGivenBaseBytes)) (\(n(share * 100))%), "
+                    + "pull with the base present \(NumberText.bytes(w.pullGivenBaseBytes))"
+                if let b = w.pushAfterLastStepChangeBytes, let layers = w.layersSentAfterLastStepChange {
+                    line += ", push after a last-step change \(NumberText.bytes(b)) (\(layers) layer\(layers == 1 ? "" : "s"))"
+                }
+            }
             if let layers = record.newLayersOnLastStepRebuild {
                 line += "; last-step rebuild created \(layers) new layer\(layers == 1 ? "" : "s")"
             } else {

@@ -79,7 +79,9 @@ public enum Headline: Sendable {
     /// C4: VM artifacts ÷ container layers, exact bytes, per image.
     case byteRatios([Double])
     /// C5: the share of image bytes pulled when the base is present.
-    case pulledShare(Double)
+    /// Bytes to pull given the base ÷ image size (store arithmetic), and pushed given the base ÷ pushed alone over
+    /// the wire when every image was transferred.
+    case pulledShare(Double, wire: Double?)
     /// C6: probes blocked, container arms and VM arms.
     case probes(containerBlocked: Int, containerTotal: Int, vmBlocked: Int, vmTotal: Int)
     /// C7: workloads with identical output across arms.
@@ -141,7 +143,9 @@ public enum ImageFinding: Sendable, Equatable {
 
 public enum LayerFinding: Sendable, Equatable {
     /// Images that share no bytes with their base, and the layer counts of rebuilds that made ≠ 1.
-    case failures(sharesNothing: [String], rebuildLayers: [Int])
+    /// Over the wire: images whose push to a registry holding the base sent no fewer bytes than alone, and the layer
+    /// blobs pushed after a last-step change where that was ≠ 1.
+    case failures(sharesNothing: [String], rebuildLayers: [Int], wireSavesNothing: [String], wireRebuildLayers: [Int])
     case rebuildNotMeasured
     case fullPullDespiteSharing
     case holds

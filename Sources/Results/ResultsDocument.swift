@@ -307,6 +307,8 @@ public struct LayerSharing: Codable, Sendable, Equatable {
     public var bytesToPullGivenBase: UInt64
     /// Layers created when only the last Dockerfile step changed; nil if not measured.
     public var newLayersOnLastStepRebuild: Int?
+    /// The same question over the wire: real pushes and pulls through a loopback registry; nil if not measured.
+    public var wire: WireTransfer?
     public init(
         image: String, base: String, imageCompressedBytes: UInt64, sharedCompressedBytes: UInt64,
         bytesToPullGivenBase: UInt64, newLayersOnLastStepRebuild: Int?
@@ -317,6 +319,34 @@ public struct LayerSharing: Codable, Sendable, Equatable {
         self.sharedCompressedBytes = sharedCompressedBytes
         self.bytesToPullGivenBase = bytesToPullGivenBase
         self.newLayersOnLastStepRebuild = newLayersOnLastStepRebuild
+    }
+}
+
+/// C5 measured with real transfers (OCI distribution API) to and from a registry on 127.0.0.1: bytes that crossed
+/// the connection, blobs plus manifests.
+public struct WireTransfer: Codable, Sendable, Equatable {
+    /// What served them, e.g. "docker-registry github.com/docker/distribution 2.8.2+ds1 on 127.0.0.1".
+    public var registry: String
+    /// Pushing the image to a repository that has nothing.
+    public var pushAloneBytes: UInt64
+    /// Pushing the image to a repository that already holds its base.
+    public var pushGivenBaseBytes: UInt64
+    /// Pulling the image into a store that already holds its base.
+    public var pullGivenBaseBytes: UInt64
+    /// Pushing a rebuild whose last step changed, after the build before it: bytes and the layer blobs sent.
+    public var pushAfterLastStepChangeBytes: UInt64?
+    public var layersSentAfterLastStepChange: Int?
+
+    public init(
+        registry: String, pushAloneBytes: UInt64, pushGivenBaseBytes: UInt64, pullGivenBaseBytes: UInt64,
+        pushAfterLastStepChangeBytes: UInt64? = nil, layersSentAfterLastStepChange: Int? = nil
+    ) {
+        self.registry = registry
+        self.pushAloneBytes = pushAloneBytes
+        self.pushGivenBaseBytes = pushGivenBaseBytes
+        self.pullGivenBaseBytes = pullGivenBaseBytes
+        self.pushAfterLastStepChangeBytes = pushAfterLastStepChangeBytes
+        self.layersSentAfterLastStepChange = layersSentAfterLastStepChange
     }
 }
 

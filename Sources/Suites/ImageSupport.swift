@@ -3,6 +3,7 @@ import Foundation
 import Images
 import Machines
 import Probes
+import Registry
 import Results
 
 /// RUN steps of image builds execute in boxbench's own container runtime on an overlay of the layers so far.
@@ -243,49 +244,121 @@ public struct WorkloadImages: Sendable {
         return items
     }
 
-    /// C5's rebuild property, measured: two variants of the workload's Dockerfile that differ only in an appended
-    /// last step are built one after the other; the second must add exactly one layer the first does not have.
-    public func lastStepRebuildNewLayers(for w: WorkloadSpec) throws -> Int {
-        let store = try ImageStore(root: paths.imageStore, layerCache: paths.layerCache)
+    /// The two variants of C5's rebuild probe: the workload's Dockerfile plus one appended last step that differs.
+    /// Both stay tagged in the store until `removeRebuildVariants`.
+    func buildRebuildVariants(for w: WorkloadSpec, store: ImageStore) throws -> [StoredImage] {
         let context = try makeContext(for: w, prefix: OwnedName.rebuild.name())
         defer { try? FileManager.default.removeItem(atPath: context) }
-        do {
-            let original = try String(contentsOfFile: w.dockerfile, encoding: .utf8)
-            var layers: [[String]] = []
-            for variant in ["a", "b"] {
-                let dockerfile = "\(context)/Dockerfile.rebuild-\(variant)"
-                try (original + "\nRUN echo \(variant) > /etc/boxbench-rebuild-probe\n").write(
-                    toFile: dockerfile, atomically: true, encoding: .utf8)
-                let image = try ImageBuilder(store: store).build(
-                    BuildOptions(
-                        context: context, dockerfile: dockerfile,
-                        tag: try ImageReference(parsing: "boxbench/rebuild-probe-\(w.name):\(variant)"),
-                        executor: ContainerRunStepExecutor()), progress: { _ in })
-                layers.append(image.manifest.layers.map(\.digest.description))
-            }
-            for variant in ["a", "b"] { try? store.remove("boxbench/rebuild-probe-\(w.name):\(variant)") }
-            return Set(layers[1]).subtracting(layers[0]).count
+        let original = try String(contentsOfFile: w.dockerfile, encoding: .utf8)
+        return try ["a", "b"].map { variant in
+            let dockerfile = "\(context)/Dockerfile.rebuild-\(variant)"
+            try (original + "\nRUN echo \(variant) > /etc/boxbench-rebuild-probe\n").write(
+                toFile: dockerfile, atomically: true, encoding: .utf8)
+            return try ImageBuilder(store: store).build(
+                BuildOptions(
+                    context: context, dockerfile: dockerfile,
+                    tag: try ImageReference(parsing: "boxbench/rebuild-probe-\(w.name):\(variant)"),
+                    executor: ContainerRunStepExecutor()), progress: { _ in })
         }
     }
 
-    /// C5 figures for a workload image against the busybox base it is built FROM.
+    func removeRebuildVariants(for w: WorkloadSpec, store: ImageStore) {
+        for variant in ["a", "b"] { try? store.remove("boxbench/rebuild-probe-\(w.name):\(variant)") }
+    }
+
+    /// The image the Dockerfile's final stage starts FROM (through stage names: `FROM base` where `base` is an
+    /// earlier stage's alias); nil for `scratch` or a FROM the store cannot name (an unresolved ARG).
+    static func finalBase(of dockerfile: Dockerfile) -> String? {
+        var stages: [(from: String, alias: String?)] = []
+        for ins in dockerfile.instructions {
+            if case .from(let image, let alias) = ins.kind { stages.append((image, alias)) }
+        }
+        guard var from = stages.last?.from else { return nil }
+        for stage in stages.reversed() where stage.alias?.lowercased() == from.lowercased() { from = stage.from }
+        return from == "scratch" || from.contains("$") ? nil : from
+    }
+
+    /// C5 figures for a workload image against the base its final stage is built FROM: the store's arithmetic, the
+    /// rebuild probe, and the same over the wire through a loopback docker-registry.
     public func layerSharing(for image: PreparedImage, workload: WorkloadSpec? = nil) -> LayerSharing? {
+        let baseName =
+            workload.flatMap { w in (try? Dockerfile.load(w.dockerfile)).flatMap(Self.finalBase) } ?? "boxbench/busybox"
         guard let store = try? ImageStore(root: paths.imageStore, layerCache: paths.layerCache),
-            let stored = try? store.resolve(image.name), let base = try? store.resolve("boxbench/busybox"),
+            let stored = try? store.resolve(image.reference ?? image.name), let base = try? store.resolve(baseName),
             let pull = try? store.bytesToPull(image: stored, given: base), let sizes = try? store.sizes(of: stored)
         else { return nil }
         let shared = Set(base.manifest.layers.map(\.digest))
         let sharedBytes = stored.manifest.layers.filter { shared.contains($0.digest) }.reduce(Int64(0)) { $0 + $1.size }
-        return LayerSharing(
-            image: image.name, base: "boxbench/busybox", imageCompressedBytes: UInt64(sizes.compressedBytes),
+        var record = LayerSharing(
+            image: image.name, base: baseName, imageCompressedBytes: UInt64(sizes.compressedBytes),
             sharedCompressedBytes: UInt64(sharedBytes), bytesToPullGivenBase: UInt64(pull.compressedBytes),
-            newLayersOnLastStepRebuild: workload.flatMap { w in
-                do { return try lastStepRebuildNewLayers(for: w) } catch {
-                    FileHandle.standardError.write(Data("rebuild probe for \(w.name) failed: \(error)\n".utf8))
-                    return nil
-                }
-            })
+            newLayersOnLastStepRebuild: nil)
+        var variants: [StoredImage] = []
+        if let w = workload {
+            do {
+                variants = try buildRebuildVariants(for: w, store: store)
+                record.newLayersOnLastStepRebuild =
+                    Set(variants[1].manifest.layers.map(\.digest)).subtracting(variants[0].manifest.layers.map(\.digest))
+                    .count
+            } catch {
+                FileHandle.standardError.write(Data("rebuild probe for \(w.name) failed: \(error)\n".utf8))
+            }
+        }
+        defer { if let w = workload { removeRebuildVariants(for: w, store: store) } }
+        guard let imageTag = stored.reference?.description, let baseTag = base.reference?.description else {
+            return record
+        }
+        progress("\(image.name): pushing and pulling through a loopback registry (C5)…")
+        do {
+            record.wire = try wireTransfer(
+                store: store, image: imageTag, base: baseTag,
+                rebuild: variants.count == 2 ? variants.compactMap { $0.reference?.description } : [])
+        } catch {
+            FileHandle.standardError.write(Data("C5 transfer for \(image.name) not measured: \(error)\n".utf8))
+        }
+        return record
     }
+
+    /// Real pushes and pulls (OCI distribution API) through Debian's docker-registry on 127.0.0.1: the image alone,
+    /// the image where its base already is (push, then pull into a store holding the base), and the second
+    /// rebuild variant after the first.
+    func wireTransfer(store: ImageStore, image: String, base: String, rebuild: [String]) throws -> WireTransfer {
+        let registry = try LoopbackRegistry()
+        defer { registry.stop() }
+        let (root, host, pullRoot) = (store.root, registry.host, registry.directory + "/pull")
+        let options = RegistryClientOptions(tlsVerify: false, userAgent: "boxbench")
+        return try store.withBlobWriters {
+            try blockingAwait {
+                try await RegistryClient.withClient(options: options) { client in
+                    let layout = OCILayout(path: root)
+                    let ref = { (repo: String, tag: String) in try RegistryReference(parsing: "\(host)/c5/\(repo):\(tag)") }
+                    let alone = try await client.push(layout: layout, tag: image, to: ref("alone", "image"))
+                    _ = try await client.push(layout: layout, tag: base, to: ref("layered", "base"))
+                    let givenBase = try await client.push(layout: layout, tag: image, to: ref("layered", "image"))
+                    let pulled = OCILayout(path: pullRoot)
+                    _ = try await client.pull(ref("layered", "base"), into: pulled)
+                    let pullGivenBase = try await client.pull(ref("layered", "image"), into: pulled)
+                    var wire = WireTransfer(
+                        registry: "\(registry.version) on 127.0.0.1", pushAloneBytes: alone.bytesOnTheWire,
+                        pushGivenBaseBytes: givenBase.bytesOnTheWire, pullGivenBaseBytes: pullGivenBase.bytesOnTheWire)
+                    if rebuild.count == 2 {
+                        _ = try await client.push(layout: layout, tag: rebuild[0], to: ref("rebuild", "a"))
+                        let second = try await client.push(layout: layout, tag: rebuild[1], to: ref("rebuild", "b"))
+                        wire.pushAfterLastStepChangeBytes = second.bytesOnTheWire
+                        wire.layersSentAfterLastStepChange =
+                            second.blobs.filter { $0.outcome == .transferred && $0.mediaType?.contains("layer") == true }
+                            .count
+                    }
+                    return wire
+                }
+            }
+        }
+    }
+}
+
+extension TransferReport {
+    /// Blob and manifest bytes that crossed the connection.
+    var bytesOnTheWire: UInt64 { UInt64(max(0, totalBytesTransferred)) }
 }
 
 func makeTempDirectory(_ prefix: String) throws -> String {

@@ -78,31 +78,16 @@ public enum VMLauncherKind: String, Sendable, Equatable, CaseIterable {
 }
 
 public struct VMArm: Sendable, Equatable {
-    public var launcher: VMLauncherKind
-    public var accel: AccelChoice
-    public var machine: DomainSpec.Machine
-    public var rootfs: RootfsMode
+    public var launcher: VMLauncherKind = .libvirt
+    public var accel: AccelChoice = .auto
+    public var machine: DomainSpec.Machine = .pc
+    public var rootfs: RootfsMode = .initramfs
     /// `minimal` (boxbench-init runs the workload) or `full-os` (the image's systemd starts it as a unit).
-    public var guest: GuestKind
-    public var memoryMiB: Int
-    public var vcpus: Int
+    public var guest: GuestKind = .minimal
+    public var memoryMiB = 256
+    public var vcpus = 1
     /// Another QEMU binary (libvirt's `<emulator>`), for A/B runs of two builds in one suite.
     public var path: String?
-
-    public init(
-        launcher: VMLauncherKind = .libvirt, accel: AccelChoice = .auto, machine: DomainSpec.Machine = .pc,
-        rootfs: RootfsMode = .initramfs, guest: GuestKind = .minimal, memoryMiB: Int = 256, vcpus: Int = 1,
-        path: String? = nil
-    ) {
-        self.guest = guest
-        self.path = path
-        self.launcher = launcher
-        self.accel = accel
-        self.machine = machine
-        self.rootfs = rootfs
-        self.memoryMiB = memoryMiB
-        self.vcpus = vcpus
-    }
 }
 
 extension ArmSpec {

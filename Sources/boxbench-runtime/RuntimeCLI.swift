@@ -48,9 +48,12 @@ struct RuntimeCLI: ParsableCommand {
         guard let name = args.first else { return nil }
         let rest = Array(args.dropFirst())
         var options = ["--root": "root", "--log": "log", "--log-format": "log-format"]
-        var flags = ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"]
-        func read(_ positionals: ClosedRange<Int>) -> LeanArguments? {
-            LeanArguments(rest, options: options, flags: flags, positionals: positionals)
+        let flags = ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"]
+        /// `flag`: the command's own boolean, by its long name, also taken as `-<first letter>`.
+        func read(_ positionals: ClosedRange<Int>, flag: String? = nil) -> LeanArguments? {
+            var all = flags
+            if let flag { (all["--" + flag], all["-" + flag.prefix(1)]) = (flag, flag) }
+            return LeanArguments(rest, options: options, flags: all, positionals: positionals)
         }
         func globals(_ a: LeanArguments) -> GlobalOptions {
             var g = GlobalOptions()
@@ -91,19 +94,14 @@ struct RuntimeCLI: ParsableCommand {
         case "state":
             return read(1...1).map { command(State.self, $0) }
         case "delete":
-            flags["--force"] = "force"
-            flags["-f"] = "force"
-            guard let a = read(1...1) else { return nil }
+            guard let a = read(1...1, flag: "force") else { return nil }
             var c = command(Delete.self, a)
             c.force = a.flags.contains("force")
             return c
         case "kill":
-            flags["--all"] = "all"
-            flags["-a"] = "all"
-            guard let a = read(1...2) else { return nil }
+            guard let a = read(1...2, flag: "all") else { return nil }
             var c = command(Kill.self, a)
-            c.all = a.flags.contains("all")
-            c.signal = a.positionals.count > 1 ? a.positionals[1] : "SIGTERM"
+            (c.all, c.signal) = (a.flags.contains("all"), a.positionals.count > 1 ? a.positionals[1] : "SIGTERM")
             return c
         default:
             return nil

@@ -139,6 +139,70 @@ struct AnalysisTests {
         #expect(byID["C7"]!.evidence.contains { $0.contains("hybrid mode not supported") })
     }
 
+    /// C5 over the wire: the base already in the registry must save bytes and a last-step change must send one
+    /// layer; either failing turns a verdict the store arithmetic alone would give into "does not hold".
+    @Test func layerReuseOverTheWireFollowsItsRule() throws {
+        var doc = try loadFixture()
+        func c5(_ wire: WireTransfer?) -> ClaimAssessment {
+            for i in doc.layerSharing.indices { doc.layerSharing[i].wire = wire }
+            return ReportAnalysis(doc).claims.first { $0.id == "C5" }!
+        }
+        let good = WireTransfer(
+            registry: "docker-registry test on 127.0.0.1", pushAloneBytes: 1000, pushGivenBaseBytes: 300,
+            pullGivenBaseBytes: 300, pushAfterLastStepChangeBytes: 40, layersSentAfterLastStepChange: 1)
+        #expect(c5(nil).verdict == .holds)
+        #expect(!c5(nil).measured.contains("over the wire"))
+        let holds = c5(good)
+        #expect(holds.verdict == .holds)
+        #expect(holds.measured.contains("over the wire 30.0% pushed"), "\(holds.measured)")
+        #expect(holds.evidence.contains { $0.contains("(30.0%)") }, "\(holds.evidence)")
+        var savesNothing = good
+        savesNothing.pushGivenBaseBytes = 1000
+        #expect(c5(savesNothing).verdict == .doesNotHold)
+        #expect(c5(savesNothing).reason.contains("as many bytes with the base"))
+        var twoLayers = good
+        twoLayers.layersSentAfterLastStepChange = 2
+        #expect(c5(twoLayers).verdict == .doesNotHold)
+        #expect(c5(twoLayers).reason.contains("sent 2 layers"))
+    }
+
+    /// C4 with a minimal and a full-OS VM of one image: both listed, the full OS weighed, whatever the arm order.
+    @Test func imageSizeWeighsTheFullOSGuest() throws {
+        var doc = ResultsDocument(
+            suite: "c4", startedAt: "2026-12-02T00:00:00Z", seed: 1,
+            host: HostInfo(
+                hostname: "h", kernel: "6", cpuModel: "c", cpus: 2, memTotalBytes: 1 << 30, cgroupMode: "v2",
+                bootID: "b"),
+            tool: ToolInfo(version: "t", commit: "t"),
+            plan: PlanSummary(arms: [], workloads: [], repetitions: 1, warmups: 0, timeoutSeconds: 1, cacheMode: "warm"))
+        doc.arms = [
+            ArmRecord(key: "container", kind: .container, engine: "boxbench"),
+            ArmRecord(key: "os", kind: .vm, engine: "libvirt", rootfs: "disk", guest: "full-os"),
+            ArmRecord(key: "small", kind: .vm, engine: "libvirt", rootfs: "initramfs"),
+        ]
+        let mib: UInt64 = 1 << 20
+        doc.images = [
+            ArtifactSize(image: "img", armKey: "container", component: "layers-compressed", bytes: 30 * mib),
+            ArtifactSize(image: "img", armKey: "container", component: "layers-uncompressed", bytes: 90 * mib),
+            ArtifactSize(image: "img", armKey: "small", component: "kernel", bytes: 14 * mib),
+            ArtifactSize(image: "img", armKey: "small", component: "initramfs", bytes: 31 * mib),
+            ArtifactSize(image: "img", armKey: "os", component: "kernel", bytes: 14 * mib),
+            ArtifactSize(image: "img", armKey: "os", component: "initramfs", bytes: 1 * mib),
+            ArtifactSize(image: "img", armKey: "os", component: "disk-allocated", bytes: 200 * mib),
+            ArtifactSize(image: "img", armKey: "os", component: "os-layer-uncompressed", bytes: 16 * mib),
+        ]
+        let analysis = ReportAnalysis(doc)
+        let bytes = try #require(analysis.imageBytes.first)
+        #expect(bytes.vms.map(\.armKey) == ["small", "os"])
+        #expect(bytes.decidingVM?.armKey == "os")
+        #expect(bytes.vms.last?.total == 215 * mib)  // the OS layer is inside the disk, not added again
+        let c4 = try #require(analysis.claims.first { $0.id == "C4" })
+        #expect(c4.verdict == .holds)  // 215 ÷ 90 ≥ 2; the minimal guest alone (45 ÷ 90) would not hold
+        #expect(c4.evidence.first?.contains("VM small (minimal)") == true)
+        #expect(c4.evidence.first?.contains("VM os (full-os)") == true)
+        #expect(c4.evidence.first?.contains("OS layer (systemd) of 16.0 MiB") == true, "\(c4.evidence)")
+    }
+
     @Test func missingDataIsNotMeasuredNeverInvented() throws {
         var doc = try loadFixture()
         doc.samples.removeAll { $0.arm == "vm" }

@@ -90,6 +90,24 @@ struct RealSuiteTests {
         let sharing = try #require(doc.layerSharing.first)
         #expect(sharing.bytesToPullGivenBase < sharing.imageCompressedBytes)
         #expect(sharing.newLayersOnLastStepRebuild == 1)
+        // C5 over the wire (a loopback docker-registry): the same layers the store arithmetic counts, plus a few KiB
+        // of config and manifests; a last-step change sends one layer; the registry is gone afterwards.
+        let wire = try #require(sharing.wire, "C5's transfer through the loopback registry was not measured")
+        #expect(wire.pushGivenBaseBytes < wire.pushAloneBytes)
+        for bytes in [wire.pushGivenBaseBytes, wire.pullGivenBaseBytes] {
+            #expect(bytes >= sharing.bytesToPullGivenBase && bytes < sharing.bytesToPullGivenBase + 16_384, "\(wire)")
+        }
+        #expect(wire.pushAloneBytes >= sharing.imageCompressedBytes)
+        #expect(wire.layersSentAfterLastStepChange == 1)
+        #expect((wire.pushAfterLastStepChangeBytes ?? .max) < 64 * 1024)
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? [])
+            .filter { $0.hasPrefix(OwnedName.registry.name()) }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        let registries = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+            ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "")
+                .contains(OwnedName.registry.name())
+        }
+        #expect(registries.isEmpty, "docker-registry still running: \(registries)")
         #expect(doc.arms.map(\.kind) == [.native, .container, .vm])
         // Every arm says what its memory figure counts; the VM's is its machine cgroup, like the containers'.
         #expect(doc.arms.allSatisfy { $0.memoryFigure != nil })
