@@ -20,6 +20,16 @@
  *                         the client: connect (retrying for up to WAIT_MS while the server starts), then COUNT
  *                         transactions of SIZE bytes each way (netperf TCP_RR style), TCP_NODELAY; prints the
  *                         latency p50/p99 and transactions per second, and the time until the connect succeeded
+ *   serve CONTROL_PORT PROGRAM [ARG...]
+ *                         a service workload's supervisor: start PROGRAM (a server, searched in $PATH), listen on
+ *                         CONTROL_PORT, and when a client connects there (`stop`), end the server (SIGTERM, SIGKILL
+ *                         after 5 s), print "stopped" and exit 0; a server that exits before that fails the run
+ *   ready tcp|http|redis HOST PORT PATH WAIT_MS
+ *                         the readiness probe, from the client side: until WAIT_MS pass, connect (1 s per attempt)
+ *                         and for http GET PATH expecting status 200, for redis send PING expecting +PONG; prints
+ *                         the CLOCK_MONOTONIC time of the first success and the attempts it took
+ *   stop HOST CONTROL_PORT [WAIT_MS=10000]
+ *                         tell `serve` to end its server; returns once it has (the connection closes)
  *
  * Output (stdout, one item per line):
  *   bbwork: key=value                       result; numeric keys end in _ns, _ms, _bytes or _per_s
@@ -99,7 +109,7 @@ static void usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\nusage: bbwork hello | idle [SECONDS] | cpu [MiB] | memory [MiB] | syscall [N] | fileio [MiB] | probe | netserver PORT [SIZE] | netrr HOST PORT [COUNT] [SIZE] [WAIT_MS]\n",
+    fputs("\nusage: bbwork hello | idle [SECONDS] | cpu [MiB] | memory [MiB] | syscall [N] | fileio [MiB] | probe | netserver PORT [SIZE] | netrr HOST PORT [COUNT] [SIZE] [WAIT_MS] | serve CONTROL_PORT PROGRAM [ARG...] | ready tcp|http|redis HOST PORT PATH WAIT_MS | stop HOST CONTROL_PORT [WAIT_MS]\n",
           stderr);
     exit(2);
 }
@@ -933,46 +943,62 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* One bounded (1 s) connect: a SYN sent while the server's host is still booting may never be answered, and a
+   blocking connect would wait minutes for it.  Returns the connected socket or -1 with errno set. */
+static int connect_once(const struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int e = 0;
+    if (connect(fd, (const struct sockaddr *)a, sizeof *a) != 0) {
+        e = errno;
+        if (e == EINPROGRESS) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int n;
+            do { n = poll(&p, 1, 1000); } while (n < 0 && errno == EINTR);
+            socklen_t len = sizeof e;
+            if (n == 0)
+                e = ETIMEDOUT;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+                e = errno;
+        }
+    }
+    if (e != 0) {
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    fcntl(fd, F_SETFL, flags);
+    return fd;
+}
+
+static struct sockaddr_in parse_address(const char *workload, const char *host, const char *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        usage_error("%s: bad HOST '%s' (want an IPv4 address)", workload, host);
+    a.sin_port = htons((uint16_t)parse_count(workload, "PORT", port, 65535));
+    return a;
+}
+
 static int netrr_main(int argc, char **argv)
 {
     if (argc < 2 || argc > 5)
         usage_error("netrr: want HOST PORT [COUNT] [SIZE] [WAIT_MS]");
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    if (inet_pton(AF_INET, argv[0], &a.sin_addr) != 1)
-        usage_error("netrr: bad HOST '%s' (want an IPv4 address)", argv[0]);
-    a.sin_port = htons((uint16_t)parse_count("netrr", "PORT", argv[1], 65535));
+    struct sockaddr_in a = parse_address("netrr", argv[0], argv[1]);
     unsigned long count = argc > 2 ? parse_count("netrr", "COUNT", argv[2], 100000000UL) : 2000;
     unsigned long size = argc > 3 ? parse_count("netrr", "SIZE", argv[3], 1UL << 20) : 64;
     unsigned long wait_ms = argc > 4 ? parse_count("netrr", "WAIT_MS", argv[4], 3600000UL) : 10000;
     uint64_t t0 = now_ns(), deadline = t0 + wait_ms * 1000000ULL;
-    int fd = -1;
+    int fd;
     for (;;) {
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            die("netrr: socket");
-        /* A bounded attempt (1 s): a SYN sent while the server's host is still booting may never be answered,
-           and a blocking connect would wait minutes for it. */
-        int flags = fcntl(fd, F_GETFL);
-        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-        int e = 0;
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-            e = errno;
-            if (e == EINPROGRESS) {
-                struct pollfd p = {.fd = fd, .events = POLLOUT};
-                int n;
-                do { n = poll(&p, 1, 1000); } while (n < 0 && errno == EINTR);
-                socklen_t len = sizeof e;
-                if (n == 0)
-                    e = ETIMEDOUT;
-                else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
-                    e = errno;
-            }
-        }
-        if (e == 0) {
-            fcntl(fd, F_SETFL, flags);
+        fd = connect_once(&a);
+        if (fd >= 0)
             break;
-        }
-        close(fd);
+        int e = errno;
         if ((e != ECONNREFUSED && e != ENETUNREACH && e != EHOSTUNREACH && e != ETIMEDOUT) || now_ns() > deadline) {
             errno = e;
             die("netrr: connect");
@@ -1006,6 +1032,149 @@ static int netrr_main(int argc, char **argv)
     return 0;
 }
 
+/* ---------------------------------------------------------------- serve / ready / stop */
+
+static int serve_main(int argc, char **argv)
+{
+    if (argc < 2)
+        usage_error("serve: want CONTROL_PORT PROGRAM [ARG...]");
+    unsigned long port = parse_count("serve", "CONTROL_PORT", argv[0], 65535);
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ls < 0)
+        die("serve: socket");
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {INADDR_ANY}};
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) != 0)
+        die("serve: bind");
+    if (listen(ls, 4) != 0)
+        die("serve: listen");
+    fflush(stdout);
+    pid_t server = fork();
+    if (server < 0)
+        die("serve: fork");
+    if (server == 0) {
+        execvp(argv[1], argv + 1);
+        fprintf(stderr, "%s: serve: exec %s: %s\n", prog, argv[1], strerror(errno));
+        _exit(127);
+    }
+    int c = -1;
+    while (c < 0) {
+        int status;
+        pid_t w = waitpid(server, &status, WNOHANG);
+        if (w == server) {
+            fprintf(stderr, "%s: serve: %s ended before it was stopped (%s %d)\n", prog, argv[1],
+                    WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+            return 1;
+        }
+        struct pollfd p = {.fd = ls, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0)
+            c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    }
+    kill(server, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 500 && waitpid(server, &status, WNOHANG) != server; i++) {
+        struct timespec t = {0, 10000000};
+        nanosleep(&t, NULL);
+        if (i == 499) {
+            kill(server, SIGKILL);
+            waitpid(server, &status, 0);
+        }
+    }
+    puts("stopped");
+    fflush(stdout);
+    close(c);
+    close(ls);
+    return 0;
+}
+
+/* One readiness attempt on a connected socket: 0 when the service answered as it should. */
+static int ready_attempt(int fd, const char *kind, const char *host, const char *path)
+{
+    char req[512], resp[64] = {0};
+    if (!strcmp(kind, "tcp"))
+        return 0;
+    int n = !strcmp(kind, "http") ? snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, host)
+                                  : snprintf(req, sizeof req, "PING\r\n");
+    if (write(fd, req, (size_t)n) != n)
+        return -1;
+    size_t got = 0;
+    while (got < sizeof resp - 1) {
+        ssize_t r = read(fd, resp + got, sizeof resp - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        if (memchr(resp, '\n', got))
+            break;
+    }
+    if (!strcmp(kind, "http"))
+        return !strncmp(resp, "HTTP/1.", 7) && !strncmp(resp + 8, " 200", 4) ? 0 : -1;
+    return !strncmp(resp, "+PONG", 5) ? 0 : -1;
+}
+
+static int ready_main(int argc, char **argv)
+{
+    if (argc != 5)
+        usage_error("ready: want tcp|http|redis HOST PORT PATH WAIT_MS");
+    const char *kind = argv[0];
+    if (strcmp(kind, "tcp") && strcmp(kind, "http") && strcmp(kind, "redis"))
+        usage_error("ready: bad kind '%s' (want tcp, http or redis)", kind);
+    struct sockaddr_in a = parse_address("ready", argv[1], argv[2]);
+    unsigned long wait_ms = parse_count("ready", "WAIT_MS", argv[4], 3600000UL);
+    uint64_t deadline = now_ns() + wait_ms * 1000000ULL;
+    unsigned long attempts = 0;
+    int last = 0;
+    for (;;) {
+        attempts++;
+        int fd = connect_once(&a);
+        if (fd >= 0) {
+            struct timeval tv = {1, 0}; /* a reply that never comes is one failed attempt, not a hang */
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            int ok = ready_attempt(fd, kind, argv[1], argv[3]);
+            uint64_t at = now_ns();
+            close(fd);
+            if (ok == 0) {
+                out("ready_mono_ns=%" PRIu64, at);
+                out("ready_attempts=%lu", attempts);
+                return 0;
+            }
+            last = EPROTO;
+        } else {
+            last = errno;
+        }
+        if (now_ns() > deadline) {
+            fprintf(stderr, "%s: ready: %s:%s did not answer %s within %lu ms (%lu attempts, last: %s)\n", prog,
+                    argv[1], argv[2], kind, wait_ms, attempts, last == EPROTO ? "unexpected reply" : strerror(last));
+            return 1;
+        }
+        struct timespec t = {0, 2000000}; /* 2 ms between attempts */
+        nanosleep(&t, NULL);
+    }
+}
+
+static int stop_main(int argc, char **argv)
+{
+    if (argc < 2 || argc > 3)
+        usage_error("stop: want HOST CONTROL_PORT [WAIT_MS]");
+    struct sockaddr_in a = parse_address("stop", argv[0], argv[1]);
+    unsigned long wait_ms = argc > 2 ? parse_count("stop", "WAIT_MS", argv[2], 3600000UL) : 10000;
+    uint64_t deadline = now_ns() + wait_ms * 1000000ULL;
+    int fd;
+    while ((fd = connect_once(&a)) < 0) {
+        if (now_ns() > deadline)
+            die("stop: connect");
+        struct timespec t = {0, 10000000};
+        nanosleep(&t, NULL);
+    }
+    struct timeval tv = {(time_t)(wait_ms / 1000) + 1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char b;
+    while (read(fd, &b, 1) > 0) /* `serve` closes once its server has ended */
+        ;
+    close(fd);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static const struct {
@@ -1014,7 +1183,8 @@ static const struct {
 } workloads[] = {
     {"hello", hello_main},   {"idle", idle_main},     {"cpu", cpu_main},     {"memory", memory_main},
     {"syscall", syscall_main}, {"fileio", fileio_main}, {"probe", probe_main},
-    {"netserver", netserver_main}, {"netrr", netrr_main},
+    {"netserver", netserver_main}, {"netrr", netrr_main}, {"serve", serve_main}, {"ready", ready_main},
+    {"stop", stop_main},
 };
 
 int main(int argc, char **argv)

@@ -44,6 +44,8 @@
  *       uid=<n>  gid=<n>       numeric ids to run as (supplementary groups are cleared when either is set)
  *       net=<a.b.c.d>/<prefix> bring lo and eth0 up, eth0 with this address (a bench network's NIC;
  *                              waits up to 5 s for eth0 to appear).  Marker: BOXBENCH-MARK net-up ...
+ *       volume=<device> <dir>  mount the data volume (ext4, e.g. "/dev/vdb /data") before the workload
+ *                              starts, waiting up to 5 s for the device.  Marker: BOXBENCH-MARK volume ...
  *     Values may hold any byte except newline and NUL; the producer rejects values with a newline and
  *     escapes nothing else.  Empty lines and lines starting with '#' are ignored; an unknown key, a
  *     NUL byte, no arg= line, or an env= without '=' is an error (step=workload-spec, line=<n>).
@@ -462,6 +464,7 @@ struct spec {
     gid_t gid;
     int has_uid, has_gid;
     const char *net; /* "a.b.c.d/prefix" or NULL */
+    char *volume; /* "<device> <dir>" or NULL */
 };
 
 static int parse_id(const char *s, unsigned long *out)
@@ -510,6 +513,10 @@ static int parse_spec(char *buf, size_t len, struct spec *sp)
             sp->cwd = v;
         } else if (!strcmp(line, "net")) {
             sp->net = v;
+        } else if (!strcmp(line, "volume")) {
+            if (!strchr(v, ' '))
+                goto bad;
+            sp->volume = v;
         } else if (!strcmp(line, "uid")) {
             if (parse_id(v, &id))
                 goto bad;
@@ -554,6 +561,25 @@ static int if_up(int sock, const char *name, const struct in_addr *addr, unsigne
         return errno;
     ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     return ioctl(sock, SIOCSIFFLAGS, &ifr) != 0 ? errno : 0;
+}
+
+/* "<device> <dir>": waits up to 5 s for the device (a virtio disk may appear after init starts), mounts it. */
+static int volume_up(char *spec)
+{
+    char *dir = strchr(spec, ' ');
+    *dir++ = '\0';
+    struct stat st;
+    for (int i = 0; i < 500 && stat(spec, &st) != 0; i++) {
+        struct timespec t = {0, 10000000};
+        nanosleep(&t, NULL);
+    }
+    int e = mount_fs(spec, dir, "ext4", MS_NOATIME, NULL);
+    if (e) {
+        error_step("volume", e);
+        return -1;
+    }
+    mark("volume");
+    return 0;
 }
 
 static int net_up(const char *spec)
@@ -688,6 +714,8 @@ static int run_workload(const char *spec_path)
         return -1;
 
     if (sp.net && net_up(sp.net) != 0)
+        return -1;
+    if (sp.volume && volume_up(sp.volume) != 0)
         return -1;
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {

@@ -7,7 +7,6 @@ public struct DockerfileError: Error, CustomStringConvertible, Sendable, Equatab
     public var instruction: String
     public var message: String
 
-
     public var description: String { "\(file):\(line): \(instruction): \(message)" }
 }
 

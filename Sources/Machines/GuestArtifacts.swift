@@ -56,7 +56,7 @@ public struct GuestArtifactBuilder: Sendable {
     public static let balloonModules = ["virtio_pci", "virtio_balloon"]
     /// The NIC of a network workload's guest.
     public static let networkModules = ["virtio_pci", "virtio_net"]
-    static let formatVersion = "boxbench-guest-v1"
+    static let formatVersion = "boxbench-guest-v2"
     /// Where a full-OS guest's init lives in the image (merged /usr or not).
     public static let systemdPaths = ["/lib/systemd/systemd", "/usr/lib/systemd/systemd"]
     /// The unit a full-OS guest starts the workload with: boxbench-init again (not PID 1: it runs the workload,
@@ -128,7 +128,8 @@ public struct GuestArtifactBuilder: Sendable {
         if workload.network != nil { moduleNames += Self.networkModules }
         let initHash = SHA256.hash(data: initData).map { String(format: "%02x", $0) }.joined()
         let keyText = [
-            Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue + (osInit.map { "|" + $0 } ?? ""), spec,
+            Self.formatVersion, cacheKey, kernelVersion, initHash, mode.rawValue + (osInit.map { "|" + $0 } ?? ""),
+            spec,
             moduleNames.joined(separator: ","),
         ].joined(separator: "\n\u{1}")
         let key = SHA256.hash(data: Data(keyText.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -155,14 +156,20 @@ public struct GuestArtifactBuilder: Sendable {
                 let d = tmp + "/disk.raw"
                 try Self.buildDisk(
                     at: d, rootfs: rootfsDir, spec: spec, tmp: tmp,
-                    fullOS: osInit == nil ? nil : (initBinary: paths.guestInit, machineID: String(key.prefix(32))))
+                    fullOS: osInit == nil
+                        ? nil
+                        : (
+                            initBinary: paths.guestInit, machineID: String(key.prefix(32)),
+                            disabled: Self.unitsStarting(Self.serverProgram(workload.argv), rootfs: rootfsDir)
+                        ))
                 try writeInitramfs(
                     to: initrd, rootfs: nil, initData: [UInt8](initData), spec: spec, modules: modules,
                     kernelVersion: kernelVersion, rootDevice: "/dev/vda", osInit: osInit)
                 disk = finalDir + "/disk.raw"
             }
             var a = GuestArtifacts(
-                key: key, directory: finalDir, mode: mode, guest: guest, kernel: paths.kernelImage, kernelVersion: kernelVersion,
+                key: key, directory: finalDir, mode: mode, guest: guest, kernel: paths.kernelImage,
+                kernelVersion: kernelVersion,
                 initrd: finalDir + "/initrd.img", disk: disk, kernelBytes: 0, initrdBytes: 0,
                 modules: modules.map(\.name),
                 cached: false, buildMs: 0)
@@ -263,7 +270,9 @@ public struct GuestArtifactBuilder: Sendable {
                 // Stored uncompressed: the guest init loads them with finit_module and no decompressor.
                 var rel = m.relativePath
                 for s in [".xz", ".zst", ".gz"] where rel.hasSuffix(s) { rel.removeLast(s.count) }
-                let guestPath = "lib/modules/\(kernelVersion)/" + rel
+                // Through the image's own symlinks (merged /usr: lib -> usr/lib): a directory entry named like one
+                // would replace it in the unpacked root and break every dynamic binary.
+                let guestPath = Self.throughSymlinks("lib/modules/\(kernelVersion)/" + rel, in: rootfs)
                 var parts: [String] = []
                 for c in guestPath.split(separator: "/").dropLast() {
                     parts.append(String(c))
@@ -282,11 +291,68 @@ public struct GuestArtifactBuilder: Sendable {
     }
 
     /// ext4 via `mke2fs -d`, then the workload file and mount points added with debugfs (the rootfs is not copied).
+    /// `path` (relative to the root) with every leading component that is a symlink in `rootfs` replaced by its
+    /// target, so the directories written for it are real directories of the image; unchanged without a rootfs.
+    static func throughSymlinks(_ path: String, in rootfs: String?) -> String {
+        guard let rootfs else { return path }
+        var done: [String] = []
+        var rest = path.split(separator: "/").map(String.init)
+        var hops = 0
+        while !rest.isEmpty {
+            let next = rest.removeFirst()
+            let here = (done + [next]).joined(separator: "/")
+            guard hops < 16, !rest.isEmpty,
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: rootfs + "/" + here)
+            else {
+                done.append(next)
+                continue
+            }
+            hops += 1
+            // Absolute targets are inside the image; relative ones are relative to the link's directory.
+            let base = target.hasPrefix("/") ? [] : done
+            var resolved: [String] = base
+            for part in target.split(separator: "/").map(String.init) where part != "." && !part.isEmpty {
+                if part == ".." { _ = resolved.popLast() } else { resolved.append(part) }
+            }
+            done = []
+            rest = resolved + rest
+        }
+        return done.joined(separator: "/")
+    }
+
+    /// The program a workload serves with: what the kit's `bbwork serve PORT PROGRAM …` runs, else its argv[0].
+    static func serverProgram(_ argv: [String]) -> String {
+        let name = { (s: String) in (s as NSString).lastPathComponent }
+        if argv.count > 3, name(argv[0]) == "bbwork", argv[1] == "serve" { return name(argv[3]) }
+        return argv.first.map(name) ?? ""
+    }
+
+    /// Units the image enabled in multi-user.target whose ExecStart runs `program` (nginx.service for nginx): in a
+    /// full-OS guest the workload unit starts that server, so the package's own unit would only collide with it.
+    static func unitsStarting(_ program: String, rootfs: String) -> [String] {
+        let wants = "/etc/systemd/system/multi-user.target.wants"
+        guard !program.isEmpty, let names = try? FileManager.default.contentsOfDirectory(atPath: rootfs + wants)
+        else { return [] }
+        return names.filter { name in
+            guard name.hasSuffix(".service"),
+                let target = try? FileManager.default.destinationOfSymbolicLink(atPath: rootfs + wants + "/" + name),
+                let text = try? String(
+                    contentsOfFile: rootfs + (target.hasPrefix("/") ? target : wants + "/" + target),
+                    encoding: .utf8)
+            else { return false }
+            return text.split(separator: "\n").contains { line in
+                line.hasPrefix("ExecStart=")
+                    && line.split(separator: " ").first.map { ($0.split(separator: "/").last ?? "") == program } == true
+            }
+        }.sorted()
+    }
+
     /// `fullOS`: also the workload unit (enabled), boxbench-init for it to run, a fixed machine id (no first-boot
-    /// questions, the same state every boot) and the console's gettys masked.
+    /// questions, the same state every boot), the console's gettys masked, and the `disabled` units (which would
+    /// start the workload's server a second time) left out of multi-user.target.
     static func buildDisk(
         at path: String, rootfs: String, spec: String, tmp: String,
-        fullOS: (initBinary: String, machineID: String)? = nil
+        fullOS: (initBinary: String, machineID: String, disabled: [String])? = nil
     ) throws(MachineError) {
         let used = usedBytes(rootfs)
         let sizeKiB = max(64 * 1024, (used * 3 / 2) / 1024 + 32 * 1024)
@@ -321,6 +387,7 @@ public struct GuestArtifactBuilder: Sendable {
                 "rm etc/machine-id", "write \(machineIDFile) etc/machine-id",
             ]
             for unit in maskedUnits { commands += ["rm \(units)/\(unit)", "symlink \(units)/\(unit) /dev/null"] }
+            for unit in fullOS.disabled { commands.append("rm \(units)/multi-user.target.wants/\(unit)") }
         }
         let script = commands.joined(separator: "\n") + "\n"
         guard FileManager.default.createFile(atPath: cmds, contents: Data(script.utf8)) else {

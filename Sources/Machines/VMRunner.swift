@@ -185,7 +185,8 @@ public final class VMRunner: VMLauncher, Sendable {
         var spec = DomainSpec(
             name: name, type: config.accel.domainType, machine: config.machine, memoryMiB: config.memoryMiB,
             vcpus: config.vcpus, kernel: artifacts.kernel, initrd: artifacts.initrd, cmdline: config.cmdline,
-            disk: artifacts.disk.map { DomainSpec.Disk(path: $0, transient: artifacts.guest == .fullOS) }, serial: .pipe(path: fifo),
+            disk: artifacts.disk.map { DomainSpec.Disk(path: $0, transient: artifacts.guest == .fullOS) },
+            serial: .pipe(path: fifo),
             balloon: (config.balloon ?? (config.machine != .microvm))
                 ? .virtio(statsPeriod: 1) : DomainSpec.Balloon.none, emulator: config.emulator)
         spec.bridge = config.bridge
@@ -288,8 +289,11 @@ public final class VMRunner: VMLauncher, Sendable {
             ("poweroff", transcript.poweroffNs),
         ]
         for p in phases where p.name != "domain-gone" { ordered.append(p) }
-        for (n, ns) in timed { if let ns { ordered.append(.init(name: n, ms: Double(ns &- t0) / 1e6)) } }
-        for step in transcript.stepNs { ordered.append(.init(name: step.name, ms: Double(step.ns &- t0) / 1e6)) }
+        // The guest's marks and boot steps (modules, root, os-init, unit-start…) in the order they happened.
+        let guestPhases =
+            (timed.compactMap { n, ns in ns.map { (n, $0) } } + transcript.stepNs.map { ($0.name, $0.ns) })
+            .sorted { $0.1 < $1.1 }
+        for (n, ns) in guestPhases { ordered.append(.init(name: n, ms: Double(ns &- t0) / 1e6)) }
         if let gone = phases.first(where: { $0.name == "domain-gone" }) { ordered.append(gone) }
 
         if failure == nil && transcript.workloadExitNs == nil {
@@ -330,7 +334,7 @@ public final class VMRunner: VMLauncher, Sendable {
                 diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
             qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled, failure: failure,
             guestErrors: transcript.errors, guestWarnings: transcript.warnings,
-            consoleTail: failure == nil ? nil : transcript.consoleTail())
+            consoleTail: failure == nil && transcript.exitCode == 0 ? nil : transcript.consoleTail())
     }
 
     static func tail(_ path: String, lines: Int = 12) -> String? {

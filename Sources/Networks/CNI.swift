@@ -13,7 +13,6 @@ public struct CNI: Sendable {
     public let pluginNamespace: NetworkNamespace
     public let dataDirectory: String
 
-
     public static func missingPlugins() -> [String] {
         ["bridge", "host-local", "loopback"].filter { access("\(pluginDirectory)/\($0)", X_OK) != 0 }
     }

@@ -5,7 +5,6 @@ public struct RegistryErrorDetail: Sendable, Equatable, Decodable {
     public var code: String
     public var message: String?
 
-
     struct Envelope: Decodable { var errors: [RegistryErrorDetail]? }
 
     /// Reads the error JSON of a response body; empty when it is not such JSON.

@@ -12,6 +12,9 @@ enum ReferencePoints {
         "C8": [
             "Felter et al., IBM 2014 / ISPASS 2015: TCP request/response latency 37.6 µs native, 67.9 µs under KVM (+81 %); bulk throughput at line rate everywhere."
         ],
+        "C9": [
+            "Felter et al., IBM 2014 / ISPASS 2015: Redis and MySQL served more slowly under KVM than in Docker; Docker's NAT added latency that its host networking avoided."
+        ],
         "C3": [
             "Felter et al., IBM 2014 / ISPASS 2015: Linpack 290.8 GFLOPS native, 290.9 Docker, 284.2 tuned KVM.",
             "Felter et al.: fio 4K random read — Docker ≈ native, KVM ≈ half the IOPS.",

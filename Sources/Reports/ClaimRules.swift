@@ -19,7 +19,7 @@ enum ClaimRules {
 }
 
 extension ReportAnalysis {
-    /// Verdicts on C1–C8 by the rules each states.
+    /// Verdicts on C1–C9 by the rules each states.
     func computeClaims() -> [ClaimAssessment] {
         let caveats = setupCaveats
         func caveatsFor(_ id: String) -> [SetupCaveat] { caveats.filter { $0.claims.contains(id) } }
@@ -27,6 +27,7 @@ extension ReportAnalysis {
             assessStartup(caveatsFor("C1")), assessMemory(caveatsFor("C2")), assessOverhead(caveatsFor("C3")),
             assessImageSize(caveatsFor("C4")), assessLayers(caveatsFor("C5")),
             assessIsolation(caveatsFor("C6")), assessPortability(caveatsFor("C7")), assessNetwork(caveatsFor("C8")),
+            assessService(caveatsFor("C9")),
         ]
     }
 
@@ -421,7 +422,8 @@ extension ReportAnalysis {
         let badRebuild = records.filter { ($0.newLayersOnLastStepRebuild ?? 1) != 1 }
         // The same over the wire, where measured: the base already in the registry must save bytes, and a last-step
         // change must send one layer.
-        let wireSavesNothing = records.filter { r in r.wire.map { $0.pushGivenBaseBytes >= $0.pushAloneBytes } ?? false }
+        let wireSavesNothing = records.filter { r in r.wire.map { $0.pushGivenBaseBytes >= $0.pushAloneBytes } ?? false
+        }
         let wireRebuildLayers = records.compactMap { $0.wire?.layersSentAfterLastStepChange }.filter { $0 != 1 }
         let verdict: Verdict
         let finding: LayerFinding
@@ -552,11 +554,38 @@ extension ReportAnalysis {
 
     /// C8: the latency a container's and a VM's network path add, from the request/response workloads.
     func assessNetwork(_ caveats: [SetupCaveat]) -> ClaimAssessment {
-        let id = "C8"
-        let metric = Metric.named("work_rr_p50_ns")
+        assessLatency(id: "C8", metric: Metric.named("work_rr_p50_ns"), none: .noNetworkWorkload, caveats)
+    }
+
+    /// C9: the latency a service answers with under a fixed load (wrk, redis-benchmark), by the same rule as C8.
+    /// Beside the rule's p50: p99, throughput, time to ready, memory and CPU per request of every arm ÷ native.
+    func assessService(_ caveats: [SetupCaveat]) -> ClaimAssessment {
+        assessLatency(
+            id: "C9", metric: Metric.named("work_service_p50_ms"), none: .noServiceWorkload, caveats,
+            alsoShown: [
+                "work_service_p99_ms", "work_service_requests_per_s", "work_service_ready_ms", "memory_peak_bytes",
+                "work_service_cpu_per_request_ns",
+            ])
+    }
+
+    /// Container ÷ native and VM ÷ container of a latency `metric`, over the workloads that report it; `alsoShown`:
+    /// metrics whose ratios to native are evidence only.
+    func assessLatency(
+        id: String, metric: Metric, none: Missing, _ caveats: [SetupCaveat], alsoShown: [String] = []
+    ) -> ClaimAssessment {
         let netWorkloads = workloads.filter { w in rows.contains { $0.workload == w && $0.metric.name == metric.name } }
-        guard !netWorkloads.isEmpty else { return notMeasured(id, [.noNetworkWorkload], caveats: caveats) }
+        guard !netWorkloads.isEmpty else { return notMeasured(id, [none], caveats: caveats) }
         var facts: [Evidence] = []
+        for w in netWorkloads {
+            for name in alsoShown {
+                let shown = Metric.named(name)
+                for arm in arms(ofKind: "container") + arms(ofKind: "vm") {
+                    if let r = slowdown(workload: w, armKey: arm, metric: shown) {
+                        facts.append(.ratio(workload: w, metric: shown, r))
+                    }
+                }
+            }
+        }
         var containerRatios: [RatioEstimate] = []
         var vmRatios: [RatioEstimate] = []
         var missing: [Missing] = []

@@ -16,6 +16,7 @@ enum ClaimText {
         "C6": "Containers isolate processes (namespaces, cgroups) on one kernel; VMs isolate with a separate kernel.",
         "C7": "The same packaged application runs the same anywhere (portability, standardization).",
         "C8": "A container adds almost nothing to network latency; a VM's virtual NIC adds latency.",
+        "C9": "A service answers as fast in a container as natively; a VM adds latency and memory.",
     ]
 
     static let ratioRule =
@@ -36,6 +37,8 @@ enum ClaimText {
             "holds if every workload (except `probe`, whose output reports the arm by design) succeeded in every planned arm and its output digest is identical across arms; does not hold if digests differ; otherwise inconclusive",
         "C8":
             "holds if every container ÷ native ratio of TCP request/response latency (p50) has its 95% upper bound ≤ 1.10 and every VM ÷ container ratio its lower bound > 1.10; does not hold if a container ratio's lower bound > 1.10 or a VM ratio's upper bound ≤ 1.10; else inconclusive",
+        "C9":
+            "holds if every container ÷ native ratio of a service's latency p50 under its fixed load (wrk, redis-benchmark from the client namespace) has its 95% upper bound ≤ 1.10 and every VM ÷ container ratio its lower bound > 1.10; does not hold if a container ratio's lower bound > 1.10 or a VM ratio's upper bound ≤ 1.10; else inconclusive. p99, throughput, time to ready, memory and CPU per request are shown as evidence (C2 judges memory)",
     ]
 
     static func ratio(_ r: RatioEstimate?) -> String {
@@ -44,7 +47,11 @@ enum ClaimText {
 
     /// How a metric is named in claim text ("latency p50" for the request/response workloads' figure).
     static func label(_ metric: Metric) -> String {
-        metric.name == "work_rr_p50_ns" ? "latency p50" : metric.title
+        switch metric.name {
+        case "work_rr_p50_ns": "latency p50"
+        case "work_service_p50_ms": "service latency p50"
+        default: metric.title
+        }
     }
 
     static func missing(_ m: Missing) -> String {
@@ -64,6 +71,7 @@ enum ClaimText {
         case .noWorkloads: "no workloads in the results"
         case .noDigestsFromTwoArms: "no workload has output digests from two arms"
         case .noNetworkWorkload: "no network workload (netrr) in this run"
+        case .noServiceWorkload: "no service workload (nginx, redis under load) in this run"
         }
     }
 
@@ -108,7 +116,8 @@ enum ClaimText {
                 }
                 if !wireRebuildLayers.isEmpty {
                     why.append(
-                        "pushing a last-step rebuild sent \(wireRebuildLayers.map(String.init).joined(separator: ", ")) layers")
+                        "pushing a last-step rebuild sent \(wireRebuildLayers.map(String.init).joined(separator: ", ")) layers"
+                    )
                 }
                 if !sharesNothing.isEmpty {
                     why.append("\(sharesNothing.joined(separator: ", ")) share no bytes with the base")
@@ -220,6 +229,7 @@ enum ClaimText {
                 : "isolation probes per arm"
         case "C7": return "output digests and exit codes across arms"
         case "C8": return "TCP request/response latency p50: container÷native, vm÷container"
+        case "C9": return "service latency p50 under a fixed load: container÷native, vm÷container"
         default: return basis.metric?.name ?? ""
         }
     }
@@ -279,7 +289,8 @@ enum ClaimText {
                     + "push with the base there \(NumberText.bytes(w.pushGivenBaseBytes)) (\(n(share * 100))%), "
                     + "pull with the base present \(NumberText.bytes(w.pullGivenBaseBytes))"
                 if let b = w.pushAfterLastStepChangeBytes, let layers = w.layersSentAfterLastStepChange {
-                    line += ", push after a last-step change \(NumberText.bytes(b)) (\(layers) layer\(layers == 1 ? "" : "s"))"
+                    line +=
+                        ", push after a last-step change \(NumberText.bytes(b)) (\(layers) layer\(layers == 1 ? "" : "s"))"
                 }
             }
             if let layers = record.newLayersOnLastStepRebuild {

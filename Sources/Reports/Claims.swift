@@ -106,6 +106,7 @@ public enum Missing: Sendable, Equatable {
     case noWorkloads
     case noDigestsFromTwoArms
     case noNetworkWorkload
+    case noServiceWorkload
 }
 
 /// What decided a verdict, by claim kind, with the numbers the rule compared.

@@ -39,9 +39,9 @@ extension ReportAnalysis {
                 lastAccel = accel
             }
         }
-        if accels.contains("tcg") { caveats.append(SetupCaveat(kind: .tcg, claims: ["C1", "C2", "C3", "C8"])) }
+        if accels.contains("tcg") { caveats.append(SetupCaveat(kind: .tcg, claims: ["C1", "C2", "C3", "C8", "C9"])) }
         if accels.count > 1 {
-            caveats.append(SetupCaveat(kind: .mixedAccel(accels.sorted()), claims: ["C1", "C2", "C3", "C8"]))
+            caveats.append(SetupCaveat(kind: .mixedAccel(accels.sorted()), claims: ["C1", "C2", "C3", "C8", "C9"]))
         }
         if doc.host.cgroupMode == "hybrid" {
             caveats.append(SetupCaveat(kind: .hybridCgroups, claims: ["C1", "C2", "C3", "C6"]))
@@ -53,7 +53,7 @@ extension ReportAnalysis {
             caveats.append(SetupCaveat(kind: .vcpusUnrecorded, claims: ["C3"]))
         }
         if doc.host.cpus <= 2 && hasVMSamples {
-            caveats.append(SetupCaveat(kind: .fewHostCPUs(doc.host.cpus), claims: ["C1", "C3", "C8"]))
+            caveats.append(SetupCaveat(kind: .fewHostCPUs(doc.host.cpus), claims: ["C1", "C3", "C8", "C9"]))
         }
         if !doc.complete { caveats.append(SetupCaveat(kind: .incomplete, claims: [])) }
         if let calibration = doc.calibration, !calibration.withinTolerance {

@@ -173,7 +173,8 @@ enum LegacyResults {
                 }
                 flat.append(
                     FlatSample(
-                        head: sample.head, metrics: Dictionary(zip(names, s.metrics), uniquingKeysWith: { _, last in last }),
+                        head: sample.head,
+                        metrics: Dictionary(zip(names, s.metrics), uniquingKeysWith: { _, last in last }),
                         phases: zip(phaseNames, s.phases).map { Phase(name: $0, ms: $1) },
                         outputDigest: s.digest.map { tables.digests[$0] },
                         provenance: tables.provenances[s.provenance], startedAt: s.startedAt,

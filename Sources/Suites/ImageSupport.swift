@@ -175,7 +175,8 @@ public struct WorkloadImages: Sendable {
         return FullOSImage(
             reference: osTag.description, digest: osImage.digest.description,
             rootfs: try store.flattenedRootfs(osImage, under: paths.state + "/rootfs"),
-            osLayerCompressedBytes: UInt64(added.compressedBytes), osLayerUncompressedBytes: UInt64(added.uncompressedBytes),
+            osLayerCompressedBytes: UInt64(added.compressedBytes),
+            osLayerUncompressedBytes: UInt64(added.uncompressedBytes),
             osLayer: "RUN apt-get install systemd-sysv")
     }
 
@@ -298,7 +299,9 @@ public struct WorkloadImages: Sendable {
             do {
                 variants = try buildRebuildVariants(for: w, store: store)
                 record.newLayersOnLastStepRebuild =
-                    Set(variants[1].manifest.layers.map(\.digest)).subtracting(variants[0].manifest.layers.map(\.digest))
+                    Set(variants[1].manifest.layers.map(\.digest)).subtracting(
+                        variants[0].manifest.layers.map(\.digest)
+                    )
                     .count
             } catch {
                 FileHandle.standardError.write(Data("rebuild probe for \(w.name) failed: \(error)\n".utf8))
@@ -331,7 +334,9 @@ public struct WorkloadImages: Sendable {
             try blockingAwait {
                 try await RegistryClient.withClient(options: options) { client in
                     let layout = OCILayout(path: root)
-                    let ref = { (repo: String, tag: String) in try RegistryReference(parsing: "\(host)/c5/\(repo):\(tag)") }
+                    let ref = { (repo: String, tag: String) in
+                        try RegistryReference(parsing: "\(host)/c5/\(repo):\(tag)")
+                    }
                     let alone = try await client.push(layout: layout, tag: image, to: ref("alone", "image"))
                     _ = try await client.push(layout: layout, tag: base, to: ref("layered", "base"))
                     let givenBase = try await client.push(layout: layout, tag: image, to: ref("layered", "image"))
@@ -346,7 +351,9 @@ public struct WorkloadImages: Sendable {
                         let second = try await client.push(layout: layout, tag: rebuild[1], to: ref("rebuild", "b"))
                         wire.pushAfterLastStepChangeBytes = second.bytesOnTheWire
                         wire.layersSentAfterLastStepChange =
-                            second.blobs.filter { $0.outcome == .transferred && $0.mediaType?.contains("layer") == true }
+                            second.blobs.filter {
+                                $0.outcome == .transferred && $0.mediaType?.contains("layer") == true
+                            }
                             .count
                     }
                     return wire

@@ -156,7 +156,7 @@ public final class SuiteRunner {
                 progress.update("preparing \(arm.name) for \(w.name)…", final: false)
                 do {
                     let sizes = try engine.prepare(
-                        image, workload: w, network: w.client == nil ? nil : armNetworks[arm.name])
+                        image, workload: w, network: w.usesNetwork ? armNetworks[arm.name] : nil)
                     preparedPairs.append((engine, image, w))
                     for s in sizes where !document.images.contains(s) { document.images.append(s) }
                 } catch {
@@ -179,7 +179,7 @@ public final class SuiteRunner {
                 result = RunOutcome(status: .failed, failure: reason)
             } else if let engine = engines[run.arm], let image = prepared[run.workload] {
                 if suite.cacheMode == .cold { dropPageCache() }
-                let network = workload.client == nil ? nil : armNetworks[run.arm]
+                let network = workload.usesNetwork ? armNetworks[run.arm] : nil
                 let timeout = Duration.milliseconds(Int64(suite.timeoutSeconds * 1000))
                 // A network workload: the client starts with the server and connects once it listens.
                 let client = workload.client.flatMap { argv in
@@ -187,14 +187,23 @@ public final class SuiteRunner {
                         benchNetwork.map { ClientRun.start(argv, server: n, net: $0, timeout: timeout) }
                     }
                 }
+                // A service workload: probed until ready, loaded, then stopped, from the client namespace.
+                let service = workload.service.flatMap { spec in
+                    network.flatMap { n in
+                        benchNetwork.map {
+                            ServiceRun.start(spec, server: n, net: $0, timeout: timeout, launchedNs: monotonicNanos())
+                        }
+                    }
+                }
                 let limits = RunLimits(
                     memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit, network: network)
                 // Client and server on different CPUs: the server is launched from this thread pinned to CPU 0 (the
                 // affinity is inherited at clone), the client's thread pins itself to CPU 1.
-                result = withThreadPinned(client == nil ? nil : NetworkCPUs.server) {
+                result = withThreadPinned(client == nil && service == nil ? nil : NetworkCPUs.server) {
                     engine.run(image, workload: workload, limits: limits, timeout: timeout, runIndex: index)
                 }
                 if let client { result = client.merge(into: result) }
+                if let service { result = service.merge(into: result) }
             } else {
                 result = RunOutcome(status: .failed, failure: "not prepared")
             }
@@ -364,7 +373,7 @@ extension SuiteRunner {
     /// The bench network and each arm's place in it, when some workload is a network workload; an arm that cannot
     /// take part gets its network workloads failed with the reason.
     func setUpNetwork(failures: inout [String: String]) -> (BenchNetwork?, [String: RunNetwork]) {
-        let networkWorkloads = suite.workloads.filter { $0.client != nil }
+        let networkWorkloads = suite.workloads.filter(\.usesNetwork)
         guard !networkWorkloads.isEmpty else { return (nil, [:]) }
         func fail(_ arm: String, _ reason: String) {
             for w in networkWorkloads { failures["\(arm)/\(w.name)"] = reason }
@@ -436,11 +445,7 @@ final class ClientRun: Sendable {
             args: isIperf ? substituted : ["bbwork"] + substituted, env: [], timeout: timeout,
             networkNamespace: net.client.path)
         let deadline = monotonicNanos() + UInt64(timeout.components.seconds) * 1_000_000_000
-        let t = Thread {
-            if let cpu = NetworkCPUs.client {
-                var saved = cshim_cpu_mask()
-                _ = cshim_thread_pin(Int32(cpu), &saved)
-            }
+        startClientThread(name: "boxbench-client") {
             var r: Result<HostProcessResult, ContainerError>
             repeat {
                 do throws(ContainerError) { r = .success(try HostProcess.run(request)) } catch { r = .failure(error) }
@@ -455,8 +460,6 @@ final class ClientRun: Sendable {
             run.result.withLock { $0 = r }
             run.done.signal()
         }
-        t.name = "boxbench-client"
-        t.start()
         return run
     }
 
@@ -511,6 +514,20 @@ enum NetworkCPUs {
     static var client: Int? { available >= 2 ? 1 : nil }
     /// The VM's vCPUs and emulator threads (libvirt sets QEMU's affinity itself, so it is said in the domain).
     static var vmCPUSet: String? { server.map(String.init) }
+}
+
+/// Starts the client side of a network or service workload on its own thread, pinned to the client's CPU (what it
+/// launches inherits that), while the runner's thread launches the server.
+func startClientThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    let t = Thread {
+        if let cpu = NetworkCPUs.client {
+            var saved = cshim_cpu_mask()
+            _ = cshim_thread_pin(Int32(cpu), &saved)
+        }
+        body()
+    }
+    t.name = name
+    t.start()
 }
 
 /// Runs `body` with the calling thread pinned to `cpu` (nil: as it is); what it launches meanwhile inherits it.

@@ -38,7 +38,6 @@ public struct ArmSpec: Sendable, Equatable {
     /// The workloads this arm runs (`workloads:` in the arm); nil: every workload of the suite.
     public var workloads: [String]? = nil
 
-
     public var kind: ArmKind {
         switch config {
         case .native: .native
@@ -138,6 +137,29 @@ public struct WorkloadSpec: Sendable, Equatable {
     /// A network workload: the kit's bbwork run with these arguments in the client namespace, `{address}` replaced
     /// by the arm's server address, while the image's program serves in the arm.
     public var client: [String]? = nil
+    /// A service workload: the image's program is a server (under the kit's `bbwork serve`), probed until ready and
+    /// then loaded by a client from the client namespace.
+    public var service: ServiceSpec? = nil
+
+    /// Network and service workloads run on the bench network.
+    public var usesNetwork: Bool { client != nil || service != nil }
+}
+
+/// How a service workload is probed, loaded and stopped.
+public struct ServiceSpec: Sendable, Equatable {
+    public enum Ready: String, Sendable, CaseIterable { case tcp, http, redis }
+    /// The port the server answers on.
+    public var port: Int
+    /// What counts as ready: a TCP connect, an HTTP 200 for `path`, or a redis +PONG.
+    public var ready: Ready
+    public var path: String = "/"
+    /// The load client and its arguments (`{address}` is the arm's server address): Debian's `wrk` or
+    /// `redis-benchmark`, run once the server is ready.
+    public var load: [String]
+    /// Where the image's `bbwork serve` listens for the stop that ends the server after the load.
+    public var controlPort: Int = 7199
+    /// Load clients the parsers read (their Debian packages are installed by scripts/setup).
+    public static let loadPrograms = ["wrk": "/usr/bin/wrk", "redis-benchmark": "/usr/bin/redis-benchmark"]
 }
 
 public struct DensitySpec: Sendable, Equatable {
@@ -335,7 +357,7 @@ extension Suite {
             let key = "workloads[\(i)]"
             let m = try reader.mapping(
                 node, key: key,
-                allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit", "client"])
+                allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit", "client", "service"])
             guard let nameNode = m["name"] else {
                 throw SuiteError(file: path, line: node.mark?.line, key: "\(key).name", message: "required")
             }
@@ -371,10 +393,16 @@ extension Suite {
                     file: path, line: clientNode.mark?.line, key: "\(key).client",
                     message: "the client is the kit's bbwork (netrr …) or Debian's iperf3 (iperf3 …)")
             }
+            let service = try m["service"].map { try reader.service($0, key: "\(key).service") }
+            if client != nil, service != nil {
+                throw SuiteError(
+                    file: path, line: m["service"]?.mark?.line, key: "\(key).service",
+                    message: "a workload has a client or a service, not both")
+            }
             workloads.append(
                 WorkloadSpec(
                     name: name, dockerfile: dockerfile, context: context, args: args, memoryLimitBytes: memLimit,
-                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line, client: client))
+                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line, client: client, service: service))
         }
         if workloads.isEmpty {
             throw SuiteError(
@@ -385,10 +413,12 @@ extension Suite {
             for n in names where !workloads.contains(where: { $0.name == n }) {
                 throw SuiteError(
                     file: path, line: at.line, key: "\(at.key).workloads",
-                    message: "\(n) is not a workload of this suite (have: \(workloads.map(\.name).joined(separator: ",")))")
+                    message:
+                        "\(n) is not a workload of this suite (have: \(workloads.map(\.name).joined(separator: ",")))")
             }
             if names.isEmpty {
-                throw SuiteError(file: path, line: at.line, key: "\(at.key).workloads", message: "at least one workload")
+                throw SuiteError(
+                    file: path, line: at.line, key: "\(at.key).workloads", message: "at least one workload")
             }
         }
 
@@ -481,6 +511,36 @@ extension Suite {
 /// Typed reads from a YAML node tree; every error carries the file, line and key path.
 struct NodeReader {
     let file: String
+
+    /// `service: {port, ready, path?, load, control_port?}`.
+    func service(_ node: Node, key: String) throws(SuiteError) -> ServiceSpec {
+        let m = try mapping(node, key: key, allowed: ["port", "ready", "path", "load", "control_port"])
+        guard let portNode = m["port"] else { throw fail(node, "\(key).port", "required") }
+        guard let readyNode = m["ready"] else { throw fail(node, "\(key).ready", "required (tcp, http or redis)") }
+        guard let loadNode = m["load"] else { throw fail(node, "\(key).load", "required (wrk … or redis-benchmark …)") }
+        let load = try sequence(loadNode, key: "\(key).load").enumerated().map { (j, n) throws(SuiteError) in
+            try string(n, key: "\(key).load[\(j)]")
+        }
+        guard let program = load.first, ServiceSpec.loadPrograms[program] != nil else {
+            throw fail(
+                loadNode, "\(key).load",
+                "the load client is Debian's wrk (wrk …) or redis-benchmark (redis-benchmark …)")
+        }
+        var spec = ServiceSpec(
+            port: try int(portNode, key: "\(key).port", range: 1...65535),
+            ready: try enumValue(readyNode, key: "\(key).ready", ServiceSpec.Ready.self), load: load)
+        if let n = m["path"] {
+            spec.path = try string(n, key: "\(key).path")
+            guard spec.path.hasPrefix("/"), !spec.path.contains(where: { $0 == " " || $0.isNewline }) else {
+                throw fail(n, "\(key).path", "an HTTP path: starts with /, no spaces")
+            }
+        }
+        if let n = m["control_port"] { spec.controlPort = try int(n, key: "\(key).control_port", range: 1...65535) }
+        if spec.controlPort == spec.port {
+            throw fail(node, "\(key).control_port", "must differ from the service's port \(spec.port)")
+        }
+        return spec
+    }
 
     func fail(_ node: Node?, _ key: String, _ message: String) -> SuiteError {
         // Yams marks are 1-based already.

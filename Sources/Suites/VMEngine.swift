@@ -182,6 +182,12 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             status = .failed
         }
         if !r.guestErrors.isEmpty { failure = ([failure].compactMap { $0 } + r.guestErrors).joined(separator: "; ") }
+        // What the guest printed last says why (the workload's own message, a kernel panic): kept with the failure.
+        if status != .ok, let tail = r.consoleTail?.split(separator: "\n").suffix(6).joined(separator: " | "),
+            !tail.isEmpty
+        {
+            failure = [failure, "console: " + tail].compactMap { $0 }.joined(separator: "; ")
+        }
         return RunOutcome(status: status, failure: failure, exitCode: r.exitCode, measurements: m, stdout: r.output)
     }
 

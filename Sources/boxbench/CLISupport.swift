@@ -107,4 +107,3 @@ struct MachineFormatOption: ParsableArguments {
         }
     }
 }
-

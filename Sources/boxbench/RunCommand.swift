@@ -66,7 +66,7 @@ struct RunCommand: ParsableCommand {
             throw CLIError.badInput("\(error)")
         }
         // A network workload needs the CNI plugins: said before anything runs, not as a failed sample per run.
-        if parsed.workloads.contains(where: { $0.client != nil }), !CNI.missingPlugins().isEmpty {
+        if parsed.workloads.contains(where: \.usesNetwork), !CNI.missingPlugins().isEmpty {
             throw CLIError.badInput(
                 "\(path): network workloads need the CNI plugins \(CNI.missingPlugins().joined(separator: ", ")) in "
                     + "\(CNI.pluginDirectory) (scripts/setup installs containernetworking-plugins)")
@@ -75,6 +75,15 @@ struct RunCommand: ParsableCommand {
         {
             throw CLIError.badInput(
                 "\(path): workload \(w.name) runs Debian's iperf3 as its client: /usr/bin/iperf3 is missing "
+                    + "(scripts/setup installs it)")
+        }
+        // A service's load client is a host program: missing, it is exit 2 before any run.
+        for w in parsed.workloads {
+            guard let program = w.service?.load.first, let binary = ServiceSpec.loadPrograms[program],
+                access(binary, X_OK) != 0
+            else { continue }
+            throw CLIError.badInput(
+                "\(path): workload \(w.name) loads its service with Debian's \(program): \(binary) is missing "
                     + "(scripts/setup installs it)")
         }
         // Leftovers of earlier runs that died without tearing down (kill -9): removed, and said so.
@@ -113,7 +122,8 @@ struct RunCommand: ParsableCommand {
             engines.append(engine)
         }
         let runner = SuiteRunner(
-            suite: parsed, engines: engines, images: { [parsed] in try images.prepare($0, fullOS: parsed.needsFullOSImage(for: $0.name)) },
+            suite: parsed, engines: engines,
+            images: { [parsed] in try images.prepare($0, fullOS: parsed.needsFullOSImage(for: $0.name)) },
             resultsPath: resultsPath, seed: seed,
             progress: progress, tool: ToolInfo(version: BoxbenchVersion.string, commit: BoxbenchVersion.commit))
         var doc = runner.run(notes: notes, layerSharing: { images.layerSharing(for: $0, workload: $1) })
@@ -152,8 +162,10 @@ struct RunCommand: ParsableCommand {
         // An arm × workload without a single successful sample has no figure at all: CI must notice (exit 1).
         let succeeded = Set(doc.samples.filter { $0.status == .ok }.map { "\($0.arm)\u{0}\($0.workload)" })
         // The planned pairs only: an arm's `workloads:` list leaves the others out on purpose.
-        let empty = parsed.arms.flatMap { arm in parsed.workloads.filter { arm.runs($0.name) }.map { (arm.name, $0.name) } }
-            .filter { !succeeded.contains("\($0.0)\u{0}\($0.1)") }
+        let empty = parsed.arms.flatMap { arm in
+            parsed.workloads.filter { arm.runs($0.name) }.map { (arm.name, $0.name) }
+        }
+        .filter { !succeeded.contains("\($0.0)\u{0}\($0.1)") }
         if !empty.isEmpty {
             let list = empty.map { "\($0.0) × \($0.1)" }.joined(separator: ", ")
             FileHandle.standardError.write(Data("boxbench run: no successful sample for \(list)\n".utf8))

@@ -43,7 +43,10 @@ struct VMRunCommand: AsyncParsableCommand {
     @Option(help: "How the rootfs reaches the guest: initramfs or disk (ext4 on virtio-blk).")
     var rootfs: RootfsMode = .initramfs
 
-    @Option(help: "minimal (boxbench-init runs the workload) or full-os (the image's systemd starts it as a unit; needs --rootfs disk).")
+    @Option(
+        help:
+            "minimal (boxbench-init runs the workload) or full-os (the image's systemd starts it as a unit; needs --rootfs disk)."
+    )
     var guest: GuestKind = .minimal
 
     @Option(help: "libvirt URI (default: qemu:///embed?root=<state>/libvirt).")

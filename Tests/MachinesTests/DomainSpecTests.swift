@@ -55,7 +55,8 @@ struct DomainSpecTests {
         #expect(
             try transient.xml()
                 == Self.fixture.replacingOccurrences(
-                    of: "<target dev='vda' bus='virtio'/>\n", with: "<target dev='vda' bus='virtio'/>\n      <transient/>\n"))
+                    of: "<target dev='vda' bus='virtio'/>\n",
+                    with: "<target dev='vda' bus='virtio'/>\n      <transient/>\n"))
     }
 
     @Test func microvmHasNoBalloonAndNoUSBController() throws {
@@ -206,6 +207,44 @@ struct ConsoleTranscriptTests {
 }
 
 struct ArtifactTests {
+    /// Kernel modules go into a merged-/usr image through its `lib -> usr/lib` link, never over it.
+    @Test func modulePathsFollowTheImagesSymlinks() throws {
+        let root = NSTemporaryDirectory() + "boxbench-mergedusr-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/usr/lib", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/lib", withDestinationPath: "usr/lib")
+        try FileManager.default.createSymbolicLink(atPath: root + "/abs", withDestinationPath: "/usr/lib")
+        let m = "lib/modules/6.1/kernel/drivers/net/virtio_net.ko"
+        #expect(GuestArtifactBuilder.throughSymlinks(m, in: root) == "usr/" + m)
+        #expect(GuestArtifactBuilder.throughSymlinks("abs/x.ko", in: root) == "usr/lib/x.ko")
+        #expect(GuestArtifactBuilder.throughSymlinks(m, in: nil) == m)
+        #expect(GuestArtifactBuilder.throughSymlinks("usr/lib/x.ko", in: root) == "usr/lib/x.ko")
+    }
+
+    /// A full-OS guest leaves out the image's own unit for the workload's server (it would start a second nginx).
+    @Test func fullOSDisablesTheImagesUnitForTheSameServer() throws {
+        let root = NSTemporaryDirectory() + "boxbench-units-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let fm = FileManager.default
+        let wants = root + "/etc/systemd/system/multi-user.target.wants"
+        try fm.createDirectory(atPath: wants, withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: root + "/lib/systemd/system", withIntermediateDirectories: true)
+        let units = [
+            "nginx.service": "[Service]\nExecStartPre=/usr/sbin/nginx -t\nExecStart=/usr/sbin/nginx -g 'daemon on;'\n",
+            "e2scrub_reap.service": "[Service]\nExecStart=/sbin/e2scrub -A -r\n",
+            "nginx-helper.service": "[Service]\nExecStartPre=/usr/sbin/nginx -t\nExecStart=/bin/true\n",
+        ]
+        for (name, text) in units {
+            try text.write(toFile: root + "/lib/systemd/system/" + name, atomically: true, encoding: .utf8)
+            try fm.createSymbolicLink(atPath: wants + "/" + name, withDestinationPath: "/lib/systemd/system/" + name)
+        }
+        let program = GuestArtifactBuilder.serverProgram(["/usr/bin/bbwork", "serve", "7199", "nginx", "-g", "x"])
+        #expect(program == "nginx")
+        #expect(GuestArtifactBuilder.serverProgram(["/usr/sbin/redis-server", "--port", "1"]) == "redis-server")
+        #expect(GuestArtifactBuilder.unitsStarting(program, rootfs: root) == ["nginx.service"])
+        #expect(GuestArtifactBuilder.unitsStarting("redis-server", rootfs: root).isEmpty)
+    }
+
     @Test func workloadSpecRefusesNewlines() throws {
         #expect(
             try GuestWorkload(argv: ["/bin/sh", "-c", "echo 'a&b' \"<x>\""], env: ["A=1"], cwd: "/tmp").specText()

@@ -111,7 +111,8 @@ struct AnalysisTests {
 
     @Test func claimVerdictsFollowTheStatedRules() throws {
         let claims = ReportAnalysis(try loadFixture()).claims
-        #expect(claims.map(\.id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"])
+        #expect(claims.map(\.id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"])
+        #expect(claims.last!.notMeasured && claims.last!.reason.contains("no service workload"))
         let byID = Dictionary(uniqueKeysWithValues: claims.map { ($0.id, $0) })
         // C8: the fixture has no network workload.
         #expect(byID["C8"]!.notMeasured && byID["C8"]!.reason.contains("no network workload"))
@@ -174,7 +175,8 @@ struct AnalysisTests {
                 hostname: "h", kernel: "6", cpuModel: "c", cpus: 2, memTotalBytes: 1 << 30, cgroupMode: "v2",
                 bootID: "b"),
             tool: ToolInfo(version: "t", commit: "t"),
-            plan: PlanSummary(arms: [], workloads: [], repetitions: 1, warmups: 0, timeoutSeconds: 1, cacheMode: "warm"))
+            plan: PlanSummary(arms: [], workloads: [], repetitions: 1, warmups: 0, timeoutSeconds: 1, cacheMode: "warm")
+        )
         doc.arms = [
             ArmRecord(key: "container", kind: .container, engine: "boxbench"),
             ArmRecord(key: "os", kind: .vm, engine: "libvirt", rootfs: "disk", guest: "full-os"),

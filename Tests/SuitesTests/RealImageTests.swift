@@ -87,8 +87,7 @@ struct RealImageTests {
     @Test func aFullOSGuestBootsSystemdAndRunsTheWorkloadAsAUnit() throws {
         let dir = try Self.suiteDirectory("fullos")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let suite = try Suite.parse(
-            """
+        let yaml = """
             name: full-os
             repetitions: 1
             warmups: 0
@@ -107,19 +106,9 @@ struct RealImageTests {
               - name: jqdemo
                 dockerfile: ctx/Dockerfile
                 context: ctx
-            """, path: dir + "/suite.yaml")
-        #expect(suite.needsFullOSImages)
-        let images = WorkloadImages()
-        let uri = LibvirtConnection.embedURI(root: BoxbenchPaths().libvirtTestEmbedRoot)
-        let engines: [any Engine] = [
-            BoxbenchContainerEngine(arm: suite.arms[0]), suite.arms[1].makeEngine(vmURI: uri),
-            suite.arms[2].makeEngine(vmURI: uri),
-        ]
-        let runner = SuiteRunner(
-            suite: suite, engines: engines, images: { try images.prepare($0, fullOS: true) },
-            resultsPath: dir + "/results.json", seed: 5, progress: SilentProgress(),
-            tool: ToolInfo(version: "test", commit: "test"))
-        let doc = runner.run()
+            """
+        #expect(try Suite.parse(yaml, path: dir + "/suite.yaml").needsFullOSImages)
+        let doc = try runTestSuite(yaml, path: dir + "/suite.yaml", seed: 5)
         #expect(doc.samples.count == 3)
         for s in doc.samples { #expect(s.status == .ok, "\(s.arm): \(s.failure ?? "")") }
         #expect(Set(doc.samples.compactMap(\.outputDigest)).count == 1)

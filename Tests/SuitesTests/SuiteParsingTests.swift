@@ -60,9 +60,15 @@ import Testing
         ("arms:\n  - kind: vm\n    launcher: firecracker\nworkloads: [{name: a}]\n", 3, "arms[0].launcher"),
         ("arms:\n  - kind: vm\n    machine: isapc\nworkloads: [{name: a}]\n", 3, "arms[0].machine"),
         ("arms:\n  - kind: vm\n    guest: windows\nworkloads: [{name: a}]\n", 3, "arms[0].guest"),
-        ("arms:\n  - kind: vm\n    rootfs: initramfs\n    guest: full-os\nworkloads: [{name: a}]\n", 4, "arms[0].guest"),
+        (
+            "arms:\n  - kind: vm\n    rootfs: initramfs\n    guest: full-os\nworkloads: [{name: a}]\n", 4,
+            "arms[0].guest"
+        ),
         ("arms:\n  - kind: container\n    guest: full-os\nworkloads: [{name: a}]\n", 3, "arms[0].guest"),
-        ("arms:\n  - kind: native\n  - kind: vm\n    workloads: [a, b]\nworkloads: [{name: a}]\n", 4, "arms[1].workloads"),
+        (
+            "arms:\n  - kind: native\n  - kind: vm\n    workloads: [a, b]\nworkloads: [{name: a}]\n", 4,
+            "arms[1].workloads"
+        ),
     ])
     func errorsNameKeyAndLine(yaml: String, line: Int, key: String) {
         do {
