@@ -27,7 +27,8 @@
  *   ready tcp|http|redis HOST PORT PATH WAIT_MS
  *                         the readiness probe, from the client side: until WAIT_MS pass, connect (1 s per attempt)
  *                         and for http GET PATH expecting status 200, for redis send PING expecting +PONG; prints
- *                         the CLOCK_MONOTONIC time of the first success and the attempts it took
+ *                         the CLOCK_MONOTONIC time the first good answer arrived, the attempts it took, and
+ *                         `reply …`: the answer as compared across arms (HTTP status line, body size and hash)
  *   stop HOST CONTROL_PORT [WAIT_MS=10000]
  *                         tell `serve` to end its server; returns once it has (the connection closes)
  *
@@ -1088,14 +1089,20 @@ static int serve_main(int argc, char **argv)
     return 0;
 }
 
-/* One readiness attempt on a connected socket: 0 when the service answered as it should. */
-static int ready_attempt(int fd, const char *kind, const char *host, const char *path)
+/* One readiness attempt on a connected socket: 0 when the service answered as it should, with `reply` set to what
+   identifies the answer across arms (HTTP: the status line and the body's size and FNV-1a hash, headers such as
+   Date left out; redis: the reply line). */
+static int ready_attempt(int fd, const char *kind, const char *host, const char *path, char *reply, size_t cap)
 {
-    char req[512], resp[64] = {0};
-    if (!strcmp(kind, "tcp"))
+    static char resp[65536];
+    char req[512];
+    if (!strcmp(kind, "tcp")) {
+        snprintf(reply, cap, "connected");
         return 0;
-    int n = !strcmp(kind, "http") ? snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, host)
-                                  : snprintf(req, sizeof req, "PING\r\n");
+    }
+    int http = !strcmp(kind, "http");
+    int n = http ? snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path, host)
+                 : snprintf(req, sizeof req, "PING\r\n");
     if (write(fd, req, (size_t)n) != n)
         return -1;
     size_t got = 0;
@@ -1104,12 +1111,26 @@ static int ready_attempt(int fd, const char *kind, const char *host, const char 
         if (r <= 0)
             break;
         got += (size_t)r;
-        if (memchr(resp, '\n', got))
-            break;
+        if (!http && memchr(resp, '\n', got))
+            break; /* redis keeps the connection open: one line is the reply */
     }
-    if (!strcmp(kind, "http"))
-        return !strncmp(resp, "HTTP/1.", 7) && !strncmp(resp + 8, " 200", 4) ? 0 : -1;
-    return !strncmp(resp, "+PONG", 5) ? 0 : -1;
+    resp[got] = '\0';
+    size_t line = strcspn(resp, "\r\n");
+    if (!http) {
+        if (strncmp(resp, "+PONG", 5))
+            return -1;
+        snprintf(reply, cap, "%.*s", (int)line, resp);
+        return 0;
+    }
+    if (strncmp(resp, "HTTP/1.", 7) || strncmp(resp + 8, " 200", 4))
+        return -1;
+    char *body = strstr(resp, "\r\n\r\n");
+    body = body ? body + 4 : resp + got;
+    uint64_t h = 14695981039346656037ULL;
+    for (char *p = body; p < resp + got; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    snprintf(reply, cap, "%.*s body=%zu fnv1a=%016" PRIx64, (int)line, resp, (size_t)(resp + got - body), h);
+    return 0;
 }
 
 static int ready_main(int argc, char **argv)
@@ -1130,12 +1151,14 @@ static int ready_main(int argc, char **argv)
         if (fd >= 0) {
             struct timeval tv = {1, 0}; /* a reply that never comes is one failed attempt, not a hang */
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            int ok = ready_attempt(fd, kind, argv[1], argv[3]);
-            uint64_t at = now_ns();
+            char reply[256];
+            int ok = ready_attempt(fd, kind, argv[1], argv[3], reply, sizeof reply);
+            uint64_t at = now_ns(); /* the first good response has arrived */
             close(fd);
             if (ok == 0) {
                 out("ready_mono_ns=%" PRIu64, at);
                 out("ready_attempts=%lu", attempts);
+                out("reply %s", reply);
                 return 0;
             }
             last = EPROTO;

@@ -55,8 +55,8 @@ enum HTMLReport {
 
         out += "<h2>Charts</h2>\n"
         out +=
-            startupCharts(analysis) + phaseChart(analysis) + memoryCharts(analysis) + imageChart(analysis)
-            + densityChart(analysis)
+            startupCharts(analysis) + phaseChart(analysis) + memoryCharts(analysis) + serviceCharts(analysis)
+            + imageChart(analysis) + densityChart(analysis)
 
         out += "<h2>Results per workload</h2>\n"
         for workload in analysis.workloads {
@@ -132,6 +132,38 @@ enum HTMLReport {
         }
         guard !bars.isEmpty else { return "" }
         return figure(SVGChart.bars(title: "VM boot-phase breakdown (medians, ms from launch)", unit: "ms", bars: bars))
+    }
+
+    /// The service metrics (issue 20 / C9): one chart per service workload × metric, each arm's median with its
+    /// 95% interval.
+    static let serviceMetrics = [
+        "work_service_ready_ms", "work_service_p50_ms", "work_service_p99_ms", "work_service_requests_per_s",
+        "work_service_cpu_per_request_ns",
+    ]
+
+    static func serviceCharts(_ analysis: ReportAnalysis) -> String {
+        var out = ""
+        for workload in analysis.workloads {
+            for name in serviceMetrics {
+                let metric = Metric.named(name)
+                let bars = analysis.arms.enumerated().compactMap {
+                    (index, arm) -> (
+                        label: String, segments: [(name: String, value: Double, colour: String)],
+                        interval: ConfidenceInterval?
+                    )? in
+                    guard let stats = analysis.stats(workload: workload, armKey: arm, metric: name) else { return nil }
+                    return (
+                        analysis.armLabel(arm), [("", stats.summary.median, SVGChart.color(arm, index: index))],
+                        stats.medianInterval
+                    )
+                }
+                guard !bars.isEmpty else { continue }
+                out += figure(
+                    SVGChart.bars(
+                        title: "\(workload): \(metric.title) per arm (median, 95% CI)", unit: metric.unit, bars: bars))
+            }
+        }
+        return out
     }
 
     static func memoryCharts(_ analysis: ReportAnalysis) -> String {

@@ -16,6 +16,8 @@ final class ServiceRun: Sendable {
     struct Figures: Sendable {
         var values: [String: Double] = [:]
         var failure: String?
+        /// The probe's `reply …` line: the service's answer as compared across arms (C7).
+        var reply: String = ""
     }
 
     /// `launchedNs`: the host monotonic clock at the server's launch call (the probe prints the same clock).
@@ -43,7 +45,9 @@ final class ServiceRun: Sendable {
                         ["bbwork", "ready", spec.ready.rawValue, server.address, "\(spec.port)", spec.path, "2000"])
                 } while ready.exit != .exited(0) && !run.serverEnded.withLock({ $0 })
                     && monotonicNanos() < launchedNs + UInt64(timeoutMs) * 1_000_000
-                let readyValues = WorkloadOutput(String(decoding: ready.stdout, as: UTF8.self)).values
+                let readyText = String(decoding: ready.stdout, as: UTF8.self)
+                let readyValues = WorkloadOutput(readyText).values
+                figures.reply = readyText.split(separator: "\n").filter { $0.hasPrefix("bbwork: reply ") }.joined()
                 if ready.exit == .exited(0), let at = readyValues["ready_mono_ns"], at >= Double(launchedNs) {
                     figures.values["service_ready_ms"] = (at - Double(launchedNs)) / 1e6
                     figures.values["service_ready_attempts"] = readyValues["ready_attempts"]
@@ -83,13 +87,16 @@ final class ServiceRun: Sendable {
         return run
     }
 
-    /// The server's outcome with the client's figures; a server that never got ready or a failed load fails it.
+    /// The server's outcome with the client's figures; a server that never got ready or a failed load fails it. The
+    /// outcome's output becomes the probe's `reply` line, so C7 compares answers, not server logs.
     /// CPU time per request: the instance's CPU time (start-up included) over the requests the load completed.
     func merge(into outcome: RunOutcome) -> RunOutcome {
         serverEnded.withLock { $0 = true }
         done.wait()
         let figures = state.withLock { $0! }
         var o = outcome
+        // The service's behaviour is its answer, not the server's log (pids, timestamps): what C7 compares.
+        o.stdout = figures.reply + "\n"
         o.measurements.workload.merge(figures.values) { server, _ in server }
         if let cpu = o.measurements.cpuNs, let requests = figures.values["service_requests"], requests > 0 {
             o.measurements.workload["service_cpu_per_request_ns"] = cpu / requests

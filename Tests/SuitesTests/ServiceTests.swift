@@ -136,6 +136,11 @@ struct ServiceTests {
             // Ready before it was loaded and stopped: the server's run outlasts its time to ready.
             #expect((m["startup_exit_ms"] ?? 0) > m["work_service_ready_ms"]!)
         }
+        // The same answer from every arm (the probe's reply, not the servers' logs): C7 compares it.
+        for w in ["nginx", "redis"] {
+            let digests = Set(doc.samples.filter { $0.workload == w }.compactMap(\.outputDigest))
+            #expect(digests.count == 1, "\(w): \(digests)")
+        }
         let c9 = try #require(ReportAnalysis(doc).claims.first { $0.id == "C9" })
         #expect(!c9.notMeasured, "\(c9.reason)")
         #expect(c9.evidence.contains { $0.contains("vm ÷ container") }, "\(c9.evidence)")
