@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Does the harness report a service's latency as wrk run by hand would? nginx (services.yaml's image and load) in
-# the native arm, against the same server bytes started by hand on the same kind of path: a Linux bridge in a
-# namespace of its own with the server on the bridge's address, wrk in a second namespace on a veth — both made
-# here with iproute2, so the host's own namespace gets nothing. Interleaved rounds: in each, RUNS harness runs
+# the native arm, against the same server started by hand the way the native arm starts it: chrooted into an
+# overlay of the image's own layers (the store's unpacked layers, a fresh upper; serving from overlayfs costs
+# ~50 µs a request here, so a flattened copy would not be the same server), in a memory cgroup, pinned to CPU 0,
+# on the same kind of path — a Linux bridge in a namespace of its own with the server on the bridge's address, wrk
+# pinned to CPU 1 in a second namespace on a veth, both made here with iproute2 so the host's own namespace gets
+# nothing. Interleaved rounds: in each, RUNS harness runs
 # (one `boxbench run`) and RUNS hand runs of wrk with the same arguments; the ratio of the round's p50 medians.
 # Prints every round and the median of the per-round ratios (target: within 10 %).
 # Usage: Benchmarks/service-latency-bench.sh [ROUNDS=5] [RUNS=3]   (BOXBENCH=path to use another binary)
@@ -25,7 +28,8 @@ cleanup() {
   [[ -n "$server_pid" ]] && { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
   ip netns del "$client" 2>/dev/null || true
   ip netns del "$bench" 2>/dev/null || true
-  umount -R "$work/bundle/rootfs/proc" "$work/bundle/rootfs/dev" 2>/dev/null || true
+  umount -R "$work/root" 2>/dev/null || true
+  [[ -n "${group:-}" ]] && rmdir "$group" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,7 +39,22 @@ mkdir -p "$work/ctx"
 cp -r Benchmarks/workloads/nginx/. "$work/ctx/"
 cp "$kit/bbwork" "$work/ctx/bbwork"
 "$bin" image build -q -t bench/nginx-by-hand:1 -f "$work/ctx/Dockerfile.service" "$work/ctx" >/dev/null
-"$bin" image bundle bench/nginx-by-hand:1 "$work/bundle" >/dev/null
+# The image's layers as the native arm mounts them: top-most first, a fresh upper, /dev and /proc inside.
+layers="${BOXBENCH_STATE:-/var/lib/boxbench}/layers"
+lower=$("$bin" image inspect bench/nginx-by-hand:1 | python3 -c '
+import json, sys
+ids = json.load(sys.stdin)["config"]["rootfs"]["diff_ids"]
+print(":".join(sys.argv[1] + "/" + d.split(":")[1] for d in reversed(ids)))' "$layers")
+root="$work/root"
+mkdir -p "$root" "$work/upper" "$work/work"
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$work/upper,workdir=$work/work" "$root"
+mount -t proc proc "$root/proc"
+mount --rbind /dev "$root/dev"
+mount --make-rslave "$root/dev"
+# The native arm's accounting group: memory only (cgroup v1 here; the unified root on a v2 host).
+group=/sys/fs/cgroup/memory/bbsvc-bench-$$
+[[ -d /sys/fs/cgroup/memory ]] || group=/sys/fs/cgroup/bbsvc-bench-$$
+mkdir -p "$group"
 
 # The hand-made path: bridge 10.233.0.1/24 in the bench namespace, the client's veth 10.233.0.2 on it.
 ip netns add "$bench"
@@ -71,16 +90,14 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else {sub(/s$/,"",v); print v*1000}}'; }
 
 hand_round() {
-  mkdir -p "$work/bundle/rootfs/proc" "$work/bundle/rootfs/dev"
-  mountpoint -q "$work/bundle/rootfs/proc" || mount -t proc proc "$work/bundle/rootfs/proc"
-  mountpoint -q "$work/bundle/rootfs/dev" || mount --rbind /dev "$work/bundle/rootfs/dev"
   local p50s=()
   for ((i = 0; i < runs; i++)); do
-    ip netns exec "$bench" chroot "$work/bundle/rootfs" /usr/bin/bbwork serve 7199 nginx -g 'daemon off;' \
-      >/dev/null 2>&1 &
+    # Into the group first: `ip netns exec` mounts a sysfs of its own, without the cgroup hierarchies.
+    sh -c "echo \$\$ >$group/cgroup.procs && exec ip netns exec $bench taskset -c 0 chroot $root /usr/bin/bbwork \
+      serve 7199 nginx -g 'daemon off;'" >>"$work/server.log" 2>&1 &
     server_pid=$!
-    ip netns exec "$client" "$kit/bbwork" ready http 10.233.0.1 80 / 20000 >/dev/null
-    p50s+=("$(ip netns exec "$client" wrk "${load[@]}" http://10.233.0.1:80/ | awk '$1 == "50%" {print $2}' | to_ms)")
+    ip netns exec "$client" "$kit/bbwork" ready http 10.233.0.1 80 / 20000 >/dev/null || { tail -5 "$work/server.log" >&2; exit 1; }
+    p50s+=("$(ip netns exec "$client" taskset -c 1 wrk "${load[@]}" http://10.233.0.1:80/ | awk '$1 == "50%" {print $2}' | to_ms)")
     ip netns exec "$client" "$kit/bbwork" stop 10.233.0.1 7199 10000
     wait "$server_pid" || true
     server_pid=""
@@ -93,7 +110,7 @@ harness_round() {
   python3 - "$work/run/results.json" <<'PY'
 import json, statistics, sys
 doc = json.load(open(sys.argv[1]))
-print(statistics.median(s["measurements"]["workload"]["service_p50_ms"] for s in doc["samples"] if s["status"] == "ok"))
+print(round(statistics.median(s["measurements"]["workload"]["service_p50_ms"] for s in doc["samples"] if s["status"] == "ok"), 4))
 PY
 }
 
