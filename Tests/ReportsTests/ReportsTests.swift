@@ -358,7 +358,7 @@ struct RendererTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["schema"] as? String == "boxbench.summary/v1")
         let claims = try #require(object["claims"] as? [[String: Any]])
-        #expect(claims.count == 8)
+        #expect(claims.count == 9)
         #expect(claims.first?["verdict"] as? String == "holds")
         let groups = try #require(object["groups"] as? [[String: Any]])
         let vmHello = try #require(
