@@ -442,8 +442,8 @@ final class ClientRun: Sendable {
         let isIperf = argv.first == "iperf3"
         let request = HostProcessRequest(
             path: isIperf ? iperf3 : BoxbenchPaths().workloadBinary,
-            args: isIperf ? substituted : ["bbwork"] + substituted, env: [], timeout: timeout,
-            networkNamespace: net.client.path)
+            args: isIperf ? substituted : ["bbwork"] + substituted, env: [], cgroupName: clientCgroupName(),
+            timeout: timeout, networkNamespace: net.client.path)
         let deadline = monotonicNanos() + UInt64(timeout.components.seconds) * 1_000_000_000
         startClientThread(name: "boxbench-client") {
             var r: Result<HostProcessResult, ContainerError>
@@ -514,6 +514,12 @@ enum NetworkCPUs {
     static var client: Int? { available >= 2 ? 1 : nil }
     /// The VM's vCPUs and emulator threads (libvirt sets QEMU's affinity itself, so it is said in the domain).
     static var vmCPUSet: String? { server.map(String.init) }
+}
+
+/// A client process's own group, named with this process's pid: a signal's teardown kills it, and after a kill -9
+/// the next run's Janitor does (a client left running would outlive its run).
+func clientCgroupName() -> String {
+    "boxbench/" + OwnedName.bench.name("client", String(UInt32.random(in: 0...UInt32.max)))
 }
 
 /// Starts the client side of a network or service workload on its own thread, pinned to the client's CPU (what it

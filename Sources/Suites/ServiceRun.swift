@@ -31,8 +31,8 @@ final class ServiceRun: Sendable {
             func inClient(_ path: String, _ argv: [String]) throws(ContainerError) -> HostProcessResult {
                 try HostProcess.run(
                     HostProcessRequest(
-                        path: path, args: argv, env: ["PATH=/usr/bin:/bin"], timeout: timeout,
-                        networkNamespace: net.client.path))
+                        path: path, args: argv, env: ["PATH=/usr/bin:/bin"], cgroupName: clientCgroupName(),
+                        timeout: timeout, networkNamespace: net.client.path))
             }
             var figures = Figures()
             do throws(ContainerError) {

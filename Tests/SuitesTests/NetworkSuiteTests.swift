@@ -54,7 +54,7 @@ struct NetworkSuiteTests {
                 accel: tcg
             workloads:
               - name: netrr
-                client: ["netrr", "{address}", "7100", "300", "64", "10000"]
+                client: ["netrr", "{address}", "7100", "300", "64", "60000"]
               - name: netstream
                 client: ["iperf3", "-c", "{address}", "-p", "5201", "-t", "1", "-J"]
             """
