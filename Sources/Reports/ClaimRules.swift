@@ -370,14 +370,11 @@ extension ReportAnalysis {
             }
             // Each VM arm apart: two VM arms of one image (initramfs and disk, minimal and full-OS) are two VMs.
             var vms = byImage[artifact.image]!.vms
-            let index =
-                vms.firstIndex { $0.armKey == artifact.armKey }
-                ?? {
-                    vms.append(
-                        VMImageBytes(
-                            armKey: artifact.armKey, guest: guestByArm[artifact.armKey] ?? GuestLabel.minimal))
-                    return vms.count - 1
-                }()
+            if !vms.contains(where: { $0.armKey == artifact.armKey }) {
+                vms.append(
+                    VMImageBytes(armKey: artifact.armKey, guest: guestByArm[artifact.armKey] ?? GuestLabel.minimal))
+            }
+            let index = vms.firstIndex { $0.armKey == artifact.armKey }!
             switch artifact.component {
             case "disk-virtual": vms[index].diskVirtual = artifact.bytes
             case "os-layer-compressed": vms[index].osLayerCompressed = artifact.bytes

@@ -50,14 +50,11 @@ public struct PreparedImage: Sendable {
 /// The image a full-OS guest boots (`guest: full-os`): the same layers, plus an OS layer when the image lacks an
 /// init of its own, with that layer's size so C4 can say where a VM image's bytes come from.
 public struct FullOSImage: Sendable {
-    public var reference: String
     public var digest: String
     public var rootfs: String
     /// Bytes of the layers added to the workload's image (zero when the image already had systemd).
     public var osLayerCompressedBytes: UInt64
     public var osLayerUncompressedBytes: UInt64
-    /// What was added, e.g. "RUN apt-get install systemd-sysv" or "nothing: the image has systemd".
-    public var osLayer: String
 }
 
 /// What one run produced; the runner reads `stdout` once (`WorkloadOutput`) and records the sample.

@@ -134,7 +134,9 @@ public struct WorkloadImages: Sendable {
         prepared.reference = tag.description
         // Only the full-OS arm needs it: its failure fails that arm's runs, not the workload everywhere.
         if fullOS {
-            do { prepared.fullOS = try fullOSImage(of: image, tag: tag, workload: w.name, store: store) } catch {
+            do {
+                prepared.fullOS = try fullOSImage(of: image, rootfs: rootfs, tag: tag, workload: w.name, store: store)
+            } catch {
                 prepared.fullOSUnavailable = "\(error)"
             }
         }
@@ -143,14 +145,13 @@ public struct WorkloadImages: Sendable {
 
     /// The workload's image with systemd: itself when it has systemd, else built FROM it with one more step that
     /// installs `systemd-sysv` from the image's own apt sources (cached like any build).
-    func fullOSImage(of image: StoredImage, tag: ImageReference, workload: String, store: ImageStore) throws
-        -> FullOSImage
+    func fullOSImage(of image: StoredImage, rootfs: String, tag: ImageReference, workload: String, store: ImageStore)
+        throws -> FullOSImage
     {
-        let rootfs = try store.flattenedRootfs(image, under: paths.state + "/rootfs")
         if GuestArtifactBuilder.systemdPaths.contains(where: { access(rootfs + $0, X_OK) == 0 }) {
             return FullOSImage(
-                reference: tag.description, digest: image.digest.description, rootfs: rootfs,
-                osLayerCompressedBytes: 0, osLayerUncompressedBytes: 0, osLayer: "nothing: the image has systemd")
+                digest: image.digest.description, rootfs: rootfs, osLayerCompressedBytes: 0, osLayerUncompressedBytes: 0
+            )
         }
         guard access(rootfs + "/usr/bin/apt-get", X_OK) == 0 else {
             throw ImageError(
@@ -173,11 +174,10 @@ public struct WorkloadImages: Sendable {
             progress: { _ in })
         let added = try store.bytesToPull(image: osImage, given: image)
         return FullOSImage(
-            reference: osTag.description, digest: osImage.digest.description,
+            digest: osImage.digest.description,
             rootfs: try store.flattenedRootfs(osImage, under: paths.state + "/rootfs"),
             osLayerCompressedBytes: UInt64(added.compressedBytes),
-            osLayerUncompressedBytes: UInt64(added.uncompressedBytes),
-            osLayer: "RUN apt-get install systemd-sysv")
+            osLayerUncompressedBytes: UInt64(added.uncompressedBytes))
     }
 
     /// Debian bases a workload's Dockerfile starts FROM and the store lacks are made here (mmdebstrap, the host's

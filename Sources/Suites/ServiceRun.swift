@@ -27,6 +27,7 @@ final class ServiceRun: Sendable {
         let run = ServiceRun()
         let bbwork = BoxbenchPaths().workloadBinary
         let timeoutMs = max(1000, Int(timeout.components.seconds) * 1000)
+        let deadline = launchedNs + UInt64(timeoutMs) * 1_000_000
         startClientThread(name: "boxbench-service-client") {
             func inClient(_ path: String, _ argv: [String]) throws(ContainerError) -> HostProcessResult {
                 try HostProcess.run(
@@ -43,14 +44,12 @@ final class ServiceRun: Sendable {
                     ready = try inClient(
                         bbwork,
                         ["bbwork", "ready", spec.ready.rawValue, server.address, "\(spec.port)", spec.path, "2000"])
-                } while ready.exit != .exited(0) && !run.serverEnded.withLock({ $0 })
-                    && monotonicNanos() < launchedNs + UInt64(timeoutMs) * 1_000_000
+                } while ready.exit != .exited(0) && !run.serverEnded.withLock({ $0 }) && monotonicNanos() < deadline
                 let readyText = String(decoding: ready.stdout, as: UTF8.self)
                 let readyValues = WorkloadOutput(readyText).values
                 figures.reply = readyText.split(separator: "\n").filter { $0.hasPrefix("bbwork: reply ") }.joined()
                 if ready.exit == .exited(0), let at = readyValues["ready_mono_ns"], at >= Double(launchedNs) {
                     figures.values["service_ready_ms"] = (at - Double(launchedNs)) / 1e6
-                    figures.values["service_ready_attempts"] = readyValues["ready_attempts"]
                     let argv = spec.load.map { $0.replacingOccurrences(of: "{address}", with: server.address) }
                     let load = try inClient(ServiceSpec.loadPrograms[argv[0]]!, argv)
                     let text = String(decoding: load.stdout, as: UTF8.self)
@@ -70,8 +69,7 @@ final class ServiceRun: Sendable {
                 } else {
                     let tail = String(decoding: (ready.stderr + ready.stdout).suffix(300), as: UTF8.self)
                     figures.failure =
-                        run.serverEnded.withLock({ $0 })
-                            && monotonicNanos() < launchedNs + UInt64(timeoutMs) * 1_000_000
+                        run.serverEnded.withLock({ $0 }) && monotonicNanos() < deadline
                         ? "the server's run ended before it answered \(spec.ready.rawValue) on port \(spec.port)"
                         : "the service never became ready (timeout): "
                             + tail.trimmingCharacters(in: .whitespacesAndNewlines)
