@@ -25,6 +25,8 @@ public struct Leftover: Sendable, Equatable, CustomStringConvertible {
         /// with its `emulator`/`vcpuN` children, in every hierarchy: the embedded driver dies with a killed
         /// boxbench and never removes it.
         case libvirtCgroup = "libvirt-cgroup"
+        /// An I/O workload's data volume (directory or VM disk file) under `BoxbenchPaths.volumes`.
+        case volume
         /// A pinned network namespace of a bench network (its bridge, veths and addresses go with it).
         case netns
     }
@@ -96,7 +98,7 @@ public struct Janitor: Sendable {
         }
         let ownedDirs: [(String, Leftover.Kind)] = [
             (paths.containers, .containerState), (paths.run + "/bundles", .bundle), (paths.run + "/vm", .vmRunDir),
-            (paths.run + "/netns", .netns),
+            (paths.run + "/netns", .netns), (paths.volumes, .volume),
         ]
         for mount in mountPoints() {
             for (root, _) in ownedDirs + [(paths.run, .vmRunDir)] where mount.hasPrefix(root + "/") {
@@ -218,7 +220,7 @@ public struct Janitor: Sendable {
                 return "unlink \(item.path): \(String(cString: strerror(errno)))"
             }
             return nil
-        case .containerState, .bundle, .vmRunDir, .temp:
+        case .containerState, .bundle, .vmRunDir, .temp, .volume:
             // Never descend into a mount (a bind mount would have its source deleted).
             if mountPoints().contains(where: { $0 == item.path || $0.hasPrefix(item.path + "/") }) {
                 return "\(item.path) still has mounts below it"

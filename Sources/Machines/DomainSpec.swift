@@ -14,6 +14,9 @@ public struct DomainSpec: Sendable, Equatable {
         /// Writes go to an overlay libvirt makes beside the file and deletes when the domain ends (a full-OS
         /// guest writes its journal and state; every boot starts from the same disk).
         public var transient = false
+        /// cache=none io=native: the guest's writes reach the host file with O_DIRECT, past the host's page cache
+        /// (a data volume measured against a host directory opened with O_DIRECT).
+        public var directIO = false
     }
 
     /// Where the guest's ttyS0 goes on the host; the launcher reads it live.
@@ -41,6 +44,8 @@ public struct DomainSpec: Sendable, Equatable {
     public var initrd: String?
     public var cmdline: String
     public var disk: Disk?
+    /// A second virtio disk (a data volume), after `disk`.
+    public var dataDisk: Disk? = nil
     public var serial: Serial
     public var balloon: Balloon
     /// A virtio-net NIC on this Linux bridge (libvirt makes the tap and plugs it in); nil: no NIC.
@@ -80,7 +85,7 @@ public struct DomainSpec: Sendable, Equatable {
         guard !name.contains("/") else { throw .invalidInput("domain name \"\(name)\" contains '/'") }
         guard memoryMiB > 0 else { throw .invalidInput("memory must be positive, got \(memoryMiB) MiB") }
         guard vcpus > 0 else { throw .invalidInput("vcpus must be positive, got \(vcpus)") }
-        if machine == .microvm, disk != nil {
+        if machine == .microvm, disk != nil || dataDisk != nil {
             throw .invalidInput("machine microvm has no PCI bus: use --rootfs initramfs")
         }
         if machine == .microvm, case .virtio = balloon {
@@ -110,9 +115,13 @@ public struct DomainSpec: Sendable, Equatable {
         try x.element("on_crash", text: "destroy")
         try x.open("devices")
         if let emulator { try x.element("emulator", text: emulator) }
-        if let disk {
+        for disk in [disk, dataDisk].compactMap({ $0 }) {
             try x.open("disk", ["type": "file", "device": "disk"])
-            try x.empty("driver", ["name": "qemu", "type": disk.format.rawValue])
+            if disk.directIO {
+                try x.empty("driver", ["name": "qemu", "type": disk.format.rawValue, "cache": "none", "io": "native"])
+            } else {
+                try x.empty("driver", ["name": "qemu", "type": disk.format.rawValue])
+            }
             try x.empty("source", ["file": disk.path])
             try x.empty("target", ["dev": disk.target, "bus": "virtio"])
             if disk.readOnly { try x.empty("readonly") }

@@ -123,7 +123,7 @@ public struct GuestArtifactBuilder: Sendable {
             osInit = found
         }
         var moduleNames: [String] = []
-        if mode == .disk { moduleNames += Self.diskModules }
+        if mode == .disk || workload.volume != nil { moduleNames += Self.diskModules }
         if balloonDriver { moduleNames += Self.balloonModules }
         if workload.network != nil { moduleNames += Self.networkModules }
         let initHash = SHA256.hash(data: initData).map { String(format: "%02x", $0) }.joined()

@@ -8,6 +8,8 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
     public var gid: UInt32?
     /// The guest's NIC address on a bench network, "a.b.c.d/prefix" (boxbench-init brings eth0 up with it).
     public var network: String? = nil
+    /// A data volume to mount before the workload starts, "<device> <dir>" (e.g. "/dev/vdb /data").
+    public var volume: String? = nil
 
     public init(
         argv: [String], env: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
@@ -41,6 +43,10 @@ public struct GuestWorkload: Sendable, Equatable, Hashable, Codable {
         if let network {
             try Self.check(network, "network")
             lines.append("net=" + network)
+        }
+        if let volume {
+            try Self.check(volume, "volume")
+            lines.append("volume=" + volume)
         }
         return lines.joined(separator: "\n") + "\n"
     }

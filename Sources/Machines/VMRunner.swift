@@ -32,6 +32,9 @@ public struct VMConfig: Sendable {
     public var mac: String?
     public var cpuset: String?
     public var networkNamespace: String?
+    /// A data volume: a raw disk file attached after the root disk with cache=none (the guest mounts it as its
+    /// workload file says).
+    public var dataDisk: String?
     /// Called on the console thread with the workload's output as it arrives (complete lines).
     public var onOutput: (@Sendable ([UInt8]) -> Void)?
 
@@ -192,6 +195,9 @@ public final class VMRunner: VMLauncher, Sendable {
         spec.bridge = config.bridge
         spec.mac = config.mac
         spec.cpuset = config.cpuset
+        spec.dataDisk = config.dataDisk.map {
+            DomainSpec.Disk(path: $0, target: artifacts.disk == nil ? "vda" : "vdb", directIO: true)
+        }
 
         var dom: LibvirtDomain?
         var failure: String?

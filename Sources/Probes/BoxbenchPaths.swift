@@ -34,6 +34,9 @@ public struct BoxbenchPaths: Sendable {
     /// The embedded root the test process uses: libvirt allows one embedded driver per process, so every test
     /// that boots a guest shares it (and a concurrent `boxbench doctor` keeps its own).
     public var libvirtTestEmbedRoot: String { state + "/libvirt-test" }
+    /// I/O workloads' data volumes (host directories and VM disk files): on the state root, a real filesystem where
+    /// O_DIRECT works (the run root may be a tmpfs).
+    public var volumes: String { state + "/volumes" }
     /// Container runtime state (one directory per container id).
     public var containers: String { run + "/containers" }
     /// Doctor's cached slow probes, keyed by host boot id.

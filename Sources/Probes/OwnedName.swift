@@ -29,6 +29,8 @@ public enum OwnedName: String, CaseIterable, Sendable {
     case rebuild = "boxbench-rebuild"
     /// C5's loopback docker-registry: its directory in the temp directory and its cgroup.
     case registry = "boxbench-registry"
+    /// An I/O workload's data volume directory under `BoxbenchPaths.volumes`, per arm and workload.
+    case volume = "boxbench-volume"
     /// VM domains and `container run`'s default id: the most general prefix, tried last.
     case domain = "boxbench"
 

@@ -242,6 +242,19 @@ extension ReportAnalysis {
         return names.contains(Metric.startupExitMs.name) ? .startupExitMs : nil
     }
 
+    /// C3's compute workloads, each judged by its one speed metric (`overheadMetric`).
+    static let computeOverheadWorkloads = ["cpu", "memory", "syscall", "fileio"]
+
+    /// C3's I/O figures: every fio job's operations per second in every workload that ran fio (random 4 KiB jobs
+    /// count IOPS; a sequential job's operations are its fixed-size blocks, so the ratio is its bandwidth's).
+    func ioOverheadMetrics() -> [(workload: String, metric: Metric)] {
+        var seen = Set<String>()
+        return rows.filter { $0.metric.name.hasPrefix("work_fio_") && $0.metric.name.hasSuffix("_ops_per_s") }
+            .map { ($0.workload, $0.metric) }
+            .filter { seen.insert("\($0.0)|\($0.1.name)").inserted }
+            .sorted { ($0.0, $0.1.name) < ($1.0, $1.1.name) }
+    }
+
     /// Slowdown of `armKey` versus native (> 1 = slower), oriented by the metric's direction.
     func slowdown(workload: String, armKey: String, metric: Metric) -> RatioEstimate? {
         guard let nativeArm = arms(ofKind: "native").first,
@@ -258,12 +271,22 @@ extension ReportAnalysis {
         var containerSlowdowns: [RatioEstimate] = []
         var vmSlowdowns: [RatioEstimate] = []
         var missing: [Missing] = []
+        // Workloads the suite did not run are named, but the verdict rests on those it did: a storage suite settles
+        // C3 for I/O without the compute workloads, and says so.
+        var notRun: [Missing] = []
         if let absent = missingKind("native") { missing.append(absent) }
-        for workload in ["cpu", "memory", "syscall", "fileio"] where missingKind("native") == nil {
+        var cases: [(workload: String, metric: Metric)] = []
+        for workload in Self.computeOverheadWorkloads where missingKind("native") == nil {
             guard workloads.contains(workload), let metric = overheadMetric(workload: workload) else {
-                missing.append(.workloadNotRun(workload))
+                notRun.append(.workloadNotRun(workload))
                 continue
             }
+            cases.append((workload, metric))
+        }
+        let io = ioOverheadMetrics()
+        if io.isEmpty { notRun.append(.workloadNotRun("an I/O workload (fio)")) }
+        if missingKind("native") == nil { cases += io }
+        for (workload, metric) in cases {
             var measured: [(arm: String, slowdown: RatioEstimate)] = []
             // Every container-kind and every VM-kind arm against the native arm.
             for kind in ["container", "vm"] {
@@ -286,7 +309,7 @@ extension ReportAnalysis {
             }
         }
         guard !containerSlowdowns.isEmpty || !vmSlowdowns.isEmpty else {
-            return notMeasured(id, missing, caveats: caveats, facts: facts)
+            return notMeasured(id, missing + notRun, caveats: caveats, facts: facts)
         }
         let tolerance = ClaimRules.overheadTolerance
         let worstContainer = containerSlowdowns.max { $0.value < $1.value }
@@ -307,7 +330,7 @@ extension ReportAnalysis {
             (verdict, finding) = (.inconclusive, .unsettled)
         }
         return ClaimAssessment(
-            id: id, verdict: verdict, finding: .overhead(finding, missing: missing),
+            id: id, verdict: verdict, finding: .overhead(finding, missing: missing + notRun),
             headline: .slowdowns(container: worstContainer, vm: worstVM), basis: ClaimBasis(),
             ratio: worstVM?.value ?? worstContainer?.value, interval: worstVM?.interval ?? worstContainer?.interval,
             setupCaveats: caveats, facts: facts)

@@ -95,7 +95,9 @@ enum ClaimText {
             case .containerAbove(let t): return "a container slowdown is above \(n(t)) with 95% confidence"
             case .noVMOverhead(let t):
                 return "no VM slowdown exceeds \(n(t)): the hypervisor adds no measurable overhead"
-            case .holds(let t): return "container slowdown ≤ \(n(t)) everywhere, VM slowdown > \(n(t)) somewhere"
+            case .holds(let t):
+                return "container slowdown ≤ \(n(t)) everywhere, VM slowdown > \(n(t)) somewhere"
+                    + (absent.isEmpty ? "" : " (in the workloads this run has; \(missing(absent)))")
             case .unsettled:
                 return "intervals do not settle the rule" + (absent.isEmpty ? "" : "; missing: " + missing(absent))
             }
@@ -216,8 +218,8 @@ enum ClaimText {
             return "host memory per instance, \(workload): \(what)\(pair)"
         case "C3":
             return measured
-                ? "slowdown vs native of cpu, memory, syscall, fileio"
-                : "slowdown vs native (cpu, memory, syscall, fileio)"
+                ? "slowdown vs native of cpu, memory, syscall, fileio; fio IOPS per job"
+                : "slowdown vs native (cpu, memory, syscall, fileio; fio IOPS per job)"
         case "C4": return "bytes: VM artifacts ÷ container uncompressed layers"
         case "C5":
             return measured

@@ -132,6 +132,10 @@ public struct WorkloadOutput: Sendable, Equatable {
     public var digest: String
 
     public init(_ stdout: String) {
+        if let fio = FioReport(stdout) {
+            (values, digest) = (fio.values, Self.digest(fio.behaviour))
+            return
+        }
         let sysbench = isSysbenchReport(stdout)
         var values: [String: Double] = [:]
         var behaviour: [Substring] = []
@@ -143,10 +147,50 @@ public struct WorkloadOutput: Sendable, Equatable {
             }
         }
         self.values = values
-        self.digest =
-            "sha256:"
-            + SHA256.hash(data: Data(behaviour.joined(separator: "\n").utf8)).map { String(format: "%02x", $0) }
-            .joined()
+        self.digest = Self.digest(behaviour.joined(separator: "\n"))
+    }
+
+    static func digest(_ behaviour: String) -> String {
+        "sha256:" + SHA256.hash(data: Data(behaviour.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// fio's JSON report (`--output-format=json`): per job, the operations and bytes per second and the completion
+/// latency p50/p99 of the direction it ran — `fio_<job>_ops_per_s`, `fio_<job>_bytes_per_s`,
+/// `fio_<job>_clat_p50_ns`, `fio_<job>_clat_p99_ns` — and as behaviour what was asked and whether it failed (fio's
+/// version, the global and each job's options, each job's error), never a figure.
+struct FioReport {
+    var values: [String: Double] = [:]
+    var behaviour: String
+
+    init?(_ stdout: String) {
+        // fio may print notes before the report.
+        guard let start = stdout.firstIndex(of: "{"),
+            let object = try? JSONSerialization.jsonObject(with: Data(stdout[start...].utf8)) as? [String: Any],
+            let version = object["fio version"] as? String, let jobs = object["jobs"] as? [[String: Any]]
+        else { return nil }
+        func number(_ any: Any?) -> Double? { (any as? NSNumber)?.doubleValue }
+        func asked(_ options: Any?) -> [String] {
+            ((options as? [String: Any]) ?? [:]).map { "\($0.key)=\($0.value)" }.sorted()
+        }
+        var lines = [([version] + asked(object["global options"])).joined(separator: " ")]
+        for job in jobs {
+            guard let name = job["jobname"] as? String else { continue }
+            let asked = asked(job["job options"])
+            lines.append(
+                ([name] + asked + ["error=\(number(job["error"]).map { Int($0) } ?? -1)"]).joined(separator: " "))
+            // The direction the job moved bytes in (a mixed job would report both; these jobs are one-way).
+            for direction in ["read", "write"] {
+                guard let d = job[direction] as? [String: Any], let io = number(d["io_bytes"]), io > 0 else { continue }
+                let key = "fio_" + String(name.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+                values[key + "_ops_per_s"] = number(d["iops"])
+                values[key + "_bytes_per_s"] = number(d["bw_bytes"])
+                let percentiles = (d["clat_ns"] as? [String: Any])?["percentile"] as? [String: Any]
+                values[key + "_clat_p50_ns"] = number(percentiles?["50.000000"])
+                values[key + "_clat_p99_ns"] = number(percentiles?["99.000000"])
+            }
+        }
+        behaviour = lines.joined(separator: "\n")
     }
 }
 
@@ -315,8 +359,10 @@ public struct NativeEngine: Engine {
         // its owner pid after a kill -9.
         let name = uniqueRunName(.native, runIndex)
         let dir = runRoot + "/" + name
+        let volume = workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name) }
         do {
-            try mountImageLayers(image.lowerDirs, at: dir, hostBinds: ["/dev", "/proc", "/sys"])
+            try volume?.reset()
+            try mountImageLayers(image.lowerDirs, at: dir, hostBinds: ["/dev", "/proc", "/sys"], volume: volume)
         } catch {
             unmountImageLayers(at: dir)  // the directories it made
             return RunOutcome(status: .failed, failure: "\(error)")
@@ -339,25 +385,33 @@ public struct NativeEngine: Engine {
         }
     }
 
-    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {
+        workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name).remove() }
+    }
 }
 
 /// overlay(lower = the image's layers, a fresh upper) on `dir/rootfs`: the root every arm but the VM's runs on, as
 /// boxbench's own container arm mounts it.
 /// `hostBinds` (the native arm: /dev, /proc, /sys) are bound into the root (/dev and /proc recursively), so a process
 /// chrooted there without namespaces sees the host's devices and kernel as a bare process does; unmounting the root
-/// takes them.
-func mountImageLayers(_ lowerDirs: [String], at dir: String, hostBinds: [String] = []) throws {
-    try RunMounts.mount(at: dir + "/rootfs") { try mountLayersNow(lowerDirs, at: dir, hostBinds: hostBinds) }
+/// takes them. A `volume` (reset by the caller) is bound at its path, or, for an overlay volume, holds the upper.
+func mountImageLayers(_ lowerDirs: [String], at dir: String, hostBinds: [String] = [], volume: RunVolume? = nil)
+    throws
+{
+    try RunMounts.mount(at: dir + "/rootfs") {
+        try mountLayersNow(lowerDirs, at: dir, hostBinds: hostBinds, volume: volume)
+    }
 }
 
-private func mountLayersNow(_ lowerDirs: [String], at dir: String, hostBinds: [String]) throws {
+private func mountLayersNow(_ lowerDirs: [String], at dir: String, hostBinds: [String], volume: RunVolume?) throws {
     for sub in ["upper", "work"] {
         try? FileManager.default.removeItem(atPath: "\(dir)/\(sub)")
         try FileManager.default.createDirectory(atPath: "\(dir)/\(sub)", withIntermediateDirectories: true)
     }
     try FileManager.default.createDirectory(atPath: dir + "/rootfs", withIntermediateDirectories: true)
-    let options = "lowerdir=\(lowerDirs.joined(separator: ":")),upperdir=\(dir)/upper,workdir=\(dir)/work"
+    let (upper, work) =
+        volume?.spec.on == .overlay ? (volume!.upperDir, volume!.workDir) : ("\(dir)/upper", "\(dir)/work")
+    let options = "lowerdir=\(lowerDirs.joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
     guard mount("overlay", dir + "/rootfs", "overlay", 0, options) == 0 else {
         throw ContainerError(id: "layers", operation: "mount overlay", detail: dir + "/rootfs", errno: errno)
     }
@@ -375,6 +429,23 @@ private func mountLayersNow(_ lowerDirs: [String], at dir: String, hostBinds: [S
             let e = errno
             unmountImageLayers(at: dir)
             throw ContainerError(id: "layers", operation: "bind \(source) into", detail: target, errno: e)
+        }
+    }
+    if let volume, volume.spec.on == .bind {
+        // Resolved inside the root: a symlink in the image cannot send the bind elsewhere on the host.
+        let fd = cshim_open_in_root(dir + "/rootfs", volume.spec.path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else {
+            let e = errno
+            unmountImageLayers(at: dir)
+            throw ContainerError(
+                id: "layers", operation: "find the volume's directory in the image", detail: volume.spec.path,
+                errno: e)
+        }
+        defer { close(fd) }
+        guard mount(volume.dataDir, "/proc/self/fd/\(fd)", nil, UInt(MS_BIND), nil) == 0 else {
+            let e = errno
+            unmountImageLayers(at: dir)
+            throw ContainerError(id: "layers", operation: "bind the volume into", detail: volume.spec.path, errno: e)
         }
     }
 }
@@ -422,11 +493,18 @@ public struct BoxbenchContainerEngine: Engine {
     {
         let id = uniqueRunName(.container, runIndex)
         let mountPoint = "\(runtime.stateRoot)/\(id)/rootfs"
+        var spec = spec(for: image, mountPoint: mountPoint, network: limits.network)
+        var overlay = OverlayRootfs(lowerDirs: image.lowerDirs)
+        let volume = workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name) }
+        if let volume {
+            if let m = volume.specMount { spec.mounts = (spec.mounts ?? []) + [m] }
+            if volume.spec.on == .overlay { (overlay.upperDir, overlay.workDir) = (volume.upperDir, volume.workDir) }
+        }
         let request = ContainerRequest(
-            id: id, bundle: image.rootfs, spec: spec(for: image, mountPoint: mountPoint, network: limits.network),
-            overlay: OverlayRootfs(lowerDirs: image.lowerDirs), io: .capture, timeout: timeout,
+            id: id, bundle: image.rootfs, spec: spec, overlay: overlay, io: .capture, timeout: timeout,
             limitsOverride: CgroupLimits(memoryBytes: limits.memoryBytes, pidsMax: limits.pidsMax))
         do {
+            try volume?.reset()
             // create (namespaces, cgroup, rootfs ready, process waiting) then start (exec): both phases recorded.
             let created = try runtime.create(request, waitForStart: true)
             try created.start()
@@ -445,11 +523,13 @@ public struct BoxbenchContainerEngine: Engine {
                 ]
             return o
         } catch {
-            return RunOutcome(status: .failed, failure: error.description)
+            return RunOutcome(status: .failed, failure: "\(error)")
         }
     }
 
-    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {
+        workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name).remove() }
+    }
 }
 
 // MARK: - crun / runc on an identical bundle
@@ -514,6 +594,9 @@ public final class PeerContainerEngine: Engine, Sendable {
         spec.applyLimits(memoryBytes: workload.memoryLimitBytes, pidsMax: workload.pidsLimit)
         spec.linux?.cgroupsPath = "/\(parent.name)/ctr"
         spec.joinNetwork(network)
+        if let m = workload.volume.flatMap({ RunVolume($0, arm: arm.name, workload: workload.name).specMount }) {
+            spec.mounts = (spec.mounts ?? []) + [m]
+        }
         try spec.jsonData().write(to: URL(fileURLWithPath: dir + "/config.json"))
         return []
     }
@@ -525,8 +608,10 @@ public final class PeerContainerEngine: Engine, Sendable {
         let id = uniqueRunName(runName, runIndex)
         let parent = parentCgroup(workload)
         defer { peer.forceDelete(id: id) }
+        let volume = workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name) }
         do {
-            try mountLayers(image, dir: dir)
+            try volume?.reset()
+            try mountLayers(image, dir: dir, volume: volume)
             defer { unmountLayers(dir: dir) }
             let peakIsThisRun = parent.resetMemoryPeak()
             let cpuBefore = parent.stats().cpu?.usageNs
@@ -548,7 +633,10 @@ public final class PeerContainerEngine: Engine, Sendable {
         }
     }
 
-    func mountLayers(_ image: PreparedImage, dir: String) throws { try mountImageLayers(image.lowerDirs, at: dir) }
+    func mountLayers(_ image: PreparedImage, dir: String, volume: RunVolume? = nil) throws {
+        // A bind volume is the runtime's to mount (config.json); an overlay volume holds the upper.
+        try mountImageLayers(image.lowerDirs, at: dir, volume: volume?.spec.on == .overlay ? volume : nil)
+    }
 
     func unmountLayers(dir: String) { unmountImageLayers(at: dir, keepDirectory: true) }
 
@@ -556,6 +644,7 @@ public final class PeerContainerEngine: Engine, Sendable {
         let dir = bundleDir(workload)
         unmountLayers(dir: dir)
         try? FileManager.default.removeItem(atPath: dir)
+        workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name).remove() }
         let parent = parentCgroup(workload)
         parent.killAll()
         // The peer makes the path in every hierarchy it uses (cpuset, blkio, name=systemd, …), not only in those

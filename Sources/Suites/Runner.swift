@@ -136,6 +136,7 @@ public final class SuiteRunner {
                 imageFailures[w.name] = "image build failed: \(error)"
             }
         }
+        if suite.workloads.contains(where: { $0.volume != nil }) { document.notes.append(RunVolume.placement()) }
         // The bench network, for network workloads only: made before the engines need it, gone on every path.
         var armFailures: [String: String] = [:]
         let (benchNetwork, armNetworks) = setUpNetwork(failures: &armFailures)

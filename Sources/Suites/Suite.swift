@@ -140,6 +140,8 @@ public struct WorkloadSpec: Sendable, Equatable {
     /// A service workload: the image's program is a server (under the kit's `bbwork serve`), probed until ready and
     /// then loaded by a client from the client namespace.
     public var service: ServiceSpec? = nil
+    /// An I/O workload's data volume, mounted at its path for every run.
+    public var volume: VolumeSpec? = nil
 
     /// Network and service workloads run on the bench network.
     public var usesNetwork: Bool { client != nil || service != nil }
@@ -160,6 +162,24 @@ public struct ServiceSpec: Sendable, Equatable {
     public var controlPort: Int = 7199
     /// Load clients the parsers read (their Debian packages are installed by scripts/setup).
     public static let loadPrograms = ["wrk": "/usr/bin/wrk", "redis-benchmark": "/usr/bin/redis-benchmark"]
+}
+
+/// Where an I/O workload's files live: a real filesystem on the host (O_DIRECT needs one; tmpfs is not), fresh for
+/// every run.
+public struct VolumeSpec: Sendable, Equatable {
+    public enum Backing: String, Sendable, CaseIterable {
+        /// Native and container arms: a host directory under the state root bind-mounted at `path`. VMs: a raw ext4
+        /// file of `size` in the same directory, attached as a virtio-blk disk with cache=none and mounted at `path`.
+        case bind
+        /// `path` is a directory of the image itself, so writes land in the run's writable layer, whose upper
+        /// directory is placed on the same host filesystem as `bind` volumes (native and container arms only).
+        case overlay
+    }
+    /// Where the workload finds the volume (absolute; the image should have the directory).
+    public var path: String
+    /// The VM's data disk size (host directories are not limited).
+    public var sizeBytes: Int64 = 1 << 30
+    public var on: Backing = .bind
 }
 
 public struct DensitySpec: Sendable, Equatable {
@@ -357,7 +377,10 @@ extension Suite {
             let key = "workloads[\(i)]"
             let m = try reader.mapping(
                 node, key: key,
-                allowed: ["name", "dockerfile", "context", "args", "memory_limit", "pids_limit", "client", "service"])
+                allowed: [
+                    "name", "dockerfile", "context", "args", "memory_limit", "pids_limit", "client", "service",
+                    "volume",
+                ])
             guard let nameNode = m["name"] else {
                 throw SuiteError(file: path, line: node.mark?.line, key: "\(key).name", message: "required")
             }
@@ -399,10 +422,21 @@ extension Suite {
                     file: path, line: m["service"]?.mark?.line, key: "\(key).service",
                     message: "a workload has a client or a service, not both")
             }
+            let volume = try m["volume"].map { try reader.volume($0, key: "\(key).volume") }
+            if let volume, volume.on == .overlay,
+                let vm = arms.first(where: { $0.kind == .vm && ($0.workloads?.contains(name) ?? true) })
+            {
+                throw SuiteError(
+                    file: path, line: m["volume"]?.mark?.line, key: "\(key).volume.on",
+                    message:
+                        "an overlay volume is a container's writable layer, which VM arm \(vm.name) does not have: "
+                        + "list the workloads it runs (workloads: [...]) without \(name)")
+            }
             workloads.append(
                 WorkloadSpec(
                     name: name, dockerfile: dockerfile, context: context, args: args, memoryLimitBytes: memLimit,
-                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line, client: client, service: service))
+                    pidsLimit: pids, line: (m["dockerfile"] ?? nameNode).mark?.line, client: client, service: service,
+                    volume: volume))
         }
         if workloads.isEmpty {
             throw SuiteError(
@@ -539,6 +573,28 @@ struct NodeReader {
         if spec.controlPort == spec.port {
             throw fail(node, "\(key).control_port", "must differ from the service's port \(spec.port)")
         }
+        return spec
+    }
+
+    /// `volume: {path, size?, on?}`.
+    func volume(_ node: Node, key: String) throws(SuiteError) -> VolumeSpec {
+        let m = try mapping(node, key: key, allowed: ["path", "size", "on"])
+        guard let pathNode = m["path"] else { throw fail(node, "\(key).path", "required (e.g. /data)") }
+        let target = try string(pathNode, key: "\(key).path")
+        let parts = target.split(separator: "/")
+        guard target.hasPrefix("/"), !parts.isEmpty, !parts.contains(where: { $0 == ".." || $0 == "." }),
+            !target.contains(where: { $0.isNewline || $0 == " " })
+        else {
+            throw fail(pathNode, "\(key).path", "an absolute directory other than / (no . or .. parts, no spaces)")
+        }
+        var spec = VolumeSpec(path: "/" + parts.joined(separator: "/"))
+        if let n = m["size"] {
+            spec.sizeBytes = try bytes(n, key: "\(key).size")
+            guard (64 << 20...(1 << 40)).contains(spec.sizeBytes) else {
+                throw fail(n, "\(key).size", "between 64MiB and 1TiB")
+            }
+        }
+        if let n = m["on"] { spec.on = try enumValue(n, key: "\(key).on", VolumeSpec.Backing.self) }
         return spec
     }
 

@@ -83,6 +83,8 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
             argv: argv, env: image.env, cwd: image.workdir.isEmpty ? "/" : image.workdir, uid: image.user?.uid,
             gid: image.user?.gid)
         guest.network = network?.guestAddress
+        // The data disk follows the root disk when there is one.
+        guest.volume = workload.volume.map { "\(vm.rootfs == .disk ? "/dev/vdb" : "/dev/vda") \($0.path)" }
         let boot = try bootImage(image, workload: workload)
         let a = try builder.prepare(
             rootfsDir: boot.rootfs, workload: guest, cacheKey: "\(boot.digest)-\(argvHash)", mode: vm.rootfs,
@@ -145,7 +147,13 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         let r: VMRunResult
         do {
             let a = try artifactsFor(image, workload: workload, argv: image.argv, network: limits.network)
-            r = try launcher.runBlocking(a, config: config(timeout: timeout, network: limits.network))
+            var config = config(timeout: timeout, network: limits.network)
+            if let spec = workload.volume {
+                let volume = RunVolume(spec, arm: arm.name, workload: workload.name)
+                try volume.reset(vm: true)
+                config.dataDisk = volume.diskFile
+            }
+            r = try launcher.runBlocking(a, config: config)
         } catch {
             return RunOutcome(
                 status: .failed, failure: "\(error)",
@@ -191,7 +199,9 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         return RunOutcome(status: status, failure: failure, exitCode: r.exitCode, measurements: m, stdout: r.output)
     }
 
-    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {}
+    public func cleanup(_ image: PreparedImage, workload: WorkloadSpec) {
+        workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name).remove() }
+    }
 
     /// N idle guests at once, each on its own thread; memory per instance is QEMU's peak PSS.
     public func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws

@@ -7,6 +7,19 @@ import Testing
 @testable import Machines
 
 struct DomainSpecTests {
+    @Test func theVMsDataDiskIsDirectAndItsSpecLineMountsIt() throws {
+        var spec = DomainSpec(name: "d", kernel: "/k", initrd: "/i", serial: .pty)
+        spec.dataDisk = DomainSpec.Disk(path: "/v/disk.raw", target: "vda", directIO: true)
+        let xml = try spec.xml()
+        #expect(xml.contains("cache='none'") && xml.contains("io='native'"), "\(xml)")
+        #expect(xml.contains("<source file='/v/disk.raw'/>") && xml.contains("dev='vda'"), "\(xml)")
+        var workload = GuestWorkload(argv: ["/usr/bin/fio"])
+        workload.volume = "/dev/vda /data"
+        #expect(try workload.specText().contains("\nvolume=/dev/vda /data\n"))
+        workload.volume = "/dev/vda /da\nta"
+        #expect(throws: MachineError.self) { try workload.specText() }
+    }
+
     static let fixture = """
         <domain type='qemu'>
           <name>boxbench-1-1-ab</name>

@@ -58,11 +58,13 @@ import Testing
             paths.run + "/bundles/crun-\(dead)-hello", paths.run + "/vm/boxbench-\(dead)-1-abc",
             s.path + "/tmp/boxbench-native-\(dead)-3",
             paths.guestArtifacts + "/k1/disk.raw.TRANSIENT-boxbench-\(dead)-1-93252015",
+            paths.volumes + "/boxbench-volume-\(dead)-vm-fio",
         ]
         let liveItems = [
             paths.containers + "/run-\(me)-1", paths.containers + "/mine", paths.run + "/bundles/runc-\(me)-idle",
             s.path + "/tmp/boxbench-test-images-abc", s.path + "/tmp/boxbench-native-\(me)-1",
             paths.guestArtifacts + "/k1/disk.raw", paths.guestArtifacts + "/k1/disk.raw.TRANSIENT-boxbench-\(me)-2-1",
+            paths.volumes + "/boxbench-volume-\(me)-native-fio",
         ]
         for d in deadItems + liveItems {
             try fm.createDirectory(atPath: d + "/upper", withIntermediateDirectories: true)

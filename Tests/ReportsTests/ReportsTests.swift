@@ -109,6 +109,43 @@ struct AnalysisTests {
         #expect(slow.verdict == .doesNotHold, "\(slow.reason)")
     }
 
+    /// C3 on synthetic fio samples alone (the compute workloads dropped): containers at native IOPS and a VM at half
+    /// hold, naming the workloads the run did not have; a container at two thirds of native does not hold.
+    @Test func overheadClaimSettlesOnIOAlone() throws {
+        func doc(containerShare: Double) throws -> ResultsDocument {
+            var d = try loadFixture()
+            let template = try #require(d.samples.first { $0.arm == "native" && $0.status == .ok })
+            d.samples.removeAll { ["cpu", "syscall"].contains($0.workload) }
+            // Every arm of the fixture, so no arm is missing fio figures.
+            for arm in Set(d.samples.map(\.arm)).sorted() {
+                let share = arm == "native" ? 1.0 : arm.hasPrefix("vm") ? 0.5 : containerShare
+                for i in 0..<12 {
+                    var s = template
+                    (s.arm, s.workload, s.repetition) = (arm, "fio", i)
+                    let spread = 0.98 + 0.04 * Double(i % 5) / 4
+                    s.metrics = [
+                        "work_fio_randread_4k_qd16_ops_per_s": 60000 * share * spread,
+                        "work_fio_seqwrite_1m_qd4_ops_per_s": 2000 * share * spread,
+                    ]
+                    d.samples.append(s)
+                }
+            }
+            d.plan.workloads.append("fio")
+            return d
+        }
+        let same = try #require(ReportAnalysis(try doc(containerShare: 0.995)).claims.first { $0.id == "C3" })
+        #expect(same.verdict == .holds, "\(same.reason) \(same.evidence) \(same.verdict)")
+        #expect(same.reason.contains("cpu not run") && same.reason.contains("fileio not run"), "\(same.reason)")
+        #expect(
+            same.evidence.contains { $0.contains("fio, slowdown vs native by work_fio_randread_4k_qd16_ops_per_s") })
+        #expect(same.evidence.contains { $0.contains("work_fio_seqwrite_1m_qd4_ops_per_s") })
+        let slow = try #require(ReportAnalysis(try doc(containerShare: 0.66)).claims.first { $0.id == "C3" })
+        #expect(slow.verdict == .doesNotHold, "\(slow.reason)")
+        // Without any I/O workload the claim names that too.
+        let none = try #require(ReportAnalysis(try loadFixture()).claims.first { $0.id == "C3" })
+        #expect(none.reason.contains("an I/O workload (fio) not run"), "\(none.reason)")
+    }
+
     @Test func claimVerdictsFollowTheStatedRules() throws {
         let claims = ReportAnalysis(try loadFixture()).claims
         #expect(claims.map(\.id) == ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"])

@@ -137,7 +137,7 @@ import Testing
     @Test func shippedSuitesParse() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
-        for name in ["default.yaml", "full.yaml"] {
+        for name in ["default.yaml", "full.yaml", "services.yaml", "network.yaml"] {
             let path = "\(root)/Benchmarks/\(name)"
             let suite = try Suite.load(path: path)
             for w in suite.workloads {
