@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "Machines",
             dependencies: [
-                "CLibvirt", "CShim", "Probes",
+                "CLibvirt", "CShim", "Probes", "Containers",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -126,7 +126,8 @@ let package = Package(
             name: "SuitesTests",
             dependencies: ["Suites", "Containers", "Probes", "Results", "Machines", "Networks", "Reports"]),
         .testTarget(name: "StatsTests", dependencies: ["Stats"]),
-        .testTarget(name: "RegistryTests", dependencies: ["Registry", .product(name: "NIOHTTP1", package: "swift-nio")]),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["Registry", .product(name: "NIOHTTP1", package: "swift-nio")]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Containers", "Probes"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Results"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),

@@ -182,6 +182,11 @@ static int spawn_child(void *opaque) {
     }
     if (a->root_dir && (chroot(a->root_dir) != 0 || chdir("/") != 0)) { a->err = errno; _exit(127); }
     if (a->cwd && chdir(a->cwd) != 0) { a->err = errno; _exit(127); }
+    /* Only stdin, stdout and stderr cross: libraries in the harness (libvirt's sockets, its error log) open
+       descriptors without O_CLOEXEC, and a program must not inherit them (QEMU's microvm stalled with them). */
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
+        for (int fd = 3; fd < 4096; fd++) close(fd);
+    }
     execve(a->path, a->argv, a->envp);
     a->err = errno;
     _exit(127);

@@ -248,7 +248,7 @@ public struct Janitor: Sendable {
     }
 
     /// (pid, domain name) of every `qemu-system-*` process started for a `boxbench-…` domain.
-    func qemuProcesses() -> [(pid_t, String)] {
+    public func qemuProcesses() -> [(pid_t, String)] {
         var out: [(pid_t, String)] = []
         for entry in listDirectory(procRoot) {
             guard let pid = pid_t(entry),

@@ -224,10 +224,15 @@ public struct Doctor: Sendable {
     func peerEngines() -> [DoctorCheck] {
         var checks: [DoctorCheck] = []
         for (name, path) in [
-            ("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun"), ("hyperfine", "/usr/bin/hyperfine"),
+            ("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun"), ("podman", "/usr/bin/podman"),
+            ("skopeo", "/usr/bin/skopeo"), ("qemu-system-x86_64", "/usr/bin/qemu-system-x86_64"),
+            ("hyperfine", "/usr/bin/hyperfine"),
         ] {
             if access(path, X_OK) == 0 {
-                var detail = "\(path)"
+                var detail = "\(path)" + (programVersion(path).map { ": \($0)" } ?? "")
+                if name == "podman" && CgroupLayout.detect().mode == .hybrid {
+                    detail += "; hybrid cgroups: the podman arm runs podman with runc and cgroupfs"
+                }
                 if name == "crun" && CgroupLayout.detect().mode == .hybrid {
                     detail += "; hybrid cgroups: runs in a private mount namespace without the v2 mount"
                 }

@@ -115,7 +115,8 @@ final class QemuSampler: Sendable {
 
     init(interval: Duration) { self.interval = interval }
 
-    func start(pid: Int32?, domain: LibvirtDomain) {
+    /// `domain` is libvirt's (cpu.time, balloon stats); nil when QEMU runs without libvirt.
+    func start(pid: Int32?, domain: LibvirtDomain?) {
         var target = Target(pid: pid, domain: domain)
         if let pid { (target.cgroupMemoryDir, target.cgroupV2) = Self.memoryCgroup(pid: pid) }
         state.withLock { state in

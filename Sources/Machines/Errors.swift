@@ -12,6 +12,8 @@ public enum MachineError: Error, CustomStringConvertible, Sendable {
     case invalidInput(String)
     /// Building guest artifacts failed (a tool exited non-zero, a kernel module is missing…).
     case artifacts(String)
+    /// Starting the emulator directly failed (launcher qemu): the program and why.
+    case launch(String)
     /// The run was cancelled (SIGINT or `VMRunner.cancelAll()`).
     case cancelled
 
@@ -21,6 +23,7 @@ public enum MachineError: Error, CustomStringConvertible, Sendable {
         case .system(let op, let e): "\(op): \(String(cString: strerror(e))) (errno \(e))"
         case .invalidInput(let m): "invalid input: \(m)"
         case .artifacts(let m): "guest artifacts: \(m)"
+        case .launch(let m): "launch: \(m)"
         case .cancelled: "cancelled"
         }
     }

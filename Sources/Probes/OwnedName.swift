@@ -15,6 +15,9 @@ public enum OwnedName: String, CaseIterable, Sendable {
     case runcRun = "bb-runc"
     case crunBundle = "crun"
     case runcBundle = "runc"
+    /// podman's containers (`podman run --name`) and the cgroup parent boxbench gives them.
+    case podmanRun = "bb-podman"
+    case podman
     /// Another build of boxbench-runtime run as a peer (`path:`): its container ids and bundles.
     case runtimeRun = "bb-bbrt"
     case runtimeBundle = "bbrt"

@@ -290,6 +290,13 @@ public struct ReportAnalysis: Sendable {
     /// The arms of one kind that have samples, in plan order.
     public func arms(ofKind kind: String) -> [String] { arms.filter { self.kind(of: $0) == kind } }
 
+    /// Whether the run was to run `workload` in `armKey`: sampled, or in its plan (every sample of it lost).
+    public func planned(workload: String, armKey: String) -> Bool {
+        let prefix = "\(armKey)/\(workload)#"
+        return outcome(workload: workload, armKey: armKey) != nil
+            || document.plan.order.contains { $0.hasPrefix(prefix) }
+    }
+
     public func outcome(workload: String, armKey: String) -> ArmOutcome? {
         outcomes.first { $0.workload == workload && $0.armKey == armKey }
     }
@@ -320,5 +327,34 @@ public struct ReportAnalysis: Sendable {
             return aIsWorkload != bIsWorkload ? aIsWorkload : a < b
         }
         return known + rest
+    }
+}
+
+extension ReportAnalysis {
+    /// What runs an arm, from its record: "podman", "crun", "qemu microvm", "libvirt pc, full-os"…
+    public func engineLabel(_ armKey: String) -> String {
+        guard let r = document.arms.first(where: { $0.key == armKey }) else { return kind(of: armKey) ?? "?" }
+        guard r.kind == .vm else { return r.engine }
+        return ([r.engine] + [r.machine, r.guest == "full-os" ? "full-os" : nil].compactMap { $0 })
+            .joined(separator: " ")
+    }
+
+    /// The workload the ladder stands on: the one with launch → first output in the most arms (`hello` first on
+    /// ties, then plan order).
+    public var ladderWorkload: String? {
+        let counts = workloads.map { w in
+            (w, arms.filter { stats(workload: w, armKey: $0, metric: Metric.startupFirstOutputMs.name) != nil }.count)
+        }
+        guard let best = counts.map(\.1).max(), best >= 2 else { return nil }
+        return counts.first { $0.0 == "hello" && $0.1 == best }?.0 ?? counts.first { $0.1 == best }?.0
+    }
+
+    /// Every arm with a figure for `workload`, by the first of `metrics` it has, sorted by median (the ladder).
+    public func ladder(workload: String, metrics: [Metric]) -> [(arm: String, stats: ArmMetricStats)] {
+        arms.compactMap { arm in
+            metrics.lazy.compactMap { self.stats(workload: workload, armKey: arm, metric: $0.name) }.first.map {
+                (arm, $0)
+            }
+        }.sorted { $0.stats.summary.median < $1.stats.summary.median }
     }
 }

@@ -294,12 +294,14 @@ extension ReportAnalysis {
                     if !missing.contains(absent) { missing.append(absent) }
                     continue
                 }
-                for arm in arms(ofKind: kind) {
+                // An arm the suite never asked to run this workload (its `workloads:` list) is not missing it.
+                for arm in arms(ofKind: kind) where planned(workload: workload, armKey: arm) {
                     if let r = slowdown(workload: workload, armKey: arm, metric: metric) {
                         if kind == "container" { containerSlowdowns.append(r) } else { vmSlowdowns.append(r) }
                         measured.append((arm, r))
                     } else {
-                        missing.append(self.missing(workload: workload, armKey: arm, metric: metric.name))
+                        let absent = self.missing(workload: workload, armKey: arm, metric: metric.name)
+                        if !missing.contains(absent) { missing.append(absent) }
                     }
                 }
             }

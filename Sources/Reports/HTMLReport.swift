@@ -55,7 +55,8 @@ enum HTMLReport {
 
         out += "<h2>Charts</h2>\n"
         out +=
-            startupCharts(analysis) + phaseChart(analysis) + memoryCharts(analysis) + serviceCharts(analysis)
+            ladderCharts(analysis) + startupCharts(analysis) + phaseChart(analysis) + memoryCharts(analysis)
+            + serviceCharts(analysis)
             + imageChart(analysis) + densityChart(analysis)
 
         out += "<h2>Results per workload</h2>\n"
@@ -104,6 +105,35 @@ enum HTMLReport {
                         groups: groups.map { (label: $0.0, armKey: $0.1, values: $0.2) }))
                 break  // one startup chart per workload: launch → exit when recorded
             }
+        }
+        return out
+    }
+
+    /// The ladder (issue 21): every arm of one workload, sorted, from a bare process to a full VM — launch → first
+    /// output, then host memory per instance — each median with its 95% interval. The workload is the one most arms
+    /// ran (`hello` on ties), so every engine stands on one rung.
+    static func ladderCharts(_ analysis: ReportAnalysis) -> String {
+        guard let workload = analysis.ladderWorkload else { return "" }
+        var out = ""
+        for metrics in [[Metric.startupFirstOutputMs], [.memoryPeakBytes, .pssPeakBytes]] {
+            let rungs = analysis.ladder(workload: workload, metrics: metrics)
+            guard rungs.count >= 2 else { continue }
+            let bars = rungs.map { rung in
+                (
+                    label: "\(analysis.armLabel(rung.arm)) · \(analysis.engineLabel(rung.arm))",
+                    segments: [
+                        (
+                            name: "", value: rung.stats.summary.median,
+                            colour: SVGChart.color(rung.arm, index: analysis.arms.firstIndex(of: rung.arm) ?? 0)
+                        )
+                    ],
+                    interval: rung.stats.medianInterval
+                )
+            }
+            out += figure(
+                SVGChart.bars(
+                    title: "Ladder, \(workload): \(metrics[0].title) per arm, sorted (median, 95% CI)",
+                    unit: metrics[0].unit, bars: bars))
         }
         return out
     }

@@ -28,6 +28,8 @@ public struct Suite: Sendable, Equatable {
 
 public enum ContainerEngineKind: String, Sendable, Equatable, CaseIterable {
     case boxbench, crun, runc
+    /// Debian's podman (`podman run --rm`), the engine users run instead of a bare OCI runtime.
+    case podman
 }
 
 /// One arm of a suite: a name and a typed configuration holding only the fields its kind has.
@@ -73,7 +75,10 @@ public struct ContainerArm: Sendable, Equatable {
 }
 
 public enum VMLauncherKind: String, Sendable, Equatable, CaseIterable {
+    /// libvirt's C API (the embedded QEMU driver unless --vm-uri names a daemon).
     case libvirt
+    /// QEMU started directly, no management layer (the VMM's own cost, apart from libvirt's).
+    case qemu
 }
 
 public struct VMArm: Sendable, Equatable {
@@ -282,6 +287,8 @@ extension Suite {
         var arms: [ArmSpec] = []
         // Where each arm's `workloads:` stands, to name it when a name there is not a workload of the suite.
         var armWorkloadLines: [String: (key: String, line: Int?)] = [:]
+        // Where each arm is declared, to name it when it cannot run one of the suite's workloads.
+        var armLines: [String: (key: String, line: Int?)] = [:]
         for (i, node) in try reader.sequence(armsNode, key: "arms").enumerated() {
             let key = "arms[\(i)]"
             let keysByKind: [ArmKind: Set<String>] = [
@@ -348,6 +355,11 @@ extension Suite {
                     }
                 }
                 if let n = m["path"] { vm.path = try reader.executable(n, key: "\(key).path") }
+                if vm.machine == .microvm, vm.rootfs == .disk {
+                    throw SuiteError(
+                        file: path, line: m["machine"]?.mark?.line, key: "\(key).machine",
+                        message: "machine microvm has no PCI bus for a root disk: use rootfs: initramfs")
+                }
                 config = .vm(vm)
                 defaultName = "vm"
             }
@@ -356,6 +368,7 @@ extension Suite {
                 throw SuiteError(
                     file: path, line: node.mark?.line, key: "\(key).name", message: "duplicate arm name \(name)")
             }
+            armLines[name] = (key, node.mark?.line)
             var arm = ArmSpec(name: name, config: config)
             if let n = m["workloads"] {
                 arm.workloads = try reader.sequence(n, key: "\(key).workloads").enumerated().map { (j, w) in
@@ -441,6 +454,24 @@ extension Suite {
         if workloads.isEmpty {
             throw SuiteError(
                 file: path, line: workloadsNode.mark?.line, key: "workloads", message: "at least one workload")
+        }
+        // What an engine cannot run is refused here, naming the arm, not failed run by run.
+        for arm in arms {
+            for w in workloads where arm.runs(w.name) {
+                var why: String?
+                switch arm.config {
+                case .vm(let vm) where vm.launcher == .qemu && w.usesNetwork:
+                    why = "launcher qemu has no bench-network NIC, and \(w.name) is a network or service workload"
+                case .container(let c) where c.engine == .podman && w.volume?.on == .overlay:
+                    why =
+                        "podman keeps its writable layer in its own storage: \(w.name)'s overlay volume cannot go there"
+                default: break
+                }
+                guard let why, let at = armLines[arm.name] else { continue }
+                throw SuiteError(
+                    file: path, line: at.line, key: at.key,
+                    message: "\(why); list the workloads this arm runs (workloads: [...]) without it")
+            }
         }
         for arm in arms {
             guard let names = arm.workloads, let at = armWorkloadLines[arm.name] else { continue }

@@ -33,8 +33,13 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
         name: String, vm: VMArm, uri: String? = nil, paths: BoxbenchPaths = BoxbenchPaths(), logger: Logger? = nil
     ) {
         let resolved = AccelProbe(paths: paths, uri: uri, logger: logger).resolve(vm.accel)
+        let launcher: any VMLauncher =
+            switch vm.launcher {
+            case .libvirt: VMRunner(uri: uri, paths: paths, logger: logger)
+            case .qemu: QemuLauncher(paths: paths, emulator: vm.path)
+            }
         self.init(
-            name: name, vm: vm, launcher: VMRunner(uri: uri, paths: paths, logger: logger),
+            name: name, vm: vm, launcher: launcher,
             builder: GuestArtifactBuilder(paths: paths, logger: logger), accel: resolved.accel,
             accelReason: resolved.probe.map {
                 "\(name): accel \(vm.accel.rawValue) → \(resolved.accel.rawValue) (\($0.reason))"
@@ -98,6 +103,11 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
     }
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec, network: RunNetwork?) throws -> [ArtifactSize] {
+        if vm.launcher == .qemu, workload.usesNetwork {
+            throw EngineUnavailable(
+                reason: "\(arm.name): launcher qemu has no bench-network NIC; network and service workloads run "
+                    + "with launcher libvirt (list this arm's workloads: without \(workload.name))")
+        }
         let a = try artifactsFor(image, workload: workload, argv: image.argv, network: network)
         var sizes = [
             ArtifactSize(image: image.name, armKey: arm.name, component: "kernel", bytes: a.kernelBytes),

@@ -65,6 +65,12 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw CLIError.badInput("\(error)")
         }
+        // An arm's engine must be on this host: said before anything runs, not as a failed sample per run.
+        if let missing = parsed.missingPrograms().first {
+            throw CLIError.badInput(
+                "\(path): arm \(missing.arm) runs \(missing.path), which is not installed or not executable "
+                    + "(scripts/setup installs the peers)")
+        }
         // A network workload needs the CNI plugins: said before anything runs, not as a failed sample per run.
         if parsed.workloads.contains(where: \.usesNetwork), !CNI.missingPlugins().isEmpty {
             throw CLIError.badInput(
