@@ -80,7 +80,8 @@ harness 0
 image=$(podman --root "$state/podman/storage" --runroot "$run_root/podman" images --format '{{.Repository}}:{{.Tag}}' \
     | grep 'workload-hello:' | head -1)
 runtime=/usr/bin/crun
-grep -q ' cgroup2 ' /proc/self/mounts && grep -q ' tmpfs /sys/fs/cgroup ' /proc/self/mounts && runtime=/usr/sbin/runc
+# Hybrid cgroups (v1 tmpfs at /sys/fs/cgroup plus a cgroup2 mount): runc, as the podman arm does.
+grep -q ' cgroup2 ' /proc/self/mounts && grep -q '^tmpfs /sys/fs/cgroup ' /proc/self/mounts && runtime=/usr/sbin/runc
 PODMAN=(podman --root "$state/podman/storage" --runroot "$run_root/podman" --storage-driver overlay
         --cgroup-manager cgroupfs --events-backend none --runtime "$runtime"
         run --rm --hostname boxbench --network none --log-driver none --attach stdout --attach stderr

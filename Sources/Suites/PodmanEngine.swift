@@ -175,3 +175,45 @@ public final class PodmanEngine: Engine, Sendable {
         workload.volume.map { RunVolume($0, arm: arm.name, workload: workload.name).remove() }
     }
 }
+
+extension PodmanEngine: DensityCapable {
+    /// N idle containers at once (`podman run -d` of the image with its ENTRYPOINT alone: idle until stopped), each
+    /// with its own conmon, as a user's would be: host memory per instance is the cgroup parent's current usage ÷ N
+    /// once all are up; start is `podman run -d` launch → return (podman returns once the container started).
+    public func density(_ image: PreparedImage, workload: WorkloadSpec, instances: Int, timeout: Duration) throws
+        -> DensityPoint
+    {
+        guard let reference = Self.podmanReference(image) else {
+            throw EngineUnavailable(reason: "\(workload.name): no image reference")
+        }
+        let parent = parentCgroup(workload)
+        try parent.create()
+        var names: [String] = []
+        defer {
+            for name in names { _ = try? podmanCall(["rm", "--force", "--time", "0", name], timeout: .seconds(30)) }
+        }
+        var startMs: [Double] = []
+        for i in 0..<instances {
+            let name = OwnedName.podmanRun.name("density", String(instances), String(i))
+            names.append(name)
+            let r = try podmanCall(
+                [
+                    "run", "--detach", "--name", name, "--cgroup-parent", "/" + parentName(workload), "--network",
+                    "none", "--log-driver", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=32768:32768",
+                    reference,
+                ], timeout: timeout)
+            guard r.exit == .exited(0) else {
+                throw EngineUnavailable(
+                    reason: "podman instance \(i): \(r.exit): \(String(decoding: r.stderr.suffix(300), as: UTF8.self))")
+            }
+            startMs.append(ms(r.exitNs))
+        }
+        // Every instance up (podman returned for each); their memory settles within the second.
+        usleep(500_000)
+        let total = Double(parent.stats().memory?.currentBytes ?? 0)
+        startMs.sort()
+        return DensityPoint(
+            armKey: arm.name, accel: nil, instances: instances, memoryPerInstanceBytes: total / Double(instances),
+            startMsMedian: startMs[startMs.count / 2])
+    }
+}

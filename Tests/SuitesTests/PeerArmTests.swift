@@ -100,10 +100,25 @@ struct PeerArmTests {
               - name: libvirt-pc
                 kind: vm
                 accel: tcg
+                workloads: [hello]
             workloads:
               - name: hello
+              - name: idle
+                args: ["1"]
+            density:
+              workload: idle
+              levels: [2]
+              arms: [container-podman, qemu-microvm]
             """
-        let doc = try runTestSuite(yaml, path: RealSuiteTests.repoRoot + "/Benchmarks/peers-small.yaml", seed: 5)
+        var doc = try runTestSuite(yaml, path: RealSuiteTests.repoRoot + "/Benchmarks/peers-small.yaml", seed: 5)
+        // Density beside the runs: two idle podman containers (each with its conmon) and two direct microVMs.
+        let density = Dictionary(uniqueKeysWithValues: doc.density.map { ($0.armKey, $0) })
+        #expect(density["container-podman"]?.instances == 2 && density["qemu-microvm"]?.instances == 2, "\(doc.notes)")
+        #expect((density["container-podman"]?.memoryPerInstanceBytes ?? 0) > 0)
+        #expect(
+            (density["qemu-microvm"]?.memoryPerInstanceBytes ?? 0)
+                > (density["container-podman"]?.memoryPerInstanceBytes ?? 0))
+        doc.samples.removeAll { $0.workload == "idle" }
         #expect(doc.samples.count == 5)
         for s in doc.samples {
             #expect(s.status == .ok, "\(s.arm): \(s.failure ?? "")")
