@@ -166,6 +166,30 @@ extension ReportAnalysis {
         return table.rows.isEmpty ? nil : table
     }
 
+    /// The ladder as a table (the HTML report draws it): every arm of the ladder workload sorted by launch → first
+    /// output, with its interval, engine and host memory per instance.
+    var ladderTable: TextTable? {
+        guard let workload = ladderWorkload else { return nil }
+        let rungs = ladder(workload: workload, metrics: [.startupFirstOutputMs])
+        guard rungs.count >= 2 else { return nil }
+        var table = TextTable(
+            ["arm", "engine", "launch → first output (median)", "95% CI", "host memory per instance"],
+            numericColumns: [2, 4])
+        for rung in rungs {
+            let memory = [Metric.memoryPeakBytes, .pssPeakBytes].lazy.compactMap {
+                self.stats(workload: workload, armKey: rung.arm, metric: $0.name)
+            }.first
+            table.append([
+                armLabel(rung.arm), engineLabel(rung.arm), NumberText.quantity(rung.stats.summary.median, unit: "ms"),
+                rung.stats.medianInterval.map {
+                    "[\(NumberText.quantity($0.lower, unit: "ms")), \(NumberText.quantity($0.upper, unit: "ms"))]"
+                } ?? "n < \(Bootstrap.minimumSampleCount)",
+                memory.map { NumberText.quantity($0.summary.median, unit: "B") } ?? "",
+            ])
+        }
+        return table
+    }
+
     var densityTable: TextTable? {
         var table = TextTable(["arm", "instances", "memory per instance", "start median"], numericColumns: [1, 2, 3])
         for point in document.density.sorted(by: { ($0.armKey, $0.instances) < ($1.armKey, $1.instances) }) {
@@ -253,6 +277,9 @@ enum MarkdownReport {
             if let ratios = analysis.ratioTable(workload) {
                 out += "\nRatios of medians [95% CI]\n\n" + ratios.markdown()
             }
+        }
+        if let ladder = analysis.ladderTable, let workload = analysis.ladderWorkload {
+            out += "\n## Ladder (\(workload)): every arm, from a bare process to a full VM\n\n" + ladder.markdown()
         }
         if let phases = analysis.phaseTable { out += "\n## VM boot phases\n\n" + phases.markdown() }
         if let images = analysis.imageTable { out += "\n## Image sizes\n\n" + images.markdown() }

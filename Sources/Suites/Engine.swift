@@ -613,21 +613,9 @@ public final class PeerContainerEngine: Engine, Sendable {
             try volume?.reset()
             try mountLayers(image, dir: dir, volume: volume)
             defer { unmountLayers(dir: dir) }
-            let peakIsThisRun = parent.resetMemoryPeak()
-            let cpuBefore = parent.stats().cpu?.usageNs
-            let r = try HostProcess.run(peer.request(bundle: dir, id: id, timeout: timeout, layout: layout))
-            let after = parent.stats()
-            var outcome = processOutcome(
-                exit: r.exit, timedOut: r.timedOut, oomKilled: (after.memory?.oomKills ?? 0) > 0, stdout: r.stdout,
-                stderr: r.stderr, stats: nil, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
-            // The container's group is gone by now; its parent kept the peak (reset above) and the CPU time.
-            if peakIsThisRun, let peak = after.memory?.peakBytes {
-                outcome.measurements.memoryPeakBytes = Double(peak)
+            return try runAccountedByParent(parent) {
+                try HostProcess.run(peer.request(bundle: dir, id: id, timeout: timeout, layout: layout))
             }
-            if let before = cpuBefore, let now = after.cpu?.usageNs, now >= before {
-                outcome.measurements.cpuNs = Double(now - before)
-            }
-            return outcome
         } catch {
             return RunOutcome(status: .failed, failure: "\(error)")
         }
@@ -651,6 +639,23 @@ public final class PeerContainerEngine: Engine, Sendable {
         // boxbench manages.
         _ = removeCgroupEverywhere(parent.name, layout: layout)
     }
+}
+
+/// A peer's run (crun, runc, podman) read from the group boxbench owns above the container's: the container's own
+/// group is gone when the peer exits, its parent kept the memory peak (reset here first) and the CPU time.
+func runAccountedByParent(_ parent: any CgroupManager, _ launch: () throws -> HostProcessResult) throws -> RunOutcome {
+    let peakIsThisRun = parent.resetMemoryPeak()
+    let cpuBefore = parent.stats().cpu?.usageNs
+    let r = try launch()
+    let after = parent.stats()
+    var outcome = processOutcome(
+        exit: r.exit, timedOut: r.timedOut, oomKilled: (after.memory?.oomKills ?? 0) > 0, stdout: r.stdout,
+        stderr: r.stderr, stats: nil, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
+    if peakIsThisRun, let peak = after.memory?.peakBytes { outcome.measurements.memoryPeakBytes = Double(peak) }
+    if let before = cpuBefore, let now = after.cpu?.usageNs, now >= before {
+        outcome.measurements.cpuNs = Double(now - before)
+    }
+    return outcome
 }
 
 public struct EngineUnavailable: Error, CustomStringConvertible {

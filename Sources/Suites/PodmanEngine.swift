@@ -142,27 +142,16 @@ public final class PodmanEngine: Engine, Sendable {
         defer { _ = try? podmanCall(["rm", "--force", "--ignore", name], timeout: .seconds(30)) }
         do {
             if let v = workload.volume { try RunVolume(v, arm: arm.name, workload: workload.name).reset() }
-            let peakIsThisRun = parent.resetMemoryPeak()
-            let cpuBefore = parent.stats().cpu?.usageNs
-            let r = try HostProcess.run(
-                HostProcessRequest(
-                    path: podman,
-                    args: ["podman"] + globalArgs
-                        + runArguments(image, workload: workload, limits: limits, name: name, reference: reference),
-                    env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
-                    timeout: timeout),
-                layout: layout)
-            let after = parent.stats()
-            var outcome = processOutcome(
-                exit: r.exit, timedOut: r.timedOut, oomKilled: (after.memory?.oomKills ?? 0) > 0, stdout: r.stdout,
-                stderr: r.stderr, stats: nil, exitNs: r.exitNs, firstOutputNs: r.firstOutputNs)
-            if peakIsThisRun, let peak = after.memory?.peakBytes {
-                outcome.measurements.memoryPeakBytes = Double(peak)
+            return try runAccountedByParent(parent) {
+                try HostProcess.run(
+                    HostProcessRequest(
+                        path: podman,
+                        args: ["podman"] + globalArgs
+                            + runArguments(image, workload: workload, limits: limits, name: name, reference: reference),
+                        env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
+                        timeout: timeout),
+                    layout: layout)
             }
-            if let before = cpuBefore, let now = after.cpu?.usageNs, now >= before {
-                outcome.measurements.cpuNs = Double(now - before)
-            }
-            return outcome
         } catch {
             return RunOutcome(status: .failed, failure: "\(error)")
         }

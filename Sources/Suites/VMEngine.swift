@@ -164,6 +164,14 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
                 config.dataDisk = volume.diskFile
             }
             r = try launcher.runBlocking(a, config: config)
+            if r.failure?.contains("before reaching init") == true, vm.rootfs == .initramfs {
+                // The usual cause: the image unpacked into RAM does not fit beside the kernel.
+                var o = Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
+                o.failure! +=
+                    " (the initramfs is \(a.initrdBytes >> 20) MiB compressed and unpacks into the guest's \(vm.memoryMiB) "
+                    + "MiB: a large image needs more memory: or rootfs: disk)"
+                return o
+            }
         } catch {
             return RunOutcome(
                 status: .failed, failure: "\(error)",
