@@ -147,9 +147,10 @@ struct PeerArmTests {
         // The same ladder as a table in the Markdown report, fastest first.
         let markdown = renderReport(doc, format: .markdown)
         #expect(markdown.contains("## Ladder (hello): every arm, from a bare process to a full VM"))
-        let table = markdown.components(separatedBy: "## Ladder")[1].split(separator: "\n").filter {
-            $0.hasPrefix("| ") && !$0.hasPrefix("| arm")
-        }
+        let table = markdown.components(separatedBy: "## Ladder")[1].components(separatedBy: "\n## ")[0]
+            .split(separator: "\n").filter {
+                $0.hasPrefix("| ") && !$0.hasPrefix("| arm")
+            }
         #expect(table.count == 5 && table.first?.hasPrefix("| native") == true, "\(table)")
         // Nothing left: no QEMU of ours, no podman container of ours, no cgroup of ours.
         let me = getpid()
