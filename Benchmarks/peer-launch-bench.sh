@@ -24,7 +24,14 @@ cache=${BOXBENCH_CACHE:-/var/cache/boxbench}
 state=${BOXBENCH_STATE:-/var/lib/boxbench}
 run_root=${BOXBENCH_RUN:-/run/boxbench}
 work=$(mktemp -d /tmp/peer-launch-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# podman by hand gets a cgroup parent as the harness's does (`podman-<pid>`, a name the Janitor knows), removed here.
+parent=boxbench/podman-$$
+cleanup() {
+    rm -rf "$work"
+    for d in /sys/fs/cgroup/*/"$parent"; do [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+    true
+}
+trap cleanup EXIT
 # A cache of its own for guest artifacts (so the one hello guest is found), sharing the kernel and the kit.
 mkdir -p "$work/cache"
 ln -s "$cache/kernel" "$work/cache/kernel"
@@ -84,7 +91,8 @@ runtime=/usr/bin/crun
 grep -q ' cgroup2 ' /proc/self/mounts && grep -q '^tmpfs /sys/fs/cgroup ' /proc/self/mounts && runtime=/usr/sbin/runc
 PODMAN=(podman --root "$state/podman/storage" --runroot "$run_root/podman" --storage-driver overlay
         --cgroup-manager cgroupfs --events-backend none --runtime "$runtime"
-        run --rm --hostname boxbench --network none --log-driver none --attach stdout --attach stderr
+        run --rm --cgroup-parent "/$parent" --hostname boxbench --network none --log-driver none
+        --attach stdout --attach stderr
         --ulimit nofile=1024:1024 --ulimit nproc=32768:32768 "$image")
 guest=$(dirname "$(ls "$work"/cache/guests/*/initrd.img | head -1)")
 khz=$(awk -F: '/cpu MHz/{printf "%d", $2*1000; exit}' /proc/cpuinfo)
