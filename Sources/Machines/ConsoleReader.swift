@@ -230,3 +230,67 @@ final class QemuSampler: Sendable {
         return (nil, false)
     }
 }
+
+/// The guest's serial console as both launchers read it: the FIFO pair `console.in`/`console.out` in the run
+/// directory, `.out` opened O_RDWR so QEMU's open/close never gives EOF, read by a `ConsoleReader` that tells the
+/// sampler when the workload starts and exits.
+struct GuestConsole {
+    /// The FIFO pair's common path, as QEMU's pipe backend takes it.
+    let path: String
+    let reader: ConsoleReader
+    let sampler: QemuSampler
+
+    init(runDir: String, config: VMConfig) throws(MachineError) {
+        path = runDir + "/console"
+        for suffix in [".in", ".out"] where mkfifo(path + suffix, 0o600) != 0 {
+            throw .system(operation: "mkfifo \(path + suffix)", errno: errno)
+        }
+        let outFd = open(path + ".out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+        guard outFd >= 0 else { throw .system(operation: "open \(path).out", errno: errno) }
+        let sampler = QemuSampler(interval: config.sampleInterval)
+        self.sampler = sampler
+        reader = ConsoleReader(fd: outFd, onOutput: config.onOutput) { marker in
+            if marker == .workloadStart { sampler.sampleNow(atWorkloadStart: true) }
+            if marker == .workloadExit { sampler.sampleNow(atWorkloadStart: false) }
+        }
+        reader.start()
+    }
+}
+
+extension ConsoleTranscript {
+    /// The guest's marks and boot steps (modules, root, os-init, unit-start…) in the order they happened, as phases
+    /// from the launch at `t0`.
+    func guestPhases(since t0: UInt64) -> [VMRunResult.Phase] {
+        let timed: [(String, UInt64?)] = [
+            ("guest-init", initNs), ("workload-start", workloadStartNs), ("first-output", firstOutputNs),
+            ("workload-exit", workloadExitNs), ("poweroff", poweroffNs),
+        ]
+        return (timed.compactMap { n, ns in ns.map { (n, $0) } } + stepNs.map { ($0.name, $0.ns) })
+            .sorted { $0.1 < $1.1 }.map { .init(name: $0.0, ms: Double($0.1 &- t0) / 1e6) }
+    }
+
+    /// The workload's exit code, 128+N when killed by signal N; nil when it never reported one.
+    var exitStatus: Int32? { exitCode ?? exitSignal.map { 128 + $0 } }
+
+    /// Guest CLOCK_MONOTONIC from workload start to exit.
+    var guestWorkloadMs: Double? {
+        guard let a = guestWorkloadStartMonoNs, let b = guestWorkloadExitMonoNs, b >= a else { return nil }
+        return Double(b - a) / 1e6
+    }
+
+    /// QEMU's sampled memory with the guest's own view (MemTotal, MemAvailable) added.
+    func memory(_ sampled: VMRunResult.Memory) -> VMRunResult.Memory {
+        var m = sampled
+        m.guestMemTotalKiB = memTotalKiB
+        m.guestMemAvailableKiB = memAvailableKiB
+        return m
+    }
+}
+
+extension VMRunResult.Sizes {
+    init(_ a: GuestArtifacts) {
+        self.init(
+            kernelPath: a.kernel, initrdPath: a.initrd, diskPath: a.disk, kernelBytes: a.kernelBytes,
+            initrdBytes: a.initrdBytes, diskAllocatedBytes: a.diskAllocatedBytes, diskVirtualBytes: a.diskVirtualBytes)
+    }
+}

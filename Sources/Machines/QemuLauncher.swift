@@ -83,32 +83,16 @@ public final class QemuLauncher: VMLauncher, Sendable {
 
     public func runBlocking(_ artifacts: GuestArtifacts, config: VMConfig) throws(MachineError) -> VMRunResult {
         let t0 = monotonicNanos()
-        var phases: [VMRunResult.Phase] = []
-        func mark(_ name: String, _ ns: UInt64 = monotonicNanos()) {
-            phases.append(.init(name: name, ms: Double(ns &- t0) / 1e6))
-        }
         let name = DomainNames.next()
         let runDir = paths.run + "/vm/" + name
         try GuestArtifactBuilder.mkdirs(runDir)
         defer { GuestArtifactBuilder.removeTree(runDir) }
-        let fifo = runDir + "/console"
-        for suffix in [".in", ".out"] where mkfifo(fifo + suffix, 0o600) != 0 {
-            throw .system(operation: "mkfifo \(fifo + suffix)", errno: errno)
-        }
-        let outFd = open(fifo + ".out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard outFd >= 0 else { throw .system(operation: "open \(fifo).out", errno: errno) }
-        // QEMU opens `.in` for writing to the guest; holding a reader keeps that open from blocking.
-        let inFd = open(fifo + ".in", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        defer { if inFd >= 0 { _ = Glibc.close(inFd) } }
         let args = try Self.arguments(
-            name: name, artifacts: artifacts, config: config, console: fifo, emulator: emulator)
+            name: name, artifacts: artifacts, config: config, console: runDir + "/console", emulator: emulator)
+        // QEMU's pipe backend opens both FIFOs O_RDWR itself: only the console's reader is ours.
+        let console = try GuestConsole(runDir: runDir, config: config)
+        let (sampler, reader) = (console.sampler, console.reader)
 
-        let sampler = QemuSampler(interval: config.sampleInterval)
-        let reader = ConsoleReader(fd: outFd, onOutput: config.onOutput) { marker in
-            if marker == .workloadStart { sampler.sampleNow(atWorkloadStart: true) }
-            if marker == .workloadExit { sampler.sampleNow(atWorkloadStart: false) }
-        }
-        reader.start()
         // QEMU's pid comes from its cgroup once it is there: the sampler reads PSS and CPU from it.
         let cgroupName = "boxbench/" + name
         let procs = (layout.v1MountPoint(for: "memory") ?? layout.unifiedMountPoint).map {
@@ -152,19 +136,9 @@ public final class QemuLauncher: VMLauncher, Sendable {
         sampler.stop()
         let transcript = reader.stop()
         let qemu = alive.withLock { $0 }
-        if let qemu { mark("qemu-alive", qemu.ns) }
-
-        var ordered = phases
-        let timed: [(String, UInt64?)] = [
-            ("guest-init", transcript.initNs), ("workload-start", transcript.workloadStartNs),
-            ("first-output", transcript.firstOutputNs), ("workload-exit", transcript.workloadExitNs),
-            ("poweroff", transcript.poweroffNs),
-        ]
-        let guestPhases =
-            (timed.compactMap { n, ns in ns.map { (n, $0) } } + transcript.stepNs.map { ($0.name, $0.ns) })
-            .sorted { $0.1 < $1.1 }
-        for (n, ns) in guestPhases { ordered.append(.init(name: n, ms: Double(ns &- t0) / 1e6)) }
-        ordered.append(.init(name: "qemu-exit", ms: Double(exitedNs &- t0) / 1e6))
+        let ordered =
+            (qemu.map { [VMRunResult.Phase(name: "qemu-alive", ms: Double($0.ns &- t0) / 1e6)] } ?? [])
+            + transcript.guestPhases(since: t0) + [.init(name: "qemu-exit", ms: Double(exitedNs &- t0) / 1e6)]
 
         var failure: String?
         let stderr = String(decoding: result.stderr.suffix(600), as: UTF8.self)
@@ -181,31 +155,18 @@ public final class QemuLauncher: VMLauncher, Sendable {
         if !transcript.errors.isEmpty, failure != nil {
             failure! += "; guest errors: " + transcript.errors.joined(separator: "; ")
         }
-        var exitCode = transcript.exitCode
-        if exitCode == nil, let s = transcript.exitSignal { exitCode = 128 + s }
-        let samples = sampler.result()
-        var memory = samples.memory
-        memory.guestMemTotalKiB = transcript.memTotalKiB
-        memory.guestMemAvailableKiB = transcript.memAvailableKiB
         // The group's own figures, read once QEMU is gone: its peak over the whole run.
+        var memory = transcript.memory(sampler.result().memory)
         if let peak = result.stats?.memory?.peakBytes { memory.cgroupPeakBytes = peak }
-        var cpu = samples.cpu
+        var cpu = sampler.result().cpu
         cpu.qemuCpuMs = Double(result.cpuNs) / 1e6
-        var guestWorkloadMs: Double?
-        if let a = transcript.guestWorkloadStartMonoNs, let b = transcript.guestWorkloadExitMonoNs, b >= a {
-            guestWorkloadMs = Double(b - a) / 1e6
-        }
         return VMRunResult(
             domainName: name, uri: "qemu-direct:\(emulator)", accel: config.accel, machine: config.machine,
             rootfsMode: artifacts.mode, memoryMiB: config.memoryMiB, vcpus: config.vcpus, startPaused: false,
-            exitCode: exitCode, exitSignal: transcript.exitSignal,
+            exitCode: transcript.exitStatus, exitSignal: transcript.exitSignal,
             output: String(decoding: transcript.output, as: UTF8.self), phases: ordered, lifecycle: [],
-            guestBootToInitMs: transcript.guestInitBootNs.map { Double($0) / 1e6 }, guestWorkloadMs: guestWorkloadMs,
-            memory: memory, cpu: cpu,
-            sizes: .init(
-                kernelPath: artifacts.kernel, initrdPath: artifacts.initrd, diskPath: artifacts.disk,
-                kernelBytes: artifacts.kernelBytes, initrdBytes: artifacts.initrdBytes,
-                diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
+            guestBootToInitMs: transcript.guestInitBootNs.map { Double($0) / 1e6 },
+            guestWorkloadMs: transcript.guestWorkloadMs, memory: memory, cpu: cpu, sizes: .init(artifacts),
             qemuPid: qemu?.pid, timedOut: result.timedOut, cancelled: false, failure: failure,
             guestErrors: transcript.errors, guestWarnings: transcript.warnings,
             consoleTail: failure == nil && transcript.exitCode == 0 ? nil : transcript.consoleTail())

@@ -165,19 +165,9 @@ public final class VMRunner: VMLauncher, Sendable {
         chmod(runDir, 0o755)
         defer { GuestArtifactBuilder.removeTree(runDir) }
 
-        // Serial console: FIFOs made first, read end opened O_RDWR so QEMU's open/close never gives us EOF.
-        let fifo = runDir + "/console"
-        for suffix in [".in", ".out"] where mkfifo(fifo + suffix, 0o600) != 0 {
-            throw .system(operation: "mkfifo \(fifo + suffix)", errno: errno)
-        }
-        let outFd = open(fifo + ".out", O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard outFd >= 0 else { throw .system(operation: "open \(fifo).out", errno: errno) }
-        let sampler = QemuSampler(interval: config.sampleInterval)
-        let reader = ConsoleReader(fd: outFd, onOutput: config.onOutput) { marker in
-            if marker == .workloadStart { sampler.sampleNow(atWorkloadStart: true) }
-            if marker == .workloadExit { sampler.sampleNow(atWorkloadStart: false) }
-        }
-        reader.start()
+        // Serial console: FIFOs made first, read before QEMU exists.
+        let console = try GuestConsole(runDir: runDir, config: config)
+        let (fifo, sampler, reader) = (console.path, console.sampler, console.reader)
 
         let watch = LifecycleWatch(name: name)
         do { try watch.register(on: conn) } catch {
@@ -288,18 +278,7 @@ public final class VMRunner: VMLauncher, Sendable {
         if let launchError { throw launchError }
 
         // Assemble the result.
-        var ordered: [VMRunResult.Phase] = []
-        let timed: [(String, UInt64?)] = [
-            ("guest-init", transcript.initNs), ("workload-start", transcript.workloadStartNs),
-            ("first-output", transcript.firstOutputNs), ("workload-exit", transcript.workloadExitNs),
-            ("poweroff", transcript.poweroffNs),
-        ]
-        for p in phases where p.name != "domain-gone" { ordered.append(p) }
-        // The guest's marks and boot steps (modules, root, os-init, unit-start…) in the order they happened.
-        let guestPhases =
-            (timed.compactMap { n, ns in ns.map { (n, $0) } } + transcript.stepNs.map { ($0.name, $0.ns) })
-            .sorted { $0.1 < $1.1 }
-        for (n, ns) in guestPhases { ordered.append(.init(name: n, ms: Double(ns &- t0) / 1e6)) }
+        var ordered = phases.filter { $0.name != "domain-gone" } + transcript.guestPhases(since: t0)
         if let gone = phases.first(where: { $0.name == "domain-gone" }) { ordered.append(gone) }
 
         if failure == nil && transcript.workloadExitNs == nil {
@@ -316,29 +295,18 @@ public final class VMRunner: VMLauncher, Sendable {
         if !transcript.errors.isEmpty && failure != nil {
             failure! += "; guest errors: " + transcript.errors.joined(separator: "; ")
         }
-        var exitCode = transcript.exitCode
-        if exitCode == nil, let s = transcript.exitSignal { exitCode = 128 + s }
         let samples = sampler.result()
-        var memory = samples.memory
-        memory.guestMemTotalKiB = transcript.memTotalKiB
-        memory.guestMemAvailableKiB = transcript.memAvailableKiB
-        var guestWorkloadMs: Double?
-        if let a = transcript.guestWorkloadStartMonoNs, let b = transcript.guestWorkloadExitMonoNs, b >= a {
-            guestWorkloadMs = Double(b - a) / 1e6
-        }
         return VMRunResult(
             domainName: name, uri: conn.uri, accel: config.accel, machine: config.machine, rootfsMode: artifacts.mode,
-            memoryMiB: config.memoryMiB, vcpus: config.vcpus, startPaused: config.startPaused, exitCode: exitCode,
+            memoryMiB: config.memoryMiB, vcpus: config.vcpus, startPaused: config.startPaused,
+            exitCode: transcript.exitStatus,
             exitSignal: transcript.exitSignal, output: String(decoding: transcript.output, as: UTF8.self),
             phases: ordered,
             lifecycle: watch.all.map { .init(name: lifecycleEventName($0.event), ms: Double($0.ns &- t0) / 1e6) },
-            guestBootToInitMs: transcript.guestInitBootNs.map { Double($0) / 1e6 }, guestWorkloadMs: guestWorkloadMs,
-            memory: memory, cpu: samples.cpu,
-            sizes: .init(
-                kernelPath: artifacts.kernel, initrdPath: artifacts.initrd, diskPath: artifacts.disk,
-                kernelBytes: artifacts.kernelBytes, initrdBytes: artifacts.initrdBytes,
-                diskAllocatedBytes: artifacts.diskAllocatedBytes, diskVirtualBytes: artifacts.diskVirtualBytes),
-            qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled, failure: failure,
+            guestBootToInitMs: transcript.guestInitBootNs.map { Double($0) / 1e6 },
+            guestWorkloadMs: transcript.guestWorkloadMs, memory: transcript.memory(samples.memory), cpu: samples.cpu,
+            sizes: .init(artifacts), qemuPid: qemuPid, timedOut: timedOut, cancelled: active.isCancelled,
+            failure: failure,
             guestErrors: transcript.errors, guestWarnings: transcript.warnings,
             consoleTail: failure == nil && transcript.exitCode == 0 ? nil : transcript.consoleTail())
     }

@@ -105,18 +105,25 @@ public final class PodmanEngine: Engine, Sendable {
 
     /// `podman run --rm` with the suite's limits and network: the image's own ENTRYPOINT, and the suite's `args:`
     /// as the command when it has them (Docker's semantics, as every arm's argv).
-    func runArguments(
-        _ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, name: String, reference: String
-    ) -> [String] {
-        var args = [
-            "run", "--rm", "--name", name, "--cgroup-parent", "/" + parentName(workload), "--hostname", "boxbench",
-            "--network", limits.network.map { "ns:" + $0.namespace } ?? "none", "--log-driver", "none",
-            "--attach", "stdout", "--attach", "stderr",
+    /// What every container of this arm gets, in a run or at density: the cgroup parent boxbench reads, no log
+    /// driver (the harness reads stdout), and the limits below.
+    func containerOptions(_ workload: WorkloadSpec, network: RunNetwork?) -> [String] {
+        [
+            "--cgroup-parent", "/" + parentName(workload), "--hostname", "boxbench",
+            "--network", network.map { "ns:" + $0.namespace } ?? "none", "--log-driver", "none",
             // Open files as boxbench's default spec (every container arm); processes as conmon has them here (32768).
             // podman's own defaults (1048576 and 4194304) are above the hard limits its conmon and runc inherit
             // without CAP_SYS_RESOURCE, and fail the container's start.
             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=32768:32768",
         ]
+    }
+
+    func runArguments(
+        _ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, name: String, reference: String
+    ) -> [String] {
+        var args =
+            ["run", "--rm", "--name", name, "--attach", "stdout", "--attach", "stderr"]
+            + containerOptions(workload, network: limits.network)
         if let m = limits.memoryBytes { args += ["--memory", String(m), "--memory-swap", String(m)] }
         if let p = limits.pidsMax { args += ["--pids-limit", String(p)] }
         if let v = workload.volume, v.on == .bind {
@@ -133,24 +140,15 @@ public final class PodmanEngine: Engine, Sendable {
         guard let reference = Self.podmanReference(image) else {
             return RunOutcome(status: .failed, failure: "\(workload.name): no image reference")
         }
-        if workload.volume?.on == .overlay {
-            return RunOutcome(
-                status: .failed, failure: "podman arm: an overlay volume lives in podman's own storage (not supported)")
-        }
         let name = uniqueRunName(.podmanRun, runIndex)
         let parent = parentCgroup(workload)
         defer { _ = try? podmanCall(["rm", "--force", "--ignore", name], timeout: .seconds(30)) }
         do {
             if let v = workload.volume { try RunVolume(v, arm: arm.name, workload: workload.name).reset() }
             return try runAccountedByParent(parent) {
-                try HostProcess.run(
-                    HostProcessRequest(
-                        path: podman,
-                        args: ["podman"] + globalArgs
-                            + runArguments(image, workload: workload, limits: limits, name: name, reference: reference),
-                        env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"],
-                        timeout: timeout),
-                    layout: layout)
+                try podmanCall(
+                    runArguments(image, workload: workload, limits: limits, name: name, reference: reference),
+                    timeout: timeout)
             }
         } catch {
             return RunOutcome(status: .failed, failure: "\(error)")
@@ -186,18 +184,15 @@ extension PodmanEngine: DensityCapable {
             let name = OwnedName.podmanRun.name("density", String(instances), String(i))
             names.append(name)
             let r = try podmanCall(
-                [
-                    "run", "--detach", "--name", name, "--cgroup-parent", "/" + parentName(workload), "--network",
-                    "none", "--log-driver", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=32768:32768",
-                    reference,
-                ], timeout: timeout)
+                ["run", "--detach", "--name", name] + containerOptions(workload, network: nil) + [reference],
+                timeout: timeout)
             guard r.exit == .exited(0) else {
                 throw EngineUnavailable(
                     reason: "podman instance \(i): \(r.exit): \(String(decoding: r.stderr.suffix(300), as: UTF8.self))")
             }
             startMs.append(ms(r.exitNs))
         }
-        // Every instance up (podman returned for each); their memory settles within the second.
+        // Read half a second after the last start, as every instance is up (podman returned for each).
         usleep(500_000)
         let total = Double(parent.stats().memory?.currentBytes ?? 0)
         startMs.sort()

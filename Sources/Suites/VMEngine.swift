@@ -103,11 +103,6 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
     }
 
     public func prepare(_ image: PreparedImage, workload: WorkloadSpec, network: RunNetwork?) throws -> [ArtifactSize] {
-        if vm.launcher == .qemu, workload.usesNetwork {
-            throw EngineUnavailable(
-                reason: "\(arm.name): launcher qemu has no bench-network NIC; network and service workloads run "
-                    + "with launcher libvirt (list this arm's workloads: without \(workload.name))")
-        }
         let a = try artifactsFor(image, workload: workload, argv: image.argv, network: network)
         var sizes = [
             ArtifactSize(image: image.name, armKey: arm.name, component: "kernel", bytes: a.kernelBytes),
@@ -154,7 +149,6 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
     public func run(_ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, timeout: Duration, runIndex: Int)
         -> RunOutcome
     {
-        let r: VMRunResult
         do {
             let a = try artifactsFor(image, workload: workload, argv: image.argv, network: limits.network)
             var config = config(timeout: timeout, network: limits.network)
@@ -163,21 +157,19 @@ public final class VMEngine: Engine, DensityCapable, Sendable {
                 try volume.reset(vm: true)
                 config.dataDisk = volume.diskFile
             }
-            r = try launcher.runBlocking(a, config: config)
-            if r.failure?.contains("before reaching init") == true, vm.rootfs == .initramfs {
-                // The usual cause: the image unpacked into RAM does not fit beside the kernel.
-                var o = Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
-                o.failure! +=
-                    " (the initramfs is \(a.initrdBytes >> 20) MiB compressed and unpacks into the guest's \(vm.memoryMiB) "
-                    + "MiB: a large image needs more memory: or rootfs: disk)"
-                return o
+            var r = try launcher.runBlocking(a, config: config)
+            // A guest that never reached init from an initramfs: usually the image unpacked into RAM did not fit.
+            if let failure = r.failure, !r.timedOut, r.rootfsMode == .initramfs, r.phaseMs("guest-init") == nil {
+                r.failure =
+                    failure + " (the initramfs is \(a.initrdBytes >> 20) MiB compressed and unpacks into the "
+                    + "guest's \(vm.memoryMiB) MiB: a large image needs more memory, or rootfs: disk)"
             }
+            return Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
         } catch {
             return RunOutcome(
                 status: .failed, failure: "\(error)",
                 measurements: Measurements(vm: VMMeasurements(accel: accel.rawValue, machineType: vm.machine.rawValue)))
         }
-        return Self.outcome(r, accel: accel, machine: vm.machine.rawValue)
     }
 
     static func outcome(_ r: VMRunResult, accel: Accel, machine: String) -> RunOutcome {
