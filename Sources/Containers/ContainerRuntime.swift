@@ -131,14 +131,16 @@ public final class ContainerRuntime: Sendable {
     public let stateRoot: String
     let layout: CgroupLayout
     let logger: Logger?
-    let filterCache = FilterCache()
+    let filterCache: FilterCache
     let cgroups: CgroupManagerFactory
 
     public init(
         stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil,
-        cgroups: @escaping CgroupManagerFactory = { makeCgroupManager(name: $0, layout: $1) }
+        cgroups: @escaping CgroupManagerFactory = { makeCgroupManager(name: $0, layout: $1) },
+        seccompStore: SeccompFilterStore? = SeccompFilterStore(directory: BoxbenchPaths.current().seccompFilters)
     ) {
         self.stateRoot = stateRoot
+        filterCache = FilterCache(store: seccompStore)
         self.layout = layout
         self.logger = logger
         self.cgroups = cgroups
@@ -492,13 +494,33 @@ final class CreateGate: Sendable {
     }
 }
 
-/// Caches compiled seccomp programs per profile: compiling costs ~1 ms, loading is free.
+/// Caches compiled seccomp programs per profile: in memory for this process and, with a store, on disk for the
+/// next command (compiling costs ~1 ms, loading is free).
 final class FilterCache: Sendable {
-    private let cache = Mutex<[RuntimeSpec.Seccomp: SeccompFilter]>([:])
+    private struct Entry {
+        let key: [UInt8]
+        let filter: SeccompFilter
+    }
+    /// By the profile's text (`SeccompFilterStore.key`), searched in order: a run has one profile or a few, and a
+    /// Dictionary keyed by [UInt8] cost a one-shot command ~0.9 M instructions of generic set-up.
+    private let cache = Mutex<[Entry]>([])
+    let store: SeccompFilterStore?
+
+    init(store: SeccompFilterStore? = nil) {
+        self.store = store
+    }
+
     func filter(for spec: RuntimeSpec.Seccomp) throws(SeccompError) -> SeccompFilter {
-        if let f = cache.withLock({ $0[spec] }) { return f }
-        let f = try SeccompProfile.compile(spec)
-        cache.withLock { $0[spec] = f }
+        let key = SeccompFilterStore.key(spec)
+        if let f = cache.withLock({ $0.first { $0.key == key }?.filter }) { return f }
+        let f: SeccompFilter
+        if let stored = store?.load(key: key) {
+            f = stored
+        } else {
+            f = try SeccompProfile.compile(spec)
+            store?.save(key: key, filter: f)
+        }
+        cache.withLock { $0.append(Entry(key: key, filter: f)) }
         return f
     }
 }

@@ -38,24 +38,97 @@ public struct OCIState: Codable, Sendable, Equatable {
         return (prefix, suffix, created)
     }
 
-    /// Only the fields the runtime spec defines, as `state` prints them.
+    /// Only the fields the runtime spec defines, as `state` prints them (sorted keys, indented).
     public func ociJSON() -> Data {
-        struct Public: Encodable {
-            var ociVersion: String
-            var id: String
-            var status: String
-            var pid: Int32
-            var bundle: String
-            var annotations: [String: String]?
-        }
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return
-            (try? e.encode(
-                Public(
-                    ociVersion: ociVersion, id: id, status: status, pid: pid, bundle: bundle, annotations: annotations)))
-            ?? Data()
+        var w = JSONWriter(pretty: true)
+        w.open()
+        if let annotations { w.stringMap("annotations", annotations) }
+        w.string("bundle", bundle)
+        w.string("id", id)
+        w.string("ociVersion", ociVersion)
+        w.value("pid", raw: "\(pid)")
+        w.string("status", status)
+        w.close()
+        return Data(w.bytes)
     }
+
+    /// state.json: every field, written and read by hand (JSONEncoder/JSONDecoder cost each lifecycle command
+    /// more than the rest of its work in conformance lookups).
+    func stateJSON() -> [UInt8] {
+        var w = JSONWriter(pretty: false)
+        w.open()
+        w.string("ociVersion", ociVersion)
+        w.string("id", id)
+        w.string("status", status)
+        w.value("pid", raw: "\(pid)")
+        w.string("bundle", bundle)
+        if let annotations { w.stringMap("annotations", annotations) }
+        if let created { w.string("created", created) }
+        if let cgroup { w.string("cgroup", cgroup) }
+        if let startTimeTicks { w.value("startTimeTicks", raw: "\(startTimeTicks)") }
+        for (key, hooks) in [("poststart", poststart), ("poststop", poststop)] {
+            guard let hooks else { continue }
+            w.open(key, array: true)
+            for hook in hooks {
+                w.open()
+                w.string("path", hook.path)
+                if let args = hook.args { w.strings("args", args) }
+                if let env = hook.env { w.strings("env", env) }
+                if let timeout = hook.timeout { w.value("timeout", raw: "\(timeout)") }
+                w.close()
+            }
+            w.close(array: true)
+        }
+        w.close()
+        return w.bytes
+    }
+
+    static func decode(state bytes: [UInt8], file: String) throws(SpecError) -> OCIState {
+        try SpecJSON.withRoot(bytes, file: file) { root throws(SpecError) in
+            let o = try root.object()
+            return OCIState(
+                ociVersion: try o.required("ociVersion").string(), id: try o.required("id").string(),
+                status: try o.required("status").string(), pid: try o.required("pid").integer(Int32.self),
+                bundle: try o.required("bundle").string(), annotations: try o["annotations"]?.stringMap(),
+                created: try o.string("created"), cgroup: try o.string("cgroup"),
+                startTimeTicks: try o.integer("startTimeTicks", UInt64.self),
+                poststart: try RuntimeSpec.Hook.decodeList(o["poststart"]),
+                poststop: try RuntimeSpec.Hook.decodeList(o["poststop"]))
+        }
+    }
+}
+
+/// `path` made absolute against the working directory, with `.`, `..` and repeated slashes removed lexically (as
+/// URL's standardizedFileURL does, without its cost on every lifecycle command).
+public func absolutePath(_ path: String) -> String {
+    var full = path
+    if !path.hasPrefix("/") {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let cwd = getcwd(&buffer, buffer.count).map { String(cString: $0) } ?? "/"
+        full = cwd + "/" + path
+    }
+    var parts: [Substring] = []
+    for part in full.split(separator: "/") where part != "." {
+        if part == ".." {
+            _ = parts.popLast()
+        } else {
+            parts.append(part)
+        }
+    }
+    return "/" + parts.joined(separator: "/")
+}
+
+/// Now in ISO 8601 (UTC, whole seconds) from gmtime_r: Foundation's date formatting cost a create ~1 M instructions.
+func utcTimestamp() -> String {
+    var now = time(nil)
+    var t = tm()
+    gmtime_r(&now, &t)
+    func pad(_ v: Int32, _ width: Int) -> String {
+        let s = String(v)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+    return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T"
+        + "\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2))Z"
 }
 
 /// A hook without `timeout` is killed after this many seconds, wherever it runs (the spec sets no default; a hook
@@ -136,14 +209,15 @@ public final class OCIRuntime: Sendable {
     }
 
     func readState(_ id: String) throws -> OCIState {
-        guard let data = FileManager.default.contents(atPath: "\(dir(id))/state.json"),
-            let state = try? JSONDecoder().decode(OCIState.self, from: data)
-        else { throw OCIRuntimeError("container \"\(id)\" does not exist") }
+        let path = "\(dir(id))/state.json"
+        guard let bytes = SpecJSON.readFile(path), let state = try? OCIState.decode(state: bytes, file: path) else {
+            throw OCIRuntimeError("container \"\(id)\" does not exist")
+        }
         return state
     }
 
     func writeState(_ state: OCIState) throws {
-        let data = try JSONEncoder().encode(state)
+        let data = Data(state.stateJSON())
         let path = "\(dir(state.id))/state.json"
         let tmp = path + ".tmp"
         guard FileManager.default.createFile(atPath: tmp, contents: data), rename(tmp, path) == 0 else {
@@ -168,7 +242,7 @@ public final class OCIRuntime: Sendable {
     }
 
     public func create(id: String, bundle: String, pidFile: String?) throws {
-        let bundlePath = URL(fileURLWithPath: bundle).standardizedFileURL.path
+        let bundlePath = absolutePath(bundle)
         let spec: RuntimeSpec
         do { spec = try RuntimeSpec.load(bundle: bundlePath) } catch {
             throw OCIRuntimeError(error.description, badInput: true)
@@ -211,7 +285,7 @@ public final class OCIRuntime: Sendable {
             let startTicks = (try? ProcStat.parse(try readTextFile("/proc/\(created.pid)/stat")))?.startTimeTicks
             var state = OCIState(
                 ociVersion: "1.0.2", id: id, status: "created", pid: created.pid, bundle: bundlePath,
-                annotations: spec.annotations, created: Date.now.formatted(.iso8601),
+                annotations: spec.annotations, created: utcTimestamp(),
                 cgroup: created.cgroup.name, startTimeTicks: startTicks, poststart: spec.hooks?.poststart,
                 poststop: spec.hooks?.poststop)
             do { try writeState(state) } catch {

@@ -181,7 +181,7 @@ public struct SpecError: Error, CustomStringConvertible, Equatable {
 
 /// Rejects fields boxbench does not implement, naming them: a silently ignored field could weaken isolation.
 enum SpecValidator {
-    /// Known keys per object path; `*` is any key (maps), `[]` an array element.
+    /// Known keys per object path (`[]` is an array element); maps (annotations, sysctl) take any key.
     static let known: [String: Set<String>] = [
         "": ["ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux"],
         "process": [
@@ -195,7 +195,6 @@ enum SpecValidator {
         "mounts[]": ["destination", "type", "source", "options"],
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "hooks.*[]": ["path", "args", "env", "timeout"],
-        "annotations": ["*"],
         "linux": [
             "namespaces", "uidMappings", "gidMappings", "resources", "cgroupsPath", "seccomp", "maskedPaths",
             "readonlyPaths", "rootfsPropagation", "sysctl", "devices", "mountLabel",
@@ -212,90 +211,27 @@ enum SpecValidator {
         "linux.seccomp": ["defaultAction", "defaultErrnoRet", "architectures", "flags", "syscalls"],
         "linux.seccomp.syscalls[]": ["names", "action", "errnoRet", "args"],
         "linux.seccomp.syscalls[].args[]": ["index", "value", "valueTwo", "op"],
-        "linux.sysctl": ["*"],
     ]
-
-    static func checkKeys(_ value: Any, path: String, file: String) throws(SpecError) {
-        if let dict = value as? [String: Any] {
-            let allowed = known[genericPath(path)]
-            for (key, child) in dict {
-                let childPath = path.isEmpty ? key : "\(path).\(key)"
-                if let allowed, !allowed.contains("*"), !allowed.contains(key) {
-                    throw SpecError(
-                        file: file, field: childPath, reason: "unsupported field (boxbench does not implement it)")
-                }
-                if allowed?.contains("*") == true { continue }
-                try checkKeys(child, path: childPath, file: file)
-            }
-        } else if let array = value as? [Any] {
-            for (i, element) in array.enumerated() where element is [String: Any] {
-                do {
-                    try checkKeys(element, path: path + "[]", file: file)
-                } catch {
-                    throw SpecError(
-                        file: file, field: error.field.replacingOccurrences(of: path + "[]", with: "\(path)[\(i)]"),
-                        reason: error.reason)
-                }
-            }
-        }
-    }
-
-    /// hooks.prestart[] → hooks.*[] so every hook list shares one key set.
-    static func genericPath(_ path: String) -> String {
-        if path.hasPrefix("hooks.") && path.hasSuffix("[]") { return "hooks.*[]" }
-        return path
-    }
 }
 
 extension RuntimeSpec {
     /// Loads and validates a bundle's config.json; errors name the file and the field.
     public static func load(bundle: String) throws(SpecError) -> RuntimeSpec {
         let file = bundle + "/config.json"
-        guard let data = FileManager.default.contents(atPath: file) else {
+        guard let bytes = SpecJSON.readFile(file) else {
             throw SpecError(file: file, field: "", reason: "cannot read: \(String(cString: strerror(errno)))")
         }
-        return try parse(data, file: file)
+        return try parse(bytes: bytes, file: file)
     }
 
     public static func parse(_ data: Data, file: String) throws(SpecError) -> RuntimeSpec {
-        let tree: Any
-        do {
-            tree = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw SpecError(file: file, field: "", reason: "not valid JSON (\(error.localizedDescription))")
-        }
-        guard tree is [String: Any] else {
-            throw SpecError(file: file, field: "", reason: "top level is not an object")
-        }
-        try SpecValidator.checkKeys(tree, path: "", file: file)
-        let spec: RuntimeSpec
-        do {
-            spec = try JSONDecoder().decode(RuntimeSpec.self, from: data)
-        } catch let DecodingError.keyNotFound(key, ctx) {
-            throw SpecError(file: file, field: fieldPath(ctx.codingPath + [key]), reason: "required field missing")
-        } catch let DecodingError.typeMismatch(type, ctx) {
-            throw SpecError(file: file, field: fieldPath(ctx.codingPath), reason: "expected \(type)")
-        } catch let DecodingError.valueNotFound(type, ctx) {
-            throw SpecError(file: file, field: fieldPath(ctx.codingPath), reason: "expected \(type), found null")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw SpecError(file: file, field: fieldPath(ctx.codingPath), reason: ctx.debugDescription)
-        } catch {
-            throw SpecError(file: file, field: "", reason: "\(error)")
-        }
-        try spec.validateSemantics(file: file)
-        return spec
+        try parse(bytes: [UInt8](data), file: file)
     }
 
-    static func fieldPath(_ path: [any CodingKey]) -> String {
-        var out = ""
-        for key in path {
-            if let i = key.intValue {
-                out += "[\(i)]"
-            } else {
-                out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
-            }
-        }
-        return out
+    public static func parse(bytes: [UInt8], file: String) throws(SpecError) -> RuntimeSpec {
+        let spec = try SpecJSON.withRoot(bytes, file: file) { root throws(SpecError) in try decode(root) }
+        try spec.validateSemantics(file: file)
+        return spec
     }
 
     /// Values that parse but that boxbench cannot honour.

@@ -15,6 +15,19 @@ public struct BoxbenchPaths: Sendable {
         run = environment["BOXBENCH_RUN"] ?? "/run/boxbench"
     }
 
+    /// The roots from this process's environment, read with getenv: the OCI runtime's commands need one of them and
+    /// not the cost of ProcessInfo's whole environment dictionary.
+    public static func current() -> BoxbenchPaths {
+        var environment: [String: String] = [:]
+        for name in ["BOXBENCH_CACHE", "BOXBENCH_STATE", "BOXBENCH_RUN"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        return BoxbenchPaths(environment: environment)
+    }
+
+    /// Compiled seccomp programs, by profile (the container runtime's SeccompFilterStore).
+    public var seccompFilters: String { cache + "/seccomp" }
+
     /// Debian cloud kernel unpacked by scripts/setup: `vmlinuz`, `modules/`, `version`.
     public var kernelDir: String { cache + "/kernel/current" }
     public var kernelImage: String { kernelDir + "/vmlinuz" }

@@ -82,6 +82,11 @@ struct Boxbench: AsyncParsableCommand {
                 try command.run()
             }
             CancellationSources.parkIfCancelling()
+        } catch let code as ExitCode {
+            // Straight out: ArgumentParser's exit(withError:) builds its help text even for an ExitCode (~12 M
+            // instructions, results/runtime-breakdown.txt), and an ExitCode has no message to print.
+            CancellationSources.parkIfCancelling()
+            Glibc.exit(code.rawValue)
         } catch let error as CLIError {
             CancellationSources.parkIfCancelling()
             FileHandle.standardError.write(Data("boxbench: \(error)\n".utf8))

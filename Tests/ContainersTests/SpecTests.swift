@@ -216,3 +216,88 @@ import Testing
         #expect(!ContainerRuntime.isValidID(String(repeating: "a", count: 65)))
     }
 }
+
+/// config.json and state.json are read by hand (SpecJSON): the same values and the same field-naming errors.
+@Suite struct HandDecodingTests {
+    @Test func theDefaultSpecDecodesToWhatWasWritten() throws {
+        var spec = RuntimeSpec.defaultSpec(args: ["/bin/sh", "-c", "echo \"quoted\" \\ back\tslash"])
+        spec.annotations = ["org.example/key": "välue \u{1}"]
+        spec.linux?.sysctl = ["net.ipv4.ip_forward": "1"]
+        spec.process?.rlimits = [RuntimeSpec.Rlimit(type: "RLIMIT_NOFILE", hard: UInt64.max, soft: 1024)]
+        let decoded = try SpecJSON.withRoot(Array(spec.jsonData()), file: "c.json") { root throws(SpecError) in
+            try RuntimeSpec.decode(root)
+        }
+        #expect(decoded == spec)
+    }
+
+    @Test(arguments: [
+        (#"{"ociVersion":"1","process":{"user":{"uid":-1,"gid":0},"args":["x"],"cwd":"/"}}"#, "process.user.uid"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":1.5},"args":["x"],"cwd":"/"}}"#, "process.user.gid"),
+        (#"{"ociVersion":"1","process":{"user":{"uid":0,"gid":0},"args":["x",3],"cwd":"/"}}"#, "process.args[1]"),
+        (#"{"ociVersion":"1","mounts":[{"destination":"/a"},{"type":"tmpfs"}]}"#, "mounts[1].destination"),
+        (
+            #"{"ociVersion":"1","linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["a"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":5}]}]}}}"#,
+            "linux.seccomp.syscalls[0].args[0].op"
+        ),
+        (#"{"ociVersion":null}"#, "ociVersion"),
+        (#"{"ociVersion":"1","annotations":{"a":1}}"#, "annotations.a"),
+    ])
+    func typeErrorsNameTheField(json: String, field: String) {
+        do {
+            _ = try RuntimeSpec.parse(Data(json.utf8), file: "/b/config.json")
+            Issue.record("expected an error for \(field)")
+        } catch {
+            #expect(error.field == field, "\(error)")
+        }
+    }
+
+    @Test func stateRoundTripsWithHooks() throws {
+        let state = OCIState(
+            ociVersion: "1.0.2", id: "c1", status: "created", pid: 42, bundle: "/b \"x\"", annotations: ["a": "b"],
+            created: utcTimestamp(), cgroup: "boxbench/c1", startTimeTicks: 12345,
+            poststart: [RuntimeSpec.Hook(path: "/bin/true", args: ["true", "a\nb"], env: nil, timeout: 3)],
+            poststop: nil)
+        let back = try OCIState.decode(state: state.stateJSON(), file: "state.json")
+        #expect(back == state)
+        // What `state` prints parses as JSON with the runtime-spec's fields.
+        let printed = try JSONSerialization.jsonObject(with: state.ociJSON()) as? [String: Any]
+        #expect(printed?["pid"] as? Int == 42)
+        #expect(printed?["bundle"] as? String == "/b \"x\"")
+        #expect(printed?["created"] == nil)
+    }
+
+    @Test func timestampsAreISO8601UTC() {
+        let t = utcTimestamp()
+        #expect(t.count == 20 && t.hasSuffix("Z") && t.dropFirst(10).hasPrefix("T"), "\(t)")
+    }
+
+    @Test func absolutePathsAreLexicallyNormal() {
+        #expect(absolutePath("/a/./b//c/../d/") == "/a/b/d")
+        #expect(absolutePath("/..") == "/")
+        #expect(absolutePath("rel").hasSuffix("/rel") && absolutePath("rel").hasPrefix("/"))
+    }
+}
+
+/// The compiled-seccomp store: a program comes back only for the exact text it was compiled from.
+@Suite struct SeccompFilterStoreTests {
+    @Test func anEntryComesBackOnlyForItsOwnProfile() throws {
+        var template = Array("/tmp/boxbench-store-XXXXXX".utf8CString)
+        let dir = String(cString: mkdtemp(&template)!)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = SeccompFilterStore(directory: dir + "/seccomp")
+        let profile = SeccompProfile.dockerDefaultAllowList()
+        let key = SeccompFilterStore.key(profile)
+        #expect(store.load(key: key) == nil)
+        let filter = try SeccompProfile.compile(profile)
+        store.save(key: key, filter: filter)
+        #expect(store.load(key: key)?.bytes == filter.bytes)
+        var other = profile
+        other.defaultErrnoRet = 38
+        let otherKey = SeccompFilterStore.key(other)
+        #expect(otherKey != key)
+        #expect(store.load(key: otherKey) == nil)
+        // The directory is private to its owner.
+        var st = stat()
+        #expect(stat(dir + "/seccomp", &st) == 0 && st.st_mode & 0o777 == 0o700)
+    }
+}

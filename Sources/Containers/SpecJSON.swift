@@ -1,0 +1,313 @@
+import CSimdJSON
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// config.json and state.json read by hand from simdjson's DOM. JSONDecoder's generic decoding spent 10.7 M of a
+/// `boxbench-runtime run`'s ~25 M instructions, most of them Swift conformance lookups (results/runtime-breakdown.txt).
+enum SpecJSON {
+    /// Parses `bytes` (the text of `file`) and hands `body` its root; values are valid only inside `body`.
+    static func withRoot<R>(_ bytes: [UInt8], file: String, _ body: (SpecNode) throws(SpecError) -> R)
+        throws(SpecError) -> R
+    {
+        guard let parser = csj_parser_create() else { throw SpecError(file: file, field: "", reason: "out of memory") }
+        defer { csj_parser_destroy(parser) }
+        // simdjson reads up to csj_padding() bytes past the end of its input.
+        var padded = bytes
+        padded.append(contentsOf: repeatElement(0, count: csj_padding()))
+        var root = csj_value()
+        var message: UnsafePointer<CChar>? = nil
+        let parsed = padded.withUnsafeBufferPointer { csj_parse(parser, $0.baseAddress, bytes.count, &root, &message) }
+        guard parsed else {
+            let detail = message.map { String(cString: $0) } ?? "parse error"
+            throw SpecError(file: file, field: "", reason: "not valid JSON (\(detail))")
+        }
+        return try body(SpecNode(raw: root, parent: "", step: .root, file: file))
+    }
+
+    /// The whole file, or nil with errno set.
+    static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: max(Int(st.st_size), 0) + 4096)
+        var count = 0
+        while true {
+            if count == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if n == 0 { break }
+            count += n
+        }
+        bytes.removeSubrange(count...)
+        return bytes
+    }
+}
+
+/// One JSON value and where it sits in the file (`process.user.uid`, `mounts[2]`), for errors naming the field.
+/// The path is put together only when asked for (an error, or a container's children): building one per value
+/// cost more than the decoding.
+struct SpecNode {
+    let raw: csj_value
+    let file: String
+    private let parent: String
+    private let step: Step
+
+    enum Step {
+        case root
+        case key(String)
+        case index(Int)
+    }
+
+    init(raw: csj_value, parent: String, step: Step, file: String) {
+        self.raw = raw
+        self.parent = parent
+        self.step = step
+        self.file = file
+    }
+
+    var path: String {
+        switch step {
+        case .root: parent
+        case .key(let key): parent.isEmpty ? key : parent + "." + key
+        case .index(let i): parent + "[" + String(i) + "]"
+        }
+    }
+
+    var type: csj_type { csj_type_of(raw) }
+    var isNull: Bool { type == CSJ_NULL }
+
+    func error(_ reason: String) -> SpecError { SpecError(file: file, field: path, reason: reason) }
+
+    private func mismatch(_ expected: String) -> SpecError {
+        let found: String
+        switch type {
+        case CSJ_ARRAY: found = "an array"
+        case CSJ_OBJECT: found = "an object"
+        case CSJ_STRING: found = "a string"
+        case CSJ_BOOL: found = "a boolean"
+        case CSJ_NULL: found = "null"
+        case CSJ_DOUBLE: found = "\(csj_get_double(raw))"
+        case CSJ_UINT64: found = "\(csj_get_uint64(raw))"
+        default: found = "\(csj_get_int64(raw))"
+        }
+        return error("expected \(expected), found \(found)")
+    }
+
+    func string() throws(SpecError) -> String {
+        guard type == CSJ_STRING else { throw mismatch("a string") }
+        var length = 0
+        let bytes = csj_get_string(raw, &length)!
+        return String(
+            decoding: UnsafeRawBufferPointer(start: bytes, count: length).bindMemory(to: UInt8.self), as: UTF8.self)
+    }
+
+    func bool() throws(SpecError) -> Bool {
+        guard type == CSJ_BOOL else { throw mismatch("a boolean") }
+        return csj_get_bool(raw)
+    }
+
+    /// An integer that fits `T` exactly (as JSONDecoder requires): no fraction, no overflow.
+    func integer<T: FixedWidthInteger>(_: T.Type) throws(SpecError) -> T {
+        let expected = "\(T.self) (an integer \(T.min)…\(T.max))"
+        switch type {
+        case CSJ_INT64:
+            guard let v = T(exactly: csj_get_int64(raw)) else { throw mismatch(expected) }
+            return v
+        case CSJ_UINT64:
+            guard let v = T(exactly: csj_get_uint64(raw)) else { throw mismatch(expected) }
+            return v
+        case CSJ_DOUBLE:
+            let d = csj_get_double(raw)
+            guard d.isFinite, d.rounded() == d, let v = T(exactly: d) else { throw mismatch(expected) }
+            return v
+        default:
+            throw mismatch(expected)
+        }
+    }
+
+    func array() throws(SpecError) -> [SpecNode] {
+        guard type == CSJ_ARRAY else { throw mismatch("an array") }
+        let total = csj_array_elements(raw, nil, 0)
+        let values = [csj_value](unsafeUninitializedCapacity: total) { buffer, initialized in
+            initialized = csj_array_elements(raw, buffer.baseAddress, total)
+        }
+        let here = path
+        return values.enumerated().map { SpecNode(raw: $1, parent: here, step: .index($0), file: file) }
+    }
+
+    func strings() throws(SpecError) -> [String] {
+        var out: [String] = []
+        for element in try array() { out.append(try element.string()) }
+        return out
+    }
+
+    func integers<T: FixedWidthInteger>(_: T.Type) throws(SpecError) -> [T] {
+        var out: [T] = []
+        for element in try array() { out.append(try element.integer(T.self)) }
+        return out
+    }
+
+    /// The object's fields; with `known`, a key outside it is refused by name (a silently ignored field could
+    /// weaken isolation). Of a repeated key the last one counts, as with JSONDecoder.
+    func object(known: Set<String>? = nil) throws(SpecError) -> SpecObject {
+        guard type == CSJ_OBJECT else { throw mismatch("an object") }
+        let total = csj_object_fields(raw, nil, 0)
+        let raws = [csj_field](unsafeUninitializedCapacity: total) { buffer, initialized in
+            initialized = csj_object_fields(raw, buffer.baseAddress, total)
+        }
+        let here = path
+        var fields: [(key: String, node: SpecNode)] = []
+        fields.reserveCapacity(raws.count)
+        for f in raws {
+            let key = String(
+                decoding: UnsafeRawBufferPointer(start: f.key, count: f.key_length).bindMemory(to: UInt8.self),
+                as: UTF8.self)
+            let child = SpecNode(raw: f.value, parent: here, step: .key(key), file: file)
+            if let known, !known.contains(key) {
+                throw child.error("unsupported field (boxbench does not implement it)")
+            }
+            fields.append((key, child))
+        }
+        return SpecObject(node: self, fields: fields)
+    }
+
+    /// An object of strings (annotations, sysctl).
+    func stringMap() throws(SpecError) -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, node) in try object().fields { out[key] = try node.string() }
+        return out
+    }
+}
+
+/// An object's fields by key; absent and null are the same (an optional field left out).
+struct SpecObject {
+    let node: SpecNode
+    let fields: [(key: String, node: SpecNode)]
+
+    subscript(_ key: String) -> SpecNode? {
+        guard let field = fields.last(where: { $0.key == key }), !field.node.isNull else { return nil }
+        return field.node
+    }
+
+    func required(_ key: String) throws(SpecError) -> SpecNode {
+        guard let field = fields.last(where: { $0.key == key }) else {
+            throw SpecError(
+                file: node.file, field: node.path.isEmpty ? key : "\(node.path).\(key)",
+                reason: "required field missing")
+        }
+        return field.node
+    }
+
+    func string(_ key: String) throws(SpecError) -> String? { try self[key]?.string() }
+    func bool(_ key: String) throws(SpecError) -> Bool? { try self[key]?.bool() }
+    func strings(_ key: String) throws(SpecError) -> [String]? { try self[key]?.strings() }
+    func integer<T: FixedWidthInteger>(_ key: String, _ type: T.Type) throws(SpecError) -> T? {
+        try self[key]?.integer(type)
+    }
+}
+
+/// JSON text for the files the runtime writes (state.json, the state `state` prints): keys in the order given.
+/// Written as bytes: appending to a String cost the seccomp store's key ~1.7 k instructions per syscall name.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+    private let pretty: Bool
+    private var depth = 0
+    private var first = [true]
+
+    init(pretty: Bool) { self.pretty = pretty }
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    static func quoted(_ s: String) -> String {
+        var w = JSONWriter(pretty: false)
+        w.appendQuoted(s)
+        return w.text
+    }
+
+    private mutating func appendQuoted(_ s: String) {
+        bytes.append(0x22)
+        // Most strings need no escape: copied whole (a seccomp profile has hundreds).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            bytes.append(contentsOf: s.utf8)
+        } else {
+            for byte in s.utf8 {
+                switch byte {
+                case 0x22: bytes += [0x5C, 0x22]
+                case 0x5C: bytes += [0x5C, 0x5C]
+                case 0x0A: bytes += [0x5C, UInt8(ascii: "n")]
+                case 0x0D: bytes += [0x5C, UInt8(ascii: "r")]
+                case 0x09: bytes += [0x5C, UInt8(ascii: "t")]
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                default: bytes.append(byte)
+                }
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    private mutating func separate() {
+        if !first[depth] { bytes.append(UInt8(ascii: ",")) }
+        first[depth] = false
+        newline()
+    }
+
+    private mutating func newline() {
+        guard pretty else { return }
+        bytes.append(0x0A)
+        bytes.append(contentsOf: repeatElement(0x20, count: 2 * depth))
+    }
+
+    private mutating func key(_ key: String?) {
+        guard let key else { return }
+        separate()
+        appendQuoted(key)
+        bytes.append(contentsOf: pretty ? Array(" : ".utf8) : [UInt8(ascii: ":")])
+    }
+
+    mutating func open(_ key: String? = nil, array: Bool = false) {
+        if key == nil && depth > 0 { separate() }
+        self.key(key)
+        bytes.append(UInt8(ascii: array ? "[" : "{"))
+        depth += 1
+        first.append(true)
+    }
+
+    mutating func close(array: Bool = false) {
+        let empty = first.removeLast()
+        depth -= 1
+        if !empty { newline() }
+        bytes.append(UInt8(ascii: array ? "]" : "}"))
+    }
+
+    /// A raw JSON value (a number, true/false, or text already quoted).
+    mutating func value(_ key: String? = nil, raw: String) {
+        if key == nil { separate() } else { self.key(key) }
+        bytes.append(contentsOf: raw.utf8)
+    }
+
+    mutating func string(_ key: String? = nil, _ s: String) {
+        if key == nil { separate() } else { self.key(key) }
+        appendQuoted(s)
+    }
+
+    mutating func strings(_ key: String, _ list: [String]) {
+        open(key, array: true)
+        for s in list { string(nil, s) }
+        close(array: true)
+    }
+
+    mutating func stringMap(_ key: String, _ map: [String: String]) {
+        open(key)
+        for k in map.keys.sorted() { string(k, map[k]!) }
+        close()
+    }
+}
