@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# Where one `boxbench-runtime run` and one create + start + delete spend their instructions (issue 22, item 1):
+# Where one `boxbench-runtime run` and one create + start + delete spend their instructions (issue 22):
 # callgrind instruction counts (stable on this noisy host, unlike wall time) of the release build with a static
 # Swift standard library — the build container-launch-bench.sh times — on a busybox bundle running /bin/true, grouped
-# into the phases of a launch by the functions they run in; plus crun's and `/bin/true`'s totals for scale, and
-# one strace timeline (wall clock, per syscall) of a run. Writes nothing but stdout: results/runtime-breakdown.txt
-# is this script's output.
-#   Benchmarks/runtime-breakdown.sh
+# into the phases of a launch by the functions they run in; plus `/bin/true`'s total for scale, and one strace
+# timeline of a run. With BEFORE=<an older boxbench-runtime binary> both are counted in the same way, side by side.
+# Writes nothing but stdout: results/runtime-breakdown.txt is this script's output.
+#   [BEFORE=/path/to/old/boxbench-runtime] Benchmarks/runtime-breakdown.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in valgrind callgrind_annotate strace crun; do command -v $p >/dev/null || { echo "$p missing" >&2; exit 2; }; done
+for p in valgrind callgrind_annotate strace; do command -v $p >/dev/null || { echo "$p missing" >&2; exit 2; }; done
 swift build -c release --static-swift-stdlib --product boxbench-runtime 2>&1 | grep -E "error:" || true
 swift build -c release --static-swift-stdlib --product boxbench 2>&1 | grep -E "error:" || true
 BIN=$(swift build -c release --show-bin-path)
 work=$(mktemp -d /tmp/boxbench-breakdown.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# Valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): the same binary without its
+# Valgrind 3.19 cannot read this toolchain's DWARF ("possibly corrupted debuginfo"): the same binaries without their
 # debug sections (symbols kept, so functions are still named; the code is byte-identical).
-objcopy --strip-debug "$BIN/boxbench-runtime" "$work/boxbench-runtime"
-RT=$work/boxbench-runtime
+objcopy --strip-debug "$BIN/boxbench-runtime" "$work/after"
+versions=(after)
+if [[ -n ${BEFORE:-} ]]; then objcopy --strip-debug "$BEFORE" "$work/before"; versions=(before after); fi
 mkdir -p "$work/rootfs/bin" "$work/rootfs/proc" "$work/rootfs/sys" "$work/rootfs/dev" "$work/rootfs/tmp"
 cp /bin/busybox "$work/rootfs/bin/busybox"
 ln -s busybox "$work/rootfs/bin/true"
@@ -29,78 +30,89 @@ cg() { # name, then the command
     valgrind --tool=callgrind --callgrind-out-file="$work/$name.cg" --trace-children=no "$@" >/dev/null 2>"$work/$name.vg" \
         || echo "$name under callgrind: $(grep -v '^==\|^--' "$work/$name.vg" | tail -1)" >>"$work/failures"
 }
-"$RT" --root "$work/rt" run --bundle "$work" warm >/dev/null  # page cache, layout detection
-cg run "$RT" --root "$work/rt" run --bundle "$work" bd-run
-cg create "$RT" --root "$work/rt" create --bundle "$work" bd-cyc
-cg start "$RT" --root "$work/rt" start bd-cyc
-sleep 0.2
-cg delete "$RT" --root "$work/rt" delete --force bd-cyc
-cg version "$RT" --version
+for v in "${versions[@]}"; do
+    RT=$work/$v
+    "$RT" --root "$work/rt" run --bundle "$work" warm-$v >/dev/null  # page cache, layout detection, seccomp store
+    cg $v-run "$RT" --root "$work/rt" run --bundle "$work" bd-run-$v
+    cg $v-create "$RT" --root "$work/rt" create --bundle "$work" bd-cyc-$v
+    "$RT" --root "$work/rt" delete --force bd-cyc-$v >/dev/null 2>&1 || true
+    # start and delete of a container created outside valgrind (whose child would fail at openat2, below).
+    "$RT" --root "$work/rt" create --bundle "$work" bd-cyc-$v
+    cg $v-start "$RT" --root "$work/rt" start bd-cyc-$v
+    sleep 0.2
+    cg $v-delete "$RT" --root "$work/rt" delete --force bd-cyc-$v
+    cg $v-version "$RT" --version
+done
 cg true /bin/true
 
 echo "boxbench-runtime start-up breakdown — $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), $(uname -r), $(nproc) CPUs"
-echo "release build, --static-swift-stdlib; $(stat -c %s "$RT") bytes; relocations: $(readelf -r "$RT" 2>/dev/null | grep -c R_X86_64_RELATIVE) R_X86_64_RELATIVE, $(readelf -r "$RT" 2>/dev/null | grep -c 'R_X86_64_\(GLOB_DAT\|JUMP_SLOT\|64\)') symbolic"
-echo "command: Benchmarks/runtime-breakdown.sh (callgrind instruction counts of the runtime's own process; the"
-echo "container's /bin/true is a child and not counted). This VM has no hardware counters (perf: instructions <not"
-echo "supported>), so callgrind it is — and valgrind 3.19 does not implement openat2 (syscall 437), which the"
-echo "container's child uses to resolve its mounts inside the root: under callgrind the child fails there (below), the"
-echo "runtime takes its error exit, and the counts cover everything up to clone plus that exit. The error exit's frames"
-echo "(ArgumentParser's exit(withError:) and its help generator) are named below and are not part of a real run."
+for v in "${versions[@]}"; do
+    echo "$v: release build, --static-swift-stdlib; $(stat -c %s "$work/$v") bytes ($(readelf -h "$work/$v" | awk '/Type:/ {print $2}')); relocations: $(readelf -r "$work/$v" 2>/dev/null | grep -c R_X86_64_RELATIVE) R_X86_64_RELATIVE, $(readelf -r "$work/$v" 2>/dev/null | grep -c 'R_X86_64_\(GLOB_DAT\|JUMP_SLOT\|64\)') symbolic"
+done
+echo "command: ${BEFORE:+BEFORE=$BEFORE }Benchmarks/runtime-breakdown.sh (callgrind instruction counts of the runtime's own"
+echo "process; the container's /bin/true is a child and not counted). This VM has no hardware counters (perf:"
+echo "instructions <not supported>), so callgrind it is — and valgrind 3.19 does not implement openat2 (syscall 437),"
+echo "which the container's child uses to resolve its mounts inside the root: under callgrind the child of run and"
+echo "create fails there (below), and those counts cover everything up to clone, the teardown and the error exit;"
+echo "start and delete act on a container created outside valgrind, so theirs are whole."
 [[ -f $work/failures ]] && sed 's/^/  /' "$work/failures"
 echo
-python3 - "$work" <<'PY'
+python3 - "$work" "${versions[@]}" <<'PY'
 import re, subprocess, sys
-work = sys.argv[1]
-# Phases by the functions an instruction runs under (inclusive cost of the first matching frame from the top).
+work, versions = sys.argv[1], sys.argv[2:]
+# Phases by the functions an instruction runs under (inclusive cost of the largest matching frame).
 groups = [
     ("dynamic loader + relocations", r"^_dl_start|^_dl_relocate|^dl_main"),
-    ("argument reading (LeanArguments)", r"LeanArguments"),
-    ("spec decoding: RuntimeSpec.load (config.json via JSONDecoder)", r"RuntimeSpecV4load"),
-    ("protocol-conformance lookups (all callers: decoding, error exit)", r"^swift_conformsToProtocolWithExecutionContext$"),
+    ("argument reading (LeanArguments + command set-up)", r"leanCommand"),
+    ("config.json: RuntimeSpec.load", r"RuntimeSpecV4load"),
+    ("protocol-conformance lookups (all callers)", r"^swift_conformsToProtocolWithExecutionContext$"),
     ("type metadata by mangled name (all callers)", r"^swift_getTypeByMangledName$"),
-    ("cgroup set-up", r"CgroupManager|makeCgroupManager|Cgroup.*create"),
-    ("seccomp compile (libseccomp)", r"seccomp_export_bpf|seccomp_load|SeccompProfile"),
+    ("cgroup layout + set-up", r"CgroupLayoutV6detect|CgroupManager.*create|Cgroup.*create"),
+    ("seccomp: compile (before) / store (after)", r"FilterCacheC6filter"),
     ("clone → exec (CShim)", r"^cshim_"),
-    ("ERROR EXIT under valgrind (not in a real run)", r"exit9withError"),
+    ("ExitCode through ArgumentParser exit(withError:)", r"exit9withError"),
 ]
-def total(name):
+def annotate(name, inclusive):
+    args = ["callgrind_annotate"] + (["--inclusive=yes", "--threshold=100"] if inclusive else []) + [f"{work}/{name}.cg"]
     try:
-        out = subprocess.run(["callgrind_annotate", f"{work}/{name}.cg"], capture_output=True, text=True).stdout
+        return subprocess.run(args, capture_output=True, text=True).stdout
     except FileNotFoundError:
-        return None, ""
-    m = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", out) or re.search(r"([\d,]+)\s+PROGRAM TOTALS", out)
-    return (int(m.group(1).replace(",", "")) if m else None), out
-def inclusive(name):
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", f"{work}/{name}.cg"],
-                         capture_output=True, text=True).stdout
+        return ""
+def total(name):
+    m = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", annotate(name, False))
+    return int(m.group(1).replace(",", "")) if m else None
+def frames(name):
     rows = []
-    for line in out.splitlines():
+    for line in annotate(name, True).splitlines():
         m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(?:\S+:)?(.+?)(?: \[.*\])?$", line)
         if m: rows.append((int(m.group(1).replace(",", "")), m.group(2)))
     return rows
-print(f"{'command':28s} {'instructions':>14s}")
-totals = {}
-for name, label in [("true", "/bin/true"), ("version", "boxbench-runtime --version"), ("run", "boxbench-runtime run"),
-                    ("create", "create"), ("start", "start"), ("delete", "delete --force")]:
-    t, _ = total(name)
-    totals[name] = t
-    print(f"{label:28s} {t if t is not None else 'n/a':>14,}" if t is not None else f"{label:28s} n/a")
-if all(totals.get(k) for k in ("create", "start", "delete")):
-    print(f"{'create+start+delete':28s} {totals['create'] + totals['start'] + totals['delete']:>14,}")
-for name in ("run", "create"):
-    rows = inclusive(name)
-    t = totals.get(name) or 1
-    print(f"\n{name}: inclusive instructions of the largest frame matching each phase (phases can contain one")
-    print("another — the conformance lookups run inside the spec decoding — so they do not add up to the total)")
+commands = [("run", "run"), ("create", "create"), ("start", "start"), ("delete", "delete --force"), ("version", "--version")]
+print(f"{'instructions':28s}" + "".join(f"{v:>14s}" for v in versions) + ("   after/before" if len(versions) == 2 else ""))
+print(f"{'/bin/true':28s}{total('true'):>14,}")
+totals = {v: {c: total(f"{v}-{c}") for c, _ in commands} for v in versions}
+for c, label in commands:
+    cells = [totals[v][c] for v in versions]
+    line = f"{'boxbench-runtime ' + label:28s}" + "".join(f"{x:>14,}" if x else f"{'n/a':>14s}" for x in cells)
+    if len(cells) == 2 and all(cells): line += f"   {cells[1] / cells[0]:.2f}"
+    print(line)
+cycle = [sum(totals[v][c] or 0 for c in ("create", "start", "delete")) for v in versions]
+print(f"{'create+start+delete':28s}" + "".join(f"{x:>14,}" for x in cycle) + (f"   {cycle[1] / cycle[0]:.2f}" if len(cycle) == 2 else ""))
+for c in ("run", "create", "start", "delete"):
+    print(f"\n{c}: inclusive instructions of the largest frame matching each phase (phases can contain one another —")
+    print("conformance lookups run inside decoding and set-up — so they do not add up to the total)")
+    print(f"  {'':52s}" + "".join(f"{v:>14s}" for v in versions))
+    rows = {v: frames(f"{v}-{c}") for v in versions}
     for label, pattern in groups:
-        best = max((c for c, f in rows if re.search(pattern, f)), default=0)
-        print(f"  {label:52s} {best:>13,}  {100 * best / t:5.1f}%")
-    print(f"  top 25 frames (inclusive):")
-    for c, f in rows[:25]:
-        print(f"    {c:>13,}  {100 * c / t:5.1f}%  {f[:110]}")
+        cells = [max((n for n, f in rows[v] if re.search(pattern, f)), default=0) for v in versions]
+        print(f"  {label:52s}" + "".join(f"{x:>14,}" for x in cells))
+    v = versions[-1]
+    print(f"  top 15 frames ({v}, inclusive):")
+    for n, f in rows[v][:15]:
+        print(f"    {n:>13,}  {f[:110]}")
 PY
 echo
-echo "strace -f -tt of one run (wall clock; strace slows every syscall, so read the order and the gaps):"
+echo "strace -f -tt of one run (after) (wall clock; strace slows every syscall, so read the order and the gaps):"
 strace -f -tt -e trace=execve,openat,mount,umount2,pivot_root,clone,clone3,wait4,mkdir,rmdir,exit_group -o "$work/strace.txt" \
-    "$RT" --root "$work/rt" run --bundle "$work" bd-strace >/dev/null 2>&1 || true
+    "$work/after" --root "$work/rt" run --bundle "$work" bd-strace >/dev/null 2>&1 || true
 grep -vE 'ENOENT|/proc/self|locale|\.so' "$work/strace.txt" | head -60

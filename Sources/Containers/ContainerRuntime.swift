@@ -135,7 +135,7 @@ public final class ContainerRuntime: Sendable {
     let cgroups: CgroupManagerFactory
 
     public init(
-        stateRoot: String = BoxbenchPaths().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil,
+        stateRoot: String = BoxbenchPaths.current().containers, layout: CgroupLayout = .detect(), logger: Logger? = nil,
         cgroups: @escaping CgroupManagerFactory = { makeCgroupManager(name: $0, layout: $1) },
         seccompStore: SeccompFilterStore? = SeccompFilterStore(directory: BoxbenchPaths.current().seccompFilters)
     ) {
@@ -167,13 +167,11 @@ public final class ContainerRuntime: Sendable {
         }
         defer { Self.gate.leave() }
         let stateDir = "\(stateRoot)/\(id)"
-        do {
-            try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
-            // Upper dirs of running containers hold whatever they wrote, setuid files included: root only.
-            chmod(stateRoot, 0o700)
-        } catch {
+        guard makeDirectories(stateRoot) else {
             throw ContainerError(id: id, operation: "create state root", detail: stateRoot, errno: errno)
         }
+        // Upper dirs of running containers hold whatever they wrote, setuid files included: root only.
+        chmod(stateRoot, 0o700)
         if mkdir(stateDir, 0o700) != 0 {
             throw ContainerError(
                 id: id, operation: "create state dir", detail: errno == EEXIST ? "\(stateDir) (id in use)" : stateDir,
@@ -216,8 +214,8 @@ public final class ContainerRuntime: Sendable {
                 throw ContainerError(id: id, operation: "create rootfs mount point", detail: rootPath, errno: errno)
             }
         }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: rootPath, isDirectory: &isDir), isDir.boolValue else {
+        var rootStat = stat()
+        guard stat(rootPath, &rootStat) == 0, rootStat.st_mode & S_IFMT == S_IFDIR else {
             throw ContainerError(id: id, operation: "find rootfs", detail: rootPath, errno: ENOENT)
         }
 

@@ -6,12 +6,12 @@ extension RuntimeSpec {
         guard root.type == CSJ_OBJECT else {
             throw SpecError(file: root.file, field: "", reason: "top level is not an object")
         }
-        let o = try root.object(known: SpecValidator.known[""])
+        let o = try root.object(known: SpecValidator.known(""))
         return RuntimeSpec(
             ociVersion: try o.required("ociVersion").string(),
             process: try o["process"].map { n throws(SpecError) in try Process.decode(n) },
             root: try o["root"].map { n throws(SpecError) in
-                let r = try n.object(known: SpecValidator.known["root"])
+                let r = try n.object(known: SpecValidator.known("root"))
                 return Root(path: try r.required("path").string(), readonly: try r.bool("readonly"))
             },
             hostname: try o.string("hostname"),
@@ -19,7 +19,7 @@ extension RuntimeSpec {
             mounts: try o["mounts"].map { n throws(SpecError) in
                 var mounts: [Mount] = []
                 for m in try n.array() {
-                    let f = try m.object(known: SpecValidator.known["mounts[]"])
+                    let f = try m.object(known: SpecValidator.known("mounts[]"))
                     mounts.append(
                         Mount(
                             destination: try f.required("destination").string(), type: try f.string("type"),
@@ -35,14 +35,14 @@ extension RuntimeSpec {
 
 extension RuntimeSpec.Process {
     static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known["process"])
-        let u = try o.required("user").object(known: SpecValidator.known["process.user"])
+        let o = try node.object(known: SpecValidator.known("process"))
+        let u = try o.required("user").object(known: SpecValidator.known("process.user"))
         let user = RuntimeSpec.User(
             uid: try u.required("uid").integer(UInt32.self), gid: try u.required("gid").integer(UInt32.self),
             umask: try u.integer("umask", UInt32.self), additionalGids: try u["additionalGids"]?.integers(UInt32.self))
         var capabilities: RuntimeSpec.Capabilities?
         if let n = o["capabilities"] {
-            let c = try n.object(known: SpecValidator.known["process.capabilities"])
+            let c = try n.object(known: SpecValidator.known("process.capabilities"))
             capabilities = RuntimeSpec.Capabilities(
                 bounding: try c.strings("bounding"), effective: try c.strings("effective"),
                 inheritable: try c.strings("inheritable"), permitted: try c.strings("permitted"),
@@ -52,7 +52,7 @@ extension RuntimeSpec.Process {
         if let n = o["rlimits"] {
             rlimits = []
             for r in try n.array() {
-                let f = try r.object(known: SpecValidator.known["process.rlimits[]"])
+                let f = try r.object(known: SpecValidator.known("process.rlimits[]"))
                 rlimits?.append(
                     RuntimeSpec.Rlimit(
                         type: try f.required("type").string(), hard: try f.required("hard").integer(UInt64.self),
@@ -70,7 +70,7 @@ extension RuntimeSpec.Process {
 
 extension RuntimeSpec.Hook {
     static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known["hooks.*[]"])
+        let o = try node.object(known: SpecValidator.known("hooks.*[]"))
         return Self(
             path: try o.required("path").string(), args: try o.strings("args"), env: try o.strings("env"),
             timeout: try o.integer("timeout", Int.self))
@@ -86,7 +86,7 @@ extension RuntimeSpec.Hook {
 
 extension RuntimeSpec.Hooks {
     static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known["hooks"])
+        let o = try node.object(known: SpecValidator.known("hooks"))
         typealias Hook = RuntimeSpec.Hook
         return Self(
             prestart: try Hook.decodeList(o["prestart"]), createRuntime: try Hook.decodeList(o["createRuntime"]),
@@ -98,12 +98,12 @@ extension RuntimeSpec.Hooks {
 
 extension RuntimeSpec.Linux {
     static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known["linux"])
+        let o = try node.object(known: SpecValidator.known("linux"))
         var namespaces: [RuntimeSpec.Namespace]?
         if let n = o["namespaces"] {
             namespaces = []
             for ns in try n.array() {
-                let f = try ns.object(known: SpecValidator.known["linux.namespaces[]"])
+                let f = try ns.object(known: SpecValidator.known("linux.namespaces[]"))
                 namespaces?.append(
                     RuntimeSpec.Namespace(type: try f.required("type").string(), path: try f.string("path")))
             }
@@ -112,7 +112,7 @@ extension RuntimeSpec.Linux {
             guard let n = o[key] else { return nil }
             var out: [RuntimeSpec.IDMapping] = []
             for m in try n.array() {
-                let f = try m.object(known: SpecValidator.known["linux.\(key)[]"])
+                let f = try m.object(known: SpecValidator.known("linux.\(key)[]"))
                 out.append(
                     RuntimeSpec.IDMapping(
                         containerID: try f.required("containerID").integer(UInt32.self),
@@ -125,7 +125,7 @@ extension RuntimeSpec.Linux {
         if let n = o["devices"] {
             devices = []
             for d in try n.array() {
-                let f = try d.object(known: SpecValidator.known["linux.devices[]"])
+                let f = try d.object(known: SpecValidator.known("linux.devices[]"))
                 devices?.append(
                     RuntimeSpec.Device(
                         type: try f.required("type").string(), path: try f.required("path").string(),
@@ -145,31 +145,31 @@ extension RuntimeSpec.Linux {
 
 extension RuntimeSpec.Resources {
     static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known["linux.resources"])
+        let o = try node.object(known: SpecValidator.known("linux.resources"))
         var memory: Memory?
         if let n = o["memory"] {
-            let f = try n.object(known: SpecValidator.known["linux.resources.memory"])
+            let f = try n.object(known: SpecValidator.known("linux.resources.memory"))
             memory = Memory(
                 limit: try f.integer("limit", Int64.self), reservation: try f.integer("reservation", Int64.self),
                 swap: try f.integer("swap", Int64.self), disableOOMKiller: try f.bool("disableOOMKiller"))
         }
         var cpu: CPU?
         if let n = o["cpu"] {
-            let f = try n.object(known: SpecValidator.known["linux.resources.cpu"])
+            let f = try n.object(known: SpecValidator.known("linux.resources.cpu"))
             cpu = CPU(
                 shares: try f.integer("shares", UInt64.self), quota: try f.integer("quota", Int64.self),
                 period: try f.integer("period", UInt64.self))
         }
         var pids: Pids?
         if let n = o["pids"] {
-            let f = try n.object(known: SpecValidator.known["linux.resources.pids"])
+            let f = try n.object(known: SpecValidator.known("linux.resources.pids"))
             pids = Pids(limit: try f.required("limit").integer(Int64.self))
         }
         var devices: [DeviceRule]?
         if let n = o["devices"] {
             devices = []
             for d in try n.array() {
-                let f = try d.object(known: SpecValidator.known["linux.resources.devices[]"])
+                let f = try d.object(known: SpecValidator.known("linux.resources.devices[]"))
                 devices?.append(
                     DeviceRule(
                         allow: try f.required("allow").bool(), type: try f.string("type"),
@@ -183,17 +183,17 @@ extension RuntimeSpec.Resources {
 
 extension RuntimeSpec.Seccomp {
     static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known["linux.seccomp"])
+        let o = try node.object(known: SpecValidator.known("linux.seccomp"))
         var syscalls: [Syscall]?
         if let n = o["syscalls"] {
             syscalls = []
             for s in try n.array() {
-                let f = try s.object(known: SpecValidator.known["linux.seccomp.syscalls[]"])
+                let f = try s.object(known: SpecValidator.known("linux.seccomp.syscalls[]"))
                 var args: [Arg]?
                 if let a = f["args"] {
                     args = []
                     for arg in try a.array() {
-                        let g = try arg.object(known: SpecValidator.known["linux.seccomp.syscalls[].args[]"])
+                        let g = try arg.object(known: SpecValidator.known("linux.seccomp.syscalls[].args[]"))
                         args?.append(
                             Arg(
                                 index: try g.required("index").integer(UInt32.self),

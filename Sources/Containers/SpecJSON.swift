@@ -156,7 +156,7 @@ struct SpecNode {
 
     /// The object's fields; with `known`, a key outside it is refused by name (a silently ignored field could
     /// weaken isolation). Of a repeated key the last one counts, as with JSONDecoder.
-    func object(known: Set<String>? = nil) throws(SpecError) -> SpecObject {
+    func object(known: [String]? = nil) throws(SpecError) -> SpecObject {
         guard type == CSJ_OBJECT else { throw mismatch("an object") }
         let total = csj_object_fields(raw, nil, 0)
         let raws = [csj_field](unsafeUninitializedCapacity: total) { buffer, initialized in

@@ -5,18 +5,43 @@
 /// and returns nil for anything else (help, an unknown or repeated name, bundled short flags, `--`, a wrong
 /// positional count), so the command then goes through ArgumentParser, which stays the reference: tests parse the
 /// same arguments both ways and compare.
+///
+/// Lists, not Dictionary or Set: the first use of a hashed collection type costs a Swift process ~0.1 ms of
+/// generic set-up and conformance lookups (more in a larger binary), and these commands use no other.
 public struct LeanArguments: Equatable, Sendable {
     /// Canonical option name → value.
-    public var options: [String: String] = [:]
+    public var options = Values()
     /// Canonical names of the flags given.
-    public var flags: Set<String> = []
+    public var flags = Names()
     public var positionals: [String] = []
+
+    /// Values by name, in the order given.
+    public struct Values: Equatable, Sendable {
+        var names: [String] = []
+        var values: [String] = []
+        public subscript(_ name: String) -> String? {
+            names.firstIndex(of: name).map { values[$0] }
+        }
+        mutating func add(_ name: String, _ value: String) {
+            names.append(name)
+            values.append(value)
+        }
+    }
+
+    /// A set of names.
+    public struct Names: Equatable, Sendable {
+        var names: [String] = []
+        public func contains(_ name: String) -> Bool { names.contains(name) }
+    }
 
     /// `options` and `flags` map each accepted spelling (`--bundle`, `-b`) to its canonical name.
     public init?(
-        _ args: [String], options optionSpellings: [String: String], flags flagSpellings: [String: String] = [:],
-        positionals: ClosedRange<Int>
+        _ args: [String], options optionSpellings: KeyValuePairs<String, String>,
+        flags flagSpellings: KeyValuePairs<String, String> = [:], positionals: ClosedRange<Int>
     ) {
+        func canonical(_ spellings: KeyValuePairs<String, String>, _ name: String) -> String? {
+            spellings.first { $0.key == name }?.value
+        }
         var i = 0
         while i < args.count {
             let arg = args[i]
@@ -31,17 +56,17 @@ public struct LeanArguments: Equatable, Sendable {
                 name = String(arg[..<eq])
                 inlineValue = String(arg[arg.index(after: eq)...])
             }
-            if let canonical = optionSpellings[name] {
-                guard options[canonical] == nil else { return nil }
+            if let option = canonical(optionSpellings, name) {
+                guard options[option] == nil else { return nil }
                 if let inlineValue {
-                    options[canonical] = inlineValue
+                    options.add(option, inlineValue)
                 } else {
                     guard i < args.count, !args[i].hasPrefix("-") else { return nil }
-                    options[canonical] = args[i]
+                    options.add(option, args[i])
                     i += 1
                 }
-            } else if inlineValue == nil, let canonical = flagSpellings[name], !flags.contains(canonical) {
-                flags.insert(canonical)
+            } else if inlineValue == nil, let flag = canonical(flagSpellings, name), !flags.contains(flag) {
+                flags.names.append(flag)
             } else {
                 return nil
             }

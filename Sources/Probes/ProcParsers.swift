@@ -72,17 +72,19 @@ public struct ProcStat: Sendable, Equatable {
         guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close else {
             throw ProbeParseError(file: "stat", reason: "no (comm) field")
         }
-        guard let pid = Int32(text[..<open].trimmingCharacters(in: .whitespaces)) else {
+        // Trimmed with the standard library: Foundation's trimmingCharacters goes through NSString (~0.1 ms here).
+        guard let pid = Int32(String(text[..<open].filter { $0 != " " && $0 != "\t" })) else {
             throw ProbeParseError(file: "stat", reason: "bad pid field")
         }
         let comm = String(text[text.index(after: open)..<close])
-        let fields = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        let fields = text[text.index(after: close)...].split(
+            omittingEmptySubsequences: true, whereSeparator: { $0 == " " || $0 == "\n" })
         // fields[0] is field 3 (state); field n is fields[n-3].
         guard fields.count >= 22 else {
             throw ProbeParseError(file: "stat", reason: "expected ≥ 24 fields, got \(fields.count + 2)")
         }
         func number<T: FixedWidthInteger>(_ field: Int, _: T.Type) throws(ProbeParseError) -> T {
-            guard let v = T(fields[field - 3].trimmingCharacters(in: .newlines)) else {
+            guard let v = T(fields[field - 3]) else {
                 throw ProbeParseError(file: "stat", reason: "field \(field) is not a number: \(fields[field - 3])")
             }
             return v

@@ -17,8 +17,9 @@ struct RuntimeCLI: ParsableCommand {
     static func main() {
         // A container that dies while create waits on it must be an error, not a silent SIGPIPE death.
         signal(SIGPIPE, SIG_IGN)
-        let valued: Set<String> = ["--root", "--log", "--log-format"]
-        let flags: Set<String> = ["--debug", "--systemd-cgroup"]
+        // Arrays, not Sets: a Set<String> literal's first use cost ~0.2 ms of generic set-up per command.
+        let valued = ["--root", "--log", "--log-format"]
+        let flags = ["--debug", "--systemd-cgroup"]
         var args = Array(CommandLine.arguments.dropFirst())
         var globals: [String] = []
         while let first = args.first, first.hasPrefix("--") {
@@ -36,8 +37,8 @@ struct RuntimeCLI: ParsableCommand {
         if !args.isEmpty { args.insert(contentsOf: globals, at: 1) }
         // The lifecycle commands are timed against runc and crun as whole commands: the forms orchestrators send
         // are read by LeanArguments; anything else (help, errors, other commands) goes through ArgumentParser.
-        if var command = leanCommand(args) {
-            do { try command.run() } catch let code as ExitCode {
+        if let (command, settings) = leanCommand(args) {
+            do { try settings.perform { try command.execute(settings) } } catch let code as ExitCode {
                 // ArgumentParser's exit(withError:) builds its help text even for an ExitCode (~12 M instructions
                 // per command, results/runtime-breakdown.txt); an ExitCode has no message to print.
                 Glibc.exit(code.rawValue)
@@ -49,86 +50,147 @@ struct RuntimeCLI: ParsableCommand {
         main(args)
     }
 
-    /// create, start, state, kill, delete and run from `LeanArguments`, or nil.
-    static func leanCommand(_ args: [String]) -> (any ParsableCommand)? {
+    /// create, start, state, kill, delete and run from `LeanArguments`, or nil. Plain values, not the
+    /// ArgumentParser commands: initialising their property wrappers cost each command ~0.1 ms.
+    static func leanCommand(_ args: [String]) -> (LifecycleCommand, RuntimeSettings)? {
         guard let name = args.first else { return nil }
         let rest = Array(args.dropFirst())
-        var options = ["--root": "root", "--log": "log", "--log-format": "log-format"]
-        let flags = ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"]
-        /// `flag`: the command's own boolean, by its long name, also taken as `-<first letter>`.
-        func read(_ positionals: ClosedRange<Int>, flag: String? = nil) -> LeanArguments? {
-            var all = flags
-            if let flag { (all["--" + flag], all["-" + flag.prefix(1)]) = (flag, flag) }
-            return LeanArguments(rest, options: options, flags: all, positionals: positionals)
+        func settings(_ a: LeanArguments) -> RuntimeSettings {
+            RuntimeSettings(
+                root: a.options["root"] ?? RuntimeSettings.defaultRoot, log: a.options["log"],
+                logFormat: a.options["log-format"] ?? "text", systemdCgroup: a.flags.contains("systemd-cgroup"))
         }
-        func globals(_ a: LeanArguments) -> GlobalOptions {
-            var g = GlobalOptions()
-            g.root = a.options["root"] ?? GlobalOptions.defaultRoot
-            g.log = a.options["log"]
-            g.logFormat = a.options["log-format"] ?? "text"
-            g.debug = a.flags.contains("debug")
-            g.systemdCgroup = a.flags.contains("systemd-cgroup")
-            return g
-        }
-        /// The command with the options every container command shares read from `a`.
-        func command<C: ContainerCommand>(_ type: C.Type, _ a: LeanArguments) -> C {
-            var c = C()
-            c.global = globals(a)
-            c.id = a.positionals[0]
-            return c
+        /// The global options and flags, the command's own flag (long name, also `-<first letter>`), one id.
+        func read(flag: (long: String, short: String, name: String)? = nil, positionals: ClosedRange<Int> = 1...1)
+            -> LeanArguments?
+        {
+            if let flag {
+                return LeanArguments(
+                    rest, options: ["--root": "root", "--log": "log", "--log-format": "log-format"],
+                    flags: [
+                        "--debug": "debug", "--systemd-cgroup": "systemd-cgroup", flag.long: flag.name,
+                        flag.short: flag.name,
+                    ], positionals: positionals)
+            }
+            return LeanArguments(
+                rest, options: ["--root": "root", "--log": "log", "--log-format": "log-format"],
+                flags: ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"], positionals: positionals)
         }
         switch name {
-        case "create", "run":
-            options["--bundle"] = "bundle"
-            options["-b"] = "bundle"
-            options["--pid-file"] = "pid-file"
-            if name == "create" { options["--console-socket"] = "console-socket" }
-            guard let a = read(1...1) else { return nil }
-            if name == "create" {
-                var c = command(Create.self, a)
-                c.bundle = a.options["bundle"] ?? "."
-                c.pidFile = a.options["pid-file"]
-                c.consoleSocket = a.options["console-socket"]
-                return c
-            }
-            var c = command(Run.self, a)
-            c.bundle = a.options["bundle"] ?? "."
-            c.pidFile = a.options["pid-file"]
-            return c
+        case "create":
+            guard
+                let a = LeanArguments(
+                    rest,
+                    options: [
+                        "--root": "root", "--log": "log", "--log-format": "log-format", "--bundle": "bundle",
+                        "-b": "bundle", "--pid-file": "pid-file", "--console-socket": "console-socket",
+                    ], flags: ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"], positionals: 1...1)
+            else { return nil }
+            let command = LifecycleCommand.create(
+                id: a.positionals[0], bundle: a.options["bundle"] ?? ".", pidFile: a.options["pid-file"],
+                consoleSocket: a.options["console-socket"])
+            return (command, settings(a))
+        case "run":
+            guard
+                let a = LeanArguments(
+                    rest,
+                    options: [
+                        "--root": "root", "--log": "log", "--log-format": "log-format", "--bundle": "bundle",
+                        "-b": "bundle", "--pid-file": "pid-file",
+                    ], flags: ["--debug": "debug", "--systemd-cgroup": "systemd-cgroup"], positionals: 1...1)
+            else { return nil }
+            let command = LifecycleCommand.run(
+                id: a.positionals[0], bundle: a.options["bundle"] ?? ".", pidFile: a.options["pid-file"])
+            return (command, settings(a))
         case "start":
-            return read(1...1).map { command(Start.self, $0) }
+            return read().map { (.start(id: $0.positionals[0]), settings($0)) }
         case "state":
-            return read(1...1).map { command(State.self, $0) }
+            return read().map { (.state(id: $0.positionals[0]), settings($0)) }
         case "delete":
-            guard let a = read(1...1, flag: "force") else { return nil }
-            var c = command(Delete.self, a)
-            c.force = a.flags.contains("force")
-            return c
+            guard let a = read(flag: ("--force", "-f", "force")) else { return nil }
+            return (.delete(id: a.positionals[0], force: a.flags.contains("force")), settings(a))
         case "kill":
-            guard let a = read(1...2, flag: "all") else { return nil }
-            var c = command(Kill.self, a)
-            (c.all, c.signal) = (a.flags.contains("all"), a.positionals.count > 1 ? a.positionals[1] : "SIGTERM")
-            return c
+            guard let a = read(flag: ("--all", "-a", "all"), positionals: 1...2) else { return nil }
+            let signal = a.positionals.count > 1 ? a.positionals[1] : "SIGTERM"
+            return (.kill(id: a.positionals[0], signal: signal, all: a.flags.contains("all")), settings(a))
         default:
             return nil
         }
     }
 }
 
-/// A runtime command that acts on one container: the global options and the container's id.
-protocol ContainerCommand: ParsableCommand {
-    var global: GlobalOptions { get set }
-    var id: String { get set }
+/// What the lifecycle commands do, whichever parser read them.
+enum LifecycleCommand {
+    case create(id: String, bundle: String, pidFile: String?, consoleSocket: String?)
+    case start(id: String)
+    case state(id: String)
+    case kill(id: String, signal: String, all: Bool)
+    case delete(id: String, force: Bool)
+    case run(id: String, bundle: String, pidFile: String?)
+
+    /// Runs the command; `run` ends with the container's exit status as an ExitCode.
+    func execute(_ settings: RuntimeSettings) throws {
+        let runtime = settings.runtime
+        switch self {
+        case .create(let id, let bundle, let pidFile, let consoleSocket):
+            if consoleSocket != nil {
+                throw OCIRuntimeError(
+                    "cannot use --console-socket: process.terminal is not supported by boxbench-runtime")
+            }
+            try runtime.create(id: id, bundle: bundle, pidFile: pidFile)
+        case .start(let id):
+            try runtime.start(id)
+        case .state(let id):
+            FileHandle.standardOutput.write(try runtime.state(id).ociJSON())
+            print()
+        case .kill(let id, let signal, let all):
+            guard let number = Kill.signalNumber(signal) else { throw OCIRuntimeError("unknown signal \"\(signal)\"") }
+            try runtime.kill(id, signal: number, all: all)
+        case .delete(let id, let force):
+            try runtime.delete(id, force: force)
+        case .run(let id, let bundle, _):
+            let spec: RuntimeSpec
+            do { spec = try RuntimeSpec.load(bundle: bundle) } catch { throw OCIRuntimeError("\(error)") }
+            let result = try ContainerRuntime(stateRoot: settings.root).run(
+                ContainerRequest(
+                    id: id, bundle: absolutePath(bundle), spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2)))
+            throw ExitCode(result.exit.shellStatus)
+        }
+    }
+}
+
+/// A lifecycle command as ArgumentParser reads it (help, errors, every form LeanArguments leaves to it).
+protocol LifecycleParsable: ParsableCommand {
+    var global: GlobalOptions { get }
+    var lifecycle: LifecycleCommand { get }
+}
+
+extension LifecycleParsable {
+    func run() throws { try global.perform { try lifecycle.execute(global.settings) } }
 }
 
 struct GlobalOptions: ParsableArguments {
-    static let defaultRoot = "/run/boxbench-runtime"
-    @Option(name: .long, help: "Root directory for container state.") var root = GlobalOptions.defaultRoot
+    @Option(name: .long, help: "Root directory for container state.") var root = RuntimeSettings.defaultRoot
     @Option(name: .long, help: "Log file (errors are also written to stderr).") var log: String?
     @Option(name: .customLong("log-format"), help: "text or json.") var logFormat = "text"
     @Flag(name: .long, help: "Ignored; accepted for runc compatibility.") var debug = false
     @Flag(name: .customLong("systemd-cgroup"), help: "Not supported; accepted and refused clearly.") var systemdCgroup =
         false
+
+    var settings: RuntimeSettings {
+        RuntimeSettings(root: root, log: log, logFormat: logFormat, systemdCgroup: systemdCgroup)
+    }
+    var runtime: OCIRuntime { settings.runtime }
+    func perform(_ body: () throws -> Void) throws { try settings.perform(body) }
+}
+
+/// The global options as plain values (what both parsers produce).
+struct RuntimeSettings {
+    static let defaultRoot = "/run/boxbench-runtime"
+    var root: String
+    var log: String?
+    var logFormat: String
+    var systemdCgroup: Bool
 
     var runtime: OCIRuntime { OCIRuntime(root: root) }
 
@@ -167,7 +229,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-struct Create: ContainerCommand {
+struct Create: LifecycleParsable {
     static let configuration = CommandConfiguration(abstract: "Create a container; it waits for `start` before exec.")
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Bundle directory.") var bundle = "."
@@ -176,49 +238,33 @@ struct Create: ContainerCommand {
         String?
     @Argument var id: String
 
-    func run() throws {
-        try global.perform {
-            if consoleSocket != nil {
-                throw OCIRuntimeError(
-                    "cannot use --console-socket: process.terminal is not supported by boxbench-runtime")
-            }
-            try global.runtime.create(id: id, bundle: bundle, pidFile: pidFile)
-        }
+    var lifecycle: LifecycleCommand {
+        .create(id: id, bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket)
     }
 }
 
-struct Start: ContainerCommand {
+struct Start: LifecycleParsable {
     static let configuration = CommandConfiguration(abstract: "Start a created container (exec its process).")
     @OptionGroup var global: GlobalOptions
     @Argument var id: String
-    func run() throws { try global.perform { try global.runtime.start(id) } }
+    var lifecycle: LifecycleCommand { .start(id: id) }
 }
 
-struct State: ContainerCommand {
+struct State: LifecycleParsable {
     static let configuration = CommandConfiguration(abstract: "Print the container's OCI state as JSON.")
     @OptionGroup var global: GlobalOptions
     @Argument var id: String
-    func run() throws {
-        try global.perform {
-            FileHandle.standardOutput.write(try global.runtime.state(id).ociJSON())
-            print()
-        }
-    }
+    var lifecycle: LifecycleCommand { .state(id: id) }
 }
 
-struct Kill: ContainerCommand {
+struct Kill: LifecycleParsable {
     static let configuration = CommandConfiguration(abstract: "Send a signal (default SIGTERM) to the container.")
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "Signal every process in the container's cgroup.") var all = false
     @Argument var id: String
     @Argument var signal = "SIGTERM"
 
-    func run() throws {
-        try global.perform {
-            guard let number = Self.signalNumber(signal) else { throw OCIRuntimeError("unknown signal \"\(signal)\"") }
-            try global.runtime.kill(id, signal: number, all: all)
-        }
-    }
+    var lifecycle: LifecycleCommand { .kill(id: id, signal: signal, all: all) }
 
     static func signalNumber(_ s: String) -> Int32? {
         if let n = Int32(s), n > 0, n < 65 { return n }
@@ -231,35 +277,22 @@ struct Kill: ContainerCommand {
     }
 }
 
-struct Delete: ContainerCommand {
+struct Delete: LifecycleParsable {
     static let configuration = CommandConfiguration(abstract: "Delete a stopped container (--force: any).")
     @OptionGroup var global: GlobalOptions
     @Flag(name: [.short, .long], help: "Kill and delete even if running.") var force = false
     @Argument var id: String
-    func run() throws { try global.perform { try global.runtime.delete(id, force: force) } }
+    var lifecycle: LifecycleCommand { .delete(id: id, force: force) }
 }
 
-struct Run: ContainerCommand {
+struct Run: LifecycleParsable {
     static let configuration = CommandConfiguration(abstract: "Create, start and wait; exit status is the container's.")
     @OptionGroup var global: GlobalOptions
     @Option(name: [.short, .long], help: "Bundle directory.") var bundle = "."
     @Option(name: .customLong("pid-file")) var pidFile: String?
     @Argument var id: String
 
-    func run() throws {
-        var status: Int32 = 0
-        try global.perform {
-            let spec: RuntimeSpec
-            do { spec = try RuntimeSpec.load(bundle: bundle) } catch { throw OCIRuntimeError("\(error)") }
-            let runtime = ContainerRuntime(stateRoot: global.root)
-            let result = try runtime.run(
-                ContainerRequest(
-                    id: id, bundle: absolutePath(bundle), spec: spec,
-                    io: .inherit(stdin: 0, stdout: 1, stderr: 2)))
-            status = result.exit.shellStatus
-        }
-        throw ExitCode(status)
-    }
+    var lifecycle: LifecycleCommand { .run(id: id, bundle: bundle, pidFile: pidFile) }
 }
 
 /// One container as runc's `list --format json` prints it (pid a number).
