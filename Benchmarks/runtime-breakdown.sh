@@ -69,7 +69,8 @@ groups = [
     ("type metadata by mangled name (all callers)", r"^swift_getTypeByMangledName$"),
     ("cgroup layout + set-up", r"CgroupLayoutV6detect|CgroupManager.*create|Cgroup.*create"),
     ("seccomp: compile (before) / store (after)", r"FilterCacheC6filter"),
-    ("clone → exec (CShim)", r"^cshim_"),
+    ("  of which libseccomp export to BPF", r"^cshim_seccomp_export"),
+    ("clone3 and the wait for the child (CShim, parent side)", r"^cshim_container_spawn"),
     ("ExitCode through ArgumentParser exit(withError:)", r"exit9withError"),
 ]
 def annotate(name, inclusive):

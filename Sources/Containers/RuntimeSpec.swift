@@ -346,7 +346,7 @@ extension RuntimeSpec {
         if let rules = linux.resources?.devices, let bad = DeviceRules.invalidField(rules) {
             throw SpecError(file: file, field: bad.field, reason: bad.reason)
         }
-        let namespaces = Set((linux.namespaces ?? []).map(\.type))
+        let namespaces = (linux.namespaces ?? []).map(\.type)
         for key in (linux.sysctl ?? [:]).keys.sorted() {
             guard let namespace = Self.sysctlNamespace(key) else {
                 throw SpecError(

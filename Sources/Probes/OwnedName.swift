@@ -39,7 +39,10 @@ public enum OwnedName: String, CaseIterable, Sendable {
 
     /// "<prefix>-<pid>[-<part>…]".
     public func name(pid: pid_t = getpid(), _ parts: String...) -> String {
-        ([rawValue, String(pid)] + parts).joined(separator: "-")
+        // Concatenated: joined(separator:) cost a `container run` ~0.5 M instructions of generic set-up.
+        var name = rawValue + "-" + String(pid)
+        for part in parts { name += "-" + part }
+        return name
     }
 
     /// The owner pid of a name one of these kinds made, or nil for a name boxbench did not make.

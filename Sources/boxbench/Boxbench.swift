@@ -16,16 +16,14 @@ struct Boxbench: AsyncParsableCommand {
             ContainerCommand.self, VMCommand.self, HistoryCommand.self,
         ])
 
-    /// Wires the image builder's RUN steps to boxbench's runtime and maps bad input (flags, files, fields) to exit 2.
-    /// `container run` is timed against crun and runc as a whole command: its usual forms are read by
-    /// LeanArguments; help, errors and every other command go through ArgumentParser.
-    static func parseLeanOrRoot() throws -> any ParsableCommand {
-        let args = Array(CommandLine.arguments.dropFirst())
-        if let command = leanContainerRun(args) { return command }
+    /// Maps bad input (flags, files, fields) to exit 2. `container run` is timed against crun and runc as a whole
+    /// command: its usual forms are read by LeanArguments (`leanContainerRun`); help, errors and every other
+    /// command go through ArgumentParser.
+    static func parseRoot(_ args: [String]) throws -> any ParsableCommand {
         if let first = args.first, !first.hasPrefix("-"), let suggestion = unknownCommandMessage(first) {
             throw CLIError.badInput(suggestion)
         }
-        return try parseAsRoot()
+        return try parseAsRoot(args)
     }
 
     /// "unknown command 'imag' (did you mean image?)" for a first word that names no command, else nil.
@@ -53,33 +51,36 @@ struct Boxbench: AsyncParsableCommand {
         return row[b.count]
     }
 
-    static func leanContainerRun(_ args: [String]) -> ContainerRun? {
+    static func leanContainerRun(_ args: [String]) -> ContainerRunRequest? {
         guard args.count >= 2, args[0] == "container", args[1] == "run",
             let a = LeanArguments(
                 Array(args.dropFirst(2)), options: ["--bundle": "bundle", "--id": "id", "--timeout": "timeout"],
                 positionals: 0...0)
         else { return nil }
-        var command = ContainerRun()
-        command.bundle = a.options["bundle"] ?? "."
-        command.id = a.options["id"]
+        var timeout: Double?
         if let text = a.options["timeout"] {
             guard let seconds = Double(text) else { return nil }
-            command.timeout = seconds
-        } else {
-            command.timeout = nil
+            timeout = seconds
         }
-        return command
+        return ContainerRunRequest(bundle: a.options["bundle"] ?? ".", id: a.options["id"], timeout: timeout)
     }
 
     static func main() async {
         // libvirt leaves its embedded driver's pid file behind; every exit() removes ours (signals: the handler).
         atexit { LibvirtConnection.releaseDriverPidFiles() }
         do {
-            var command = try parseLeanOrRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
+            let args = Array(CommandLine.arguments.dropFirst())
+            // The lean path first, as a plain value: building ArgumentParser's command and asking whether it is an
+            // AsyncParsableCommand (a conformance lookup over every record in this binary) cost ~1.6 M instructions.
+            if let lean = leanContainerRun(args) {
+                try lean.execute()
             } else {
-                try command.run()
+                var command = try parseRoot(args)
+                if var asyncCommand = command as? AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
             }
             CancellationSources.parkIfCancelling()
         } catch let code as ExitCode {

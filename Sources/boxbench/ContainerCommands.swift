@@ -20,7 +20,18 @@ struct ContainerRun: ParsableCommand {
     @Option(name: .long, help: "Seconds before the whole cgroup is killed.")
     var timeout: Double?
 
-    func run() throws {
+    var request: ContainerRunRequest { ContainerRunRequest(bundle: bundle, id: id, timeout: timeout) }
+
+    func run() throws { try request.execute() }
+}
+
+/// `container run` as plain values, whichever parser read them.
+struct ContainerRunRequest: Equatable {
+    var bundle: String
+    var id: String?
+    var timeout: Double?
+
+    func execute() throws {
         installCancellationHandlers()
         let spec: RuntimeSpec
         do { spec = try RuntimeSpec.load(bundle: bundle) } catch {

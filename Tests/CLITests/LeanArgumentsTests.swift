@@ -45,7 +45,7 @@ struct LeanArgumentsTests {
     func containerRunLeanMatchesArgumentParser(_ args: [String]) throws {
         let lean = try #require(Boxbench.leanContainerRun(args))
         let reference = try #require(try Boxbench.parseAsRoot(args) as? ContainerRun)
-        #expect(lean.bundle == reference.bundle && lean.id == reference.id && lean.timeout == reference.timeout)
+        #expect(lean == reference.request)
     }
 
     @Test(arguments: [
