@@ -54,7 +54,9 @@ echo "process; the container's /bin/true is a child and not counted). This VM ha
 echo "instructions <not supported>), so callgrind it is — and valgrind 3.19 does not implement openat2 (syscall 437),"
 echo "which the container's child uses to resolve its mounts inside the root: under callgrind the child of run and"
 echo "create fails there (below), and those counts cover everything up to clone, the teardown and the error exit;"
-echo "start and delete act on a container created outside valgrind, so theirs are whole."
+echo "start and delete act on a container created outside valgrind, so theirs are whole. The before column's run and"
+echo "create include ArgumentParser's exit(withError:) (the last phase row): a real before-run paid it too — its"
+echo "success left through an ExitCode, which that function turns into a help-text build — a real create did not."
 [[ -f $work/failures ]] && sed 's/^/  /' "$work/failures"
 echo
 python3 - "$work" "${versions[@]}" <<'PY'

@@ -67,7 +67,10 @@ public struct CgroupLayout: Sendable, Equatable, Codable {
     ) -> CgroupLayout {
         var hierarchies: [CgroupHierarchy] = []
         // Split as bytes: Character-wise splitting of the whole table cost every container create ~1.5 M instructions.
+        let cgroupMarker = Array(" - cgroup".utf8)
         for line in mountInfo.utf8.split(separator: UInt8(ascii: "\n")) {
+            // Only cgroup mounts are split into fields (" - cgroup" is where the filesystem type begins).
+            guard Self.contains(line, cgroupMarker) else { continue }
             let fields = line.split(separator: UInt8(ascii: " ")).map { String(Substring($0)) }
             guard let dash = fields.firstIndex(of: "-"), dash + 3 < fields.count + 1, fields.count > 4 else { continue }
             let fsType = fields[dash + 1]
@@ -97,6 +100,15 @@ public struct CgroupLayout: Sendable, Equatable, Codable {
             mode = hasV1 ? (hasV2 ? .hybrid : .v1) : (hasV2 ? .v2 : .none)
         }
         return CgroupLayout(mode: mode, hierarchies: hierarchies)
+    }
+
+    static func contains(_ bytes: Substring.UTF8View, _ pattern: [UInt8]) -> Bool {
+        var start = bytes.startIndex
+        while let i = bytes[start...].firstIndex(of: pattern[0]) {
+            if bytes[i...].starts(with: pattern) { return true }
+            start = bytes.index(after: i)
+        }
+        return false
     }
 
     /// Reads this host's layout: statfs of the cgroup mounts plus `/proc/self/mountinfo`.
