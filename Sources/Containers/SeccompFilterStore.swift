@@ -18,7 +18,10 @@ public struct SeccompFilterStore: Sendable {
         self.directory = directory
     }
 
-    static let magic: [UInt8] = Array("boxbench-seccomp-bpf 1\n".utf8)
+    static let magic: [UInt8] = Array("boxbench-seccomp-bpf 2\n".utf8)
+    /// Where the key starts: after the magic, the key's length, the program's length and the program's FNV-1a
+    /// (8 bytes each, little-endian), so a torn or zero-filled file after a crash is a miss, never a short program.
+    static var keyOffset: Int { magic.count + 24 }
 
     /// The text a program is compiled from, unambiguous (JSON strings) and in a fixed order.
     static func key(_ spec: RuntimeSpec.Seccomp) -> [UInt8] {
@@ -54,11 +57,15 @@ public struct SeccompFilterStore: Sendable {
         return "\(v.pointee.major).\(v.pointee.minor).\(v.pointee.micro)"
     }
 
+    static func fnv1a<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
+        return hash
+    }
+
     /// FNV-1a of the key: only names the file; a collision is a miss, never a wrong program.
     static func fileName(_ key: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01b3 }
-        let hex = String(hash, radix: 16)
+        let hex = String(fnv1a(key), radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex + ".bpf"
     }
 
@@ -83,16 +90,20 @@ public struct SeccompFilterStore: Sendable {
         var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
         let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count else { return nil }
-        // magic, key length (8 bytes, little-endian), key, program (whole 8-byte sock_filter instructions)
-        let header = Self.magic.count + 8
-        guard bytes.count > header, bytes.starts(with: Self.magic) else { return nil }
-        var keyLength = 0
-        for i in 0..<8 { keyLength |= Int(bytes[Self.magic.count + i]) << (8 * i) }
-        guard keyLength == key.count, bytes.count > header + keyLength,
-            bytes[header..<(header + keyLength)].elementsEqual(key),
-            (bytes.count - header - keyLength) % 8 == 0
+        guard bytes.count > Self.keyOffset, bytes.starts(with: Self.magic) else { return nil }
+        func field(_ index: Int) -> UInt64 {
+            var value: UInt64 = 0
+            for i in 0..<8 { value |= UInt64(bytes[Self.magic.count + 8 * index + i]) << (8 * i) }
+            return value
+        }
+        let (keyLength, programLength, programHash) = (Int(field(0)), Int(field(1)), field(2))
+        let programStart = Self.keyOffset + keyLength
+        guard keyLength == key.count, programLength > 0, programLength % 8 == 0,
+            bytes.count == programStart + programLength,
+            bytes[Self.keyOffset..<programStart].elementsEqual(key),
+            Self.fnv1a(bytes[programStart...]) == programHash
         else { return nil }
-        return SeccompFilter(bytes: Array(bytes[(header + keyLength)...]))
+        return SeccompFilter(bytes: Array(bytes[programStart...]))
     }
 
     /// Best effort: a store that cannot be written only costs the next command a compile.
@@ -112,11 +123,15 @@ public struct SeccompFilterStore: Sendable {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         var bytes = Self.magic
-        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: key.count >> (8 * i))) }
+        for value in [UInt64(key.count), UInt64(filter.bytes.count), Self.fnv1a(filter.bytes)] {
+            for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * i))) }
+        }
         bytes += key
         bytes += filter.bytes
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        // On disk before it has its name: a crash leaves the old entry or none, not a torn one.
+        let synced = fsync(fd) == 0
         close(fd)
-        if n != bytes.count || rename(tmp, path) != 0 { unlink(tmp) }
+        if n != bytes.count || !synced || rename(tmp, path) != 0 { unlink(tmp) }
     }
 }

@@ -296,6 +296,13 @@ import Testing
         let otherKey = SeccompFilterStore.key(other)
         #expect(otherKey != key)
         #expect(store.load(key: otherKey) == nil)
+        // A torn entry (a crash mid-write: short, or its end zero-filled) is a miss, never a shorter program.
+        let file = dir + "/seccomp/" + SeccompFilterStore.fileName(key)
+        let whole = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        for torn in [Array(whole.dropLast(8)), Array(whole.dropLast(16)) + [UInt8](repeating: 0, count: 16)] {
+            try Data(torn).write(to: URL(fileURLWithPath: file))
+            #expect(store.load(key: key) == nil)
+        }
         // The directory is private to its owner.
         var st = stat()
         #expect(stat(dir + "/seccomp", &st) == 0 && st.st_mode & 0o777 == 0o700)
