@@ -23,10 +23,15 @@ public struct SeccompFilterStore: Sendable {
     /// (8 bytes each, little-endian), so a torn or zero-filled file after a crash is a miss, never a short program.
     static var keyOffset: Int { magic.count + 24 }
 
+    /// Names what `SeccompProfile.compile` emits for a given profile: bump it whenever that changes, or programs
+    /// compiled by an older boxbench would still be loaded.
+    static let compilerRevision = 1
+
     /// The text a program is compiled from, unambiguous (JSON strings) and in a fixed order.
     static func key(_ spec: RuntimeSpec.Seccomp) -> [UInt8] {
         var w = JSONWriter(pretty: false)
         w.open()
+        w.value("compiler", raw: "\(compilerRevision)")
         w.string("libseccomp", libseccompVersion)
         w.value("nativeArch", raw: "\(seccomp_arch_native())")
         w.string("defaultAction", spec.defaultAction)

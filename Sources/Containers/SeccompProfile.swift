@@ -51,7 +51,8 @@ public enum SeccompProfile {
         return token == 0 ? nil : token
     }
 
-    /// Compiles an OCI seccomp section to BPF with libseccomp (in the parent, once per profile).
+    /// Compiles an OCI seccomp section to BPF with libseccomp (in the parent, once per profile). Programs are kept
+    /// by `SeccompFilterStore`: a change to what this emits must bump `SeccompFilterStore.compilerRevision`.
     public static func compile(_ spec: RuntimeSpec.Seccomp) throws(SeccompError) -> SeccompFilter {
         guard let defaultAction = SeccompAction.parse(spec.defaultAction, errno: spec.defaultErrnoRet) else {
             throw SeccompError(operation: "defaultAction \(spec.defaultAction)", code: -EINVAL)
