@@ -2,8 +2,9 @@
 import PackageDescription
 
 /// Release executables are linked at a fixed address (not PIE): a PIE boxbench-runtime applied 75 000 relative
-/// relocations at every start, each page of them a copy-on-write fault — ~2 ms of a 10 ms `run` on this host
-/// (results/runtime-breakdown.txt). Shared libraries, stack, heap and mmap stay randomized. And without exporting
+/// relocations at every start, each page of them a copy-on-write fault (with the freezer skip of the same change, a
+/// `run` went from 10.7 to 8.2 ms in one hyperfine comparison; the two were not measured apart). Shared libraries,
+/// stack, heap and mmap stay randomized. And without exporting
 /// every symbol: the Swift runtime's backtracer calls dladdr() at start-up, which scans the dynamic symbol table
 /// (52 601 entries in boxbench: 1.8 M instructions).
 let fixedAddressRelease: [LinkerSetting] = [

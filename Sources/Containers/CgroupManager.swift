@@ -377,7 +377,7 @@ public final class CgroupV1Manager: CgroupManager {
 
     public func killAll() {
         // Nobody left (the usual end: the container's init exited and its pid namespace went with it): only members
-        // fork into a group, so it stays empty, and the two freezer writes (~0.4 ms) are skipped.
+        // fork into a group, so it stays empty, and the two freezer writes (4 % of a run's perf samples) are skipped.
         if procsPaths.allSatisfy({ memberPids($0).isEmpty }) { return }
         // Freeze first so a fork bomb cannot outrun the kill loop.
         let freezer = dir("freezer")

@@ -496,11 +496,11 @@ final class CreateGate: Sendable {
 /// next command (compiling costs ~1 ms, loading is free).
 final class FilterCache: Sendable {
     private struct Entry {
-        let key: [UInt8]
+        let spec: RuntimeSpec.Seccomp
         let filter: SeccompFilter
     }
-    /// By the profile's text (`SeccompFilterStore.key`), searched in order: a run has one profile or a few, and a
-    /// Dictionary keyed by [UInt8] cost a one-shot command ~0.9 M instructions of generic set-up.
+    /// Searched in order by the profile itself (a run has one profile or a few): a Dictionary's first use cost a
+    /// one-shot command ~0.9 M instructions of generic set-up, and the store's key text is built only on a miss.
     private let cache = Mutex<[Entry]>([])
     let store: SeccompFilterStore?
 
@@ -509,8 +509,8 @@ final class FilterCache: Sendable {
     }
 
     func filter(for spec: RuntimeSpec.Seccomp) throws(SeccompError) -> SeccompFilter {
+        if let f = cache.withLock({ $0.first { $0.spec == spec }?.filter }) { return f }
         let key = SeccompFilterStore.key(spec)
-        if let f = cache.withLock({ $0.first { $0.key == key }?.filter }) { return f }
         let f: SeccompFilter
         if let stored = store?.load(key: key) {
             f = stored
@@ -518,7 +518,7 @@ final class FilterCache: Sendable {
             f = try SeccompProfile.compile(spec)
             store?.save(key: key, filter: f)
         }
-        cache.withLock { $0.append(Entry(key: key, filter: f)) }
+        cache.withLock { $0.append(Entry(spec: spec, filter: f)) }
         return f
     }
 }

@@ -92,8 +92,8 @@ public struct OCIState: Codable, Sendable, Equatable {
                 bundle: try o.required("bundle").string(), annotations: try o["annotations"]?.stringMap(),
                 created: try o.string("created"), cgroup: try o.string("cgroup"),
                 startTimeTicks: try o.integer("startTimeTicks", UInt64.self),
-                poststart: try RuntimeSpec.Hook.decodeList(o["poststart"]),
-                poststop: try RuntimeSpec.Hook.decodeList(o["poststop"]))
+                poststart: try o.objects("poststart", known: "hooks.*[]", RuntimeSpec.Hook.init),
+                poststop: try o.objects("poststop", known: "hooks.*[]", RuntimeSpec.Hook.init))
         }
     }
 }
@@ -179,7 +179,7 @@ public final class OCIRuntime: Sendable {
 
     func readState(_ id: String) throws -> OCIState {
         let path = "\(dir(id))/state.json"
-        guard let bytes = SpecJSON.readFile(path), let state = try? OCIState.decode(state: bytes, file: path) else {
+        guard let bytes = try? readFileBytes(path), let state = try? OCIState.decode(state: bytes, file: path) else {
             throw OCIRuntimeError("container \"\(id)\" does not exist")
         }
         return state

@@ -22,13 +22,13 @@ public func absolutePath(_ path: String) -> String {
             parts.append(part)
         }
     }
-    // Concatenated: joined(separator:) cost a `run` ~0.2 M instructions of generic set-up.
+    // Concatenated, not joined(separator:): this function with it was 0.27 M instructions of a `run`.
     var result = ""
     for part in parts { result += "/" + part }
     return result.isEmpty ? "/" : result
 }
 
-/// lstat succeeds: without FileManager, whose first use costs a lifecycle command ~0.05 ms.
+/// lstat succeeds: without FileManager, whose shared instance alone is 22 k instructions on first use.
 func pathExists(_ path: String) -> Bool {
     var st = stat()
     return lstat(path, &st) == 0
@@ -59,7 +59,7 @@ func writeFileAtomically(_ path: String, _ bytes: [UInt8]) -> Bool {
     return true
 }
 
-/// Now in ISO 8601 (UTC, whole seconds) from gmtime_r: Foundation's date formatting cost a create ~1 M instructions.
+/// Now in ISO 8601 (UTC, whole seconds) from gmtime_r: one Foundation first use fewer on the create path.
 func utcTimestamp() -> String {
     var now = time(nil)
     var t = tm()

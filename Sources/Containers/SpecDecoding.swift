@@ -1,6 +1,7 @@
 import CSimdJSON
 
-/// config.json into `RuntimeSpec` field by field, refusing keys outside `SpecValidator.known` as it goes.
+/// config.json into `RuntimeSpec` field by field, refusing keys outside `SpecValidator.known` as it goes. Each type
+/// reads an object whose keys `SpecObject.object`/`objects` have already checked.
 extension RuntimeSpec {
     static func decode(_ root: SpecNode) throws(SpecError) -> RuntimeSpec {
         guard root.type == CSJ_OBJECT else {
@@ -9,207 +10,138 @@ extension RuntimeSpec {
         let o = try root.object(known: SpecValidator.known(""))
         return RuntimeSpec(
             ociVersion: try o.required("ociVersion").string(),
-            process: try o["process"].map { n throws(SpecError) in try Process.decode(n) },
-            root: try o["root"].map { n throws(SpecError) in
-                let r = try n.object(known: SpecValidator.known("root"))
-                return Root(path: try r.required("path").string(), readonly: try r.bool("readonly"))
+            process: try o.object("process", known: "process", Process.init),
+            root: try o.object("root", known: "root") { r throws(SpecError) in
+                Root(path: try r.required("path").string(), readonly: try r.bool("readonly"))
             },
             hostname: try o.string("hostname"),
             domainname: try o.string("domainname"),
-            mounts: try o["mounts"].map { n throws(SpecError) in
-                var mounts: [Mount] = []
-                for m in try n.array() {
-                    let f = try m.object(known: SpecValidator.known("mounts[]"))
-                    mounts.append(
-                        Mount(
-                            destination: try f.required("destination").string(), type: try f.string("type"),
-                            source: try f.string("source"), options: try f.strings("options")))
-                }
-                return mounts
+            mounts: try o.objects("mounts", known: "mounts[]") { m throws(SpecError) in
+                Mount(
+                    destination: try m.required("destination").string(), type: try m.string("type"),
+                    source: try m.string("source"), options: try m.strings("options"))
             },
-            hooks: try o["hooks"].map { n throws(SpecError) in try Hooks.decode(n) },
+            hooks: try o.object("hooks", known: "hooks", Hooks.init),
             annotations: try o["annotations"]?.stringMap(),
-            linux: try o["linux"].map { n throws(SpecError) in try Linux.decode(n) })
+            linux: try o.object("linux", known: "linux", Linux.init))
     }
 }
 
 extension RuntimeSpec.Process {
-    static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known("process"))
+    init(_ o: SpecObject) throws(SpecError) {
         let u = try o.required("user").object(known: SpecValidator.known("process.user"))
         let user = RuntimeSpec.User(
             uid: try u.required("uid").integer(UInt32.self), gid: try u.required("gid").integer(UInt32.self),
             umask: try u.integer("umask", UInt32.self), additionalGids: try u["additionalGids"]?.integers(UInt32.self))
-        var capabilities: RuntimeSpec.Capabilities?
-        if let n = o["capabilities"] {
-            let c = try n.object(known: SpecValidator.known("process.capabilities"))
-            capabilities = RuntimeSpec.Capabilities(
-                bounding: try c.strings("bounding"), effective: try c.strings("effective"),
-                inheritable: try c.strings("inheritable"), permitted: try c.strings("permitted"),
-                ambient: try c.strings("ambient"))
-        }
-        var rlimits: [RuntimeSpec.Rlimit]?
-        if let n = o["rlimits"] {
-            rlimits = []
-            for r in try n.array() {
-                let f = try r.object(known: SpecValidator.known("process.rlimits[]"))
-                rlimits?.append(
-                    RuntimeSpec.Rlimit(
-                        type: try f.required("type").string(), hard: try f.required("hard").integer(UInt64.self),
-                        soft: try f.required("soft").integer(UInt64.self)))
-            }
-        }
-        return Self(
+        self.init(
             terminal: try o.bool("terminal"), user: user, args: try o.required("args").strings(),
-            env: try o.strings("env"), cwd: try o.required("cwd").string(), capabilities: capabilities,
-            rlimits: rlimits, noNewPrivileges: try o.bool("noNewPrivileges"),
-            oomScoreAdj: try o.integer("oomScoreAdj", Int.self), apparmorProfile: try o.string("apparmorProfile"),
-            selinuxLabel: try o.string("selinuxLabel"))
+            env: try o.strings("env"), cwd: try o.required("cwd").string(),
+            capabilities: try o.object("capabilities", known: "process.capabilities") { c throws(SpecError) in
+                RuntimeSpec.Capabilities(
+                    bounding: try c.strings("bounding"), effective: try c.strings("effective"),
+                    inheritable: try c.strings("inheritable"), permitted: try c.strings("permitted"),
+                    ambient: try c.strings("ambient"))
+            },
+            rlimits: try o.objects("rlimits", known: "process.rlimits[]") { r throws(SpecError) in
+                RuntimeSpec.Rlimit(
+                    type: try r.required("type").string(), hard: try r.required("hard").integer(UInt64.self),
+                    soft: try r.required("soft").integer(UInt64.self))
+            },
+            noNewPrivileges: try o.bool("noNewPrivileges"), oomScoreAdj: try o.integer("oomScoreAdj", Int.self),
+            apparmorProfile: try o.string("apparmorProfile"), selinuxLabel: try o.string("selinuxLabel"))
     }
 }
 
 extension RuntimeSpec.Hook {
-    static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known("hooks.*[]"))
-        return Self(
+    init(_ o: SpecObject) throws(SpecError) {
+        self.init(
             path: try o.required("path").string(), args: try o.strings("args"), env: try o.strings("env"),
             timeout: try o.integer("timeout", Int.self))
-    }
-
-    static func decodeList(_ node: SpecNode?) throws(SpecError) -> [Self]? {
-        guard let node else { return nil }
-        var hooks: [Self] = []
-        for h in try node.array() { hooks.append(try decode(h)) }
-        return hooks
     }
 }
 
 extension RuntimeSpec.Hooks {
-    static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known("hooks"))
-        typealias Hook = RuntimeSpec.Hook
-        return Self(
-            prestart: try Hook.decodeList(o["prestart"]), createRuntime: try Hook.decodeList(o["createRuntime"]),
-            createContainer: try Hook.decodeList(o["createContainer"]),
-            startContainer: try Hook.decodeList(o["startContainer"]), poststart: try Hook.decodeList(o["poststart"]),
-            poststop: try Hook.decodeList(o["poststop"]))
+    init(_ o: SpecObject) throws(SpecError) {
+        func list(_ key: String) throws(SpecError) -> [RuntimeSpec.Hook]? {
+            try o.objects(key, known: "hooks.*[]", RuntimeSpec.Hook.init)
+        }
+        self.init(
+            prestart: try list("prestart"), createRuntime: try list("createRuntime"),
+            createContainer: try list("createContainer"), startContainer: try list("startContainer"),
+            poststart: try list("poststart"), poststop: try list("poststop"))
     }
 }
 
 extension RuntimeSpec.Linux {
-    static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known("linux"))
-        var namespaces: [RuntimeSpec.Namespace]?
-        if let n = o["namespaces"] {
-            namespaces = []
-            for ns in try n.array() {
-                let f = try ns.object(known: SpecValidator.known("linux.namespaces[]"))
-                namespaces?.append(
-                    RuntimeSpec.Namespace(type: try f.required("type").string(), path: try f.string("path")))
-            }
-        }
+    init(_ o: SpecObject) throws(SpecError) {
         func mappings(_ key: String) throws(SpecError) -> [RuntimeSpec.IDMapping]? {
-            guard let n = o[key] else { return nil }
-            var out: [RuntimeSpec.IDMapping] = []
-            for m in try n.array() {
-                let f = try m.object(known: SpecValidator.known("linux.\(key)[]"))
-                out.append(
-                    RuntimeSpec.IDMapping(
-                        containerID: try f.required("containerID").integer(UInt32.self),
-                        hostID: try f.required("hostID").integer(UInt32.self),
-                        size: try f.required("size").integer(UInt32.self)))
-            }
-            return out
-        }
-        var devices: [RuntimeSpec.Device]?
-        if let n = o["devices"] {
-            devices = []
-            for d in try n.array() {
-                let f = try d.object(known: SpecValidator.known("linux.devices[]"))
-                devices?.append(
-                    RuntimeSpec.Device(
-                        type: try f.required("type").string(), path: try f.required("path").string(),
-                        major: try f.integer("major", Int64.self), minor: try f.integer("minor", Int64.self)))
+            try o.objects(key, known: "linux.\(key)[]") { m throws(SpecError) in
+                RuntimeSpec.IDMapping(
+                    containerID: try m.required("containerID").integer(UInt32.self),
+                    hostID: try m.required("hostID").integer(UInt32.self),
+                    size: try m.required("size").integer(UInt32.self))
             }
         }
-        return Self(
-            namespaces: namespaces, uidMappings: try mappings("uidMappings"), gidMappings: try mappings("gidMappings"),
-            resources: try o["resources"].map { n throws(SpecError) in try RuntimeSpec.Resources.decode(n) },
+        self.init(
+            namespaces: try o.objects("namespaces", known: "linux.namespaces[]") { n throws(SpecError) in
+                RuntimeSpec.Namespace(type: try n.required("type").string(), path: try n.string("path"))
+            },
+            uidMappings: try mappings("uidMappings"), gidMappings: try mappings("gidMappings"),
+            resources: try o.object("resources", known: "linux.resources", RuntimeSpec.Resources.init),
             cgroupsPath: try o.string("cgroupsPath"),
-            seccomp: try o["seccomp"].map { n throws(SpecError) in try RuntimeSpec.Seccomp.decode(n) },
+            seccomp: try o.object("seccomp", known: "linux.seccomp", RuntimeSpec.Seccomp.init),
             maskedPaths: try o.strings("maskedPaths"), readonlyPaths: try o.strings("readonlyPaths"),
             rootfsPropagation: try o.string("rootfsPropagation"), sysctl: try o["sysctl"]?.stringMap(),
-            devices: devices, mountLabel: try o.string("mountLabel"))
+            devices: try o.objects("devices", known: "linux.devices[]") { d throws(SpecError) in
+                RuntimeSpec.Device(
+                    type: try d.required("type").string(), path: try d.required("path").string(),
+                    major: try d.integer("major", Int64.self), minor: try d.integer("minor", Int64.self))
+            },
+            mountLabel: try o.string("mountLabel"))
     }
 }
 
 extension RuntimeSpec.Resources {
-    static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known("linux.resources"))
-        var memory: Memory?
-        if let n = o["memory"] {
-            let f = try n.object(known: SpecValidator.known("linux.resources.memory"))
-            memory = Memory(
-                limit: try f.integer("limit", Int64.self), reservation: try f.integer("reservation", Int64.self),
-                swap: try f.integer("swap", Int64.self), disableOOMKiller: try f.bool("disableOOMKiller"))
-        }
-        var cpu: CPU?
-        if let n = o["cpu"] {
-            let f = try n.object(known: SpecValidator.known("linux.resources.cpu"))
-            cpu = CPU(
-                shares: try f.integer("shares", UInt64.self), quota: try f.integer("quota", Int64.self),
-                period: try f.integer("period", UInt64.self))
-        }
-        var pids: Pids?
-        if let n = o["pids"] {
-            let f = try n.object(known: SpecValidator.known("linux.resources.pids"))
-            pids = Pids(limit: try f.required("limit").integer(Int64.self))
-        }
-        var devices: [DeviceRule]?
-        if let n = o["devices"] {
-            devices = []
-            for d in try n.array() {
-                let f = try d.object(known: SpecValidator.known("linux.resources.devices[]"))
-                devices?.append(
-                    DeviceRule(
-                        allow: try f.required("allow").bool(), type: try f.string("type"),
-                        major: try f.integer("major", Int64.self), minor: try f.integer("minor", Int64.self),
-                        access: try f.string("access")))
-            }
-        }
-        return Self(memory: memory, cpu: cpu, pids: pids, devices: devices)
+    init(_ o: SpecObject) throws(SpecError) {
+        self.init(
+            memory: try o.object("memory", known: "linux.resources.memory") { m throws(SpecError) in
+                Memory(
+                    limit: try m.integer("limit", Int64.self), reservation: try m.integer("reservation", Int64.self),
+                    swap: try m.integer("swap", Int64.self), disableOOMKiller: try m.bool("disableOOMKiller"))
+            },
+            cpu: try o.object("cpu", known: "linux.resources.cpu") { c throws(SpecError) in
+                CPU(
+                    shares: try c.integer("shares", UInt64.self), quota: try c.integer("quota", Int64.self),
+                    period: try c.integer("period", UInt64.self))
+            },
+            pids: try o.object("pids", known: "linux.resources.pids") { p throws(SpecError) in
+                Pids(limit: try p.required("limit").integer(Int64.self))
+            },
+            devices: try o.objects("devices", known: "linux.resources.devices[]") { d throws(SpecError) in
+                DeviceRule(
+                    allow: try d.required("allow").bool(), type: try d.string("type"),
+                    major: try d.integer("major", Int64.self), minor: try d.integer("minor", Int64.self),
+                    access: try d.string("access"))
+            })
     }
 }
 
 extension RuntimeSpec.Seccomp {
-    static func decode(_ node: SpecNode) throws(SpecError) -> Self {
-        let o = try node.object(known: SpecValidator.known("linux.seccomp"))
-        var syscalls: [Syscall]?
-        if let n = o["syscalls"] {
-            syscalls = []
-            for s in try n.array() {
-                let f = try s.object(known: SpecValidator.known("linux.seccomp.syscalls[]"))
-                var args: [Arg]?
-                if let a = f["args"] {
-                    args = []
-                    for arg in try a.array() {
-                        let g = try arg.object(known: SpecValidator.known("linux.seccomp.syscalls[].args[]"))
-                        args?.append(
-                            Arg(
-                                index: try g.required("index").integer(UInt32.self),
-                                value: try g.required("value").integer(UInt64.self),
-                                valueTwo: try g.integer("valueTwo", UInt64.self), op: try g.required("op").string()))
-                    }
-                }
-                syscalls?.append(
-                    Syscall(
-                        names: try f.required("names").strings(), action: try f.required("action").string(),
-                        errnoRet: try f.integer("errnoRet", UInt32.self), args: args))
-            }
-        }
-        return Self(
+    init(_ o: SpecObject) throws(SpecError) {
+        self.init(
             defaultAction: try o.required("defaultAction").string(),
             defaultErrnoRet: try o.integer("defaultErrnoRet", UInt32.self),
-            architectures: try o.strings("architectures"), flags: try o.strings("flags"), syscalls: syscalls)
+            architectures: try o.strings("architectures"), flags: try o.strings("flags"),
+            syscalls: try o.objects("syscalls", known: "linux.seccomp.syscalls[]") { s throws(SpecError) in
+                Syscall(
+                    names: try s.required("names").strings(), action: try s.required("action").string(),
+                    errnoRet: try s.integer("errnoRet", UInt32.self),
+                    args: try s.objects("args", known: "linux.seccomp.syscalls[].args[]") { a throws(SpecError) in
+                        Arg(
+                            index: try a.required("index").integer(UInt32.self),
+                            value: try a.required("value").integer(UInt64.self),
+                            valueTwo: try a.integer("valueTwo", UInt64.self), op: try a.required("op").string())
+                    })
+            })
     }
 }

@@ -25,29 +25,6 @@ enum SpecJSON {
         }
         return try body(SpecNode(raw: root, parent: "", step: .root, file: file))
     }
-
-    /// The whole file, or nil with errno set.
-    static func readFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: max(Int(st.st_size), 0) + 4096)
-        var count = 0
-        while true {
-            if count == bytes.count { bytes.append(contentsOf: repeatElement(0, count: bytes.count)) }
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if n == 0 { break }
-            count += n
-        }
-        bytes.removeSubrange(count...)
-        return bytes
-    }
 }
 
 /// One JSON value and where it sits in the file (`process.user.uid`, `mounts[2]`), for errors naming the field.
@@ -115,21 +92,18 @@ struct SpecNode {
 
     /// An integer that fits `T` exactly (as JSONDecoder requires): no fraction, no overflow.
     func integer<T: FixedWidthInteger>(_: T.Type) throws(SpecError) -> T {
-        let expected = "\(T.self) (an integer \(T.min)…\(T.max))"
+        let value: T?
         switch type {
-        case CSJ_INT64:
-            guard let v = T(exactly: csj_get_int64(raw)) else { throw mismatch(expected) }
-            return v
-        case CSJ_UINT64:
-            guard let v = T(exactly: csj_get_uint64(raw)) else { throw mismatch(expected) }
-            return v
+        case CSJ_INT64: value = T(exactly: csj_get_int64(raw))
+        case CSJ_UINT64: value = T(exactly: csj_get_uint64(raw))
         case CSJ_DOUBLE:
             let d = csj_get_double(raw)
-            guard d.isFinite, d.rounded() == d, let v = T(exactly: d) else { throw mismatch(expected) }
-            return v
-        default:
-            throw mismatch(expected)
+            value = d.isFinite && d.rounded() == d ? T(exactly: d) : nil
+        default: value = nil
         }
+        // The type's name only on the way out: it is a reflection call.
+        guard let value else { throw mismatch("\(T.self) (an integer \(T.min)…\(T.max))") }
+        return value
     }
 
     func array() throws(SpecError) -> [SpecNode] {
@@ -143,15 +117,11 @@ struct SpecNode {
     }
 
     func strings() throws(SpecError) -> [String] {
-        var out: [String] = []
-        for element in try array() { out.append(try element.string()) }
-        return out
+        try array().map { e throws(SpecError) in try e.string() }
     }
 
     func integers<T: FixedWidthInteger>(_: T.Type) throws(SpecError) -> [T] {
-        var out: [T] = []
-        for element in try array() { out.append(try element.integer(T.self)) }
-        return out
+        try array().map { e throws(SpecError) in try e.integer(T.self) }
     }
 
     /// The object's fields; with `known`, a key outside it is refused by name (a silently ignored field could
@@ -198,11 +168,26 @@ struct SpecObject {
 
     func required(_ key: String) throws(SpecError) -> SpecNode {
         guard let field = fields.last(where: { $0.key == key }) else {
-            throw SpecError(
-                file: node.file, field: node.path.isEmpty ? key : "\(node.path).\(key)",
-                reason: "required field missing")
+            throw SpecNode(raw: node.raw, parent: node.path, step: .key(key), file: node.file).error(
+                "required field missing")
         }
         return field.node
+    }
+
+    /// The object at `key` (nil when absent or null), its keys checked against `SpecValidator.known(known)`, read
+    /// by `make`.
+    func object<T>(_ key: String, known: String, _ make: (SpecObject) throws(SpecError) -> T) throws(SpecError) -> T? {
+        guard let node = self[key] else { return nil }
+        return try make(node.object(known: SpecValidator.known(known)))
+    }
+
+    /// The array of objects at `key` (nil when absent or null), each checked and read as `object` does.
+    func objects<T>(_ key: String, known: String, _ make: (SpecObject) throws(SpecError) -> T) throws(SpecError)
+        -> [T]?
+    {
+        guard let node = self[key] else { return nil }
+        let allowed = SpecValidator.known(known)
+        return try node.array().map { e throws(SpecError) in try make(e.object(known: allowed)) }
     }
 
     func string(_ key: String) throws(SpecError) -> String? { try self[key]?.string() }

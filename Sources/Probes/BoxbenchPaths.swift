@@ -10,19 +10,20 @@ public struct BoxbenchPaths: Sendable {
     public var run: String
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        cache = environment["BOXBENCH_CACHE"] ?? "/var/cache/boxbench"
-        state = environment["BOXBENCH_STATE"] ?? "/var/lib/boxbench"
-        run = environment["BOXBENCH_RUN"] ?? "/run/boxbench"
+        self.init { environment[$0] }
+    }
+
+    /// The roots from `variable`, which looks an environment variable up.
+    init(variable: (String) -> String?) {
+        cache = variable("BOXBENCH_CACHE") ?? "/var/cache/boxbench"
+        state = variable("BOXBENCH_STATE") ?? "/var/lib/boxbench"
+        run = variable("BOXBENCH_RUN") ?? "/run/boxbench"
     }
 
     /// The roots from this process's environment, read with getenv: the OCI runtime's commands need one of them and
-    /// not the cost of ProcessInfo's whole environment dictionary.
+    /// not the cost of ProcessInfo's whole environment dictionary (nor of any Dictionary's first use).
     public static func current() -> BoxbenchPaths {
-        var environment: [String: String] = [:]
-        for name in ["BOXBENCH_CACHE", "BOXBENCH_STATE", "BOXBENCH_RUN"] {
-            if let value = getenv(name) { environment[name] = String(cString: value) }
-        }
-        return BoxbenchPaths(environment: environment)
+        BoxbenchPaths { getenv($0).map { String(cString: $0) } }
     }
 
     /// Compiled seccomp programs, by profile (the container runtime's SeccompFilterStore).

@@ -103,8 +103,6 @@ public final class PodmanEngine: Engine, Sendable {
         return []
     }
 
-    /// `podman run --rm` with the suite's limits and network: the image's own ENTRYPOINT, and the suite's `args:`
-    /// as the command when it has them (Docker's semantics, as every arm's argv).
     /// What every container of this arm gets, in a run or at density: the cgroup parent boxbench reads, no log
     /// driver (the harness reads stdout), and the limits below.
     func containerOptions(_ workload: WorkloadSpec, network: RunNetwork?) -> [String] {
@@ -118,6 +116,8 @@ public final class PodmanEngine: Engine, Sendable {
         ]
     }
 
+    /// `podman run --rm` with the suite's limits and network: the image's own ENTRYPOINT, and the suite's `args:`
+    /// as the command when it has them (Docker's semantics, as every arm's argv).
     func runArguments(
         _ image: PreparedImage, workload: WorkloadSpec, limits: RunLimits, name: String, reference: String
     ) -> [String] {
