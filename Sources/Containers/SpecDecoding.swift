@@ -1,10 +1,10 @@
-import CSimdJSON
+import CSpecJSON
 
 /// config.json into `RuntimeSpec` field by field, refusing keys outside `SpecValidator.known` as it goes. Each type
 /// reads an object whose keys `SpecObject.object`/`objects` have already checked.
 extension RuntimeSpec {
     static func decode(_ root: SpecNode) throws(SpecError) -> RuntimeSpec {
-        guard root.type == CSJ_OBJECT else {
+        guard root.type == SJT_OBJECT else {
             throw SpecError(file: root.file, field: "", reason: "top level is not an object")
         }
         let o = try root.object(known: SpecValidator.known(""))

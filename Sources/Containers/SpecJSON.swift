@@ -1,29 +1,29 @@
-import CSimdJSON
+import CSpecJSON
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// config.json and state.json read by hand from simdjson's DOM. JSONDecoder's generic decoding spent 10.7 M of a
-/// `boxbench-runtime run`'s ~25 M instructions, most of them Swift conformance lookups (results/runtime-breakdown.txt).
+/// config.json and state.json read by hand from a tape yajl's event parser builds (CSpecJSON). JSONDecoder's
+/// generic decoding spent 10.7 M of a `boxbench-runtime run`'s ~25 M instructions, most of them Swift conformance
+/// lookups; simdjson, which replaced it, brought the C++ runtime into every start (results/runtime-breakdown.txt).
 enum SpecJSON {
     /// Parses `bytes` (the text of `file`) and hands `body` its root; values are valid only inside `body`.
     static func withRoot<R>(_ bytes: [UInt8], file: String, _ body: (SpecNode) throws(SpecError) -> R)
         throws(SpecError) -> R
     {
-        guard let parser = csj_parser_create() else { throw SpecError(file: file, field: "", reason: "out of memory") }
-        defer { csj_parser_destroy(parser) }
-        // simdjson reads up to csj_padding() bytes past the end of its input.
-        var padded = bytes
-        padded.append(contentsOf: repeatElement(0, count: csj_padding()))
-        var root = csj_value()
-        var message: UnsafePointer<CChar>? = nil
-        let parsed = padded.withUnsafeBufferPointer { csj_parse(parser, $0.baseAddress, bytes.count, &root, &message) }
-        guard parsed else {
-            let detail = message.map { String(cString: $0) } ?? "parse error"
+        var message = [CChar](repeating: 0, count: 256)
+        let parsed = bytes.withUnsafeBufferPointer { input in
+            message.withUnsafeMutableBufferPointer {
+                sjt_parse(input.baseAddress, input.count, $0.baseAddress, $0.count)
+            }
+        }
+        guard let document = parsed else {
+            let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             throw SpecError(file: file, field: "", reason: "not valid JSON (\(detail))")
         }
-        return try body(SpecNode(raw: root, parent: "", step: .root, file: file))
+        defer { sjt_destroy(document) }
+        return try body(SpecNode(raw: sjt_root(document), parent: "", step: .root, file: file))
     }
 }
 
@@ -31,7 +31,7 @@ enum SpecJSON {
 /// The path is put together only when asked for (an error, or a container's children): building one per value
 /// cost more than the decoding.
 struct SpecNode {
-    let raw: csj_value
+    let raw: sjt_value
     let file: String
     private let parent: String
     private let step: Step
@@ -42,7 +42,7 @@ struct SpecNode {
         case index(Int)
     }
 
-    init(raw: csj_value, parent: String, step: Step, file: String) {
+    init(raw: sjt_value, parent: String, step: Step, file: String) {
         self.raw = raw
         self.parent = parent
         self.step = step
@@ -57,47 +57,47 @@ struct SpecNode {
         }
     }
 
-    var type: csj_type { csj_type_of(raw) }
-    var isNull: Bool { type == CSJ_NULL }
+    var type: sjt_type { sjt_type_of(raw) }
+    var isNull: Bool { type == SJT_NULL }
 
     func error(_ reason: String) -> SpecError { SpecError(file: file, field: path, reason: reason) }
 
     private func mismatch(_ expected: String) -> SpecError {
         let found: String
         switch type {
-        case CSJ_ARRAY: found = "an array"
-        case CSJ_OBJECT: found = "an object"
-        case CSJ_STRING: found = "a string"
-        case CSJ_BOOL: found = "a boolean"
-        case CSJ_NULL: found = "null"
-        case CSJ_DOUBLE: found = "\(csj_get_double(raw))"
-        case CSJ_UINT64: found = "\(csj_get_uint64(raw))"
-        default: found = "\(csj_get_int64(raw))"
+        case SJT_ARRAY: found = "an array"
+        case SJT_OBJECT: found = "an object"
+        case SJT_STRING: found = "a string"
+        case SJT_BOOL: found = "a boolean"
+        case SJT_NULL: found = "null"
+        case SJT_DOUBLE: found = "\(sjt_get_double(raw))"
+        case SJT_UINT64: found = "\(sjt_get_uint64(raw))"
+        default: found = "\(sjt_get_int64(raw))"
         }
         return error("expected \(expected), found \(found)")
     }
 
     func string() throws(SpecError) -> String {
-        guard type == CSJ_STRING else { throw mismatch("a string") }
+        guard type == SJT_STRING else { throw mismatch("a string") }
         var length = 0
-        let bytes = csj_get_string(raw, &length)!
+        let bytes = sjt_get_string(raw, &length)!
         return String(
             decoding: UnsafeRawBufferPointer(start: bytes, count: length).bindMemory(to: UInt8.self), as: UTF8.self)
     }
 
     func bool() throws(SpecError) -> Bool {
-        guard type == CSJ_BOOL else { throw mismatch("a boolean") }
-        return csj_get_bool(raw)
+        guard type == SJT_BOOL else { throw mismatch("a boolean") }
+        return sjt_get_bool(raw)
     }
 
     /// An integer that fits `T` exactly (as JSONDecoder requires): no fraction, no overflow.
     func integer<T: FixedWidthInteger>(_: T.Type) throws(SpecError) -> T {
         let value: T?
         switch type {
-        case CSJ_INT64: value = T(exactly: csj_get_int64(raw))
-        case CSJ_UINT64: value = T(exactly: csj_get_uint64(raw))
-        case CSJ_DOUBLE:
-            let d = csj_get_double(raw)
+        case SJT_INT64: value = T(exactly: sjt_get_int64(raw))
+        case SJT_UINT64: value = T(exactly: sjt_get_uint64(raw))
+        case SJT_DOUBLE:
+            let d = sjt_get_double(raw)
             value = d.isFinite && d.rounded() == d ? T(exactly: d) : nil
         default: value = nil
         }
@@ -107,10 +107,10 @@ struct SpecNode {
     }
 
     func array() throws(SpecError) -> [SpecNode] {
-        guard type == CSJ_ARRAY else { throw mismatch("an array") }
-        let total = csj_array_elements(raw, nil, 0)
-        let values = [csj_value](unsafeUninitializedCapacity: total) { buffer, initialized in
-            initialized = csj_array_elements(raw, buffer.baseAddress, total)
+        guard type == SJT_ARRAY else { throw mismatch("an array") }
+        let total = sjt_count(raw)
+        let values = [sjt_value](unsafeUninitializedCapacity: total) { buffer, initialized in
+            initialized = sjt_array_elements(raw, buffer.baseAddress, total)
         }
         let here = path
         return values.enumerated().map { SpecNode(raw: $1, parent: here, step: .index($0), file: file) }
@@ -127,10 +127,10 @@ struct SpecNode {
     /// The object's fields; with `known`, a key outside it is refused by name (a silently ignored field could
     /// weaken isolation). Of a repeated key the last one counts, as with JSONDecoder.
     func object(known: [String]? = nil) throws(SpecError) -> SpecObject {
-        guard type == CSJ_OBJECT else { throw mismatch("an object") }
-        let total = csj_object_fields(raw, nil, 0)
-        let raws = [csj_field](unsafeUninitializedCapacity: total) { buffer, initialized in
-            initialized = csj_object_fields(raw, buffer.baseAddress, total)
+        guard type == SJT_OBJECT else { throw mismatch("an object") }
+        let total = sjt_count(raw)
+        let raws = [sjt_field](unsafeUninitializedCapacity: total) { buffer, initialized in
+            initialized = sjt_object_fields(raw, buffer.baseAddress, total)
         }
         let here = path
         var fields: [(key: String, node: SpecNode)] = []

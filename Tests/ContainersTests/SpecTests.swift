@@ -278,6 +278,95 @@ import Testing
     }
 }
 
+/// The JSON tape (yajl's event parser, CSpecJSON) under the spec reader: what JSONDecoder and simdjson did before.
+@Suite struct SpecTapeTests {
+    func read<T>(_ json: String, _ body: (SpecNode) throws(SpecError) -> T) throws(SpecError) -> T {
+        try SpecJSON.withRoot(Array(json.utf8), file: "t.json", body)
+    }
+
+    func refusal(_ json: String) -> String? {
+        do {
+            _ = try read(json) { _ throws(SpecError) in 0 }
+            return nil
+        } catch { return error.reason }
+    }
+
+    @Test func integersKeepTheirFullRange() throws {
+        // Values borrow from the parsed document: every check runs inside the body.
+        let json = #"[18446744073709551615, -9223372036854775808, 9223372036854775807, 3.0, 1e2, 1.5, 1e999]"#
+        try read(json) { root throws(SpecError) in
+            let values = try root.array()
+            #expect(try values[0].integer(UInt64.self) == UInt64.max)
+            #expect(try values[1].integer(Int64.self) == Int64.min)
+            #expect(try values[2].integer(Int64.self) == Int64.max)
+            #expect(try values[3].integer(Int.self) == 3)
+            #expect(try values[4].integer(Int.self) == 100)
+            #expect(throws: SpecError.self) { try values[0].integer(Int64.self) }
+            #expect(throws: SpecError.self) { try values[5].integer(Int.self) }
+            #expect(throws: SpecError.self) { try values[6].integer(UInt64.self) }
+        }
+        let tooBig = #expect(throws: SpecError.self) {
+            try read("[18446744073709551616]") { r throws(SpecError) in try r.array()[0].integer(UInt64.self) }
+        }
+        #expect(tooBig?.field == "[0]", "\(String(describing: tooBig))")
+        #expect(throws: SpecError.self) {
+            try read("[-1]") { r throws(SpecError) in try r.array()[0].integer(UInt32.self) }
+        }
+    }
+
+    @Test func stringsKeepEscapesAndNULBytes() throws {
+        let text = try read(#"{"a":"x\u0000y\n\"\u00e9\ud83d\ude00"}"#) { root throws(SpecError) in
+            try root.object().required("a").string()
+        }
+        #expect(Array(text.utf8) == [0x78, 0, 0x79, 0x0A, 0x22] + Array("é😀".utf8))
+    }
+
+    @Test func aRepeatedKeyCountsLastAndFieldsKeepFileOrder() throws {
+        let (value, keys) = try read(#"{"b":1,"a":2,"b":3}"#) { root throws(SpecError) in
+            let object = try root.object()
+            return (try object.integer("b", Int.self), object.fields.map(\.key))
+        }
+        #expect(value == 3)
+        #expect(keys == ["b", "a", "b"])
+    }
+
+    @Test func emptyContainersAndNestedPathsName() throws {
+        let path = try read(#"{"a":[],"b":{},"c":[[1,{"d":true}]]}"#) { root throws(SpecError) in
+            let object = try root.object()
+            #expect(try object.required("a").array().isEmpty)
+            #expect(try object.required("b").object().fields.isEmpty)
+            let d = try object.required("c").array()[0].array()[1].object().required("d")
+            #expect(try d.bool())
+            return d.path
+        }
+        #expect(path == "c[0][1].d")
+    }
+
+    @Test(arguments: [
+        ("", "not valid JSON"), ("  ", "not valid JSON"), ("{} {}", "not valid JSON"), ("[1,]", "not valid JSON"),
+        ("{\"a\":1} // c", "not valid JSON"), ("/* c */ {}", "not valid JSON"), ("[\"\\x\"]", "not valid JSON"),
+        ("{\"a\":", "not valid JSON"), ("nul", "not valid JSON"), ("[01]", "not valid JSON"),
+    ])
+    func malformedTextIsRefused(json: String, reason: String) {
+        #expect(refusal(json)?.hasPrefix(reason) == true, "\(json.debugDescription): \(refusal(json) ?? "accepted")")
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        let bytes: [UInt8] = Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
+        #expect(throws: SpecError.self) { try SpecJSON.withRoot(bytes, file: "t.json") { _ throws(SpecError) in 0 } }
+    }
+
+    @Test func nestingIsBoundedAndReported() throws {
+        let limit = 1024
+        let deepest = String(repeating: "[", count: limit) + String(repeating: "]", count: limit)
+        #expect(refusal(deepest) == nil)
+        let deeper = String(repeating: "[", count: limit + 1) + String(repeating: "]", count: limit + 1)
+        #expect(refusal(deeper)?.contains("nested too deep") == true, "\(refusal(deeper) ?? "accepted")")
+        // A million levels: refused early, no stack or memory exhaustion.
+        #expect(refusal(String(repeating: "[", count: 1_000_000))?.contains("nested too deep") == true)
+    }
+}
+
 /// The compiled-seccomp store: a program comes back only for the exact text it was compiled from.
 @Suite struct SeccompFilterStoreTests {
     @Test func anEntryComesBackOnlyForItsOwnProfile() throws {
