@@ -3,12 +3,14 @@
 # callgrind instruction counts (stable on this noisy host, unlike wall time) of the release build with a static
 # Swift standard library — the build container-launch-bench.sh times — on a busybox bundle running /bin/true, grouped
 # into the phases of a launch by the functions they run in; plus `/bin/true`'s total for scale, and one strace
-# timeline of a run. With BEFORE=<an older boxbench-runtime binary> both are counted in the same way, side by side.
+# timeline of a run; then CPU time and page faults per command (perf stat's software counters), which is where a
+# process's start-up cost beyond its instructions shows (mapping, faulting in and tearing down its libraries).
+# With BEFORE=<an older boxbench-runtime binary> both are counted in the same way, side by side.
 # Writes nothing but stdout: results/runtime-breakdown.txt is this script's output.
 #   [BEFORE=/path/to/old/boxbench-runtime] Benchmarks/runtime-breakdown.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for p in valgrind callgrind_annotate strace; do command -v $p >/dev/null || { echo "$p missing" >&2; exit 2; }; done
+for p in valgrind callgrind_annotate strace perf; do command -v $p >/dev/null || { echo "$p missing" >&2; exit 2; }; done
 swift build -c release --static-swift-stdlib --product boxbench-runtime 2>&1 | grep -E "error:" || true
 swift build -c release --static-swift-stdlib --product boxbench 2>&1 | grep -E "error:" || true
 BIN=$(swift build -c release --show-bin-path)
@@ -43,11 +45,25 @@ for v in "${versions[@]}"; do
     cg $v-delete "$RT" --root "$work/rt" delete --force bd-cyc-$v
     cg $v-version "$RT" --version
 done
+# CPU and page faults: 5 rounds, each version in turn, 10 runs each (a load change on this shared host hits both alike).
+# perf stat follows children: a run's figures include the container's /bin/true, alike for both versions.
+for round in 1 2 3 4 5; do
+    for v in "${versions[@]}"; do
+        RT=$work/$v
+        for c in run version; do
+            if [[ $c == run ]]; then cmd=("$RT" --root "$work/rt" run --bundle "$work" pf-$v); else cmd=("$RT" --version); fi
+            perf stat -r 10 -x, -e task-clock,page-faults -o "$work/perf.out" "${cmd[@]}" >/dev/null 2>&1 \
+                || { echo "$v $c under perf stat failed" >>"$work/failures"; continue; }
+            awk -F, '$3=="task-clock" {cpu=$1} $3=="page-faults" {pf=$1} END {print cpu, pf}' "$work/perf.out" \
+                >>"$work/$v-$c.perf"
+        done
+    done
+done
 cg true /bin/true
 
 echo "boxbench-runtime start-up breakdown — $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), $(uname -r), $(nproc) CPUs"
 for v in "${versions[@]}"; do
-    echo "$v: release build, --static-swift-stdlib; $(stat -c %s "$work/$v") bytes ($(readelf -h "$work/$v" | awk '/Type:/ {print $2}')); relocations: $(readelf -r "$work/$v" 2>/dev/null | grep -c R_X86_64_RELATIVE) R_X86_64_RELATIVE, $(readelf -r "$work/$v" 2>/dev/null | grep -c 'R_X86_64_\(GLOB_DAT\|JUMP_SLOT\|64\)') symbolic"
+    echo "$v: release build; $(stat -c %s "$work/$v") bytes ($(readelf -h "$work/$v" | awk '/Type:/ {print $2}')); relocations: $(readelf -r "$work/$v" 2>/dev/null | grep -c R_X86_64_RELATIVE) R_X86_64_RELATIVE, $(readelf -r "$work/$v" 2>/dev/null | grep -c 'R_X86_64_\(GLOB_DAT\|JUMP_SLOT\|64\)') symbolic"
 done
 echo "command: ${BEFORE:+BEFORE=$BEFORE }Benchmarks/runtime-breakdown.sh (callgrind instruction counts of the runtime's own"
 echo "process; the container's /bin/true is a child and not counted). This VM has no hardware counters (perf:"
@@ -64,7 +80,8 @@ import re, subprocess, sys
 work, versions = sys.argv[1], sys.argv[2:]
 # Phases by the functions an instruction runs under (inclusive cost of the largest matching frame).
 groups = [
-    ("dynamic loader + relocations", r"^_dl_start|^_dl_relocate|^dl_main"),
+    # A static executable has no loader: glibc's own start-up (TLS, IRELATIVE relocations, CPU features) instead.
+    ("dynamic loader + relocations / static start-up", r"^_dl_start$|^_dl_relocate|^dl_main|^__libc_setup_tls|^_dl_non_dynamic_init|^apply_irel|^__libc_init_secure|^init_cpu_features"),
     ("argument reading (LeanArguments + command set-up)", r"leanCommand"),
     ("config.json: RuntimeSpec.load", r"RuntimeSpecV4load"),
     ("protocol-conformance lookups (all callers)", r"^swift_conformsToProtocolWithExecutionContext$"),
@@ -119,3 +136,12 @@ echo "strace -f -tt of one run (after) (wall clock; strace slows every syscall, 
 strace -f -tt -e trace=execve,openat,mount,umount2,pivot_root,clone,clone3,wait4,mkdir,rmdir,exit_group -o "$work/strace.txt" \
     "$work/after" --root "$work/rt" run --bundle "$work" bd-strace >/dev/null 2>&1 || true
 grep -vE 'ENOENT|/proc/self|locale|\.so' "$work/strace.txt" | head -60
+echo
+echo "perf stat, 5 interleaved rounds of 10 runs (software counters): CPU ms and page faults per command, each round's mean"
+for c in run version; do
+    for v in "${versions[@]}"; do
+        [[ -f $work/$v-$c.perf ]] || continue
+        awk -v label="$v ${c/version/--version}" '{cpu = cpu sprintf(" %6.2f", $1); pf = $2; n++; sum += $1}
+            END {printf "  %-20s CPU ms%s   (mean %.2f)   page faults %d\n", label, cpu, sum / n, pf}' "$work/$v-$c.perf"
+    done
+done

@@ -7,8 +7,11 @@ import Testing
 /// Drives `boxbench-runtime` only through its command line, as containerd or podman would.
 @Suite(.serialized, .enabled(if: isRoot, "needs root: the runtime creates namespaces and cgroups"))
 struct RuntimeCLITests {
+    /// The debug build next to the test bundle, or BOXBENCH_RUNTIME_BINARY (scripts/test points it at the static
+    /// release executable the benchmarks time).
     static var binary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+        if let chosen = ProcessInfo.processInfo.environment["BOXBENCH_RUNTIME_BINARY"] { return chosen }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
             "boxbench-runtime"
         ).path
     }
