@@ -208,6 +208,22 @@ public final class OCIRuntime: Sendable {
         return s
     }
 
+    /// `run`: create, start and wait in one command, no state kept; the container's pid into `pidFile` once it runs
+    /// (as runc; it may already have exited).
+    public func run(id: String, bundle: String, pidFile: String?) throws -> ContainerResult {
+        let spec: RuntimeSpec
+        do { spec = try RuntimeSpec.load(bundle: bundle) } catch { throw OCIRuntimeError("\(error)") }
+        let request = ContainerRequest(
+            id: id, bundle: absolutePath(bundle), spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2))
+        let created = try runtime.create(request, waitForStart: false)
+        if let pidFile, !writeFileAtomically(pidFile, Array("\(created.pid)".utf8)) {
+            let cause = String(cString: strerror(errno))
+            created.destroy()
+            throw OCIRuntimeError("write pid file \(pidFile): \(cause)")
+        }
+        return created.wait(timeout: request.timeout)
+    }
+
     public func create(id: String, bundle: String, pidFile: String?) throws {
         let bundlePath = absolutePath(bundle)
         let spec: RuntimeSpec

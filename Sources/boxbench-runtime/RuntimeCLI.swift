@@ -140,13 +140,8 @@ enum LifecycleCommand {
             try runtime.kill(id, signal: number, all: all)
         case .delete(let id, let force):
             try runtime.delete(id, force: force)
-        case .run(let id, let bundle, _):
-            let spec: RuntimeSpec
-            do { spec = try RuntimeSpec.load(bundle: bundle) } catch { throw OCIRuntimeError("\(error)") }
-            let result = try ContainerRuntime(stateRoot: settings.root).run(
-                ContainerRequest(
-                    id: id, bundle: absolutePath(bundle), spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2)))
-            throw ExitCode(result.exit.shellStatus)
+        case .run(let id, let bundle, let pidFile):
+            throw ExitCode(try runtime.run(id: id, bundle: bundle, pidFile: pidFile).exit.shellStatus)
         }
     }
 }

@@ -74,6 +74,23 @@ struct RuntimeCLITests {
         expectNoCgroup(id)
     }
 
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: RuntimeCLITests.binary), "boxbench-runtime not built"))
+    func runExitsWithTheContainersStatusAndWritesItsPid() throws {
+        let fs = try bundle(["sh", "-c", "echo ran; exit 7"])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let r = try cli(["run", "--bundle", fs.dir, "--pid-file", fs.dir + "/pid", "run1"])
+        #expect(r.status == 7 && r.stdout == "ran\n", "\(r)")
+        let pid = Int32((try? String(contentsOfFile: fs.dir + "/pid", encoding: .utf8)) ?? "") ?? 0
+        #expect(pid > 1)
+        // Nothing of it is left: no state, no cgroup.
+        #expect(try cli(["state", "run1"]).stderr.contains("does not exist"))
+        expectNoCgroup("run1")
+        // A pid file that cannot be written fails the command and leaves no container behind.
+        let bad = try cli(["run", "--bundle", fs.dir, "--pid-file", "/nonexistent/dir/pid", "run2"])
+        #expect(bad.status != 0 && bad.stderr.contains("write pid file"), "\(bad)")
+        expectNoCgroup("run2")
+    }
+
     /// The config `oci-runtime-tool generate` writes (Fixtures/README.md): every capability set incl. ambient, an
     /// RLIMIT_NOFILE, a deny-by-default seccomp section whose allow-list lacks close_range — what made the created
     /// process keep the runtime's lock and cgroup descriptors, so `start` blocked forever. Run with root.path as

@@ -1,6 +1,9 @@
-// config.json and state.json parsed by yajl's event parser (libyajl-dev, the parser crun's libocispec uses) into
-// one flat tape; Swift walks the tape through this header. yajl is linked from its static archive, so the
-// runtime's start-up maps no JSON library and no C++ runtime.
+// config.json and state.json parsed by yajl's event parser (libyajl-dev) into one flat tape; Swift walks the tape
+// through this header. yajl is linked from its static archive, so the runtime's start-up maps no JSON library and
+// no C++ runtime. Why yajl: its number callback hands over the number's text, so a seccomp argument up to
+// UINT64_MAX stays exact (jansson refuses integers above INT64_MAX), and strings come with their length (a NUL
+// inside one is seen and refused by name). yajl is unmaintained upstream — Debian carries its security fixes, and
+// crun replaced it in 2026 (containers/crun#2088) — so only SpecTape.c knows it.
 #ifndef CSPECJSON_H
 #define CSPECJSON_H
 
