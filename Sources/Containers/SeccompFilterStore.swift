@@ -11,11 +11,16 @@ import CSeccomp
 /// the text it was compiled from — the whole profile, libseccomp's version and the native architecture — equals
 /// this profile's byte for byte (the file name is a hash of that text, the check is the text itself). Anything
 /// else is a miss: the profile is compiled and the entry replaced.
+///
+/// The store is bounded: a save that leaves more than `capacity` entries removes the least recently written (each
+/// distinct profile, libseccomp version or compiler revision makes a new one, and nothing else ever deletes them).
 public struct SeccompFilterStore: Sendable {
     public let directory: String
+    public let capacity: Int
 
-    public init(directory: String) {
+    public init(directory: String, capacity: Int = 64) {
         self.directory = directory
+        self.capacity = capacity
     }
 
     static let magic: [UInt8] = Array("boxbench-seccomp-bpf 2\n".utf8)
@@ -137,6 +142,36 @@ public struct SeccompFilterStore: Sendable {
         // On disk before it has its name: a crash leaves the old entry or none, not a torn one.
         let synced = fsync(fd) == 0
         close(fd)
-        if n != bytes.count || !synced || rename(tmp, path) != 0 { unlink(tmp) }
+        if n != bytes.count || !synced || rename(tmp, path) != 0 {
+            unlink(tmp)
+            return
+        }
+        prune()
+    }
+
+    /// Down to `capacity` entries, oldest written first; a temporary file a crashed save left (over a minute old)
+    /// goes too. Only on a save, which follows a compile: a hit never lists the directory.
+    func prune() {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        var entries: [(written: timespec, name: String)] = []
+        let now = time(nil)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            var st = stat()
+            guard name.hasSuffix(".bpf") || name.hasSuffix(".tmp"),
+                fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG
+            else { continue }
+            if name.hasSuffix(".tmp") {
+                if now - st.st_mtim.tv_sec > 60 { unlinkat(dirfd(dir), name, 0) }
+            } else {
+                entries.append((st.st_mtim, name))
+            }
+        }
+        guard entries.count > capacity else { return }
+        entries.sort { ($0.written.tv_sec, $0.written.tv_nsec) < ($1.written.tv_sec, $1.written.tv_nsec) }
+        for entry in entries.prefix(entries.count - capacity) { unlinkat(dirfd(dir), entry.name, 0) }
     }
 }

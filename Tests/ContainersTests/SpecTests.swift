@@ -396,4 +396,36 @@ import Testing
         var st = stat()
         #expect(stat(dir + "/seccomp", &st) == 0 && st.st_mode & 0o777 == 0o700)
     }
+
+    @Test func theStoreKeepsItsNewestEntriesOnly() throws {
+        var template = Array("/tmp/boxbench-store-XXXXXX".utf8CString)
+        let dir = String(cString: mkdtemp(&template)!)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = SeccompFilterStore(directory: dir + "/seccomp", capacity: 3)
+        var profile = SeccompProfile.dockerDefaultAllowList()
+        let filter = try SeccompProfile.compile(profile)
+        var keys: [[UInt8]] = []
+        for errnoRet in UInt32(1)...5 {
+            profile.defaultErrnoRet = errnoRet
+            keys.append(SeccompFilterStore.key(profile))
+            store.save(key: keys.last!, filter: filter)
+            // Written a second apart (saves within one clock tick would share an mtime).
+            let written = timespec(tv_sec: time(nil) - 100 + Int(errnoRet), tv_nsec: 0)
+            var times = [written, written]
+            let file = dir + "/seccomp/" + SeccompFilterStore.fileName(keys.last!)
+            #expect(utimensat(AT_FDCWD, file, &times, 0) == 0)
+        }
+        // A crashed save's temporary file, two minutes old, and a fresh one (a save in progress).
+        let stale = dir + "/seccomp/0000000000000000.bpf.1.tmp"
+        let fresh = dir + "/seccomp/0000000000000000.bpf.2.tmp"
+        for path in [stale, fresh] { #expect(FileManager.default.createFile(atPath: path, contents: Data([1]))) }
+        var old = [timespec(tv_sec: time(nil) - 120, tv_nsec: 0), timespec(tv_sec: time(nil) - 120, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, stale, &old, 0) == 0)
+        store.prune()
+        #expect(keys.map { store.load(key: $0) != nil } == [false, false, true, true, true])
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir + "/seccomp")
+        #expect(
+            left.count == 4 && !left.contains { stale.hasSuffix($0) } && left.contains { fresh.hasSuffix($0) },
+            "\(left)")
+    }
 }
