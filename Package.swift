@@ -12,8 +12,8 @@ let fixedAddressRelease: [LinkerSetting] = [
 ]
 
 /// The release boxbench-runtime is one static executable: no dynamic loader, no libstdc++/libgcc_s/libseccomp
-/// to map and relocate at each start (a create+start+delete cycle 19.8 → 14.6 ms in one hyperfine comparison;
-/// results/runtime-breakdown.txt). Linked by lld, which resolves archives in any order (so a plain `swift build -c
+/// to map and relocate at each start (a create+start+delete cycle 19.8 → 14.6 ms in one hyperfine comparison of the
+/// two builds; per `run` 8.6 → 6.6 ms of CPU in results/runtime-breakdown.txt). Linked by lld, which resolves archives in any order (so a plain `swift build -c
 /// release` links too, given Foundation's static archives by name) and does not repeat glibc's link-time notes that
 /// NSS and dlopen need glibc's shared libraries at run time: the runtime calls neither (ids are numeric, as in the
 /// OCI spec; no plugins). With -no-pie above, the runtime's whole image sits at a fixed address (stack, heap and mmap

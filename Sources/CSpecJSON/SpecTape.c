@@ -249,15 +249,7 @@ bool sjt_get_bool(sjt_value value) { return node_of(value)->v.b; }
 int64_t sjt_get_int64(sjt_value value) { return node_of(value)->v.i; }
 uint64_t sjt_get_uint64(sjt_value value) { return node_of(value)->v.u; }
 
-double sjt_get_double(sjt_value value) {
-  const sjt_node *node = node_of(value);
-  switch (node->type) {
-  case SJT_DOUBLE: return node->v.d;
-  case SJT_INT64: return (double)node->v.i;
-  case SJT_UINT64: return (double)node->v.u;
-  default: return 0;
-  }
-}
+double sjt_get_double(sjt_value value) { return node_of(value)->v.d; }
 
 const char *sjt_get_string(sjt_value value, size_t *length) {
   const sjt_node *node = node_of(value);

@@ -115,7 +115,7 @@ func firstBusyProcsFile(below dir: String) -> String? {
     defer { closedir(d) }
     while let entry = readdir(d) {
         guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let name = entryName(entry)
         if name == "." || name == ".." { continue }
         if let busy = firstBusyProcsFile(below: dir + "/" + name) { return busy }
     }

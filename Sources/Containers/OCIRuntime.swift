@@ -211,25 +211,32 @@ public final class OCIRuntime: Sendable {
     /// `run`: create, start and wait in one command, no state kept; the container's pid into `pidFile` once it runs
     /// (as runc; it may already have exited).
     public func run(id: String, bundle: String, pidFile: String?) throws -> ContainerResult {
-        let spec: RuntimeSpec
-        do { spec = try RuntimeSpec.load(bundle: bundle) } catch { throw OCIRuntimeError("\(error)") }
+        let (bundlePath, spec) = try loadBundle(bundle)
         let request = ContainerRequest(
-            id: id, bundle: absolutePath(bundle), spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2))
+            id: id, bundle: bundlePath, spec: spec, io: .inherit(stdin: 0, stdout: 1, stderr: 2))
         let created = try runtime.create(request, waitForStart: false)
-        if let pidFile, !writeFileAtomically(pidFile, Array("\(created.pid)".utf8)) {
-            let cause = String(cString: strerror(errno))
-            created.destroy()
-            throw OCIRuntimeError("write pid file \(pidFile): \(cause)")
-        }
+        try writePidFile(pidFile, of: created)
         return created.wait(timeout: request.timeout)
     }
 
-    public func create(id: String, bundle: String, pidFile: String?) throws {
-        let bundlePath = absolutePath(bundle)
-        let spec: RuntimeSpec
-        do { spec = try RuntimeSpec.load(bundle: bundlePath) } catch {
+    /// The bundle's absolute path and its config.json; a config that cannot be used is the caller's input (exit 2).
+    private func loadBundle(_ bundle: String) throws -> (path: String, spec: RuntimeSpec) {
+        let path = absolutePath(bundle)
+        do { return (path, try RuntimeSpec.load(bundle: path)) } catch {
             throw OCIRuntimeError(error.description, badInput: true)
         }
+    }
+
+    /// runc's `--pid-file`: the container's pid, or the container destroyed and the errno of the write reported.
+    private func writePidFile(_ pidFile: String?, of created: CreatedContainer) throws {
+        guard let pidFile, !writeFileAtomically(pidFile, Array("\(created.pid)".utf8)) else { return }
+        let cause = String(cString: strerror(errno))
+        created.destroy()
+        throw OCIRuntimeError("write pid file \(pidFile): \(cause)")
+    }
+
+    public func create(id: String, bundle: String, pidFile: String?) throws {
+        let (bundlePath, spec) = try loadBundle(bundle)
         try withLock(id, mustExist: false) {
             if pathExists(dir(id)) {
                 throw OCIRuntimeError("container with id \"\(id)\" already exists")
@@ -276,12 +283,7 @@ public final class OCIRuntime: Sendable {
                 throw error
             }
             state.status = "created"
-            if let pidFile {
-                guard writeFileAtomically(pidFile, Array("\(created.pid)".utf8)) else {
-                    created.destroy()
-                    throw OCIRuntimeError("write pid file \(pidFile): \(String(cString: strerror(errno)))")
-                }
-            }
+            try writePidFile(pidFile, of: created)
             // The process outlives this command: it is waiting on exec.fifo for `start`.
             created.detach()
         }

@@ -157,14 +157,13 @@ public struct SeccompFilterStore: Sendable {
         var entries: [(written: timespec, name: String)] = []
         let now = time(nil)
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = entryName(entry)
+            let temporary = name.hasSuffix(".tmp")
             var st = stat()
-            guard name.hasSuffix(".bpf") || name.hasSuffix(".tmp"),
+            guard temporary || name.hasSuffix(".bpf"),
                 fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFREG
             else { continue }
-            if name.hasSuffix(".tmp") {
+            if temporary {
                 if now - st.st_mtim.tv_sec > 60 { unlinkat(dirfd(dir), name, 0) }
             } else {
                 entries.append((st.st_mtim, name))

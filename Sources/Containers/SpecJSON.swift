@@ -12,14 +12,14 @@ enum SpecJSON {
     static func withRoot<R>(_ bytes: [UInt8], file: String, _ body: (SpecNode) throws(SpecError) -> R)
         throws(SpecError) -> R
     {
-        var message = [CChar](repeating: 0, count: 256)
-        let parsed = bytes.withUnsafeBufferPointer { input in
-            message.withUnsafeMutableBufferPointer {
-                sjt_parse(input.baseAddress, input.count, $0.baseAddress, $0.count)
+        // The parser's message, if any, in a stack buffer: no allocation on a container's start.
+        let (parsed, detail) = withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { message in
+            let document = bytes.withUnsafeBufferPointer {
+                sjt_parse($0.baseAddress, $0.count, message.baseAddress, message.count)
             }
+            return (document, document == nil ? String(cString: message.baseAddress!) : "")
         }
         guard let document = parsed else {
-            let detail = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             throw SpecError(file: file, field: "", reason: "not valid JSON (\(detail))")
         }
         defer { sjt_destroy(document) }

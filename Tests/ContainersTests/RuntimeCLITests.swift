@@ -89,6 +89,11 @@ struct RuntimeCLITests {
         let bad = try cli(["run", "--bundle", fs.dir, "--pid-file", "/nonexistent/dir/pid", "run2"])
         #expect(bad.status != 0 && bad.stderr.contains("write pid file"), "\(bad)")
         expectNoCgroup("run2")
+        // A config.json it cannot use is bad input, as for create: exit 2 naming the file.
+        try Data(#"{"ociVersion":"1.0.2","process":{"args":[]}}"#.utf8).write(
+            to: URL(fileURLWithPath: fs.dir + "/config.json"))
+        let refused = try cli(["run", "--bundle", fs.dir, "run3"])
+        #expect(refused.status == 2 && refused.stderr.contains("config.json"), "\(refused)")
     }
 
     /// The config `oci-runtime-tool generate` writes (Fixtures/README.md): every capability set incl. ambient, an

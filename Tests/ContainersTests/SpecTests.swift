@@ -342,13 +342,10 @@ import Testing
         #expect(path == "c[0][1].d")
     }
 
-    @Test(arguments: [
-        ("", "not valid JSON"), ("  ", "not valid JSON"), ("{} {}", "not valid JSON"), ("[1,]", "not valid JSON"),
-        ("{\"a\":1} // c", "not valid JSON"), ("/* c */ {}", "not valid JSON"), ("[\"\\x\"]", "not valid JSON"),
-        ("{\"a\":", "not valid JSON"), ("nul", "not valid JSON"), ("[01]", "not valid JSON"),
-    ])
-    func malformedTextIsRefused(json: String, reason: String) {
-        #expect(refusal(json)?.hasPrefix(reason) == true, "\(json.debugDescription): \(refusal(json) ?? "accepted")")
+    @Test(arguments: ["", "  ", "{} {}", "[1,]", "{\"a\":1} // c", "/* c */ {}", "[\"\\x\"]", "{\"a\":", "nul", "[01]"])
+    func malformedTextIsRefused(json: String) {
+        let reason = refusal(json)
+        #expect(reason?.hasPrefix("not valid JSON") == true, "\(json.debugDescription): \(reason ?? "accepted")")
     }
 
     @Test func invalidUTF8IsRefused() {

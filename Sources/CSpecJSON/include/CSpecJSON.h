@@ -51,10 +51,10 @@ void sjt_destroy(sjt_document *document);
 sjt_value sjt_root(const sjt_document *document);
 
 sjt_type sjt_type_of(sjt_value value);
+/// Each getter reads the value as its own type only (sjt_get_int64 of an SJT_INT64, and so on).
 bool sjt_get_bool(sjt_value value);
 int64_t sjt_get_int64(sjt_value value);
 uint64_t sjt_get_uint64(sjt_value value);
-/// For SJT_DOUBLE, SJT_INT64 and SJT_UINT64 values.
 double sjt_get_double(sjt_value value);
 /// UTF-8 (validated by yajl), not NUL-terminated; may contain NUL bytes (written \u0000 in the file).
 const char *sjt_get_string(sjt_value value, size_t *length);
